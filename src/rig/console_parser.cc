@@ -1,0 +1,118 @@
+#include "rig/console_parser.h"
+
+#include <algorithm>
+
+namespace rig {
+namespace {
+
+constexpr size_t kLinesBefore = 8;
+constexpr size_t kLinesAfter = 40;
+
+struct Pattern {
+  const char* needle;
+  bool at_start;  // must begin the line (after the timestamp)
+  const char* kind;
+  Severity severity;
+};
+
+// Order matters: the first match wins ("BUG: Bad page state" is a bad-page-state, not a bug).
+const Pattern kPatterns[] = {
+    {"Kernel panic - not syncing", false, "panic", Severity::Crash},
+    {"BUG: Bad page state", false, "bad-page-state", Severity::Failure},
+    {"Bad page state in process", false, "bad-page-state", Severity::Failure},
+    {"BUG: KASAN:", false, "kasan", Severity::Failure},
+    {"kernel BUG at", false, "bug", Severity::Failure},
+    {"BUG: ", true, "bug", Severity::Failure},
+    {"Oops:", false, "oops", Severity::Failure},
+    {"general protection fault", false, "oops", Severity::Failure},
+    {"WARNING: ", true, "warning", Severity::Failure},
+    {"rcu: INFO: rcu_", false, "rcu-stall", Severity::Failure},
+    {"watchdog: BUG: soft lockup", false, "soft-lockup", Severity::Failure},
+    {"page dumped because: ", false, "page-dump", Severity::Failure},
+};
+
+}  // namespace
+
+const char* severity_name(Severity s) {
+  switch (s) {
+    case Severity::Notice: return "notice";
+    case Severity::Failure: return "failure";
+    case Severity::Crash: return "crash";
+  }
+  return "?";
+}
+
+std::string strip_timestamp(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (!line.empty() && line[0] == '[') {
+    size_t close = line.find(']');
+    if (close != std::string_view::npos && close < 20) {
+      std::string_view inside = line.substr(1, close - 1);
+      if (inside.find_first_not_of(" 0123456789.") == std::string_view::npos) {
+        line.remove_prefix(close + 1);
+        if (!line.empty() && line[0] == ' ') line.remove_prefix(1);
+      }
+    }
+  }
+  return std::string(line);
+}
+
+void ConsoleParser::feed(std::string_view chunk) {
+  partial_.append(chunk.data(), chunk.size());
+  size_t start = 0;
+  for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1)
+    line(partial_.substr(start, nl - start));
+  partial_.erase(0, start);
+}
+
+void ConsoleParser::finish() {
+  if (!partial_.empty()) line(std::move(partial_));
+  partial_.clear();
+}
+
+bool ConsoleParser::panicked() const {
+  return std::any_of(findings_.begin(), findings_.end(), [](const auto& f) { return f.severity == Severity::Crash; });
+}
+
+bool ConsoleParser::saw(std::string_view needle) const {
+  return std::any_of(all_.begin(), all_.end(), [&](const auto& l) { return l.find(needle) != std::string::npos; });
+}
+
+void ConsoleParser::line(std::string raw) {
+  ++line_no_;
+  std::string text = strip_timestamp(raw);
+  all_.push_back(text);
+
+  const Pattern* hit = nullptr;
+  for (const auto& p : kPatterns) {
+    size_t at = text.find(p.needle);
+    if (at != std::string::npos && (!p.at_start || at == 0)) {
+      hit = &p;
+      break;
+    }
+  }
+  if (hit) {
+    ConsoleFinding f;
+    f.kind = hit->kind;
+    f.severity = hit->severity;
+    f.headline = text;
+    f.line_no = line_no_;
+    // A refused offline dumps the unmovable page it met: that is the evidence of a refusal the
+    // scenario may expect, not a kernel bug. Any other reason for a page dump is a failure.
+    if (f.kind == "page-dump" && text.find("page dumped because: unmovable page") != std::string::npos)
+      f.severity = Severity::Notice;
+    // dump_page() prints the page's header and raw words before its "page dumped because" line.
+    if (f.kind == "page-dump" || f.kind == "bad-page-state") f.lines.assign(recent_.begin(), recent_.end());
+    f.lines.push_back(text);
+    findings_.push_back(std::move(f));
+    open_ = static_cast<int>(findings_.size()) - 1;
+    open_budget_ = kLinesAfter;
+  } else if (open_ >= 0 && open_budget_ > 0) {
+    findings_[static_cast<size_t>(open_)].lines.push_back(text);
+    if (--open_budget_ == 0 || text.find("---[ end trace") != std::string::npos) open_ = -1;
+  }
+  recent_.push_back(std::move(text));
+  if (recent_.size() > kLinesBefore) recent_.pop_front();
+}
+
+}  // namespace rig

@@ -1,0 +1,105 @@
+#include "rig/guest_agent.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <random>
+#include <thread>
+
+#include "rig/errors.h"
+
+namespace rig {
+
+std::string base64_decode(const std::string& in) {
+  static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    size_t v = chars.find(c);
+    if (v == std::string::npos) continue;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+bool GuestAgent::sync(Deadline deadline) {
+  if (!seeded_) {
+    // Ids must differ from any a previous rig left queued in the channel.
+    sync_id_ = static_cast<int64_t>(std::random_device{}() & 0x3fffffff) * 1000;
+    seeded_ = true;
+  }
+  // The agent may not be running yet; a request sent now is read when it starts, so resend
+  // with a new id every few seconds and accept only the newest answer.
+  while (Clock::now() < deadline) {
+    const int64_t id = ++sync_id_;
+    channel_.send({{"execute", "guest-sync-delimited"}, {"arguments", {{"id", id}}}});
+    Deadline attempt = std::min(deadline, deadline_in(3));
+    while (true) {
+      auto msg = channel_.read(attempt);
+      if (!msg) break;
+      if (msg->contains("return") && (*msg)["return"] == json(id)) return true;
+    }
+  }
+  return false;
+}
+
+json GuestAgent::call(const std::string& command, const json& args, Deadline deadline) {
+  json msg = {{"execute", command}};
+  if (!args.is_null()) msg["arguments"] = args;
+  channel_.send(msg);
+  // The agent answers in order and has no ids: the next reply is ours. A late sync answer may
+  // still be in flight, so skip integer returns that are not what a command returns.
+  while (true) {
+    auto in = channel_.read(deadline);
+    if (!in) throw InfraError(fmt::format("qga: no reply to '{}' in time", command));
+    if (in->contains("error")) {
+      const auto& e = (*in)["error"];
+      throw InfraError(fmt::format("qga: {}: {}: {}", command, e.value("class", ""), e.value("desc", "")));
+    }
+    if (in->contains("return")) {
+      if ((*in)["return"].is_number_integer() && command != "guest-file-open") continue;
+      return (*in)["return"];
+    }
+  }
+}
+
+GuestExecResult GuestAgent::exec(const std::string& script, Deadline deadline) {
+  json r = call("guest-exec", {{"path", "/bin/sh"}, {"arg", {"-c", script}}, {"capture-output", true}}, deadline);
+  const int64_t pid = r.value("pid", -1);
+  if (pid < 0) throw InfraError("qga: guest-exec returned no pid");
+  auto pause = std::chrono::milliseconds(5);
+  while (true) {
+    json st = call("guest-exec-status", {{"pid", pid}}, deadline);
+    if (st.value("exited", false)) {
+      GuestExecResult res;
+      res.exit_code = st.value("exitcode", st.contains("signal") ? 128 + st.value("signal", 0) : -1);
+      res.out = base64_decode(st.value("out-data", ""));
+      res.err = base64_decode(st.value("err-data", ""));
+      return res;
+    }
+    if (Clock::now() >= deadline) throw InfraError(fmt::format("qga: command did not finish in time: {}", script));
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+  }
+}
+
+std::string GuestAgent::read_file(const std::string& path, Deadline deadline) {
+  json handle = call("guest-file-open", {{"path", path}, {"mode", "r"}}, deadline);
+  std::string content;
+  while (true) {
+    json chunk = call("guest-file-read", {{"handle", handle}, {"count", 65536}}, deadline);
+    content += base64_decode(chunk.value("buf-b64", ""));
+    if (chunk.value("eof", true) || chunk.value("count", 0) == 0) break;
+  }
+  call("guest-file-close", {{"handle", handle}}, deadline);
+  return content;
+}
+
+}  // namespace rig

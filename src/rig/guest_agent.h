@@ -1,0 +1,47 @@
+// The host's channel into the guest: qemu-guest-agent over virtio-serial. Commands run with
+// guest-exec (output captured) and files are read with guest-file-*. The serial console is for
+// logs only, never for commands.
+#pragma once
+
+#include <string>
+
+#include "rig/json_line_channel.h"
+
+namespace rig {
+
+struct GuestExecResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  bool ok() const { return exit_code == 0; }
+};
+
+class GuestAgent {
+ public:
+  explicit GuestAgent(std::ostream* transcript) : channel_("qga", transcript) {}
+
+  bool connect(const std::string& socket_path, Deadline deadline) { return channel_.connect(socket_path, deadline); }
+  void close() { channel_.close(); }
+
+  // guest-sync-delimited with a fresh id; stale replies from earlier attempts are skipped.
+  // Returns false when the agent did not answer before `deadline`.
+  bool sync(Deadline deadline);
+
+  // Runs "/bin/sh -c script" in the guest. Throws InfraError when the agent fails or the command
+  // does not end before the deadline.
+  GuestExecResult exec(const std::string& script, Deadline deadline);
+  std::string read_file(const std::string& path, Deadline deadline);
+
+  Clock::time_point last_activity() const { return channel_.last_activity(); }
+
+ private:
+  json call(const std::string& command, const json& args, Deadline deadline);
+
+  JsonLineChannel channel_;
+  int64_t sync_id_;
+  bool seeded_ = false;
+};
+
+std::string base64_decode(const std::string& in);
+
+}  // namespace rig

@@ -1,0 +1,52 @@
+#include "rig/guest_image.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <boost/filesystem.hpp>
+#include <boost/process.hpp>
+
+#include "rig/errors.h"
+#include "rig/paths.h"
+#include "rig/qemu_process.h"
+
+namespace bp = boost::process;
+
+namespace rig {
+namespace {
+
+// Size and mtime stand for a host file's content: cheap, and they change when a package upgrades.
+std::string file_stamp(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) return "absent";
+  return fmt::format("{}:{}:{}", path, st.st_size, st.st_mtime);
+}
+
+}  // namespace
+
+std::string guest_initramfs(const KernelImage& kernel) {
+  const std::string images = rig_home() + "/images";
+  const std::string script = images + "/build-initramfs.sh";
+  if (!boost::filesystem::exists(script)) throw InfraError(fmt::format("image recipe missing: {}", script));
+  std::string qga = find_program("qemu-ga");
+  if (qga.empty() && boost::filesystem::exists("/usr/sbin/qemu-ga")) qga = "/usr/sbin/qemu-ga";
+  if (qga.empty()) throw InfraError("qemu-ga not found (apt-get install qemu-guest-agent)");
+  const std::string busybox = find_program("busybox");
+  if (busybox.empty()) throw InfraError("busybox not found (apt-get install busybox-static)");
+
+  std::string key_material = read_text_file(script) + read_text_file(images + "/init") + kernel.release + "\n" +
+                             file_stamp(qga) + file_stamp(busybox);
+  const std::string dir = cache_dir() + "/images";
+  boost::filesystem::create_directories(dir);
+  const std::string out = fmt::format("{}/initramfs-{}-{}.cpio.gz", dir, kernel.release, content_hash(key_material));
+  if (boost::filesystem::exists(out)) return out;
+
+  const std::string log = out + ".log";
+  int rc = bp::system(bp::exe = "/bin/sh", bp::args = {script, out, kernel.release}, (bp::std_out & bp::std_err) > log,
+                      bp::std_in < bp::null);
+  if (rc != 0 || !boost::filesystem::exists(out))
+    throw InfraError(fmt::format("building the guest image failed (exit {}); see {}", rc, log));
+  return out;
+}
+
+}  // namespace rig

@@ -1,0 +1,86 @@
+// The machine layer: one interface for a guest the rig drives, whatever runs it. QEMU is the
+// first backend (qemu_machine.h); libvirt is meant to be the next. Nothing above this interface
+// speaks QMP or builds a command line, and nothing assumes the rig booted the guest itself.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "rig/console_parser.h"
+#include "rig/guest_agent.h"
+#include "rig/scenario.h"
+
+namespace rig {
+
+// Every wait the machine layer does, scaled for emulation (TCG is 10-50x slower than KVM).
+struct Timeouts {
+  double boot = 180;       // QEMU start to a guest agent that answers
+  double step = 120;       // one plug or unplug, unless the step sets its own
+  double guest_cmd = 60;   // one command through the guest agent
+  double shutdown = 15;    // QMP quit to process exit, before SIGTERM
+  double watchdog = 90;    // no console output, no QMP or agent answer: the guest is hung
+};
+
+// The guest stopped being a guest: it crashed (panic, QEMU exited), hung, or the rig lost it.
+class GuestDown : public std::runtime_error {
+ public:
+  enum class Kind { Crashed, Hung, Exited };
+  GuestDown(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
+  Kind kind() const { return kind_; }
+
+ private:
+  Kind kind_;
+};
+
+enum class UnplugResult { Removed, Refused, Timeout };
+const char* unplug_result_name(UnplugResult r);
+
+struct UnplugOutcome {
+  UnplugResult result = UnplugResult::Timeout;
+  int ost_status = -1;  // last _OST status the guest reported, -1 if none
+  std::string detail;
+};
+
+struct PlugOutcome {
+  bool added = false;
+  int ost_status = -1;
+  std::string detail;
+};
+
+struct MemoryDevice {
+  std::string id;
+  uint64_t addr = 0;
+  uint64_t size = 0;
+  int node = -1;
+};
+
+struct MachineInfo {
+  std::string backend;  // "qemu"
+  std::string accel;    // "kvm" or "tcg"
+  std::string cpu;
+  std::string kernel_release;
+  std::string command_line;  // how to start it again by hand
+};
+
+class Machine {
+ public:
+  virtual ~Machine() = default;
+
+  // Brings the guest to the point where its agent answers. Throws GuestDown (the kernel
+  // crashed or hung on the way) or InfraError (the backend could not start).
+  virtual void start() = 0;
+  virtual PlugOutcome plug_dimm(const Dimm& d, double timeout_s) = 0;
+  virtual UnplugOutcome unplug_dimm(const Dimm& d, double timeout_s) = 0;
+  virtual std::vector<MemoryDevice> memory_devices() = 0;
+  virtual GuestExecResult guest_exec(const std::string& script, double timeout_s) = 0;
+  virtual std::string guest_read_file(const std::string& path) = 0;
+  // Reads pending console output and events; throws GuestDown if the guest died or hung.
+  virtual void check_alive() = 0;
+  virtual const ConsoleParser& console() const = 0;
+  virtual MachineInfo info() const = 0;
+  // Stops the guest and releases everything; safe to call twice and after a crash.
+  virtual void shutdown() = 0;
+};
+
+}  // namespace rig

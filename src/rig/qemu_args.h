@@ -1,0 +1,47 @@
+// Pure translation of a scenario into a QEMU command line, a kernel command line, and the QMP
+// arguments that plug a DIMM at run time. No I/O: unit-tested against golden files.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "rig/scenario.h"
+
+namespace rig {
+
+// Where QEMU puts pluggable memory for a machine with `ram` bytes of boot RAM: above 4 GiB and
+// any RAM that was relocated there, aligned to 1 GiB; `size` is what maxmem leaves for DIMMs.
+struct DeviceMemoryWindow {
+  uint64_t base = 0;
+  uint64_t size = 0;
+};
+DeviceMemoryWindow device_memory_window(const MachineSpec& m, uint64_t ram);
+
+struct QemuLaunchSpec {
+  std::string qemu_binary = "qemu-system-x86_64";
+  std::string accel = "tcg";  // "kvm" or "tcg"
+  std::string kernel;
+  std::string initrd;
+  std::string console_log;
+  std::string qmp_socket;
+  std::string qga_socket;
+  std::vector<std::string> extra_kernel_args;
+  std::string incoming;  // "exec:cat FILE" to restore a saved guest instead of booting
+};
+
+// memmap=SIZE@ADDR for each boot DIMM, then the scenario's own arguments, then the rig's.
+std::string kernel_command_line(const Scenario& s, const std::vector<std::string>& extra);
+
+std::vector<std::string> qemu_argv(const Scenario& s, const QemuLaunchSpec& spec);
+
+// QMP arguments for plugging `d` at run time: object-add of its backend, then device_add.
+std::string memory_backend_id(const Dimm& d);
+nlohmann::json memory_backend_object_args(const Dimm& d);
+nlohmann::json dimm_device_args(const Dimm& d);
+
+// One shell-quoted line, for logs and reproducers.
+std::string shell_join(const std::vector<std::string>& argv);
+
+}  // namespace rig

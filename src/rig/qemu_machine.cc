@@ -1,0 +1,258 @@
+#include "rig/qemu_machine.h"
+
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+#include <sstream>
+#include <thread>
+
+#include "rig/errors.h"
+#include "rig/qemu_args.h"
+
+namespace rig {
+
+const char* unplug_result_name(UnplugResult r) {
+  switch (r) {
+    case UnplugResult::Removed: return "removed";
+    case UnplugResult::Refused: return "refused";
+    case UnplugResult::Timeout: return "timeout";
+  }
+  return "?";
+}
+
+std::vector<std::string> rig_kernel_args() { return {"console=ttyS0", "panic=-1"}; }
+
+QemuMachine::QemuMachine(QemuMachineConfig cfg)
+    : cfg_(std::move(cfg)),
+      transcript_(cfg_.run_dir + "/qmp-transcript.log"),
+      qmp_(&transcript_),
+      agent_(&transcript_) {
+  QemuLaunchSpec spec;
+  spec.qemu_binary = cfg_.qemu_binary;
+  spec.accel = cfg_.accel;
+  spec.kernel = cfg_.kernel_path;
+  spec.initrd = cfg_.initrd;
+  spec.console_log = path("console.log");
+  spec.qmp_socket = path("qmp.sock");
+  spec.qga_socket = path("qga.sock");
+  spec.extra_kernel_args = rig_kernel_args();
+  spec.extra_kernel_args.insert(spec.extra_kernel_args.end(), cfg_.extra_kernel_args.begin(), cfg_.extra_kernel_args.end());
+  if (spec.qmp_socket.size() >= 100)
+    throw UsageError(fmt::format("run directory path too long for a Unix socket: {}", cfg_.run_dir));
+  argv_ = qemu_argv(cfg_.scenario, spec);
+}
+
+QemuMachine::~QemuMachine() {
+  try {
+    shutdown();
+  } catch (...) {
+  }
+}
+
+void QemuMachine::start() {
+  {
+    std::ofstream cmd(path("qemu-command.sh"));
+    cmd << "#!/bin/sh\n# How the rig started this guest.\nexec " << shell_join(argv_) << "\n";
+  }
+  process_ = std::make_unique<QemuProcess>(argv_, path("qemu.log"));
+  console_activity_ = Clock::now();
+
+  // QEMU creates its sockets after parsing the command line; a bad argument ends it first.
+  Deadline connect_by = deadline_in(20);
+  while (::access(path("qmp.sock").c_str(), F_OK) != 0) {
+    if (!process_->running())
+      throw InfraError(fmt::format("QEMU exited at start ({}): {}", process_->exit_status()->describe(), qemu_log_tail()));
+    if (Clock::now() >= connect_by) throw InfraError("QEMU did not open its QMP socket within 20 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  qmp_.connect(path("qmp.sock"), connect_by);
+  if (!agent_.connect(path("qga.sock"), connect_by)) throw InfraError("cannot connect to the guest-agent socket");
+  qmp_.execute_ok("cont", json::object(), deadline_in(10));
+
+  Deadline boot_by = deadline_in(cfg_.timeouts.boot);
+  while (true) {
+    check_alive();
+    if (agent_.sync(std::min(boot_by, deadline_in(2)))) break;
+    if (Clock::now() >= boot_by)
+      throw GuestDown(GuestDown::Kind::Hung,
+                      fmt::format("the guest agent did not answer within {:.0f} s of boot (console: {} lines)",
+                                  cfg_.timeouts.boot, console_.lines_seen()));
+  }
+}
+
+void QemuMachine::read_console() {
+  if (!console_in_.is_open()) {
+    console_in_.open(path("console.log"), std::ios::binary);
+    if (!console_in_.is_open()) return;
+  }
+  char buf[65536];
+  while (true) {
+    console_in_.read(buf, sizeof buf);
+    std::streamsize n = console_in_.gcount();
+    if (n <= 0) break;
+    console_.feed(std::string_view(buf, static_cast<size_t>(n)));
+    console_activity_ = Clock::now();
+  }
+  console_in_.clear();  // clear EOF so the next read sees what QEMU appends
+}
+
+std::string QemuMachine::qemu_log_tail() const {
+  std::ifstream in(cfg_.run_dir + "/qemu.log");
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  return last.empty() ? "(no output)" : last;
+}
+
+void QemuMachine::throw_down() {
+  down_ = true;
+  read_console();
+  console_.finish();
+  for (const auto& f : console_.findings())
+    if (f.severity == Severity::Crash)
+      throw GuestDown(GuestDown::Kind::Crashed, fmt::format("kernel crashed: {} (console line {})", f.headline, f.line_no));
+  std::string how = process_ && process_->exit_status() ? process_->exit_status()->describe() : "unknown";
+  throw GuestDown(GuestDown::Kind::Exited, fmt::format("QEMU exited unexpectedly ({}): {}", how, qemu_log_tail()));
+}
+
+void QemuMachine::check_alive() {
+  if (down_ || !process_) throw GuestDown(GuestDown::Kind::Exited, "the guest is not running");
+  read_console();
+  if (!process_->running()) throw_down();
+  if (console_.panicked()) {
+    // panic=-1 reboots at once and -no-reboot turns that into an exit: give it a moment.
+    process_->wait_exit(5);
+    throw_down();
+  }
+  auto last = std::max({console_activity_, qmp_.last_activity(), agent_.last_activity()});
+  if (seconds_since(last) > cfg_.timeouts.watchdog) {
+    // Silence alone is not a hang: ask the agent before calling it one.
+    if (!agent_.sync(deadline_in(10))) {
+      down_ = true;
+      throw GuestDown(GuestDown::Kind::Hung, fmt::format("no console output and no answer from the guest for {:.0f} s", cfg_.timeouts.watchdog));
+    }
+  }
+}
+
+PlugOutcome QemuMachine::plug_dimm(const Dimm& d, double timeout_s) {
+  check_alive();
+  PlugOutcome out;
+  Deadline by = deadline_in(timeout_s > 0 ? timeout_s : cfg_.timeouts.step);
+  QmpReply r = qmp_.execute("object-add", memory_backend_object_args(d), by);
+  if (!r.ok()) {
+    out.detail = fmt::format("object-add refused: {}: {}", r.error->error_class, r.error->desc);
+    return out;
+  }
+  r = qmp_.execute("device_add", dimm_device_args(d), by);
+  if (!r.ok()) {
+    out.detail = fmt::format("device_add refused: {}: {}", r.error->error_class, r.error->desc);
+    qmp_.execute("object-del", {{"id", memory_backend_id(d)}}, by);
+    return out;
+  }
+  // The guest acknowledges the device check (_OST source 1) once it has added the memory.
+  while (Clock::now() < by) {
+    check_alive();
+    auto e = qmp_.wait_event(event_for_device("ACPI_DEVICE_OST", d.id), std::min(by, deadline_in(0.5)));
+    if (!e) continue;
+    out.ost_status = e->data["info"].value("status", -1);
+    out.added = out.ost_status == kOstSuccess;
+    out.detail = fmt::format("guest acknowledged the device: _OST {:#x} ({})", out.ost_status, ost_status_name(out.ost_status));
+    return out;
+  }
+  out.detail = "the guest did not acknowledge the new DIMM (no ACPI_DEVICE_OST) in time";
+  return out;
+}
+
+UnplugOutcome QemuMachine::unplug_dimm(const Dimm& d, double timeout_s) {
+  check_alive();
+  UnplugOutcome out;
+  Deadline by = deadline_in(timeout_s > 0 ? timeout_s : cfg_.timeouts.step);
+  qmp_.execute_ok("device_del", {{"id", d.id}}, by);
+  auto match = [id = d.id](const QmpEvent& e) {
+    return event_for_device("DEVICE_DELETED", id)(e) || event_for_device("ACPI_DEVICE_OST", id)(e);
+  };
+  while (Clock::now() < by) {
+    check_alive();
+    auto e = qmp_.wait_event(match, std::min(by, deadline_in(0.5)));
+    if (!e) continue;
+    if (e->name == "DEVICE_DELETED") {
+      out.result = UnplugResult::Removed;
+      out.detail = "DEVICE_DELETED";
+      // The backend outlives the device in QEMU; delete it so the address range is free again.
+      QmpReply r = qmp_.execute("object-del", {{"id", memory_backend_id(d)}}, deadline_in(10));
+      if (!r.ok()) out.detail += fmt::format("; object-del failed: {}", r.error->desc);
+      return out;
+    }
+    out.ost_status = e->data["info"].value("status", -1);
+    if (ost_status_is_failure(out.ost_status)) {
+      out.result = UnplugResult::Refused;
+      out.detail = fmt::format("the guest refused the eject: _OST {:#x} ({})", out.ost_status, ost_status_name(out.ost_status));
+      return out;
+    }
+  }
+  out.result = UnplugResult::Timeout;
+  out.detail = out.ost_status < 0 ? "no answer from the guest (no ACPI_DEVICE_OST, no DEVICE_DELETED)"
+                                  : fmt::format("last _OST {:#x} ({}), then nothing", out.ost_status, ost_status_name(out.ost_status));
+  return out;
+}
+
+std::vector<MemoryDevice> QemuMachine::memory_devices() {
+  check_alive();
+  json r = qmp_.execute_ok("query-memory-devices", json::object(), deadline_in(10));
+  std::vector<MemoryDevice> out;
+  for (const auto& dev : r) {
+    const json& data = dev.value("data", json::object());
+    MemoryDevice m;
+    m.id = data.value("id", "");
+    m.addr = data.value("addr", uint64_t{0});
+    m.size = data.value("size", uint64_t{0});
+    m.node = data.value("node", -1);
+    out.push_back(m);
+  }
+  return out;
+}
+
+GuestExecResult QemuMachine::guest_exec(const std::string& script, double timeout_s) {
+  check_alive();
+  try {
+    return agent_.exec(script, deadline_in(timeout_s > 0 ? timeout_s : cfg_.timeouts.guest_cmd));
+  } catch (const InfraError&) {
+    check_alive();  // a dead guest explains the failure better than the agent error
+    throw;
+  }
+}
+
+std::string QemuMachine::guest_read_file(const std::string& p) {
+  check_alive();
+  try {
+    return agent_.read_file(p, deadline_in(cfg_.timeouts.guest_cmd));
+  } catch (const InfraError&) {
+    check_alive();
+    throw;
+  }
+}
+
+MachineInfo QemuMachine::info() const {
+  return MachineInfo{"qemu", cfg_.accel, cfg_.scenario.machine.cpu, cfg_.kernel_release, shell_join(argv_)};
+}
+
+void QemuMachine::shutdown() {
+  if (!process_) return;
+  // QEMUMachine's order: stop reading the console, quit over QMP, wait, then SIGTERM, SIGKILL.
+  if (process_->running() && qmp_.connected()) {
+    try {
+      qmp_.execute("quit", json::object(), deadline_in(5));
+    } catch (const std::exception&) {
+      // QEMU may close the socket before it answers; the wait below decides.
+    }
+  }
+  if (!process_->wait_exit(cfg_.timeouts.shutdown)) process_->terminate(5);
+  qmp_.close();
+  agent_.close();
+  read_console();  // the file is complete now; keep the last lines for the report
+  console_.finish();
+  process_.reset();
+}
+
+}  // namespace rig
