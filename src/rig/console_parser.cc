@@ -102,10 +102,18 @@ void ConsoleParser::line(std::string raw) {
     if (f.kind == "page-dump" && text.find("page dumped because: unmovable page") != std::string::npos)
       f.severity = Severity::Notice;
     // dump_page() prints the page's header and raw words before its "page dumped because" line.
-    if (f.kind == "page-dump" || f.kind == "bad-page-state") f.lines.assign(recent_.begin(), recent_.end());
+    // Keep them from the dump's first line ("page:..."), not the previous dump's tail.
+    if (f.kind == "page-dump") {
+      auto first = recent_.end();
+      for (auto it = recent_.begin(); it != recent_.end(); ++it)
+        if (it->rfind("page:", 0) == 0) first = it;
+      if (first == recent_.end()) first = recent_.begin();
+      f.lines.assign(first, recent_.end());
+    }
     f.lines.push_back(text);
+    const bool complete = f.kind == "page-dump";  // its headline is the dump's last line
     findings_.push_back(std::move(f));
-    open_ = static_cast<int>(findings_.size()) - 1;
+    open_ = complete ? -1 : static_cast<int>(findings_.size()) - 1;
     open_budget_ = kLinesAfter;
   } else if (open_ >= 0 && open_budget_ > 0) {
     findings_[static_cast<size_t>(open_)].lines.push_back(text);

@@ -29,23 +29,34 @@ std::string base64_decode(const std::string& in) {
   return out;
 }
 
+bool GuestAgent::is_sync_answer(const json& ret) {
+  if (!ret.is_number_integer()) return false;
+  return unanswered_syncs_.erase(ret.get<int64_t>()) > 0;
+}
+
 bool GuestAgent::sync(Deadline deadline) {
-  if (!seeded_) {
-    // Ids must differ from any a previous rig left queued in the channel.
+  if (sync_id_ == 0) {
+    // Ids must differ from any that an earlier rig left unanswered in the channel.
     sync_id_ = static_cast<int64_t>(std::random_device{}() & 0x3fffffff) * 1000;
-    seeded_ = true;
   }
-  // The agent may not be running yet; a request sent now is read when it starts, so resend
-  // with a new id every few seconds and accept only the newest answer.
+  // An agent that is not running yet reads our requests when it starts, and answers all of
+  // them: resend at most every 3 s, and call it in sync only at the answer to the newest.
+  constexpr auto kResend = std::chrono::seconds(3);
   while (Clock::now() < deadline) {
-    const int64_t id = ++sync_id_;
-    channel_.send({{"execute", "guest-sync-delimited"}, {"arguments", {{"id", id}}}});
-    Deadline attempt = std::min(deadline, deadline_in(3));
-    while (true) {
-      auto msg = channel_.read(attempt);
-      if (!msg) break;
-      if (msg->contains("return") && (*msg)["return"] == json(id)) return true;
+    if (unanswered_syncs_.empty() || Clock::now() - last_sync_sent_ >= kResend) {
+      ++sync_id_;
+      unanswered_syncs_.insert(sync_id_);
+      last_sync_sent_ = Clock::now();
+      channel_.send({{"execute", "guest-sync-delimited"}, {"arguments", {{"id", sync_id_}}}});
     }
+    auto msg = channel_.read(std::min(deadline, last_sync_sent_ + kResend));
+    if (!msg || !msg->contains("return")) continue;
+    const json& ret = (*msg)["return"];
+    if (ret == json(sync_id_)) {
+      unanswered_syncs_.clear();  // older requests were read first, so their answers came before
+      return true;
+    }
+    is_sync_answer(ret);
   }
   return false;
 }
@@ -54,8 +65,8 @@ json GuestAgent::call(const std::string& command, const json& args, Deadline dea
   json msg = {{"execute", command}};
   if (!args.is_null()) msg["arguments"] = args;
   channel_.send(msg);
-  // The agent answers in order and has no ids: the next reply is ours. A late sync answer may
-  // still be in flight, so skip integer returns that are not what a command returns.
+  // The agent answers in order and has no ids: the next reply is ours, unless it is a late
+  // answer to a sync request.
   while (true) {
     auto in = channel_.read(deadline);
     if (!in) throw InfraError(fmt::format("qga: no reply to '{}' in time", command));
@@ -64,7 +75,7 @@ json GuestAgent::call(const std::string& command, const json& args, Deadline dea
       throw InfraError(fmt::format("qga: {}: {}: {}", command, e.value("class", ""), e.value("desc", "")));
     }
     if (in->contains("return")) {
-      if ((*in)["return"].is_number_integer() && command != "guest-file-open") continue;
+      if (is_sync_answer((*in)["return"])) continue;
       return (*in)["return"];
     }
   }

@@ -3,6 +3,7 @@
 // logs only, never for commands.
 #pragma once
 
+#include <set>
 #include <string>
 
 #include "rig/json_line_channel.h"
@@ -37,9 +38,14 @@ class GuestAgent {
  private:
   json call(const std::string& command, const json& args, Deadline deadline);
 
+  // True (and forgotten) when `ret` answers one of our sync requests: a late answer must never
+  // be taken for a command's result.
+  bool is_sync_answer(const json& ret);
+
   JsonLineChannel channel_;
-  int64_t sync_id_;
-  bool seeded_ = false;
+  int64_t sync_id_ = 0;
+  std::set<int64_t> unanswered_syncs_;
+  Clock::time_point last_sync_sent_{};
 };
 
 std::string base64_decode(const std::string& in);

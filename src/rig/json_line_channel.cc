@@ -30,7 +30,7 @@ bool JsonLineChannel::connect(const std::string& path, Deadline deadline) {
     impl_->socket.close(ec);
     impl_->socket.connect(local::endpoint(path), ec);
     if (!ec) {
-      opened_ = last_activity_ = Clock::now();
+      last_activity_ = Clock::now();
       log("==", "connected " + path);
       return true;
     }

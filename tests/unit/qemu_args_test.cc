@@ -1,0 +1,95 @@
+// Golden files: the QEMU command line of every shipped scenario. A change to argument generation
+// shows up as a diff here; regenerate with RIG_UPDATE_GOLDEN=1 after checking it is intended.
+#include "rig/qemu_args.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/filesystem.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "rig/scenario_file.h"
+
+using namespace rig;
+namespace fs = boost::filesystem;
+
+namespace {
+
+QemuLaunchSpec fixed_spec() {
+  QemuLaunchSpec spec;
+  spec.kernel = "/boot/vmlinuz";
+  spec.initrd = "/cache/initramfs.cpio.gz";
+  spec.console_log = "/run/console.log";
+  spec.qmp_socket = "/run/qmp.sock";
+  spec.qga_socket = "/run/qga.sock";
+  spec.extra_kernel_args = {"console=ttyS0", "panic=-1"};
+  return spec;
+}
+
+std::string render(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) out += a + "\n";
+  return out;
+}
+
+}  // namespace
+
+TEST(QemuArgs, ShippedScenariosMatchGoldenFiles) {
+  const bool update = std::getenv("RIG_UPDATE_GOLDEN") != nullptr;
+  int checked = 0;
+  for (fs::directory_iterator it(RIG_SOURCE_DIR "/rig/scenarios"), end; it != end; ++it) {
+    if (it->path().extension() != ".toml") continue;
+    Scenario s = load_scenario_file(it->path().string());
+    const std::string got = render(qemu_argv(s, fixed_spec()));
+    const std::string golden = std::string(RIG_TEST_DATA) + "/golden/" + it->path().stem().string() + ".argv";
+    if (update) std::ofstream(golden) << got;
+    std::ifstream in(golden);
+    ASSERT_TRUE(in.good()) << "missing golden file " << golden << " (run with RIG_UPDATE_GOLDEN=1)";
+    std::stringstream want;
+    want << in.rdbuf();
+    EXPECT_EQ(got, want.str()) << "argv of " << it->path();
+    ++checked;
+  }
+  EXPECT_GE(checked, 3);
+}
+
+TEST(QemuArgs, BootDimmsBecomeMemmapAndColdplugDevices) {
+  Scenario s;
+  s.machine.maxmem = 8ull << 30;
+  s.machine.slots = 4;
+  s.machine.kernel_args = {"movable_node"};
+  s.nodes = {{0, "0-1", 1ull << 30}, {1, "", 0}};
+  s.dimms = {{"a", 256ull << 20, 1, 0x100000000ull, true, true}, {"b", 256ull << 20, 1, 0x110000000ull, true, true},
+             {"h", 128ull << 20, 1, 0x120000000ull, false, false}};
+  EXPECT_EQ(kernel_command_line(s, {"panic=-1"}),
+            "memmap=256M@0x100000000 memmap=256M@0x110000000 movable_node panic=-1");
+  auto argv = qemu_argv(s, fixed_spec());
+  const std::string all = render(argv);
+  EXPECT_NE(all.find("pc-dimm,id=a,memdev=mem-a,node=1,addr=0x100000000\n"), std::string::npos);
+  EXPECT_NE(all.find("pc-dimm,id=b,memdev=mem-b,node=1,addr=0x110000000\n"), std::string::npos);
+  EXPECT_EQ(all.find("id=h"), std::string::npos) << "a DIMM not present at start must not be on the command line";
+  EXPECT_NE(all.find("-m\n1G,slots=4,maxmem=8G\n"), std::string::npos);
+  EXPECT_NE(all.find("-numa\nnode,nodeid=1\n"), std::string::npos) << "memory-less node has no memdev";
+  EXPECT_NE(all.find("-no-reboot\n"), std::string::npos);
+}
+
+TEST(QemuArgs, RuntimePlugArguments) {
+  Dimm d{"h", 128ull << 20, 1, 0x108000000ull, false, false};
+  EXPECT_EQ(memory_backend_object_args(d).dump(), R"({"id":"mem-h","qom-type":"memory-backend-ram","size":134217728})");
+  EXPECT_EQ(dimm_device_args(d).dump(), R"({"addr":4429185024,"driver":"pc-dimm","id":"h","memdev":"mem-h","node":1})");
+}
+
+TEST(QemuArgs, DeviceMemoryWindowFollowsRamAbove4G) {
+  MachineSpec m;
+  m.maxmem = 16ull << 30;
+  auto w = device_memory_window(m, 1ull << 30);
+  EXPECT_EQ(w.base, 4ull << 30);
+  EXPECT_EQ(w.size, 15ull << 30);
+  w = device_memory_window(m, 4ull << 30);  // pc keeps 3G below 4G, 1G moves above
+  EXPECT_EQ(w.base, 5ull << 30);
+}
+
+TEST(QemuArgs, ShellJoinQuotesWhatNeedsIt) {
+  EXPECT_EQ(shell_join({"qemu", "-append", "a b", "it's"}), "qemu -append 'a b' 'it'\\''s'");
+}

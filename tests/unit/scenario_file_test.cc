@@ -1,0 +1,147 @@
+#include "rig/scenario_file.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/filesystem.hpp>
+
+#include "rig/errors.h"
+
+using namespace rig;
+
+namespace {
+
+const char* kValid = R"(
+name = "t"
+[machine]
+maxmem = "8G"
+slots = 2
+[[node]]
+id = 0
+cpus = "0-1"
+memory = "1G"
+[[node]]
+id = 1
+[[dimm]]
+id = "a"
+size = "256M"
+node = 1
+addr = "0x100000000"
+boot = true
+[[step]]
+action = "unplug"
+dimm = "a"
+expect = "removed"
+)";
+
+// Replaces the first occurrence of `from` in the valid scenario and returns the error message.
+std::string error_for(const std::string& from, const std::string& to) {
+  std::string text = kValid;
+  auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  text.replace(at, from.size(), to);
+  try {
+    parse_scenario(text, "x.toml");
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+}  // namespace
+
+TEST(ScenarioFile, ParsesAValidScenario) {
+  Scenario s = parse_scenario(kValid, "x.toml");
+  EXPECT_EQ(s.name, "t");
+  EXPECT_EQ(s.machine.cpu, "qemu64");
+  ASSERT_EQ(s.dimms.size(), 1u);
+  EXPECT_TRUE(s.dimms[0].boot);
+  EXPECT_TRUE(s.dimms[0].present);
+  EXPECT_EQ(s.dimms[0].addr, 0x100000000ull);
+  EXPECT_EQ(s.boot_ram(), 1ull << 30);
+  ASSERT_EQ(s.steps.size(), 1u);
+  EXPECT_EQ(s.steps[0].action, StepAction::Unplug);
+}
+
+TEST(ScenarioFile, RejectsUnalignedDimmSize) {
+  EXPECT_EQ(error_for("size = \"256M\"", "size = \"200M\""),
+            "x.toml: dimm[0].size: 200M is not a multiple of the 128M memory block");
+}
+
+TEST(ScenarioFile, RejectsUnalignedDimmAddress) {
+  EXPECT_EQ(error_for("addr = \"0x100000000\"", "addr = \"0x104000000\""),
+            "x.toml: dimm[0].addr: 0x104000000 is not aligned to the 128M memory block");
+}
+
+TEST(ScenarioFile, RejectsDimmBeyondMaxmem) {
+  EXPECT_EQ(error_for("addr = \"0x100000000\"", "addr = \"0x2c0000000\""),
+            "x.toml: dimm[0].addr: 0x2c0000000+256M ends beyond maxmem: the device-memory window is [0x100000000, 0x2c0000000)");
+}
+
+TEST(ScenarioFile, RejectsDimmBelowDeviceMemory) {
+  EXPECT_EQ(error_for("addr = \"0x100000000\"", "addr = \"0x8000000\""),
+            "x.toml: dimm[0].addr: 0x8000000 lies below the device-memory window, which starts at 0x100000000");
+}
+
+TEST(ScenarioFile, RejectsOverlappingDimms) {
+  std::string text = std::string(kValid) + R"(
+[[dimm]]
+id = "b"
+size = "256M"
+node = 1
+addr = "0x108000000"
+)";
+  try {
+    parse_scenario(text, "x.toml");
+    FAIL() << "accepted";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "x.toml: dimm[1].addr: DIMM 'b' overlaps DIMM 'a'");
+  }
+}
+
+TEST(ScenarioFile, RejectsMoreDimmsThanSlots) {
+  EXPECT_EQ(error_for("slots = 2", "slots = 0"), "x.toml: dimm: 1 DIMMs but machine.slots = 0");
+}
+
+TEST(ScenarioFile, RejectsUnknownKeysWithTheirPath) {
+  EXPECT_EQ(error_for("boot = true", "boot = true\nbot = 1"), "x.toml: dimm[0].bot: unknown key");
+  EXPECT_EQ(error_for("maxmem", "maxmen = \"1G\"\nmaxmem"), "x.toml: machine.maxmen: unknown key");
+}
+
+TEST(ScenarioFile, RejectsUnknownNodeAndDimmReferences) {
+  EXPECT_EQ(error_for("node = 1", "node = 7"), "x.toml: dimm[0].node: node 7 is not declared");
+  EXPECT_EQ(error_for("dimm = \"a\"", "dimm = \"zz\""), "x.toml: step[0].dimm: no DIMM 'zz' is declared");
+}
+
+TEST(ScenarioFile, RejectsBadValues) {
+  EXPECT_EQ(error_for("expect = \"removed\"", "expect = \"gone\""),
+            "x.toml: step[0].expect: 'gone' is not one of: removed, refused");
+  EXPECT_EQ(error_for("maxmem = \"8G\"", "maxmem = \"lots\""),
+            "x.toml: machine.maxmem: 'lots' is not a size (use e.g. 512M, 1G, 0x100000000)");
+  EXPECT_EQ(error_for("action = \"unplug\"", "action = \"explode\""),
+            "x.toml: step[0].action: unknown action 'explode' (plug, online, unplug, expect-node, expect-dimm)");
+}
+
+TEST(ScenarioFile, RejectsStepsOutOfOrder) {
+  EXPECT_EQ(error_for("boot = true", "boot = false"), "x.toml: step[0].dimm: DIMM 'a' is not plugged at this step");
+}
+
+TEST(ScenarioFile, ReportsMalformedTomlWithLine) {
+  std::string msg = error_for("slots = 2", "slots = = 2");
+  EXPECT_EQ(msg.rfind("x.toml:5:", 0), 0u) << msg;
+  EXPECT_NE(msg.find("malformed TOML"), std::string::npos) << msg;
+}
+
+TEST(ScenarioFile, MissingFileIsAUsageError) {
+  EXPECT_THROW(load_scenario_file("/nonexistent/x.toml"), UsageError);
+}
+
+TEST(ScenarioFile, EveryShippedScenarioIsValid) {
+  namespace fs = boost::filesystem;
+  int n = 0;
+  for (fs::directory_iterator it(RIG_SOURCE_DIR "/rig/scenarios"), end; it != end; ++it) {
+    if (it->path().extension() != ".toml") continue;
+    EXPECT_NO_THROW(load_scenario_file(it->path().string())) << it->path();
+    ++n;
+  }
+  EXPECT_GE(n, 3);
+}
