@@ -65,6 +65,7 @@ int cmd_run(const RunArgs& a) {
   std::vector<Scenario> scenarios = select_scenarios(a.scenarios, a.suite);
   std::vector<KernelImage> kernels;
   for (const auto& k : a.kernels) kernels.push_back(locate_kernel(k));
+  if (kernels.empty()) kernels.push_back(locate_kernel("debian-6.1"));
   if (find_program(a.qemu).empty())
     throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
   if (!a.json.empty()) {
@@ -150,7 +151,7 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Boot each kernel, run each scenario, report");
   run_cmd->add_option("scenarios", run.scenarios, "Scenario files (TOML)");
   run_cmd->add_option("--suite", run.suite, "Run the shipped scenarios of this suite (e.g. spec)");
-  run_cmd->add_option("--kernel,-k", run.kernels, "bzImage path, or debian-6.1 / debian-6.12")->required();
+  run_cmd->add_option("--kernel,-k", run.kernels, "bzImage path, or debian-6.1 / debian-6.12 (default debian-6.1, Debian 12's kernel)");
   run_cmd->add_option("--json", run.json, "Write the results as JSON to this file");
   run_cmd->add_option("--accel", run.accel, "auto, kvm or tcg (auto falls back to tcg when KVM guests do not run)")
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}));

@@ -23,23 +23,43 @@ const char* unplug_result_name(UnplugResult r) {
 
 std::vector<std::string> rig_kernel_args() { return {"console=ttyS0", "panic=-1"}; }
 
+template <class Op>
+auto QemuMachine::guarded(Op op) -> decltype(op()) {
+  try {
+    return op();
+  } catch (const InfraError&) {
+    // A dead or hung guest explains the failure better than a socket error. QEMU closes its
+    // sockets a moment before it exits, so give it that moment.
+    if (process_ && !down_ && process_->wait_exit(3)) throw_down();
+    check_alive();
+    throw;
+  }
+}
+
 QemuMachine::QemuMachine(QemuMachineConfig cfg)
     : cfg_(std::move(cfg)),
       transcript_(cfg_.run_dir + "/qmp-transcript.log"),
       qmp_(&transcript_),
       agent_(&transcript_) {
+  // Unix socket paths are limited to 108 bytes; a deep artifacts directory gets its sockets in a
+  // short private directory of their own instead.
+  socket_dir_ = cfg_.run_dir;
+  if (socket_dir_.size() + 10 >= 100) {
+    char tmpl[] = "/tmp/rig-sock-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw InfraError("cannot create a directory for QEMU's sockets");
+    socket_dir_ = tmpl;
+    own_socket_dir_ = true;
+  }
   QemuLaunchSpec spec;
   spec.qemu_binary = cfg_.qemu_binary;
   spec.accel = cfg_.accel;
   spec.kernel = cfg_.kernel_path;
   spec.initrd = cfg_.initrd;
   spec.console_log = path("console.log");
-  spec.qmp_socket = path("qmp.sock");
-  spec.qga_socket = path("qga.sock");
+  spec.qmp_socket = socket_path("qmp.sock");
+  spec.qga_socket = socket_path("qga.sock");
   spec.extra_kernel_args = rig_kernel_args();
   spec.extra_kernel_args.insert(spec.extra_kernel_args.end(), cfg_.extra_kernel_args.begin(), cfg_.extra_kernel_args.end());
-  if (spec.qmp_socket.size() >= 100)
-    throw UsageError(fmt::format("run directory path too long for a Unix socket: {}", cfg_.run_dir));
   argv_ = qemu_argv(cfg_.scenario, spec);
 }
 
@@ -60,20 +80,20 @@ void QemuMachine::start() {
 
   // QEMU creates its sockets after parsing the command line; a bad argument ends it first.
   Deadline connect_by = deadline_in(20);
-  while (::access(path("qmp.sock").c_str(), F_OK) != 0) {
+  while (::access(socket_path("qmp.sock").c_str(), F_OK) != 0) {
     if (!process_->running())
       throw InfraError(fmt::format("QEMU exited at start ({}): {}", process_->exit_status()->describe(), qemu_log_tail()));
     if (Clock::now() >= connect_by) throw InfraError("QEMU did not open its QMP socket within 20 s");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  qmp_.connect(path("qmp.sock"), connect_by);
-  if (!agent_.connect(path("qga.sock"), connect_by)) throw InfraError("cannot connect to the guest-agent socket");
-  qmp_.execute_ok("cont", json::object(), deadline_in(10));
+  guarded([&] { qmp_.connect(socket_path("qmp.sock"), connect_by); });
+  if (!agent_.connect(socket_path("qga.sock"), connect_by)) throw InfraError("cannot connect to the guest-agent socket");
+  guarded([&] { return qmp_.execute_ok("cont", json::object(), deadline_in(10)); });
 
   Deadline boot_by = deadline_in(cfg_.timeouts.boot);
   while (true) {
     check_alive();
-    if (agent_.sync(std::min(boot_by, deadline_in(2)))) break;
+    if (guarded([&] { return agent_.sync(std::min(boot_by, deadline_in(2))); })) break;
     if (Clock::now() >= boot_by)
       throw GuestDown(GuestDown::Kind::Hung,
                       fmt::format("the guest agent did not answer within {:.0f} s of boot (console: {} lines)",
@@ -136,6 +156,10 @@ void QemuMachine::check_alive() {
 }
 
 PlugOutcome QemuMachine::plug_dimm(const Dimm& d, double timeout_s) {
+  return guarded([&] { return plug_dimm_unguarded(d, timeout_s); });
+}
+
+PlugOutcome QemuMachine::plug_dimm_unguarded(const Dimm& d, double timeout_s) {
   check_alive();
   PlugOutcome out;
   Deadline by = deadline_in(timeout_s > 0 ? timeout_s : cfg_.timeouts.step);
@@ -165,6 +189,10 @@ PlugOutcome QemuMachine::plug_dimm(const Dimm& d, double timeout_s) {
 }
 
 UnplugOutcome QemuMachine::unplug_dimm(const Dimm& d, double timeout_s) {
+  return guarded([&] { return unplug_dimm_unguarded(d, timeout_s); });
+}
+
+UnplugOutcome QemuMachine::unplug_dimm_unguarded(const Dimm& d, double timeout_s) {
   check_alive();
   UnplugOutcome out;
   Deadline by = deadline_in(timeout_s > 0 ? timeout_s : cfg_.timeouts.step);
@@ -199,7 +227,7 @@ UnplugOutcome QemuMachine::unplug_dimm(const Dimm& d, double timeout_s) {
 
 std::vector<MemoryDevice> QemuMachine::memory_devices() {
   check_alive();
-  json r = qmp_.execute_ok("query-memory-devices", json::object(), deadline_in(10));
+  json r = guarded([&] { return qmp_.execute_ok("query-memory-devices", json::object(), deadline_in(10)); });
   std::vector<MemoryDevice> out;
   for (const auto& dev : r) {
     const json& data = dev.value("data", json::object());
@@ -215,22 +243,12 @@ std::vector<MemoryDevice> QemuMachine::memory_devices() {
 
 GuestExecResult QemuMachine::guest_exec(const std::string& script, double timeout_s) {
   check_alive();
-  try {
-    return agent_.exec(script, deadline_in(timeout_s > 0 ? timeout_s : cfg_.timeouts.guest_cmd));
-  } catch (const InfraError&) {
-    check_alive();  // a dead guest explains the failure better than the agent error
-    throw;
-  }
+  return guarded([&] { return agent_.exec(script, deadline_in(timeout_s > 0 ? timeout_s : cfg_.timeouts.guest_cmd)); });
 }
 
 std::string QemuMachine::guest_read_file(const std::string& p) {
   check_alive();
-  try {
-    return agent_.read_file(p, deadline_in(cfg_.timeouts.guest_cmd));
-  } catch (const InfraError&) {
-    check_alive();
-    throw;
-  }
+  return guarded([&] { return agent_.read_file(p, deadline_in(cfg_.timeouts.guest_cmd)); });
 }
 
 MachineInfo QemuMachine::info() const {
@@ -253,6 +271,12 @@ void QemuMachine::shutdown() {
   read_console();  // the file is complete now; keep the last lines for the report
   console_.finish();
   process_.reset();
+  if (own_socket_dir_) {
+    ::unlink(socket_path("qmp.sock").c_str());
+    ::unlink(socket_path("qga.sock").c_str());
+    ::rmdir(socket_dir_.c_str());
+    own_socket_dir_ = false;
+  }
 }
 
 }  // namespace rig

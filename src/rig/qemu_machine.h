@@ -46,10 +46,19 @@ class QemuMachine : public Machine {
   const std::vector<std::string>& argv() const { return argv_; }
 
  private:
+  PlugOutcome plug_dimm_unguarded(const Dimm& d, double timeout_s);
+  UnplugOutcome unplug_dimm_unguarded(const Dimm& d, double timeout_s);
   void read_console();
   [[noreturn]] void throw_down();
   std::string qemu_log_tail() const;
   std::string path(const std::string& name) const { return cfg_.run_dir + "/" + name; }
+  std::string socket_path(const std::string& name) const { return socket_dir_ + "/" + name; }
+  // Runs `op`; when it fails because the guest went away, reports that instead (GuestDown).
+  template <class Op>
+  auto guarded(Op op) -> decltype(op());
+
+  std::string socket_dir_;
+  bool own_socket_dir_ = false;
 
   QemuMachineConfig cfg_;
   std::vector<std::string> argv_;

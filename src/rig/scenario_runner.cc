@@ -173,7 +173,7 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
     // the rig lost, is an error: nothing was tested.
     res.verdict = booted && e.kind() == GuestDown::Kind::Crashed ? Verdict::Fail : Verdict::Error;
     res.reason = booted ? e.what() : fmt::format("guest did not boot: {}", e.what());
-  } catch (const InfraError& e) {
+  } catch (const std::exception& e) {
     res.verdict = Verdict::Error;
     res.reason = e.what();
   }

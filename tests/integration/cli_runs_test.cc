@@ -1,0 +1,129 @@
+// End to end: the rig CLI as a user runs it, on the installed Debian kernels, under QEMU.
+// These boot real guests (about 6-12 s each under TCG).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "integration/harness.h"
+
+using nlohmann::json;
+using namespace rig_it;
+
+namespace {
+
+json run_suite_on(const std::string& kernel, int* exit_code) {
+  const std::string dir = fresh_dir("suite-" + kernel);
+  CommandResult r = run_command({RIG_BINARY, "run", "--suite", "smoke", "--kernel", kernel, "--json", dir + "/out.json",
+                                 "--artifacts", dir + "/runs"},
+                                600);
+  *exit_code = r.exit_code;
+  EXPECT_FALSE(r.timed_out);
+  std::ifstream in(dir + "/out.json");
+  EXPECT_TRUE(in.good()) << r.err;
+  json j;
+  if (in.good()) in >> j;
+  if (r.exit_code != 0) ADD_FAILURE() << r.out << r.err;
+  return j;
+}
+
+const json& result_for(const json& report, const std::string& scenario) {
+  for (const auto& r : report["results"])
+    if (r["scenario"] == scenario) return r;
+  static const json none;
+  ADD_FAILURE() << "no result for " << scenario;
+  return none;
+}
+
+void expect_suite_outcomes(const std::string& kernel, const std::string& release_prefix) {
+  int rc = -1;
+  json j = run_suite_on(kernel, &rc);
+  EXPECT_EQ(rc, 0);
+  ASSERT_TRUE(j.contains("results"));
+  EXPECT_EQ(j["summary"]["pass"], 3);
+
+  const json& movable = result_for(j, "unplug-boot-dimm-movable");
+  EXPECT_EQ(movable["verdict"], "pass");
+  EXPECT_EQ(movable["kernel"].get<std::string>().rfind(release_prefix, 0), 0u) << movable["kernel"];
+  EXPECT_EQ(movable["cpu"], "qemu64");
+  EXPECT_EQ(movable["steps"][0]["outcome"], "removed");
+  EXPECT_EQ(movable["steps"][1]["outcome"], "absent");
+  std::ifstream console(movable["artifacts"].get<std::string>() + "/console.log");
+  EXPECT_TRUE(console.good()) << "artifacts keep the console log";
+
+  const json& busy = result_for(j, "unplug-boot-dimm-busy");
+  EXPECT_EQ(busy["verdict"], "pass");
+  EXPECT_EQ(busy["steps"][0]["outcome"], "refused") << "a refusal, not a removal and not a timeout";
+  EXPECT_NE(busy["steps"][0]["detail"].get<std::string>().find("0x82 (device busy)"), std::string::npos);
+  EXPECT_EQ(busy["steps"][1]["outcome"], "present") << "QMP still lists the DIMM";
+  bool dump_seen = false;
+  for (const auto& f : busy["console_findings"]) dump_seen |= f["headline"] == "page dumped because: unmovable page";
+  EXPECT_TRUE(dump_seen) << "the refused offline's page dump is kept as evidence";
+
+  const json& hot = result_for(j, "hotplug-then-unplug");
+  EXPECT_EQ(hot["verdict"], "pass");
+  EXPECT_EQ(hot["steps"][0]["outcome"], "added");
+  EXPECT_EQ(hot["steps"][1]["outcome"], "online");
+  EXPECT_NE(hot["steps"][1]["detail"].get<std::string>().find("memory32 online"), std::string::npos);
+  EXPECT_EQ(hot["steps"][2]["outcome"], "removed");
+}
+
+}  // namespace
+
+TEST(CliRuns, SmokeSuiteOnDebian61) { expect_suite_outcomes("debian-6.1", "6.1."); }
+TEST(CliRuns, SmokeSuiteOnDebian612) { expect_suite_outcomes("debian-6.12", "6.12."); }
+
+TEST(CliRuns, WrongExpectationFailsWithExitOne) {
+  // The busy machine with an expectation of removal: the rig must report the refusal as a
+  // failed check, not pass and not time out.
+  const std::string dir = fresh_dir("wrong-expect");
+  std::string text = read_file(std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-busy.toml");
+  text.replace(text.find("expect = \"refused\""), 18, "expect = \"removed\"");
+  write_file(dir + "/s.toml", text);
+  CommandResult r = run_command({RIG_BINARY, "run", dir + "/s.toml", "--kernel", "debian-6.12", "--json", dir + "/o.json",
+                                 "--artifacts", dir + "/runs"},
+                                300);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  json j = json::parse(read_file(dir + "/o.json"));
+  EXPECT_EQ(j["results"][0]["verdict"], "fail");
+  EXPECT_EQ(j["results"][0]["steps"][0]["outcome"], "refused");
+}
+
+TEST(CliInput, BadScenarioIsRejectedBeforeBoot) {
+  const std::string dir = fresh_dir("bad-input");
+  std::string text = read_file(std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml");
+  text.replace(text.find("size = \"512M\""), 13, "size = \"500M\"");
+  write_file(dir + "/bad.toml", text);
+  CommandResult r = run_command({RIG_BINARY, "run", dir + "/bad.toml", "--kernel", "debian-6.1", "--artifacts", dir + "/runs"}, 60);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "rig: error: " + dir + "/bad.toml: dimm[0].size: 500M is not a multiple of the 128M memory block\n");
+  EXPECT_FALSE(path_exists(dir + "/runs")) << "nothing may start for a bad scenario";
+}
+
+TEST(CliInput, MissingKernelAndMissingQemu) {
+  const std::string dir = fresh_dir("missing");
+  const std::string scenario = std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml";
+  CommandResult k = run_command({RIG_BINARY, "run", scenario, "--kernel", dir + "/no-bzImage", "--artifacts", dir + "/runs"}, 60);
+  EXPECT_EQ(k.exit_code, 2);
+  EXPECT_NE(k.err.find("no such file"), std::string::npos) << k.err;
+  CommandResult q = run_command({RIG_BINARY, "run", scenario, "--kernel", "debian-6.1", "--qemu", "/nonexistent/qemu-system-x86_64",
+                                 "--artifacts", dir + "/runs"},
+                                60);
+  EXPECT_EQ(q.exit_code, 3);
+  EXPECT_NE(q.err.find("/nonexistent/qemu-system-x86_64 not found"), std::string::npos) << q.err;
+  EXPECT_FALSE(path_exists(dir + "/runs"));
+}
+
+TEST(CliSignals, InterruptKillsQemu) {
+  for (int sig : {SIGINT, SIGKILL}) {
+    const std::string dir = fresh_dir(std::string("signal-") + std::to_string(sig));
+    BackgroundCommand rig({RIG_BINARY, "run", std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml",
+                           "--kernel", "debian-6.1", "--accel", "tcg", "--artifacts", dir + "/runs"});
+    ASSERT_TRUE(wait_for([&] { return !qemu_pids_mentioning(dir).empty(); }, 60)) << "QEMU never started";
+    rig.signal(sig);
+    rig.wait(30);
+    EXPECT_TRUE(wait_for([&] { return qemu_pids_mentioning(dir).empty(); }, 10))
+        << "QEMU outlived the rig after signal " << sig;
+  }
+}

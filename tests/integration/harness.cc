@@ -1,0 +1,116 @@
+#include "integration/harness.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/filesystem.hpp>
+#include <boost/process.hpp>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace bp = boost::process;
+namespace fs = boost::filesystem;
+
+namespace rig_it {
+
+CommandResult run_command(const std::vector<std::string>& argv, double timeout_s) {
+  CommandResult r;
+  const std::string dir = fresh_dir("cmd");
+  bp::child c(bp::exe = argv[0], bp::args = std::vector<std::string>(argv.begin() + 1, argv.end()),
+              bp::std_out > dir + "/out", bp::std_err > dir + "/err", bp::std_in < bp::null);
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  int status = 0;
+  while (true) {
+    pid_t p = ::waitpid(c.id(), &status, WNOHANG);
+    if (p == c.id()) break;
+    if (std::chrono::steady_clock::now() > until) {
+      ::kill(c.id(), SIGINT);
+      ::waitpid(c.id(), &status, 0);
+      r.timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  c.detach();
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_file(dir + "/out");
+  r.err = read_file(dir + "/err");
+  return r;
+}
+
+struct BackgroundCommand::Impl {
+  bp::child child;
+  bool reaped = false;
+};
+
+BackgroundCommand::BackgroundCommand(const std::vector<std::string>& argv) : impl_(std::make_unique<Impl>()) {
+  const std::string dir = fresh_dir("bg");
+  impl_->child = bp::child(bp::exe = argv[0], bp::args = std::vector<std::string>(argv.begin() + 1, argv.end()),
+                           bp::std_out > dir + "/out", bp::std_err > dir + "/err", bp::std_in < bp::null);
+}
+
+BackgroundCommand::~BackgroundCommand() {
+  if (!impl_->reaped) {
+    ::kill(impl_->child.id(), SIGKILL);
+    wait(10);
+  }
+  impl_->child.detach();
+}
+
+void BackgroundCommand::signal(int sig) { ::kill(impl_->child.id(), sig); }
+
+bool BackgroundCommand::wait(double timeout_s) {
+  return wait_for(
+      [&] {
+        int status;
+        if (::waitpid(impl_->child.id(), &status, WNOHANG) == impl_->child.id()) impl_->reaped = true;
+        return impl_->reaped;
+      },
+      timeout_s);
+}
+
+std::string fresh_dir(const std::string& name) {
+  static int n = 0;
+  std::string dir = fs::temp_directory_path().string() + "/rig-it-" + std::to_string(::getpid()) + "/" + name + "-" + std::to_string(n++);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+bool path_exists(const std::string& path) { return fs::exists(path); }
+
+bool wait_for(const std::function<bool()>& cond, double timeout_s) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
+std::vector<int> qemu_pids_mentioning(const std::string& needle) {
+  std::vector<int> pids;
+  for (fs::directory_iterator it("/proc"), end; it != end; ++it) {
+    const std::string name = it->path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmd = read_file(it->path().string() + "/cmdline");
+    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+    if (cmd.rfind("qemu-system", 0) == 0 || cmd.find("/qemu-system") != std::string::npos)
+      if (cmd.find(needle) != std::string::npos) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+}  // namespace rig_it
