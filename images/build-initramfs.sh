@@ -46,7 +46,11 @@ if [ -n "$release" ] && [ -d "/lib/modules/$release" ]; then
     echo "$m.ko" >> "$root/etc/rig-modules"
   done
 fi
-for extra in "$@"; do cp "$extra" "$root/lib/modules/rig/"; done
+# Extra modules (the rig's probe) load after the virtio ones.
+for extra in "$@"; do
+  cp "$extra" "$root/lib/modules/rig/"
+  basename "$extra" >> "$root/etc/rig-modules"
+done
 
 mkdir -p "$(dirname "$out")"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -9 > "$out.tmp"

@@ -24,7 +24,34 @@ std::string file_stamp(const std::string& path) {
 
 }  // namespace
 
-std::string guest_initramfs(const KernelImage& kernel) {
+// Builds the probe against the kernel's build tree, cached by source and tree.
+std::string probe_module(const KernelImage& kernel, std::string* problem) {
+  if (kernel.build_dir.empty()) {
+    *problem = fmt::format("no kernel build tree for {} (apt-get install linux-headers-{})", kernel.release, kernel.release);
+    return "";
+  }
+  const std::string images = rig_home() + "/images";
+  std::string key = read_text_file(images + "/probe/rig_probe.c") + read_text_file(images + "/build-probe.sh") +
+                    kernel.release + file_stamp(kernel.build_dir + "/Module.symvers") + file_stamp(kernel.build_dir + "/.config");
+  const std::string dir = cache_dir() + "/probes";
+  boost::filesystem::create_directories(dir);
+  const std::string out = fmt::format("{}/rig_probe-{}-{}.ko", dir, kernel.release, content_hash(key));
+  if (boost::filesystem::exists(out)) return out;
+  const std::string log = out + ".log";
+  int rc = bp::system(bp::exe = "/bin/sh", bp::args = {images + "/build-probe.sh", kernel.build_dir, out},
+                      (bp::std_out & bp::std_err) > log, bp::std_in < bp::null);
+  if (rc != 0 || !boost::filesystem::exists(out)) {
+    *problem = fmt::format("building the probe for {} failed (exit {}); see {}", kernel.release, rc, log);
+    return "";
+  }
+  return out;
+}
+
+std::string guest_initramfs(const KernelImage& kernel) { return guest_image(kernel).initramfs; }
+
+GuestImage guest_image(const KernelImage& kernel) {
+  GuestImage img;
+  img.probe = probe_module(kernel, &img.probe_problem);
   const std::string images = rig_home() + "/images";
   const std::string script = images + "/build-initramfs.sh";
   if (!boost::filesystem::exists(script)) throw InfraError(fmt::format("image recipe missing: {}", script));
@@ -35,18 +62,19 @@ std::string guest_initramfs(const KernelImage& kernel) {
   if (busybox.empty()) throw InfraError("busybox not found (apt-get install busybox-static)");
 
   std::string key_material = read_text_file(script) + read_text_file(images + "/init") + kernel.release + "\n" +
-                             file_stamp(qga) + file_stamp(busybox);
+                             file_stamp(qga) + file_stamp(busybox) + file_stamp(img.probe);
   const std::string dir = cache_dir() + "/images";
   boost::filesystem::create_directories(dir);
-  const std::string out = fmt::format("{}/initramfs-{}-{}.cpio.gz", dir, kernel.release, content_hash(key_material));
-  if (boost::filesystem::exists(out)) return out;
+  img.initramfs = fmt::format("{}/initramfs-{}-{}.cpio.gz", dir, kernel.release, content_hash(key_material));
+  if (boost::filesystem::exists(img.initramfs)) return img;
 
-  const std::string log = out + ".log";
-  int rc = bp::system(bp::exe = "/bin/sh", bp::args = {script, out, kernel.release}, (bp::std_out & bp::std_err) > log,
-                      bp::std_in < bp::null);
-  if (rc != 0 || !boost::filesystem::exists(out))
+  const std::string log = img.initramfs + ".log";
+  std::vector<std::string> args = {script, img.initramfs, kernel.release};
+  if (!img.probe.empty()) args.push_back(img.probe);
+  int rc = bp::system(bp::exe = "/bin/sh", bp::args = args, (bp::std_out & bp::std_err) > log, bp::std_in < bp::null);
+  if (rc != 0 || !boost::filesystem::exists(img.initramfs))
     throw InfraError(fmt::format("building the guest image failed (exit {}); see {}", rc, log));
-  return out;
+  return img;
 }
 
 }  // namespace rig

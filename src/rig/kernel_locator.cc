@@ -67,6 +67,9 @@ KernelImage locate_kernel(const std::string& spec, const std::string& boot_dir) 
   if (!rel) throw UsageError(fmt::format("kernel '{}': {} is not an x86 bzImage", spec, k.path));
   k.release = *rel;
   if (fs::is_directory("/lib/modules/" + k.release)) k.modules_dir = "/lib/modules/" + k.release;
+  // A kernel the user built carries its own tree; a Debian kernel has linux-headers-RELEASE.
+  if (fs::is_directory(spec) && fs::exists(fs::path(spec) / "Module.symvers")) k.build_dir = spec;
+  else if (fs::exists(fs::path("/lib/modules") / k.release / "build" / "Makefile")) k.build_dir = "/lib/modules/" + k.release + "/build";
   return k;
 }
 

@@ -12,6 +12,7 @@ struct KernelImage {
   std::string path;     // the bzImage
   std::string release;  // uname -r of that kernel, read from the bzImage header
   std::string modules_dir;  // /lib/modules/RELEASE when present
+  std::string build_dir;    // kbuild tree to build the probe against (linux-headers), or empty
 };
 
 KernelImage locate_kernel(const std::string& spec, const std::string& boot_dir = "/boot");

@@ -17,9 +17,21 @@ struct StepResult {
   bool ok = false;
   std::string detail;
   double duration_s = 0;
+  std::vector<std::string> analysis;  // unplug: the case of each departing section, removal order
 };
 
-enum class Verdict { Pass, Fail, Error, Skip };
+// One spec check, as a result. `xfail`: a known kernel failure, with its evidence.
+struct CheckRecord {
+  int step = -1;  // -1: at boot
+  int case_no = 0;
+  std::string name;
+  bool ok = false;
+  std::string detail;
+  bool xfail = false;
+  std::string evidence;
+};
+
+enum class Verdict { Pass, Fail, Error, Skip, XFail };
 const char* verdict_name(Verdict v);
 
 struct ScenarioResult {
@@ -36,6 +48,8 @@ struct ScenarioResult {
   std::string cpu;
   std::vector<int> cases;
   std::vector<StepResult> steps;
+  std::vector<CheckRecord> checks;
+  std::vector<int> cases_covered;  // spec cases whose checks ran
   std::vector<ConsoleFinding> console_findings;
   std::string artifacts;
 };

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <set>
 
 #include "rig/errors.h"
 
@@ -14,6 +15,7 @@ const char* verdict_name(Verdict v) {
     case Verdict::Fail: return "fail";
     case Verdict::Error: return "error";
     case Verdict::Skip: return "skip";
+    case Verdict::XFail: return "xfail";
   }
   return "?";
 }
@@ -22,7 +24,17 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& s : r.steps)
     steps.push_back({{"index", s.index}, {"action", s.action}, {"target", s.target}, {"expected", s.expected},
-                     {"outcome", s.outcome}, {"ok", s.ok}, {"detail", s.detail}, {"duration_s", s.duration_s}});
+                     {"outcome", s.outcome}, {"ok", s.ok}, {"detail", s.detail}, {"duration_s", s.duration_s},
+                     {"analysis", s.analysis}});
+  nlohmann::json checks = nlohmann::json::array();
+  for (const auto& c : r.checks) {
+    nlohmann::json j = {{"step", c.step}, {"case", c.case_no}, {"name", c.name}, {"ok", c.ok}, {"detail", c.detail}};
+    if (c.xfail) {
+      j["xfail"] = true;
+      j["evidence"] = c.evidence;
+    }
+    checks.push_back(j);
+  }
   nlohmann::json findings = nlohmann::json::array();
   for (const auto& f : r.console_findings)
     findings.push_back({{"kind", f.kind}, {"severity", severity_name(f.severity)}, {"headline", f.headline},
@@ -38,20 +50,32 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
           {"boot_s", r.boot_s},
           {"accel", r.accel},
           {"cpu", r.cpu},
-          {"cases", r.cases},
+          {"scenario_cases", r.cases},
+          {"cases", r.cases_covered},
           {"steps", steps},
+          {"checks", checks},
           {"console_findings", findings},
           {"artifacts", r.artifacts}};
 }
 
 nlohmann::json report_to_json(const std::vector<ScenarioResult>& results) {
   nlohmann::json all = nlohmann::json::array();
-  nlohmann::json counts = {{"pass", 0}, {"fail", 0}, {"error", 0}, {"skip", 0}};
+  nlohmann::json counts = {{"pass", 0}, {"fail", 0}, {"error", 0}, {"skip", 0}, {"xfail", 0}};
+  std::set<int> covered;
+  int checks = 0, failed_checks = 0;
   for (const auto& r : results) {
     all.push_back(result_to_json(r));
     counts[verdict_name(r.verdict)] = counts[verdict_name(r.verdict)].get<int>() + 1;
+    covered.insert(r.cases_covered.begin(), r.cases_covered.end());
+    for (const auto& c : r.checks) {
+      ++checks;
+      failed_checks += c.ok ? 0 : 1;
+    }
   }
   counts["total"] = results.size();
+  counts["cases_covered"] = covered;
+  counts["checks"] = checks;
+  counts["checks_failed"] = failed_checks;
   return {{"format", "rig-results/1"}, {"results", all}, {"summary", counts}};
 }
 
@@ -79,8 +103,12 @@ void print_table(const std::vector<ScenarioResult>& results, std::ostream& out) 
     out << fmt::format("{:<32} {:<24} {:<7} {:>7.1f}s  {}\n", r.scenario, r.kernel, verdict_name(r.verdict), r.duration_s, detail);
   }
   auto j = report_to_json(results)["summary"];
-  out << fmt::format("{} passed, {} failed, {} errors, {} skipped\n", j["pass"].get<int>(), j["fail"].get<int>(),
-                     j["error"].get<int>(), j["skip"].get<int>());
+  std::string cases;
+  for (int c : j["cases_covered"]) cases += fmt::format("{}{}", cases.empty() ? "" : ",", c);
+  out << fmt::format("spec cases covered: {}; checks: {} ({} failed)\n", cases.empty() ? "none" : cases, j["checks"].get<int>(),
+                     j["checks_failed"].get<int>());
+  out << fmt::format("{} passed, {} failed, {} errors, {} skipped, {} xfail\n", j["pass"].get<int>(), j["fail"].get<int>(),
+                     j["error"].get<int>(), j["skip"].get<int>(), j["xfail"].get<int>());
 }
 
 int exit_status_for(const std::vector<ScenarioResult>& results) {

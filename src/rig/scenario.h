@@ -49,6 +49,15 @@ struct MachineSpec {
   std::vector<std::string> kernel_args;
 };
 
+// A check this scenario is known to fail on some kernels, with where the evidence is written up.
+// Reported as xfail, never as pass.
+struct ExpectedFailure {
+  int case_no = 0;
+  std::string check;   // check name, or a prefix of it
+  std::string kernel;  // release prefix ("6.1."), empty for every kernel
+  std::string evidence;
+};
+
 struct Scenario {
   std::string name;
   std::string path;
@@ -59,8 +68,10 @@ struct Scenario {
   std::vector<NumaNode> nodes;
   std::vector<Dimm> dimms;
   std::vector<Step> steps;
+  std::vector<ExpectedFailure> xfails;
 
   uint64_t boot_ram() const;
+  bool uses_probe() const { return !cases.empty(); }
   const Dimm* find_dimm(const std::string& id) const;
 };
 

@@ -150,19 +150,48 @@ void check_one_of(const Reader& r, const std::string& key, const std::string& va
   r.fail(key, fmt::format("'{}' is not one of: {}", value, list));
 }
 
+std::vector<ExpectedFailure> parse_xfails(const Reader& r, const toml::table& root) {
+  std::vector<ExpectedFailure> out;
+  if (const toml::array* xf = r.table_array(root, "xfail")) {
+    for (size_t i = 0; i < xf->size(); ++i) {
+      const toml::table& t = *xf->get(i)->as_table();
+      std::string where = fmt::format("xfail[{}]", i);
+      r.only_keys(t, where, {"case", "check", "kernel", "evidence"});
+      ExpectedFailure e;
+      e.case_no = static_cast<int>(r.integer(t, where + ".", "case", 0, true));
+      if (e.case_no < 1 || e.case_no > 5) r.fail(where + ".case", "must be a spec case, 1 to 5");
+      e.check = r.str(t, where + ".", "check", "", true);
+      e.kernel = r.str(t, where + ".", "kernel", "");
+      e.evidence = r.str(t, where + ".", "evidence", "", true);
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
+toml::table parse_toml(const std::string& text, const std::string& path) {
+  try {
+    return toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    const auto& src = e.source();
+    throw UsageError(fmt::format("{}:{}:{}: malformed TOML: {}", path, src.begin.line, src.begin.column, e.description()));
+  }
+}
+
+std::string read_file_or_fail(const std::string& path, const char* what) {
+  std::ifstream in(path);
+  if (!in) throw UsageError(fmt::format("{}: cannot read {}", path, what));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 }  // namespace
 
 Scenario parse_scenario(const std::string& text, const std::string& path) {
   Reader r(path);
-  toml::table root;
-  try {
-    root = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    const auto& src = e.source();
-    throw UsageError(fmt::format("{}:{}:{}: malformed TOML: {}", path, src.begin.line, src.begin.column,
-                                 e.description()));
-  }
-  r.only_keys(root, "", {"name", "description", "suites", "cases", "machine", "node", "dimm", "step"});
+  toml::table root = parse_toml(text, path);
+  r.only_keys(root, "", {"name", "description", "suites", "cases", "machine", "node", "dimm", "step", "xfail"});
 
   Scenario s;
   s.path = path;
@@ -257,6 +286,8 @@ Scenario parse_scenario(const std::string& text, const std::string& path) {
     }
   }
 
+  s.xfails = parse_xfails(r, root);
+
   validate_scenario(s);
   return s;
 }
@@ -338,12 +369,13 @@ void validate_scenario(const Scenario& s) {
   }
 }
 
-Scenario load_scenario_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UsageError(fmt::format("{}: cannot read scenario file", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_scenario(ss.str(), path);
+Scenario load_scenario_file(const std::string& path) { return parse_scenario(read_file_or_fail(path, "scenario file"), path); }
+
+std::vector<ExpectedFailure> load_known_failures(const std::string& path) {
+  Reader r(path);
+  toml::table root = parse_toml(read_file_or_fail(path, "known-failures file"), path);
+  r.only_keys(root, "", {"xfail"});
+  return parse_xfails(r, root);
 }
 
 }  // namespace rig

@@ -1,0 +1,68 @@
+#include "rig/guest_memory.h"
+
+#include <fmt/format.h>
+
+#include <sstream>
+
+#include "rig/errors.h"
+
+namespace rig {
+
+namespace {
+constexpr const char* kProbeDir = "/sys/kernel/debug/rig_probe";
+}
+
+SnapshotText read_probe_snapshot(Machine& m) {
+  GuestExecResult r = m.guest_exec(fmt::format("cat {}/snapshot", kProbeDir), 120);
+  if (!r.ok())
+    throw InfraError(fmt::format("the probe is not loaded in the guest ({}): is there a build tree for this kernel?",
+                                 r.err.empty() ? "no rig_probe in debugfs" : r.err.substr(0, 200)));
+  return {parse_probe_snapshot(r.out), r.out};
+}
+
+std::vector<PfnStateRun> query_probe(Machine& m, const std::string& ranges, std::string* raw) {
+  GuestExecResult r = m.guest_exec(fmt::format("echo '{}' > {}/query && cat {}/query", ranges, kProbeDir, kProbeDir), 120);
+  if (!r.ok()) throw InfraError(fmt::format("probe query failed: {}", r.err.substr(0, 200)));
+  if (raw) *raw = r.out;
+  return parse_probe_query(r.out);
+}
+
+std::optional<uint64_t> parse_node_memtotal(const std::string& meminfo) {
+  std::istringstream in(meminfo);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto at = line.find("MemTotal:");
+    if (at == std::string::npos) continue;
+    std::istringstream v(line.substr(at + 9));
+    uint64_t kb = 0;
+    if (v >> kb) return kb;
+  }
+  return std::nullopt;
+}
+
+NodeMemTotals read_node_memtotals(Machine& m) {
+  GuestExecResult r = m.guest_exec(
+      "for d in /sys/devices/system/node/node[0-9]*; do echo \"@${d##*node}\"; cat \"$d/meminfo\"; done", 60);
+  if (!r.ok()) throw InfraError("cannot read node meminfo: " + r.err);
+  NodeMemTotals out;
+  std::istringstream in(r.out);
+  std::string line, block;
+  int nid = -1;
+  auto flush = [&] {
+    if (nid >= 0)
+      if (auto kb = parse_node_memtotal(block)) out[nid] = *kb;
+    block.clear();
+  };
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] == '@') {
+      flush();
+      nid = std::stoi(line.substr(1));
+    } else {
+      block += line + "\n";
+    }
+  }
+  flush();
+  return out;
+}
+
+}  // namespace rig

@@ -1,0 +1,26 @@
+// Reads the guest's memory state through the Machine interface: the probe's snapshot and
+// queries (images/probe), and each node's MemTotal.
+#pragma once
+
+#include <string>
+
+#include "rig/case_checks.h"
+#include "rig/machine.h"
+#include "rig/memmap_snapshot.h"
+
+namespace rig {
+
+struct SnapshotText {
+  MemmapSnapshot snapshot;
+  std::string raw;  // kept as an artifact
+};
+
+// Throws InfraError when the probe is not loaded, ProbeFormatError when its output is bad.
+SnapshotText read_probe_snapshot(Machine& m);
+// The state now of `ranges` ("a-b c ..."); returns parsed runs and the raw answer.
+std::vector<PfnStateRun> query_probe(Machine& m, const std::string& ranges, std::string* raw);
+NodeMemTotals read_node_memtotals(Machine& m);
+// Pure: "Node 0 MemTotal:  918560 kB" lines of one meminfo file -> kB.
+std::optional<uint64_t> parse_node_memtotal(const std::string& meminfo);
+
+}  // namespace rig

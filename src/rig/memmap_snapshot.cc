@@ -1,0 +1,265 @@
+#include "rig/memmap_snapshot.h"
+
+#include <fmt/format.h>
+
+#include <sstream>
+
+namespace rig {
+namespace {
+
+constexpr int kFormat = 1;
+
+[[noreturn]] void bad(size_t line_no, const std::string& why, const std::string& line) {
+  throw ProbeFormatError(fmt::format("probe output line {}: {}: '{}'", line_no, why, line.substr(0, 120)));
+}
+
+uint64_t to_u64(const std::string& v, size_t line_no, const std::string& line) {
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) bad(line_no, "not a number: " + v, line);
+  try {
+    return std::stoull(v);
+  } catch (...) {
+    bad(line_no, "number out of range: " + v, line);
+  }
+}
+
+int64_t to_i64(const std::string& v, size_t line_no, const std::string& line) {
+  if (!v.empty() && v[0] == '-') return -static_cast<int64_t>(to_u64(v.substr(1), line_no, line));
+  return static_cast<int64_t>(to_u64(v, line_no, line));
+}
+
+// "key=value" fields after the positional ones.
+std::map<std::string, std::string> fields(std::istringstream& in) {
+  std::map<std::string, std::string> f;
+  std::string tok;
+  while (in >> tok) {
+    auto eq = tok.find('=');
+    if (eq == std::string::npos) f[tok] = "";
+    else f[tok.substr(0, eq)] = tok.substr(eq + 1);
+  }
+  return f;
+}
+
+const std::string& need(const std::map<std::string, std::string>& f, const char* key, size_t line_no, const std::string& line) {
+  auto it = f.find(key);
+  if (it == f.end()) bad(line_no, fmt::format("missing field '{}'", key), line);
+  return it->second;
+}
+
+PageState state_from(const std::map<std::string, std::string>& f, size_t n, const std::string& line) {
+  PageState s;
+  if (f.count("gone")) return s;
+  s.online = true;
+  s.nid = static_cast<int>(to_i64(need(f, "nid", n, line), n, line));
+  s.reserved = to_u64(need(f, "res", n, line), n, line) != 0;
+  s.private_ = to_u64(need(f, "priv", n, line), n, line) != 0;
+  s.buddy = to_u64(need(f, "buddy", n, line), n, line) != 0;
+  s.selfhosted = to_u64(need(f, "selfhosted", n, line), n, line) != 0;
+  s.ref = to_i64(need(f, "ref", n, line), n, line);
+  s.type = to_u64(need(f, "type", n, line), n, line);
+  s.info = to_u64(need(f, "info", n, line), n, line);
+  return s;
+}
+
+std::vector<PageRole> roles_from(const std::string& text, size_t n, const std::string& line) {
+  std::vector<PageRole> roles;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    auto colon = item.find(':');
+    if (colon == std::string::npos) bad(n, "role without owner: " + item, line);
+    std::string kind = item.substr(0, colon);
+    PageRole r;
+    if (kind == "memmap") r.kind = PageRoleKind::Memmap;
+    else if (kind == "pte") r.kind = PageRoleKind::Pte;
+    else if (kind == "pmd") r.kind = PageRoleKind::Pmd;
+    else if (kind == "pud") r.kind = PageRoleKind::Pud;
+    else if (kind == "usage") r.kind = PageRoleKind::Usage;
+    else if (kind == "pgdat") r.kind = PageRoleKind::Pgdat;
+    else if (kind == "dmap_pmd") r.kind = PageRoleKind::DmapPmd;
+    else if (kind == "dmap_pud") r.kind = PageRoleKind::DmapPud;
+    else bad(n, "unknown role: " + kind, line);
+    r.owner = to_i64(item.substr(colon + 1), n, line);
+    roles.push_back(r);
+  }
+  if (roles.empty()) bad(n, "page without roles", line);
+  return roles;
+}
+
+}  // namespace
+
+const char* page_role_name(PageRoleKind k) {
+  switch (k) {
+    case PageRoleKind::Memmap: return "memmap";
+    case PageRoleKind::Pte: return "pte";
+    case PageRoleKind::Pmd: return "pmd";
+    case PageRoleKind::Pud: return "pud";
+    case PageRoleKind::Usage: return "usage";
+    case PageRoleKind::Pgdat: return "pgdat";
+    case PageRoleKind::DmapPmd: return "dmap_pmd";
+    case PageRoleKind::DmapPud: return "dmap_pud";
+  }
+  return "?";
+}
+
+bool PageState::operator==(const PageState& o) const {
+  if (online != o.online) return false;
+  if (!online) return true;
+  return nid == o.nid && reserved == o.reserved && private_ == o.private_ && buddy == o.buddy &&
+         selfhosted == o.selfhosted && ref == o.ref && type == o.type && info == o.info;
+}
+
+const SectionEntry* MemmapSnapshot::section(uint64_t nr) const {
+  for (const auto& s : sections)
+    if (s.nr == nr) return &s;
+  return nullptr;
+}
+
+const NodeEntry* MemmapSnapshot::node(int nid) const {
+  for (const auto& n : nodes)
+    if (n.nid == nid) return &n;
+  return nullptr;
+}
+
+MemmapSnapshot parse_probe_snapshot(const std::string& text) {
+  MemmapSnapshot s;
+  std::istringstream all(text);
+  std::string line;
+  size_t n = 0;
+  bool ended = false;
+  size_t p_lines = 0;
+  while (std::getline(all, line)) {
+    ++n;
+    if (line.empty()) continue;
+    if (ended) bad(n, "text after 'end'", line);
+    std::istringstream in(line);
+    std::string tag;
+    in >> tag;
+    if (n == 1) {
+      if (tag != "rig-probe") bad(n, "not probe output (expected 'rig-probe VERSION')", line);
+      std::string v;
+      in >> v;
+      s.format = static_cast<int>(to_u64(v, n, line));
+      if (s.format != kFormat) bad(n, fmt::format("unknown probe format {} (this rig reads {})", s.format, kFormat), line);
+      continue;
+    }
+    if (tag == "kernel") {
+      in >> s.kernel;
+    } else if (tag == "encoding") {
+      in >> s.encoding;
+      if (s.encoding != "index-private" && s.encoding != "private-packed" && s.encoding != "none")
+        bad(n, "unknown encoding", line);
+    } else if (tag == "types") {
+      auto f = fields(in);
+      s.types = {to_u64(need(f, "section", n, line), n, line), to_u64(need(f, "mix", n, line), n, line),
+                 to_u64(need(f, "node", n, line), n, line)};
+    } else if (tag == "struct_page") {
+      std::string v;
+      in >> v;
+      s.struct_page = static_cast<int>(to_u64(v, n, line));
+    } else if (tag == "section_shift") {
+      std::string v;
+      in >> v;
+      s.section_shift = static_cast<int>(to_u64(v, n, line));
+      if (s.section_shift < 15 || s.section_shift > 40) bad(n, "implausible section shift", line);
+    } else if (tag == "paging_levels") {
+      std::string v;
+      in >> v;
+      s.paging_levels = static_cast<int>(to_u64(v, n, line));
+    } else if (tag == "S") {
+      std::string nr;
+      in >> nr;
+      auto f = fields(in);
+      SectionEntry e;
+      e.nr = to_u64(nr, n, line);
+      e.nid = static_cast<int>(to_i64(need(f, "nid", n, line), n, line));
+      e.early = to_u64(need(f, "early", n, line), n, line) != 0;
+      e.online = to_u64(need(f, "online", n, line), n, line) != 0;
+      s.sections.push_back(e);
+    } else if (tag == "N") {
+      std::string nid;
+      in >> nid;
+      auto f = fields(in);
+      NodeEntry e;
+      e.nid = static_cast<int>(to_u64(nid, n, line));
+      e.pgdat_pfn = to_u64(need(f, "pgdat_pfn", n, line), n, line);
+      e.pgdat_bytes = to_u64(need(f, "pgdat_bytes", n, line), n, line);
+      e.online = to_u64(need(f, "online", n, line), n, line) != 0;
+      s.nodes.push_back(e);
+    } else if (tag == "P") {
+      std::string pfn, count;
+      in >> pfn >> count;
+      auto f = fields(in);
+      PageRun r;
+      r.pfn = to_u64(pfn, n, line);
+      r.count = to_u64(count, n, line);
+      if (r.count == 0) bad(n, "empty run", line);
+      r.state = state_from(f, n, line);
+      r.roles = roles_from(need(f, "roles", n, line), n, line);
+      s.runs.push_back(std::move(r));
+      ++p_lines;
+    } else if (tag == "end") {
+      std::string count;
+      in >> count;
+      if (to_u64(count, n, line) != p_lines) bad(n, fmt::format("'end' counts {} page lines, saw {}", count, p_lines), line);
+      ended = true;
+    } else {
+      bad(n, "unknown line", line);
+    }
+  }
+  if (s.format == 0) throw ProbeFormatError("probe output is empty");
+  if (!ended) throw ProbeFormatError(fmt::format("probe output truncated after line {} (no 'end')", n));
+  if (s.section_shift == 0 || s.encoding.empty()) throw ProbeFormatError("probe output lacks its header");
+  return s;
+}
+
+std::vector<PfnStateRun> parse_probe_query(const std::string& text) {
+  std::vector<PfnStateRun> out;
+  std::istringstream all(text);
+  std::string line;
+  size_t n = 0;
+  bool ended = false;
+  while (std::getline(all, line)) {
+    ++n;
+    if (line.empty()) continue;
+    std::istringstream in(line);
+    std::string tag;
+    in >> tag;
+    if (n == 1) {
+      std::string v;
+      in >> v;
+      if (tag != "rig-probe-query" || v != std::to_string(kFormat)) bad(n, "not a probe query answer of format 1", line);
+      continue;
+    }
+    if (tag == "end") {
+      ended = true;
+      continue;
+    }
+    if (tag != "Q") bad(n, "unknown line", line);
+    std::string pfn, count;
+    in >> pfn >> count;
+    PfnStateRun r;
+    r.pfn = to_u64(pfn, n, line);
+    r.count = to_u64(count, n, line);
+    r.state = state_from(fields(in), n, line);
+    out.push_back(r);
+  }
+  if (!ended) throw ProbeFormatError("probe query answer truncated (no 'end')");
+  return out;
+}
+
+std::map<uint64_t, PageState> states_by_pfn(const std::vector<PfnStateRun>& runs) {
+  std::map<uint64_t, PageState> m;
+  for (const auto& r : runs)
+    for (uint64_t i = 0; i < r.count; ++i) m[r.pfn + i] = r.state;
+  return m;
+}
+
+std::string query_ranges(const MemmapSnapshot& s) {
+  std::string out;
+  for (const auto& r : s.runs)
+    out += r.count == 1 ? fmt::format("{} ", r.pfn) : fmt::format("{}-{} ", r.pfn, r.pfn + r.count - 1);
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
+}  // namespace rig

@@ -1,0 +1,268 @@
+// The probe parser, the case classifier and the spec checks, on probe output recorded from
+// Debian 6.1 and 6.12 guests (tests/data/probe) and on edits of it that plant one fault each.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "rig/case_checks.h"
+#include "rig/case_classifier.h"
+#include "rig/console_parser.h"
+#include "rig/memmap_snapshot.h"
+
+using namespace rig;
+
+namespace {
+
+std::string data(const std::string& name) {
+  std::ifstream in(std::string(RIG_TEST_DATA) + "/" + name, std::ios::binary);
+  EXPECT_TRUE(in.good()) << name;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Replaces one exact line of recorded text (the fault planted in a test).
+std::string replace_line(std::string text, const std::string& from, const std::string& to) {
+  auto at = text.find(from + "\n");
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+const CaseCheck* find_check(const std::vector<CaseCheck>& checks, const std::string& name) {
+  for (const auto& c : checks)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+constexpr uint64_t kDimmPfn = 0x100000000ull >> 12;
+constexpr uint64_t kDimmPages = (512ull << 20) >> 12;
+// Node MemTotal (kB) around the recorded removal on 6.1: node 0 grew by 8196 kB = 2049 pages.
+const NodeMemTotals kMemBefore = {{0, 910364}, {1, 524288}};
+const NodeMemTotals kMemAfter = {{0, 918560}};
+
+}  // namespace
+
+TEST(ProbeFormat, ParsesARecordedSnapshot) {
+  MemmapSnapshot s = parse_probe_snapshot(data("probe/movable-6.1-before.txt"));
+  EXPECT_EQ(s.kernel, "6.1.0-56-amd64");
+  EXPECT_EQ(s.encoding, "index-private");
+  EXPECT_EQ(s.types.section, 12u);
+  EXPECT_EQ(s.types.node, 14u);
+  EXPECT_EQ(s.struct_page, 64);
+  EXPECT_EQ(s.paging_levels, 4);
+  EXPECT_EQ(s.sections.size(), 12u);
+  ASSERT_NE(s.section(35), nullptr);
+  EXPECT_EQ(s.section(35)->nid, 1);
+  EXPECT_TRUE(s.section(35)->early);
+  ASSERT_NE(s.node(1), nullptr);
+  EXPECT_EQ(s.pages_per_section(), 32768u);
+}
+
+TEST(ProbeFormat, RejectsMalformedAndUnknownVersions) {
+  const std::string good = data("probe/movable-6.1-before.txt");
+  auto error_of = [](const std::string& text) -> std::string {
+    try {
+      parse_probe_snapshot(text);
+    } catch (const ProbeFormatError& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  EXPECT_NE(error_of(replace_line(good, "rig-probe 1", "rig-probe 2")).find("unknown probe format 2"), std::string::npos);
+  EXPECT_NE(error_of(good.substr(0, good.find("end "))).find("truncated"), std::string::npos);
+  EXPECT_NE(error_of(replace_line(good, "S 7 nid=0 early=1 online=1", "S 7 nid=zero early=1 online=1")).find("line 15: not a number: zero"),
+            std::string::npos);
+  EXPECT_NE(error_of("hello\n").find("not probe output"), std::string::npos);
+  EXPECT_NE(error_of("").find("empty"), std::string::npos);
+  EXPECT_THROW(parse_probe_query("rig-probe-query 1\nQ 5 1 gone\n"), ProbeFormatError);  // no end
+}
+
+TEST(CaseClassifier, MovableNodeDimmIsCaseOne) {
+  MemmapSnapshot s = parse_probe_snapshot(data("probe/movable-6.1-before.txt"));
+  RemovalAnalysis a = analyze_removal(s, kDimmPfn, kDimmPages);
+  EXPECT_EQ(a.node, 1);
+  ASSERT_EQ(a.sections.size(), 4u);
+  for (const auto& sp : a.sections) {
+    EXPECT_EQ(sp.cases, std::set<int>{1}) << sp.section;
+    EXPECT_EQ(sp.memmap_hosts.size(), 1u);
+    EXPECT_EQ(sp.memmap_hosts.begin()->first, 7u) << "memmap lives on node 0's top section";
+    EXPECT_EQ(sp.memmap_hosts.begin()->second, 512u);
+  }
+  EXPECT_FALSE(a.pgdat_inside);
+  EXPECT_TRUE(a.removable_per_spec());
+  EXPECT_EQ(a.cases, (std::set<int>{1, 5}));
+}
+
+TEST(CaseClassifier, DimmHoldingItsOwnNodesMemmapIsCasesTwoThreeFive) {
+  MemmapSnapshot s = parse_probe_snapshot(data("probe/busy-6.1-before.txt"));
+  RemovalAnalysis a = analyze_removal(s, kDimmPfn, kDimmPages);
+  ASSERT_EQ(a.sections.size(), 4u);
+  const SectionPlacement& top = a.sections.back();
+  EXPECT_EQ(top.section, 35u);
+  EXPECT_EQ(top.cases, (std::set<int>{2, 3, 4}));
+  EXPECT_EQ(top.dependents, (std::set<uint64_t>{32, 33, 34}));
+  EXPECT_EQ(a.sections[0].cases, (std::set<int>{2, 4})) << a.sections[0].explanation;
+  EXPECT_EQ(a.sections[0].explanation, "memmap on section 35, which goes with it");
+  EXPECT_TRUE(a.pgdat_inside);
+  EXPECT_FALSE(a.removable_per_spec());
+  EXPECT_TRUE(a.order.empty()) << "every dependent goes with the DIMM";
+}
+
+TEST(CaseClassifier, RemovalOrderForAHolderWhoseDependentsStay) {
+  MemmapSnapshot s = parse_probe_snapshot(data("probe/busy-6.1-before.txt"));
+  // Remove only section 35 (as if it were its own DIMM): 32-34 stay and need it.
+  RemovalAnalysis a = analyze_removal(s, 35ull << 15, 1ull << 15);
+  ASSERT_EQ(a.order.size(), 1u);
+  EXPECT_EQ(a.order[0], "remove section 32, 33, 34 before section 35");
+  EXPECT_FALSE(a.removable_per_spec());
+}
+
+TEST(CaseChecks, RecordedRemovalOnDebian61Passes) {
+  MemmapSnapshot before = parse_probe_snapshot(data("probe/movable-6.1-before.txt"));
+  RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
+  auto after = states_by_pfn(parse_probe_query(data("probe/movable-6.1-after.txt")));
+  auto checks = check_after_removal(a, before, kMemBefore, kDimmPfn, kDimmPages, after, kMemAfter);
+  ASSERT_GE(checks.size(), 7u);
+  for (const auto& c : checks) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
+  const CaseCheck* mem = find_check(checks, "memtotal-node-0");
+  ASSERT_NE(mem, nullptr);
+  EXPECT_EQ(mem->detail, "node 0 MemTotal +8196 kB (+2049 pages); bootmem pages freed onto it: 2049 (dmap_pmd 1, memmap 2048)");
+}
+
+TEST(CaseChecks, LeakedMemmapFailsNamingPfnsAndSection) {
+  MemmapSnapshot before = parse_probe_snapshot(data("probe/movable-6.1-before.txt"));
+  RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
+  // Plant a leak: section 33's memmap block stays tagged after the removal (a missing put).
+  std::string after_text = replace_line(data("probe/movable-6.1-after.txt"),
+                                        "Q 255488 512 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0",
+                                        "Q 255488 512 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=1 type=12 info=33");
+  auto checks = check_after_removal(a, before, kMemBefore, kDimmPfn, kDimmPages, states_by_pfn(parse_probe_query(after_text)),
+                                    {{0, 918560 - 2048}});
+  const CaseCheck* leak = find_check(checks, "memmap-freed-section-33");
+  ASSERT_NE(leak, nullptr);
+  EXPECT_FALSE(leak->ok);
+  EXPECT_EQ(leak->detail,
+            "pfn 0x3e600-0x3e7ff (512 pages): memmap of removed section 33 on section 7: expected freed to the page allocator "
+            "(not Reserved, not Private); saw Reserved Private refcount 1 SECTION_INFO info 33 node 0");
+  EXPECT_TRUE(find_check(checks, "memmap-freed-section-32")->ok);
+  // MemTotal grew by the 1537 pages that were freed: consistent, so that check holds.
+  EXPECT_TRUE(find_check(checks, "memtotal-node-0")->ok) << find_check(checks, "memtotal-node-0")->detail;
+}
+
+TEST(CaseChecks, MemTotalThatDoesNotMatchTheFreedPagesFails) {
+  MemmapSnapshot before = parse_probe_snapshot(data("probe/movable-6.1-before.txt"));
+  RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
+  auto after = states_by_pfn(parse_probe_query(data("probe/movable-6.1-after.txt")));
+  auto checks = check_after_removal(a, before, kMemBefore, kDimmPfn, kDimmPages, after, {{0, 918560 + 4}});
+  const CaseCheck* mem = find_check(checks, "memtotal-node-0");
+  ASSERT_NE(mem, nullptr);
+  EXPECT_FALSE(mem->ok);
+  EXPECT_EQ(mem->detail, "node 0 MemTotal +8200 kB (+2050 pages); bootmem pages freed onto it: 2049 (dmap_pmd 1, memmap 2048): "
+                         "expected MemTotal to grow by exactly 2049 pages");
+}
+
+TEST(CaseChecks, PageInsideRemovedMemoryHandedToTheAllocatorFails) {
+  MemmapSnapshot before = parse_probe_snapshot(data("probe/movable-6.1-before.txt"));
+  RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
+  std::string after_text = replace_line(data("probe/movable-6.1-after.txt"), "Q 1048576 131072 gone",
+                                        "Q 1048576 2 nid=1 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=9\nQ 1048578 131070 gone");
+  auto checks = check_after_removal(a, before, kMemBefore, kDimmPfn, kDimmPages, states_by_pfn(parse_probe_query(after_text)), kMemAfter);
+  const CaseCheck* gone = find_check(checks, "removed-memory-gone");
+  ASSERT_NE(gone, nullptr);
+  EXPECT_FALSE(gone->ok);
+  EXPECT_EQ(gone->case_no, 2);
+  EXPECT_EQ(gone->detail, "pfn 0x100000-0x100001 (2 pages): inside removed section 32, handed to the page allocator: Buddy refcount 0 untagged info 9 node 1");
+}
+
+TEST(CaseChecks, RecordedRefusalOnDebian61Passes) {
+  MemmapSnapshot before = parse_probe_snapshot(data("probe/busy-6.1-before.txt"));
+  RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
+  auto after = states_by_pfn(parse_probe_query(data("probe/busy-6.1-after.txt")));
+  const NodeMemTotals mem = {{0, 910000}, {1, 500000}};
+  auto checks = check_after_refusal(a, before, mem, after, mem, {});
+  for (const auto& c : checks) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
+  EXPECT_NE(find_check(checks, "refusal-changed-nothing"), nullptr);
+  EXPECT_NE(find_check(checks, "pgdat-holder-kept"), nullptr);
+}
+
+TEST(CaseChecks, RefusalWithSideEffectsFails) {
+  MemmapSnapshot before = parse_probe_snapshot(data("probe/busy-6.1-before.txt"));
+  RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
+  // Find node 1's pgdat run in the recorded answer and plant a put_page_bootmem() that ran anyway.
+  std::string after_text = data("probe/busy-6.1-after.txt");
+  std::string line;
+  std::istringstream in(after_text);
+  std::string pgdat_line;
+  while (std::getline(in, line))
+    if (line.find("type=14 info=1") != std::string::npos) pgdat_line = line;
+  ASSERT_FALSE(pgdat_line.empty());
+  std::string changed = pgdat_line;
+  changed.replace(changed.find("ref=2"), 5, "ref=1");
+  // The pfns appear twice in the answer (as snapshot pages and inside the DIMM's range).
+  for (size_t at; (at = after_text.find(pgdat_line + "\n")) != std::string::npos;) after_text.replace(at, pgdat_line.size(), changed);
+  const NodeMemTotals mem = {{0, 910000}, {1, 500000}};
+  auto checks = check_after_refusal(a, before, mem, states_by_pfn(parse_probe_query(after_text)), {{0, 910000}, {1, 500004}}, {});
+  const CaseCheck* c = find_check(checks, "refusal-changed-nothing");
+  ASSERT_NE(c, nullptr);
+  EXPECT_FALSE(c->ok);
+  EXPECT_NE(c->detail.find("was Reserved Private refcount 2 NODE_INFO info 1 node 1; now Reserved Private refcount 1 NODE_INFO info 1 node 1"),
+            std::string::npos)
+      << c->detail;
+  EXPECT_NE(c->detail.find("node 1 MemTotal 500000 -> 500004 kB"), std::string::npos) << c->detail;
+}
+
+TEST(CaseChecks, BootTagsOfDebian61AreConsistent) {
+  auto checks = check_boot_tags(parse_probe_snapshot(data("probe/movable-6.1-before.txt")));
+  ASSERT_EQ(checks.size(), 3u);
+  for (const auto& c : checks) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
+  EXPECT_EQ(checks[0].detail, "6144 memmap pages of boot sections tagged SECTION_INFO with their section, refcount 1 + registrations");
+}
+
+TEST(CaseChecks, Debian612PgdatSharingAPageIsReported) {
+  // Recorded: 6.12 aligns pgdat to a cache line; node 1's last page is node 0's first.
+  auto checks = check_boot_tags(parse_probe_snapshot(data("probe/movable-6.12-boot.txt")));
+  const CaseCheck* pg = find_check(checks, "boot-tags-pgdat");
+  ASSERT_NE(pg, nullptr);
+  EXPECT_FALSE(pg->ok);
+  EXPECT_EQ(pg->detail, "pfn 0x3fc0f (1 pages): one page holds the pgdat of nodes 0, 1 and is tagged for node 0 only: "
+                        "Reserved Private refcount 2 NODE_INFO info 0 node 0");
+}
+
+TEST(CaseChecks, SectionSharingItsBackingBlockWithANeighbour) {
+  // sizeof(struct page) = 56 (a minimal config): 448 pages back a section, and the 449th page
+  // backs the end of section 0 and the start of section 1, so two sections registered it.
+  auto snapshot = [](int shared_ref) {
+    return "rig-probe 1\nkernel 6.1.0-min\nencoding index-private\ntypes section=12 mix=13 node=14\nstruct_page 56\n"
+           "section_shift 27\npaging_levels 4\nS 0 nid=0 early=1 online=1\nS 1 nid=0 early=1 online=1\n"
+           "N 0 pgdat_pfn=70000 pgdat_bytes=4096 online=1\n"
+           "P 60000 448 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=12 info=0 roles=memmap:0\n"
+           "P 60448 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=" + std::to_string(shared_ref) +
+           " type=12 info=1 roles=memmap:0,memmap:1\n"
+           "P 60449 447 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=12 info=1 roles=memmap:1\n"
+           "P 70000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 roles=pgdat:0\nend 4\n";
+  };
+  MemmapSnapshot good = parse_probe_snapshot(snapshot(3));
+  auto placements = memmap_placements(good);
+  EXPECT_EQ(placements[1].memmap_hosts.begin()->second, 448u) << "the shared page counts for both sections";
+  EXPECT_TRUE(find_check(check_boot_tags(good), "boot-tags-memmap")->ok);
+
+  auto bad = check_boot_tags(parse_probe_snapshot(snapshot(2)));
+  const CaseCheck* c = find_check(bad, "boot-tags-memmap");
+  ASSERT_NE(c, nullptr);
+  EXPECT_FALSE(c->ok);
+  EXPECT_EQ(c->detail, "pfn 0xec20 (1 pages): backs section 0, 1: expected Reserved Private SECTION_INFO naming it, refcount 3; "
+                       "saw Reserved Private refcount 2 SECTION_INFO info 1 node 0");
+}
+
+TEST(CaseChecks, ReadsTheUnmovablePagesOfARecordedRefusal) {
+  ConsoleParser p;
+  p.feed(data("console/busy-refusal-6.1.log"));
+  p.finish();
+  std::vector<std::vector<std::string>> dumps;
+  for (const auto& f : p.findings()) dumps.push_back(f.lines);
+  auto pages = parse_page_dumps(dumps);
+  ASSERT_FALSE(pages.empty());
+  for (const auto& d : pages) EXPECT_GE(d.pfn, 0x100000u) << d.header;
+}
