@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <boost/filesystem.hpp>
+#include <fstream>
 #include <iostream>
 
 #include "rig/accel_probe.h"
@@ -18,6 +19,7 @@
 #include "rig/results_report.h"
 #include "rig/scenario_file.h"
 #include "rig/scenario_runner.h"
+#include "rig/test_reports.h"
 
 namespace fs = boost::filesystem;
 using namespace rig;
@@ -66,6 +68,8 @@ struct RunArgs {
   std::string suite;
   std::vector<std::string> kernels;
   std::string json;
+  std::string junit;
+  std::string ktap;
   std::string accel = "auto";
   std::string artifacts = "rig-runs";
   std::string qemu = "qemu-system-x86_64";
@@ -129,8 +133,17 @@ int cmd_run(const RunArgs& a) {
       if (!a.json.empty()) write_report_file(results, a.json);  // a killed run keeps what it did
     }
   }
-  print_table(results, std::cout);
+  if (a.ktap == "-") write_ktap(results, std::cout);
+  else print_table(results, std::cout);
   if (!a.json.empty()) write_report_file(results, a.json);
+  if (!a.junit.empty()) {
+    std::ofstream out(a.junit);
+    write_junit(results, out);
+  }
+  if (!a.ktap.empty() && a.ktap != "-") {
+    std::ofstream out(a.ktap);
+    write_ktap(results, out);
+  }
   return exit_status_for(results);
 }
 
@@ -180,6 +193,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--suite", run.suite, "Run the shipped scenarios of this suite (e.g. spec)");
   run_cmd->add_option("--kernel,-k", run.kernels, "bzImage path, or debian-6.1 / debian-6.12 (default debian-6.1, Debian 12's kernel)");
   run_cmd->add_option("--json", run.json, "Write the results as JSON to this file");
+  run_cmd->add_option("--junit", run.junit, "Write JUnit XML for CI dashboards to this file");
+  run_cmd->add_option("--ktap", run.ktap, "Write KTAP to this file ('-': on stdout instead of the table)");
   run_cmd->add_option("--accel", run.accel, "auto, kvm or tcg (auto falls back to tcg when KVM guests do not run)")
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
   run_cmd->add_option("--artifacts", run.artifacts, "Directory for per-run artifacts")->capture_default_str();

@@ -160,7 +160,7 @@ TEST(CaseChecks, MemTotalThatDoesNotMatchTheFreedPagesFails) {
   ASSERT_NE(mem, nullptr);
   EXPECT_FALSE(mem->ok);
   EXPECT_EQ(mem->detail, "node 0 MemTotal +8200 kB (+2050 pages); bootmem pages freed onto it: 2049 (dmap_pmd 1, memmap 2048): "
-                         "expected MemTotal to grow by exactly 2049 pages");
+                         "expected MemTotal to change by exactly +2049 pages");
 }
 
 TEST(CaseChecks, PageInsideRemovedMemoryHandedToTheAllocatorFails) {
