@@ -7,24 +7,30 @@
 #include <boost/filesystem.hpp>
 #include <fstream>
 #include <iostream>
+#include <unistd.h>
 
 #include "rig/accel_probe.h"
 #include "rig/errors.h"
 #include "rig/guest_image.h"
+#include "rig/kernel_builder.h"
 #include "rig/kernel_locator.h"
 #include "rig/paths.h"
 #include "rig/qemu_args.h"
 #include "rig/qemu_machine.h"
 #include "rig/qemu_process.h"
+#include "rig/reproducer.h"
 #include "rig/results_report.h"
 #include "rig/scenario_file.h"
 #include "rig/scenario_runner.h"
+#include "rig/suite_runner.h"
 #include "rig/test_reports.h"
 
 namespace fs = boost::filesystem;
 using namespace rig;
 
 namespace {
+
+void progress_to_stderr(const std::string& line) { std::cerr << "[rig] " << line << std::endl; }
 
 std::vector<std::string> shipped_scenario_files() {
   std::vector<std::string> files;
@@ -90,49 +96,17 @@ int cmd_run(const RunArgs& a) {
     if (!fs::is_directory(parent)) throw UsageError(fmt::format("--json {}: directory {} does not exist", a.json, parent.string()));
   }
 
-  RunOptions opts;
-  opts.artifacts_root = fs::absolute(a.artifacts).lexically_normal().string();
-  if (a.boot_timeout > 0) opts.timeouts.boot = a.boot_timeout;
-  if (a.step_timeout > 0) opts.timeouts.step = a.step_timeout;
-  make_private_dir(opts.artifacts_root);
-  auto progress = [](const std::string& line) { std::cerr << "[rig] " << line << std::endl; };
+  SuiteOptions opts;
+  opts.run.artifacts_root = fs::absolute(a.artifacts).lexically_normal().string();
+  if (a.boot_timeout > 0) opts.run.timeouts.boot = a.boot_timeout;
+  if (a.step_timeout > 0) opts.run.timeouts.step = a.step_timeout;
+  opts.accel = a.accel;
+  opts.qemu = a.qemu;
+  if (!a.json.empty())  // a killed run keeps what it did
+    opts.after_each = [&](const std::vector<ScenarioResult>& so_far) { write_report_file(so_far, a.json); };
+  make_private_dir(opts.run.artifacts_root);
+  std::vector<ScenarioResult> results = run_suite(scenarios, kernels, opts, progress_to_stderr);
 
-  std::vector<ScenarioResult> results;
-  for (const auto& k : kernels) {
-    AccelChoice accel = choose_accel(a.accel, k.path, a.qemu);
-    progress(fmt::format("kernel {} ({}): accel {} ({})", k.release, k.path, accel.accel, accel.why));
-    const GuestImage image = guest_image(k);
-    const std::string initrd = image.initramfs;
-    if (image.probe.empty()) progress(fmt::format("kernel {}: no probe: {}", k.release, image.probe_problem));
-    MachineFactory factory = [&](const Scenario& s, const std::string& run_dir) -> std::unique_ptr<Machine> {
-      QemuMachineConfig cfg;
-      cfg.scenario = s;
-      cfg.kernel_path = k.path;
-      cfg.kernel_release = k.release;
-      cfg.initrd = initrd;
-      cfg.accel = accel.accel;
-      cfg.run_dir = run_dir;
-      cfg.timeouts = opts.timeouts;
-      cfg.qemu_binary = a.qemu;
-      return std::make_unique<QemuMachine>(cfg);
-    };
-    for (const auto& s : scenarios) {
-      if (s.uses_probe() && image.probe.empty()) {
-        // Spec checks without the probe would check nothing: say so instead of booting.
-        ScenarioResult r;
-        r.scenario = s.name;
-        r.scenario_path = s.path;
-        r.kernel = k.release;
-        r.kernel_name = k.name;
-        r.verdict = Verdict::Error;
-        r.reason = "the spec checks need the probe: " + image.probe_problem;
-        results.push_back(r);
-        continue;
-      }
-      results.push_back(run_scenario(s, k, opts, factory, progress));
-      if (!a.json.empty()) write_report_file(results, a.json);  // a killed run keeps what it did
-    }
-  }
   if (a.ktap == "-") write_ktap(results, std::cout);
   else print_table(results, std::cout);
   if (!a.json.empty()) write_report_file(results, a.json);
@@ -145,6 +119,27 @@ int cmd_run(const RunArgs& a) {
     write_ktap(results, out);
   }
   return exit_status_for(results);
+}
+
+int cmd_kernel_build(const KernelBuildRequest& req) {
+  KernelBuildResult r = build_kernel(req, [](const std::string& line) { std::cerr << "[rig] " << line << std::endl; });
+  KernelImage k = locate_kernel(r.dir);
+  if (!r.cached) std::cerr << fmt::format("[rig] built {} in {:.0f} s", k.release, r.seconds) << std::endl;
+  std::cout << r.dir << "\n";
+  return 0;
+}
+
+int cmd_repro(const std::string& file, const std::string& kernel_name, std::string out, bool interactive) {
+  Scenario s = load_scenario_file(file);
+  KernelImage k = locate_kernel(kernel_name);
+  if (out.empty()) out = fmt::format("repro-{}-{}", s.name, k.release);
+  const GuestImage image = guest_image(k);
+  const std::string dir = write_reproducer(s, k, image.initramfs, fs::absolute(out).string(), nullptr);
+  std::cout << dir << "/run.sh\n";
+  if (!interactive) return 0;
+  std::cout.flush();
+  ::execl("/bin/sh", "sh", (dir + "/run.sh").c_str(), "--interactive", static_cast<char*>(nullptr));
+  throw InfraError("cannot run the reproducer");
 }
 
 int cmd_list() {
@@ -202,6 +197,23 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--boot-timeout", run.boot_timeout, "Seconds from QEMU start to a ready guest");
   run_cmd->add_option("--step-timeout", run.step_timeout, "Seconds for one step unless the scenario says");
 
+  KernelBuildRequest kb;
+  auto* kernel_cmd = app.add_subcommand("kernel", "Guest kernels");
+  kernel_cmd->require_subcommand(1);
+  auto* kbuild_cmd = kernel_cmd->add_subcommand("build", "Build a patched guest kernel; prints the directory --kernel takes");
+  kbuild_cmd->add_option("--src", kb.src, "Kernel tree, source tarball, or debian-6.1 / debian-6.12 (linux-source-*)")->required();
+  kbuild_cmd->add_option("--patch", kb.patches, "Patch file, or a directory (series file, or *.patch in order); repeatable");
+  kbuild_cmd->add_option("--fragment", kb.fragments, "Kconfig fragment merged after guest-kernel-config/base.config; repeatable");
+  kbuild_cmd->add_option("--out", kb.out, "Kernel directory (default: in the cache, by inputs)");
+
+  std::string repro_file, repro_kernel = "debian-6.1", repro_out;
+  bool repro_interactive = false;
+  auto* repro_cmd = app.add_subcommand("repro", "Write a self-contained reproducer (QEMU and sh only) for a scenario");
+  repro_cmd->add_option("scenario", repro_file, "Scenario file")->required();
+  repro_cmd->add_option("--kernel,-k", repro_kernel, "bzImage path, kernel build directory, or debian-6.1 / debian-6.12");
+  repro_cmd->add_option("-o,--out", repro_out, "Directory (default repro-SCENARIO-RELEASE)");
+  repro_cmd->add_flag("--interactive", repro_interactive, "Then boot it with the guest console on this terminal");
+
   auto* list_cmd = app.add_subcommand("list", "List the shipped scenarios with the spec cases they exercise");
   std::vector<std::string> check_files;
   auto* check_cmd = app.add_subcommand("check", "Validate scenario files without booting anything");
@@ -220,6 +232,8 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) return cmd_run(run);
     if (*list_cmd) return cmd_list();
+    if (*kbuild_cmd) return cmd_kernel_build(kb);
+    if (*repro_cmd) return cmd_repro(repro_file, repro_kernel, repro_out, repro_interactive);
     if (*check_cmd) return cmd_check(check_files);
     if (*args_cmd) return cmd_qemu_args(args_file, args_kernel);
   } catch (const UsageError& e) {

@@ -122,6 +122,15 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
   for (const auto& e : s.sections)
     if (e.early && e.nid >= 0) boot_nodes.insert(e.nid);
 
+  // Boot memmap is PMD-mapped: register_page_bootmem_memmap() takes a reference on, and tags,
+  // every page of each 2 MiB block a section's memmap touches. With a struct page that is not
+  // 64 bytes a block serves two sections and is registered by both.
+  std::map<uint64_t, std::set<int64_t>> block_registrants;
+  for (const auto& run : s.runs)
+    for (const auto& r : run.roles)
+      if (r.kind == PageRoleKind::Memmap && early.count(static_cast<uint64_t>(r.owner)))
+        for (uint64_t pfn = run.pfn & ~511ull; pfn < run.pfn + run.count; pfn += 512) block_registrants[pfn].insert(r.owner);
+
   Offenders memmap, tables, pgdat;
   size_t memmap_pages = 0, table_pages = 0, pgdat_pages = 0;
   for (const auto& run : s.runs) {
@@ -151,11 +160,14 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
         bool any_early = std::any_of(memmap_owners.begin(), memmap_owners.end(), [&](int64_t o) { return early.count(static_cast<uint64_t>(o)); });
         if (!any_early || st.selfhosted) continue;  // hot-added memmap is not bootmem
         ++memmap_pages;
-        const bool names_owner = std::find(memmap_owners.begin(), memmap_owners.end(), static_cast<int64_t>(st.info)) != memmap_owners.end();
-        const int64_t want_ref = 1 + static_cast<int64_t>(memmap_owners.size());
-        if (st.type != s.types.section || !st.private_ || !st.reserved || !names_owner || st.ref != want_ref)
-          memmap.add(fmt::format("backs section {}: expected Reserved Private SECTION_INFO naming it, refcount {}; saw {}",
-                                 section_list({memmap_owners.begin(), memmap_owners.end()}), want_ref, seen),
+        const std::set<int64_t>& registrants = block_registrants[pfn & ~511ull];
+        const bool names_registrant = registrants.count(static_cast<int64_t>(st.info)) > 0;
+        const int64_t want_ref = 1 + static_cast<int64_t>(registrants.size());
+        std::set<uint64_t> reg(registrants.begin(), registrants.end());
+        if (st.type != s.types.section || !st.private_ || !st.reserved || !names_registrant || st.ref != want_ref)
+          memmap.add(fmt::format("backs section {} in a block registered by section {}: expected Reserved Private SECTION_INFO "
+                                 "naming one of them, refcount {}; saw {}",
+                                 section_list({memmap_owners.begin(), memmap_owners.end()}), section_list(reg), want_ref, seen),
                      pfn);
       } else if (pg) {
         if (!boot_nodes.count(static_cast<int>(pg_node))) continue;  // pgdat of a node offline at boot: memblock, untagged

@@ -66,12 +66,15 @@ std::vector<std::string> qemu_argv(const Scenario& s, const QemuLaunchSpec& spec
   // No defaults: no NIC, no VGA, no monitor on stdio. The console goes to a file the rig reads
   // while the guest runs (a file never blocks QEMU the way an unread socket can).
   add({"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"});
-  add({"-chardev", fmt::format("file,id=console,path={}", spec.console_log), "-serial", "chardev:console"});
+  if (spec.serial == "mon:stdio")
+    add({"-serial", "mon:stdio"});
+  else
+    add({"-chardev", fmt::format("file,id=console,path={}", spec.console_log), "-serial", "chardev:console"});
   add({"-qmp", fmt::format("unix:{},server=on,wait=off", spec.qmp_socket)});
   add({"-chardev", fmt::format("socket,id=qga,path={},server=on,wait=off", spec.qga_socket)});
   add({"-device", "virtio-serial-pci,id=vser0", "-device", "virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0"});
   // Start paused: the rig connects QMP first, so no event is missed, then sends "cont".
-  add({"-S"});
+  if (spec.paused) add({"-S"});
   if (!spec.incoming.empty()) add({"-incoming", spec.incoming});
   return a;
 }

@@ -29,6 +29,10 @@ struct QemuLaunchSpec {
   std::string qga_socket;
   std::vector<std::string> extra_kernel_args;
   std::string incoming;  // "exec:cat FILE" to restore a saved guest instead of booting
+  bool paused = true;    // -S: the rig connects QMP, then sends "cont"
+  // Where the serial console goes: a file the rig reads, or "mon:stdio" for a person (console
+  // and monitor multiplexed on the terminal, Ctrl-A c switches).
+  std::string serial = "file";
 };
 
 // memmap=SIZE@ADDR for each boot DIMM, then the scenario's own arguments, then the rig's.

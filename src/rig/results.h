@@ -52,6 +52,7 @@ struct ScenarioResult {
   std::vector<int> cases_covered;  // spec cases whose checks ran
   std::vector<ConsoleFinding> console_findings;
   std::string artifacts;
+  std::string reproducer;  // failed runs: a self-contained reproducer directory
 };
 
 }  // namespace rig

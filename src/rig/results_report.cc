@@ -55,7 +55,8 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
           {"steps", steps},
           {"checks", checks},
           {"console_findings", findings},
-          {"artifacts", r.artifacts}};
+          {"artifacts", r.artifacts},
+          {"reproducer", r.reproducer}};
 }
 
 nlohmann::json report_to_json(const std::vector<ScenarioResult>& results) {

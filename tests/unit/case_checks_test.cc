@@ -231,29 +231,42 @@ TEST(CaseChecks, Debian612PgdatSharingAPageIsReported) {
 }
 
 TEST(CaseChecks, SectionSharingItsBackingBlockWithANeighbour) {
-  // sizeof(struct page) = 56 (a minimal config): 448 pages back a section, and the 449th page
-  // backs the end of section 0 and the start of section 1, so two sections registered it.
-  auto snapshot = [](int shared_ref) {
-    return "rig-probe 1\nkernel 6.1.0-min\nencoding index-private\ntypes section=12 mix=13 node=14\nstruct_page 56\n"
-           "section_shift 27\npaging_levels 4\nS 0 nid=0 early=1 online=1\nS 1 nid=0 early=1 online=1\n"
-           "N 0 pgdat_pfn=70000 pgdat_bytes=4096 online=1\n"
-           "P 60000 448 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=12 info=0 roles=memmap:0\n"
-           "P 60448 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=" + std::to_string(shared_ref) +
-           " type=12 info=1 roles=memmap:0,memmap:1\n"
-           "P 60449 447 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=12 info=1 roles=memmap:1\n"
-           "P 70000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 roles=pgdat:0\nend 4\n";
-  };
-  MemmapSnapshot good = parse_probe_snapshot(snapshot(3));
-  auto placements = memmap_placements(good);
-  EXPECT_EQ(placements[1].memmap_hosts.begin()->second, 448u) << "the shared page counts for both sections";
-  EXPECT_TRUE(find_check(check_boot_tags(good), "boot-tags-memmap")->ok);
+  // Recorded on the rig's own tinyconfig 6.1.192 (struct page 56 bytes): a section's memmap is
+  // 448 pages, so 2 MiB blocks straddle sections and both register them (refcount 3).
+  const std::string text = data("probe/tiny56-6.1-before.txt");
+  MemmapSnapshot s = parse_probe_snapshot(text);
+  EXPECT_EQ(s.struct_page, 56);
+  auto placements = memmap_placements(s);
+  EXPECT_EQ(placements[33].memmap_hosts.size(), 1u);
+  EXPECT_EQ(placements[33].memmap_hosts.begin()->second, 448u);
+  for (const auto& c : check_boot_tags(s)) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
 
-  auto bad = check_boot_tags(parse_probe_snapshot(snapshot(2)));
+  // Plant a fault: one straddling block registered only once.
+  auto bad = check_boot_tags(parse_probe_snapshot(
+      replace_line(text, "P 256512 384 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=3 type=12 info=34 roles=memmap:33",
+                   "P 256512 384 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=12 info=34 roles=memmap:33")));
   const CaseCheck* c = find_check(bad, "boot-tags-memmap");
   ASSERT_NE(c, nullptr);
   EXPECT_FALSE(c->ok);
-  EXPECT_EQ(c->detail, "pfn 0xec20 (1 pages): backs section 0, 1: expected Reserved Private SECTION_INFO naming it, refcount 3; "
-                       "saw Reserved Private refcount 2 SECTION_INFO info 1 node 0");
+  EXPECT_EQ(c->detail, "pfn 0x3ea00-0x3eb7f (384 pages): backs section 33 in a block registered by section 33, 34: expected Reserved "
+                       "Private SECTION_INFO naming one of them, refcount 3; saw Reserved Private refcount 2 SECTION_INFO info 34 node 0");
+}
+
+TEST(CaseChecks, RecordedLeakOfStraddlingBlocksFailsCaseOne) {
+  // The same kernel leaks: removing sections 32-35 puts each straddling block once, though two
+  // sections registered it; those pages stay tagged with refcount 2.
+  MemmapSnapshot before = parse_probe_snapshot(data("probe/tiny56-6.1-before.txt"));
+  RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
+  auto after = states_by_pfn(parse_probe_query(data("probe/tiny56-6.1-after.txt")));
+  // Recorded: node 0 MemTotal +2052 kB.
+  auto checks = check_after_removal(a, before, {{0, 900000}, {1, 500000}}, kDimmPfn, kDimmPages, after, {{0, 902052}});
+  const CaseCheck* leak = find_check(checks, "memmap-freed-section-35");
+  ASSERT_NE(leak, nullptr);
+  EXPECT_FALSE(leak->ok);
+  EXPECT_EQ(leak->detail, "pfn 0x3e940-0x3e9ff (192 pages): memmap of removed section 35 on section 7: expected freed to the page "
+                          "allocator (not Reserved, not Private); saw Reserved Private refcount 2 SECTION_INFO info 35 node 0");
+  EXPECT_FALSE(find_check(checks, "memtotal-node-0")->ok) << "256 pages that back no section were freed too";
+  EXPECT_TRUE(find_check(checks, "removed-memory-gone")->ok);
 }
 
 TEST(CaseChecks, ReadsTheUnmovablePagesOfARecordedRefusal) {

@@ -1,0 +1,170 @@
+#include "rig/kernel_builder.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/filesystem.hpp>
+#include <boost/process.hpp>
+#include <fstream>
+
+#include "rig/clock.h"
+#include "rig/errors.h"
+#include "rig/paths.h"
+
+namespace bp = boost::process;
+namespace fs = boost::filesystem;
+
+namespace rig {
+namespace {
+
+int run_logged(const std::vector<std::string>& argv, const std::string& log) {
+  return bp::system(bp::exe = argv[0], bp::args = std::vector<std::string>(argv.begin() + 1, argv.end()),
+                    (bp::std_out & bp::std_err) > log, bp::std_in < bp::null);
+}
+
+std::string first_lines(const std::string& text, int n) {
+  std::string out;
+  size_t at = 0;
+  for (int i = 0; i < n && at < text.size(); ++i) {
+    size_t nl = text.find('\n', at);
+    out += (out.empty() ? "" : " | ") + text.substr(at, nl - at);
+    if (nl == std::string::npos) break;
+    at = nl + 1;
+  }
+  return out;
+}
+
+// Identity of the source for the cache key: a tarball by size and mtime, a git tree by HEAD and
+// its uncommitted changes, any other tree by path.
+std::string source_identity(const std::string& src) {
+  if (fs::is_regular_file(src)) return fmt::format("tar:{}:{}:{}", src, fs::file_size(src), fs::last_write_time(src));
+  std::string id = "dir:" + fs::canonical(src).string();
+  if (fs::exists(fs::path(src) / ".git")) {
+    bp::ipstream out;
+    bp::child c(bp::search_path("git"), "-C", src, "rev-parse", "HEAD", bp::std_out > out, bp::std_err > bp::null);
+    std::string head;
+    std::getline(out, head);
+    c.wait();
+    bp::ipstream diff;
+    bp::child d(bp::search_path("git"), "-C", src, "diff", "HEAD", bp::std_out > diff, bp::std_err > bp::null);
+    std::string text((std::istreambuf_iterator<char>(diff)), std::istreambuf_iterator<char>());
+    d.wait();
+    id += ":" + head + ":" + content_hash(text);
+  }
+  return id;
+}
+
+}  // namespace
+
+std::vector<std::string> expand_patch_argument(const std::string& arg) {
+  if (fs::is_regular_file(arg)) return {arg};
+  if (!fs::is_directory(arg)) throw UsageError(fmt::format("--patch {}: no such file or directory", arg));
+  std::vector<std::string> out;
+  const fs::path series = fs::path(arg) / "series";
+  if (fs::exists(series)) {
+    std::ifstream in(series.string());
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      const fs::path p = fs::path(arg) / line.substr(0, line.find(' '));
+      if (!fs::exists(p)) throw UsageError(fmt::format("--patch {}: series names {}, which does not exist", arg, p.string()));
+      out.push_back(p.string());
+    }
+    return out;
+  }
+  for (fs::directory_iterator it(arg), end; it != end; ++it) {
+    const auto ext = it->path().extension();
+    if (ext == ".patch" || ext == ".diff") out.push_back(it->path().string());
+  }
+  std::sort(out.begin(), out.end());
+  if (out.empty()) throw UsageError(fmt::format("--patch {}: no series file and no *.patch in it", arg));
+  return out;
+}
+
+KernelBuildResult build_kernel(const KernelBuildRequest& req, const std::function<void(const std::string&)>& progress) {
+  const auto started = Clock::now();
+  std::string src = req.src;
+  if (src == "debian-6.1" || src == "debian-6.12") {
+    src = "/usr/src/linux-source-" + req.src.substr(7) + ".tar.xz";
+    if (!fs::exists(src)) throw UsageError(fmt::format("--src {}: {} missing (apt-get install linux-source-{})", req.src, src, req.src.substr(7)));
+  }
+  if (!fs::exists(src)) throw UsageError(fmt::format("--src {}: no such file or directory", src));
+  const bool tarball = fs::is_regular_file(src);
+  if (!tarball && !fs::exists(fs::path(src) / "Makefile")) throw UsageError(fmt::format("--src {}: not a kernel tree (no Makefile)", src));
+
+  std::vector<std::string> patches;
+  for (const auto& p : req.patches) {
+    auto more = expand_patch_argument(p);
+    patches.insert(patches.end(), more.begin(), more.end());
+  }
+  if (!tarball && !patches.empty())
+    throw UsageError("--patch with a source tree: apply the patches to the tree (git am) and build that; --patch is for tarball sources");
+
+  const std::string cfg = rig_home() + "/guest-kernel-config";
+  std::vector<std::string> fragments = {cfg + "/base.config"};
+  for (const auto& f : req.fragments) {
+    if (!fs::exists(f)) throw UsageError(fmt::format("--fragment {}: no such file", f));
+    fragments.push_back(fs::absolute(f).string());
+  }
+
+  std::string key = source_identity(src) + read_text_file(cfg + "/build-kernel.sh") + read_text_file(cfg + "/required.list");
+  for (const auto& p : patches) key += "patch:" + read_text_file(p);
+  for (const auto& f : fragments) key += "fragment:" + read_text_file(f);
+  const std::string hash = content_hash(key);
+  const std::string base = req.out.empty() ? cache_dir() + "/kernels/" + hash : fs::absolute(req.out).string();
+  const std::string out = base + "/build";
+  const std::string stamp = base + "/rig-kernel.done";
+  KernelBuildResult res;
+  res.dir = out;
+  if (fs::exists(stamp) && read_text_file(stamp) == hash + "\n" && fs::exists(out + "/arch/x86/boot/bzImage")) {
+    progress(fmt::format("kernel up to date (inputs {}): {}", hash, out));
+    res.cached = true;
+    return res;
+  }
+  fs::create_directories(base);
+  fs::remove(stamp);
+
+  std::string tree = src;
+  if (tarball) {
+    tree = base + "/src";
+    if (!fs::exists(tree + "/Makefile")) {
+      progress(fmt::format("unpacking {}", src));
+      fs::remove_all(tree);
+      fs::create_directories(tree);
+      if (run_logged({"/bin/tar", "-xf", src, "-C", tree, "--strip-components=1"}, base + "/unpack.log") != 0)
+        throw InfraError(fmt::format("cannot unpack {}; see {}/unpack.log", src, base));
+      // Check every patch before applying any, so a bad series leaves the tree clean.
+      for (const auto& p : patches) {
+        const std::string log = base + "/patch.log";
+        if (run_logged({"/usr/bin/patch", "-p1", "--dry-run", "--batch", "--forward", "-d", tree, "-i", fs::absolute(p).string()}, log) != 0) {
+          fs::remove_all(tree);
+          throw UsageError(fmt::format("patch {} does not apply to {}: {}", p, src, first_lines(read_text_file(log), 3)));
+        }
+        if (run_logged({"/usr/bin/patch", "-p1", "--batch", "--forward", "-d", tree, "-i", fs::absolute(p).string()}, log) != 0) {
+          fs::remove_all(tree);
+          throw UsageError(fmt::format("patch {} does not apply on top of the ones before it: {}", p, first_lines(read_text_file(log), 3)));
+        }
+        progress(fmt::format("applied {}", p));
+      }
+    }
+  }
+
+  std::vector<std::string> argv = {"/bin/bash", cfg + "/build-kernel.sh", tree, out};
+  argv.insert(argv.end(), fragments.begin(), fragments.end());
+  bp::ipstream lines;
+  bp::child c(bp::exe = argv[0], bp::args = std::vector<std::string>(argv.begin() + 1, argv.end()),
+              (bp::std_out & bp::std_err) > lines, bp::std_in < bp::null);
+  std::string line, last;
+  while (std::getline(lines, line)) {
+    progress(line);
+    last = line;
+  }
+  c.wait();
+  if (c.exit_code() == 2) throw UsageError(last);
+  if (c.exit_code() != 0) throw InfraError(fmt::format("kernel build failed: {}", last));
+  std::ofstream(stamp) << hash << "\n";
+  res.seconds = seconds_since(started);
+  return res;
+}
+
+}  // namespace rig
