@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "rig/accel_probe.h"
+#include "rig/bisect.h"
 #include "rig/errors.h"
 #include "rig/guest_image.h"
 #include "rig/kernel_builder.h"
@@ -142,6 +143,76 @@ int cmd_repro(const std::string& file, const std::string& kernel_name, std::stri
   throw InfraError("cannot run the reproducer");
 }
 
+struct BisectArgs {
+  int case_no = 0;
+  std::vector<std::string> scenarios;
+  std::vector<std::string> fragments;
+  int runs = 1;
+  std::string src = ".";
+  std::string log = "rig-bisect.log";
+  std::string artifacts = "rig-runs/bisect";
+  std::string kernel_out;
+  std::string accel = "auto";
+  std::string good, bad;
+};
+
+BisectOptions bisect_options(const BisectArgs& a) {
+  BisectOptions o;
+  o.case_no = a.case_no;
+  if (a.case_no < 1 || a.case_no > 5) throw UsageError(fmt::format("--case {}: the spec has cases 1 to 5", a.case_no));
+  if (a.runs < 1) throw UsageError("--runs must be at least 1");
+  o.scenarios = a.scenarios.empty() ? scenarios_for_case(select_scenarios({}, "spec"), a.case_no) : select_scenarios(a.scenarios, "");
+  if (o.scenarios.empty()) throw UsageError(fmt::format("--case {}: no shipped scenario exercises it; name one with --scenario", a.case_no));
+  for (const auto& f : a.fragments) o.fragments.push_back(fs::absolute(f).string());
+  o.runs = a.runs;
+  o.src = fs::absolute(a.src).lexically_normal().string();
+  if (!fs::exists(fs::path(o.src) / "Makefile")) throw UsageError(fmt::format("--src {}: not a kernel tree", a.src));
+  o.log = fs::absolute(a.log).string();
+  o.artifacts = fs::absolute(a.artifacts).lexically_normal().string();
+  // One build directory for the whole bisection: each step rebuilds only what changed.
+  o.kernel_out = a.kernel_out.empty() ? cache_dir() + "/kernels/bisect-" + content_hash(o.src) : fs::absolute(a.kernel_out).string();
+  o.accel = a.accel;
+  return o;
+}
+
+int cmd_bisect_step(const BisectArgs& a) {
+  BisectOptions o;
+  try {
+    o = bisect_options(a);
+  } catch (const UsageError& e) {
+    // git bisect run aborts on exit codes above 127 only; a usage error must stop it, not skip.
+    std::cerr << "rig: error: " << e.what() << std::endl;
+    return 128;
+  }
+  try {
+    return bisect_step(o, progress_to_stderr);
+  } catch (const std::exception& e) {
+    // The rig itself cannot work here (no QEMU, no disk): stop the bisection, do not call the
+    // revision bad (1-127) or skip it (125) for a problem that is not the kernel's.
+    std::cerr << "rig: bisect-step cannot run: " << e.what() << std::endl;
+    return 128;
+  }
+}
+
+int cmd_bisect(const BisectArgs& a) {
+  BisectOptions o = bisect_options(a);
+  std::vector<std::string> step = {fs::canonical("/proc/self/exe").string(), "bisect-step", "--case", std::to_string(o.case_no),
+                                   "--src", o.src, "--log", o.log, "--artifacts", o.artifacts, "--kernel-out", o.kernel_out,
+                                   "--runs", std::to_string(o.runs), "--accel", o.accel};
+  for (const auto& s : o.scenarios) step.insert(step.end(), {"--scenario", fs::absolute(s.path).string()});
+  for (const auto& f : o.fragments) step.insert(step.end(), {"--fragment", f});
+  std::ofstream(o.log, std::ios::app) << fmt::format("# rig bisect --case {} good {} bad {} in {}\n", o.case_no, a.good, a.bad, o.src);
+  BisectRunResult r = bisect_run(o, a.good, a.bad, step, progress_to_stderr);
+  if (r.first_bad.empty()) {
+    std::cerr << "rig: git bisect named no first bad commit; see " << o.log << std::endl;
+    return 1;
+  }
+  std::cout << fmt::format("first bad commit: {} {}\n", r.first_bad, r.subject);
+  if (!r.evidence.empty()) std::cout << "evidence: " << r.evidence << "\n";
+  std::cout << "log: " << o.log << "\n";
+  return 0;
+}
+
 int cmd_list() {
   for (const auto& f : shipped_scenario_files()) {
     Scenario s = load_scenario_file(f);
@@ -214,6 +285,26 @@ int main(int argc, char** argv) {
   repro_cmd->add_option("-o,--out", repro_out, "Directory (default repro-SCENARIO-RELEASE)");
   repro_cmd->add_flag("--interactive", repro_interactive, "Then boot it with the guest console on this terminal");
 
+  BisectArgs ba;
+  auto add_bisect_options = [&ba](CLI::App* c) {
+    c->add_option("--case", ba.case_no, "The spec case (1-5) whose failure makes a revision bad")->required();
+    c->add_option("--scenario", ba.scenarios, "Scenario files (default: the shipped spec scenarios of that case)");
+    c->add_option("--fragment", ba.fragments, "Extra Kconfig fragments");
+    c->add_option("--runs", ba.runs, "Runs of each scenario: bad only when the case fails and no run passes")->capture_default_str();
+    c->add_option("--log", ba.log, "Step log, appended")->capture_default_str();
+    c->add_option("--artifacts", ba.artifacts, "Artifacts of the runs")->capture_default_str();
+    c->add_option("--kernel-out", ba.kernel_out, "Build directory kept across steps");
+    c->add_option("--accel", ba.accel, "auto, kvm or tcg")->check(CLI::IsMember({"auto", "kvm", "tcg"}));
+  };
+  auto* bstep_cmd = app.add_subcommand("bisect-step", "For git bisect run: build this checkout, test a case; exit 0 good, 1 bad, 125 skip");
+  add_bisect_options(bstep_cmd);
+  bstep_cmd->add_option("--src", ba.src, "Kernel tree (default: the current directory)");
+  auto* bisect_cmd = app.add_subcommand("bisect", "Find the commit that broke a case: drives git bisect with bisect-step");
+  add_bisect_options(bisect_cmd);
+  bisect_cmd->add_option("--src", ba.src, "Kernel git tree")->required();
+  bisect_cmd->add_option("--good", ba.good, "A revision where the case holds")->required();
+  bisect_cmd->add_option("--bad", ba.bad, "A revision where it fails")->required();
+
   auto* list_cmd = app.add_subcommand("list", "List the shipped scenarios with the spec cases they exercise");
   std::vector<std::string> check_files;
   auto* check_cmd = app.add_subcommand("check", "Validate scenario files without booting anything");
@@ -234,6 +325,8 @@ int main(int argc, char** argv) {
     if (*list_cmd) return cmd_list();
     if (*kbuild_cmd) return cmd_kernel_build(kb);
     if (*repro_cmd) return cmd_repro(repro_file, repro_kernel, repro_out, repro_interactive);
+    if (*bstep_cmd) return cmd_bisect_step(ba);
+    if (*bisect_cmd) return cmd_bisect(ba);
     if (*check_cmd) return cmd_check(check_files);
     if (*args_cmd) return cmd_qemu_args(args_file, args_kernel);
   } catch (const UsageError& e) {

@@ -1,0 +1,118 @@
+#include "rig/bisect.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/filesystem.hpp>
+#include <boost/process.hpp>
+#include <fstream>
+
+#include "rig/bisect_verdict.h"
+#include "rig/clock.h"
+#include "rig/errors.h"
+#include "rig/kernel_builder.h"
+#include "rig/kernel_locator.h"
+#include "rig/paths.h"
+#include "rig/suite_runner.h"
+
+namespace bp = boost::process;
+namespace fs = boost::filesystem;
+
+namespace rig {
+namespace {
+
+std::string git_line(const std::string& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), {"-C", dir});
+  bp::ipstream out;
+  bp::child c(bp::search_path("git"), args, bp::std_out > out, bp::std_err > bp::null);
+  std::string line;
+  std::getline(out, line);
+  c.wait();
+  return line;
+}
+
+void append_log(const std::string& path, const std::string& line) {
+  if (path.empty()) return;
+  std::ofstream(path, std::ios::app) << line << "\n";
+}
+
+}  // namespace
+
+std::vector<Scenario> scenarios_for_case(const std::vector<Scenario>& all, int case_no) {
+  std::vector<Scenario> out;
+  for (const auto& s : all)
+    if (std::find(s.cases.begin(), s.cases.end(), case_no) != s.cases.end()) out.push_back(s);
+  return out;
+}
+
+int bisect_step(const BisectOptions& opts, const ProgressSink& progress) {
+  const std::string rev = git_line(opts.src, {"rev-parse", "--short=12", "HEAD"});
+  const auto started = Clock::now();
+  KernelBuildRequest req;
+  req.src = opts.src;
+  req.fragments = opts.fragments;
+  req.out = opts.kernel_out;
+  KernelImage kernel;
+  try {
+    KernelBuildResult built = build_kernel(req, progress);
+    kernel = locate_kernel(built.dir);
+  } catch (const std::exception& e) {
+    // A revision that does not build says nothing about the case.
+    append_log(opts.log, fmt::format("{} build failed after {:.0f} s: skip ({})", rev, seconds_since(started), e.what()));
+    progress(fmt::format("bisect-step {}: build failed: skip", rev));
+    return 125;
+  }
+  const double build_s = seconds_since(started);
+
+  SuiteOptions so;
+  so.run.artifacts_root = opts.artifacts;
+  so.accel = opts.accel;
+  so.repeat = opts.runs;
+  make_private_dir(opts.artifacts);
+  std::vector<ScenarioResult> results = run_suite(opts.scenarios, {kernel}, so, progress);
+  BisectDecision d = decide_bisect_step(opts.case_no, results);
+  append_log(opts.log, fmt::format("{} {} build {:.0f} s, test {:.0f} s: {}: {}{}", rev, kernel.release, build_s,
+                                   seconds_since(started) - build_s, bisect_verdict_name(d.verdict), d.why,
+                                   d.evidence.empty() ? "" : "; evidence: " + d.evidence));
+  progress(fmt::format("bisect-step {}: {} ({})", rev, bisect_verdict_name(d.verdict), d.why));
+  return bisect_exit_code(d.verdict);
+}
+
+BisectRunResult bisect_run(const BisectOptions& opts, const std::string& good, const std::string& bad,
+                           const std::vector<std::string>& step_args, const ProgressSink& progress) {
+  const std::string git = bp::search_path("git").string();
+  if (git.empty()) throw UsageError("git not found");
+  if (git_line(opts.src, {"rev-parse", "--verify", good + "^{commit}"}).empty())
+    throw UsageError(fmt::format("--good {}: not a commit in {}", good, opts.src));
+  if (git_line(opts.src, {"rev-parse", "--verify", bad + "^{commit}"}).empty())
+    throw UsageError(fmt::format("--bad {}: not a commit in {}", bad, opts.src));
+
+  bp::system(git, "-C", opts.src, "bisect", "reset", bp::std_out > bp::null, bp::std_err > bp::null);
+  if (bp::system(git, "-C", opts.src, "bisect", "start", bad, good, bp::std_out > bp::null, bp::std_err > bp::null) != 0)
+    throw UsageError("git bisect start failed (is the tree clean?)");
+
+  std::vector<std::string> args = {"-C", opts.src, "bisect", "run"};
+  args.insert(args.end(), step_args.begin(), step_args.end());
+  bp::ipstream out;
+  bp::child c(git, args, (bp::std_out & bp::std_err) > out);
+  BisectRunResult res;
+  std::string line;
+  while (std::getline(out, line)) {
+    progress(line);
+    auto at = line.find(" is the first bad commit");
+    if (at != std::string::npos) res.first_bad = line.substr(0, at);
+  }
+  c.wait();
+  if (!res.first_bad.empty()) {
+    res.subject = git_line(opts.src, {"log", "-1", "--format=%s", res.first_bad});
+    std::ifstream log(opts.log);
+    const std::string short_id = res.first_bad.substr(0, 12);
+    while (std::getline(log, line))
+      if (line.rfind(short_id, 0) == 0 && line.find("; evidence: ") != std::string::npos)
+        res.evidence = line.substr(line.find("; evidence: ") + 12);
+  }
+  bp::system(git, "-C", opts.src, "bisect", "reset", bp::std_out > bp::null, bp::std_err > bp::null);
+  return res;
+}
+
+}  // namespace rig

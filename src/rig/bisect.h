@@ -1,0 +1,41 @@
+// `git bisect` support: one step (build the checkout, run the scenarios, judge the case) and a
+// driver that runs `git bisect run` with it and reports the first bad commit with its evidence.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rig/scenario.h"
+#include "rig/scenario_runner.h"
+
+namespace rig {
+
+struct BisectOptions {
+  int case_no = 0;
+  std::vector<Scenario> scenarios;  // already loaded and validated
+  std::vector<std::string> fragments;
+  int runs = 1;
+  std::string src = ".";
+  std::string log;          // appended: one line per step
+  std::string artifacts;    // scenario artifacts
+  std::string kernel_out;   // reused build directory, so each step builds incrementally
+  std::string accel = "auto";
+};
+
+// Builds and tests the checkout in opts.src; returns 0 (good), 1 (bad) or 125 (skip).
+int bisect_step(const BisectOptions& opts, const ProgressSink& progress);
+
+struct BisectRunResult {
+  std::string first_bad;  // commit id, empty when git bisect did not name one
+  std::string subject;
+  std::string evidence;   // the failing check, from the step log
+};
+
+// git bisect start BAD GOOD; git bisect run RIG bisect-step ...; git bisect reset.
+BisectRunResult bisect_run(const BisectOptions& opts, const std::string& good, const std::string& bad,
+                           const std::vector<std::string>& step_args, const ProgressSink& progress);
+
+// Scenarios that exercise `case_no` among the shipped ones.
+std::vector<Scenario> scenarios_for_case(const std::vector<Scenario>& all, int case_no);
+
+}  // namespace rig
