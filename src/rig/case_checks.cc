@@ -385,6 +385,36 @@ std::vector<CaseCheck> check_after_refusal(const RemovalAnalysis& a, const Memma
   return out;
 }
 
+std::vector<CaseCheck> check_cycles(const std::vector<NodeMeminfo>& cycles, uint64_t slack_kb) {
+  if (cycles.size() < 2) return {};
+  const NodeMeminfo& first = cycles.front();
+  std::string total_drift, free_trend;
+  int64_t free_first = 0, free_last = 0;
+  for (const auto& [nid, tf] : first) free_first += static_cast<int64_t>(tf.second);
+  for (const auto& [nid, tf] : cycles.back()) free_last += static_cast<int64_t>(tf.second);
+  for (size_t c = 1; c < cycles.size(); ++c) {
+    for (const auto& [nid, tf] : first) {
+      auto it = cycles[c].find(nid);
+      if (it == cycles[c].end()) total_drift += fmt::format("; after cycle {} node {} is gone", c + 1, nid);
+      else if (it->second.first != tf.first)
+        total_drift += fmt::format("; after cycle {} node {} MemTotal {} kB (cycle 1: {} kB)", c + 1, nid, it->second.first, tf.first);
+    }
+    int64_t free_sum = 0;
+    for (const auto& [nid, tf] : cycles[c]) free_sum += static_cast<int64_t>(tf.second);
+    free_trend += fmt::format("{}{:+}", free_trend.empty() ? "" : ", ", free_sum - free_first);
+  }
+  const int64_t drop = free_first - free_last;
+  std::vector<CaseCheck> out;
+  out.push_back({1, "cycles-memtotal-stable", total_drift.empty(),
+                 total_drift.empty() ? fmt::format("MemTotal of every node identical after all {} cycles", cycles.size())
+                                     : total_drift.substr(2)});
+  out.push_back({1, "cycles-no-free-memory-leak", drop <= static_cast<int64_t>(slack_kb),
+                 fmt::format("free memory after each cycle vs cycle 1 (kB): {}; {} kB lost over {} cycles (slack {} kB){}", free_trend, drop,
+                             cycles.size(), slack_kb,
+                             drop <= static_cast<int64_t>(slack_kb) ? "" : fmt::format(": about {} kB per cycle leaked", drop / static_cast<int64_t>(cycles.size() - 1)))});
+  return out;
+}
+
 std::vector<CaseCheck> check_pgdat_reuse(const MemmapSnapshot& boot, const MemmapSnapshot& now, int node) {
   const NodeEntry* was = boot.node(node);
   const NodeEntry* is = now.node(node);

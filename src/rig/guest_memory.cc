@@ -27,13 +27,16 @@ std::vector<PfnStateRun> query_probe(Machine& m, const std::string& ranges, std:
   return parse_probe_query(r.out);
 }
 
-std::optional<uint64_t> parse_node_memtotal(const std::string& meminfo) {
+std::optional<uint64_t> parse_node_memtotal(const std::string& meminfo) { return parse_node_meminfo_field(meminfo, "MemTotal"); }
+
+std::optional<uint64_t> parse_node_meminfo_field(const std::string& meminfo, const std::string& field) {
   std::istringstream in(meminfo);
   std::string line;
+  const std::string key = " " + field + ":";
   while (std::getline(in, line)) {
-    auto at = line.find("MemTotal:");
+    auto at = line.find(key);
     if (at == std::string::npos) continue;
-    std::istringstream v(line.substr(at + 9));
+    std::istringstream v(line.substr(at + key.size()));
     uint64_t kb = 0;
     if (v >> kb) return kb;
   }
@@ -41,16 +44,25 @@ std::optional<uint64_t> parse_node_memtotal(const std::string& meminfo) {
 }
 
 NodeMemTotals read_node_memtotals(Machine& m) {
+  NodeMemTotals out;
+  for (const auto& [nid, tf] : read_node_meminfo(m)) out[nid] = tf.first;
+  return out;
+}
+
+std::map<int, std::pair<uint64_t, uint64_t>> read_node_meminfo(Machine& m) {
   GuestExecResult r = m.guest_exec(
       "for d in /sys/devices/system/node/node[0-9]*; do echo \"@${d##*node}\"; cat \"$d/meminfo\"; done", 60);
   if (!r.ok()) throw InfraError("cannot read node meminfo: " + r.err);
-  NodeMemTotals out;
+  std::map<int, std::pair<uint64_t, uint64_t>> out;
   std::istringstream in(r.out);
   std::string line, block;
   int nid = -1;
   auto flush = [&] {
-    if (nid >= 0)
-      if (auto kb = parse_node_memtotal(block)) out[nid] = *kb;
+    if (nid >= 0) {
+      auto total = parse_node_meminfo_field(block, "MemTotal");
+      auto free = parse_node_meminfo_field(block, "MemFree");
+      if (total && free) out[nid] = {*total, *free};
+    }
     block.clear();
   };
   while (std::getline(in, line)) {

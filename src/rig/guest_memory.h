@@ -20,7 +20,10 @@ SnapshotText read_probe_snapshot(Machine& m);
 // The state now of `ranges` ("a-b c ..."); returns parsed runs and the raw answer.
 std::vector<PfnStateRun> query_probe(Machine& m, const std::string& ranges, std::string* raw);
 NodeMemTotals read_node_memtotals(Machine& m);
+// Node id -> {MemTotal, MemFree} in kB.
+std::map<int, std::pair<uint64_t, uint64_t>> read_node_meminfo(Machine& m);
 // Pure: "Node 0 MemTotal:  918560 kB" lines of one meminfo file -> kB.
 std::optional<uint64_t> parse_node_memtotal(const std::string& meminfo);
+std::optional<uint64_t> parse_node_meminfo_field(const std::string& meminfo, const std::string& field);
 
 }  // namespace rig

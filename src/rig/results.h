@@ -10,6 +10,7 @@ namespace rig {
 
 struct StepResult {
   int index = 0;
+  int cycle = 1;
   std::string action;    // "plug", "unplug", ...
   std::string target;    // DIMM id or "node1"
   std::string expected;  // what the scenario asked for

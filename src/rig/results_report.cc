@@ -23,7 +23,7 @@ const char* verdict_name(Verdict v) {
 nlohmann::json result_to_json(const ScenarioResult& r) {
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& s : r.steps)
-    steps.push_back({{"index", s.index}, {"action", s.action}, {"target", s.target}, {"expected", s.expected},
+    steps.push_back({{"index", s.index}, {"cycle", s.cycle}, {"action", s.action}, {"target", s.target}, {"expected", s.expected},
                      {"outcome", s.outcome}, {"ok", s.ok}, {"detail", s.detail}, {"duration_s", s.duration_s},
                      {"analysis", s.analysis}});
   nlohmann::json checks = nlohmann::json::array();

@@ -69,6 +69,7 @@ struct Scenario {
   std::vector<Dimm> dimms;
   std::vector<Step> steps;
   std::vector<ExpectedFailure> xfails;
+  int cycles = 1;  // run the steps this many times; each cycle must end as it began
 
   uint64_t boot_ram() const;
   bool uses_probe() const { return !cases.empty(); }

@@ -191,7 +191,7 @@ std::string read_file_or_fail(const std::string& path, const char* what) {
 Scenario parse_scenario(const std::string& text, const std::string& path) {
   Reader r(path);
   toml::table root = parse_toml(text, path);
-  r.only_keys(root, "", {"name", "description", "suites", "cases", "machine", "node", "dimm", "step", "xfail"});
+  r.only_keys(root, "", {"name", "description", "suites", "cases", "cycles", "machine", "node", "dimm", "step", "xfail"});
 
   Scenario s;
   s.path = path;
@@ -199,6 +199,8 @@ Scenario parse_scenario(const std::string& text, const std::string& path) {
   s.description = r.str(root, "", "description", "");
   s.suites = r.strings(root, "", "suites");
   s.cases = r.ints(root, "", "cases");
+  s.cycles = static_cast<int>(r.integer(root, "", "cycles", 1));
+  if (s.cycles < 1 || s.cycles > 1000) r.fail("cycles", "must be between 1 and 1000");
   for (int c : s.cases)
     if (c < 1 || c > 5) r.fail("cases", fmt::format("case {} does not exist: the spec has cases 1 to 5", c));
 
@@ -366,6 +368,12 @@ void validate_scenario(const Scenario& s) {
       default:
         break;
     }
+  }
+  if (s.cycles > 1) {
+    std::set<std::string> at_start;
+    for (const auto& d : s.dimms)
+      if (d.present) at_start.insert(d.id);
+    if (plugged != at_start) r.fail("cycles", "with cycles > 1 the steps must leave every DIMM as they found it (plug what they unplug)");
   }
 }
 

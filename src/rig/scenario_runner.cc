@@ -57,6 +57,7 @@ class ProbeContext {
   void before_unplug(int step, const Dimm& d, StepResult& r) {
     SnapshotText snap = read_probe_snapshot(m_);
     save(fmt::format("snapshot-before-step{}.txt", step), snap.raw);
+    save_guest_state(fmt::format("guest-state-before-step{}.txt", step));
     before_ = snap.snapshot;
     mem_before_ = read_node_memtotals(m_);
     analysis_ = analyze_removal(before_, d.addr >> 12, d.size >> 12);
@@ -78,6 +79,7 @@ class ProbeContext {
     std::string ranges = query_ranges(before_) + fmt::format(" {}-{}", d.addr >> 12, ((d.addr + d.size) >> 12) - 1);
     auto after = states_by_pfn(query_probe(m_, ranges, &raw));
     save(fmt::format("query-after-step{}.txt", step), raw);
+    save_guest_state(fmt::format("guest-state-after-step{}.txt", step));
     NodeMemTotals mem_after = read_node_memtotals(m_);
     std::vector<CaseCheck> checks;
     if (outcome == UnplugResult::Removed) {
@@ -114,6 +116,15 @@ class ProbeContext {
     res_.checks.push_back(rec);
   }
   void save(const std::string& name, const std::string& text) { std::ofstream(res_.artifacts + "/" + name) << text; }
+  // Node meminfo, zoneinfo, vmstat and memory-block states, for people reading a failure.
+  void save_guest_state(const std::string& name) {
+    GuestExecResult g = m_.guest_exec(
+        "for n in /sys/devices/system/node/node[0-9]*; do echo \"== $n/meminfo\"; cat $n/meminfo; done;"
+        "echo '== /proc/zoneinfo'; cat /proc/zoneinfo; echo '== /proc/vmstat'; cat /proc/vmstat;"
+        "echo '== memory blocks'; cd /sys/devices/system/memory && for b in memory*; do echo \"$b $(cat $b/state) $(cat $b/valid_zones 2>/dev/null)\"; done",
+        60);
+    save(name, g.out + g.err);
+  }
 
   Machine& m_;
   const Scenario& s_;
@@ -252,19 +263,31 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
       probe = std::make_unique<ProbeContext>(*m, s, kernel, res, progress);
       probe->at_boot();
     }
-    for (size_t i = 0; i < s.steps.size(); ++i) {
-      const auto step_start = Clock::now();
-      StepResult r = run_step(*m, s, s.steps[i], opts, static_cast<int>(i), probe.get());
-      r.index = static_cast<int>(i);
-      r.duration_s = seconds_since(step_start);
-      progress(fmt::format("  step {} {} {}: {} (expected {}) {}", i, r.action, r.target, r.outcome,
-                           r.expected.empty() ? "-" : r.expected, r.ok ? "ok" : "MISMATCH"));
-      res.steps.push_back(r);
-      if (!r.ok) {
-        res.verdict = Verdict::Fail;
-        res.reason = fmt::format("step {} {} {}: expected {}, got {}: {}", i, r.action, r.target, r.expected, r.outcome, r.detail);
-        break;  // later steps assume this one did what it should
+    std::vector<NodeMeminfo> after_cycle;
+    for (int cycle = 1; cycle <= s.cycles && res.reason.empty(); ++cycle) {
+      for (size_t i = 0; i < s.steps.size(); ++i) {
+        const auto step_start = Clock::now();
+        const int index = static_cast<int>((cycle - 1) * s.steps.size() + i);
+        StepResult r = run_step(*m, s, s.steps[i], opts, index, probe.get());
+        r.index = index;
+        r.cycle = cycle;
+        r.duration_s = seconds_since(step_start);
+        progress(fmt::format("  {}step {} {} {}: {} (expected {}) {}", s.cycles > 1 ? fmt::format("cycle {} ", cycle) : "", i, r.action,
+                             r.target, r.outcome, r.expected.empty() ? "-" : r.expected, r.ok ? "ok" : "MISMATCH"));
+        res.steps.push_back(r);
+        if (!r.ok) {
+          res.verdict = Verdict::Fail;
+          res.reason = fmt::format("step {} {} {}: expected {}, got {}: {}", index, r.action, r.target, r.expected, r.outcome, r.detail);
+          break;  // later steps assume this one did what it should
+        }
       }
+      if (s.cycles > 1 && res.reason.empty()) after_cycle.push_back(read_node_meminfo(*m));
+    }
+    // The state after the first cycle is the baseline (the first cycle may allocate once, e.g.
+    // sysfs and slab for a node seen for the first time); every later cycle must come back to it.
+    for (const auto& c : check_cycles(after_cycle)) {
+      res.checks.push_back({-1, c.case_no, c.name, c.ok, c.detail, false, ""});
+      progress(fmt::format("  check case {} {}: {}{}", c.case_no, c.name, c.ok ? "ok" : "FAIL", c.ok ? "" : " - " + c.detail));
     }
     m->check_alive();
     if (res.reason.empty()) res.verdict = Verdict::Pass;

@@ -279,3 +279,19 @@ TEST(CaseChecks, ReadsTheUnmovablePagesOfARecordedRefusal) {
   ASSERT_FALSE(pages.empty());
   for (const auto& d : pages) EXPECT_GE(d.pfn, 0x100000u) << d.header;
 }
+
+TEST(CaseChecks, CyclesCatchAFreeMemoryLeakAndMemTotalDrift) {
+  // {MemTotal, MemFree} kB per node after each cycle.
+  std::vector<NodeMeminfo> clean = {{{0, {918000, 800000}}}, {{0, {918000, 799700}}}, {{0, {918000, 800100}}}};
+  for (const auto& c : check_cycles(clean)) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
+  // The memmap of a 128M section (2 MiB) lost every cycle.
+  std::vector<NodeMeminfo> leaky = {{{0, {918000, 800000}}}, {{0, {918000, 797952}}}, {{0, {918000, 795904}}}, {{0, {917996, 793856}}}};
+  auto checks = check_cycles(leaky);
+  ASSERT_EQ(checks.size(), 2u);
+  EXPECT_FALSE(checks[0].ok);
+  EXPECT_EQ(checks[0].detail, "after cycle 4 node 0 MemTotal 917996 kB (cycle 1: 918000 kB)");
+  EXPECT_FALSE(checks[1].ok);
+  EXPECT_EQ(checks[1].detail, "free memory after each cycle vs cycle 1 (kB): -2048, -4096, -6144; 6144 kB lost over 4 cycles "
+                              "(slack 2048 kB): about 2048 kB per cycle leaked");
+  EXPECT_TRUE(check_cycles({clean.front()}).empty()) << "one cycle has nothing to compare";
+}

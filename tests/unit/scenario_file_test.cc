@@ -145,3 +145,9 @@ TEST(ScenarioFile, EveryShippedScenarioIsValid) {
   }
   EXPECT_GE(n, 3);
 }
+
+TEST(ScenarioFile, CyclesMustLeaveDimmsAsTheyWere) {
+  EXPECT_EQ(error_for("name = \"t\"", "name = \"t\"\ncycles = 3"),
+            "x.toml: cycles: with cycles > 1 the steps must leave every DIMM as they found it (plug what they unplug)");
+  EXPECT_EQ(error_for("name = \"t\"", "name = \"t\"\ncycles = 0"), "x.toml: cycles: must be between 1 and 1000");
+}
