@@ -50,9 +50,10 @@ std::vector<CaseCheck> check_after_refusal(const RemovalAnalysis& a, const Memma
 std::vector<CaseCheck> check_pgdat_reuse(const MemmapSnapshot& boot, const MemmapSnapshot& now, int node);
 
 // After every cycle of a repeated scenario: node id -> {MemTotal, MemFree} kB. MemTotal must
-// come back exactly; free memory may drift by `slack_kb` (per-cpu lists, slab) over the run.
+// come back exactly; free memory may drift by `slack_kb` over the run (per-cpu lists, slab:
+// Debian 6.1 drifted 1676 kB over 6 cycles of a 256M DIMM; a leaked memmap is 4096 kB a cycle).
 using NodeMeminfo = std::map<int, std::pair<uint64_t, uint64_t>>;
-std::vector<CaseCheck> check_cycles(const std::vector<NodeMeminfo>& after_each_cycle, uint64_t slack_kb = 2048);
+std::vector<CaseCheck> check_cycles(const std::vector<NodeMeminfo>& after_each_cycle, uint64_t slack_kb = 4096);
 
 // "0x3e200-0x3e3ff" style ranges for a sorted pfn list (at most `max` ranges, then "...").
 std::string pfn_ranges(const std::vector<uint64_t>& pfns, size_t max = 6);
