@@ -58,12 +58,13 @@ TEST(KernelFault, BisectFindsTheFaultyCommit) {
   const std::string src = dir + "/src";
   auto sh = [&](const std::string& cmd) {
     CommandResult r = run_command({"/bin/sh", "-c", cmd}, 1800);
-    ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.err;
+    ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.out << r.err;
   };
   // A kernel history from the Debian tarball: base, a harmless commit, the fault, another one.
   sh("mkdir -p " + src + " && tar -xf /usr/src/linux-source-6.1.tar.xz -C " + src + " --strip-components=1");
   const std::string git = "git -C " + src + " -c user.name=rig -c user.email=rig@example.invalid ";
-  sh(git + "init -q && " + git + "add -A && " + git + "commit -q -m base");
+  // Debian's tarball ignores everything at its top level (.gitignore "/*"): add by force.
+  sh(git + "init -q && " + git + "add -f -A . && " + git + "commit -q -m base");
   sh("echo rig >> " + src + "/Documentation/admin-guide/README.rst && " + git + "commit -q -am 'docs: a harmless change'");
   sh(git + "apply " + kFault + " && " + git + "commit -q -am 'x86/mm: free_pagetable() misses the last put_page_bootmem() of a block'");
   sh("echo rig >> " + src + "/Documentation/admin-guide/README.rst && " + git + "commit -q -am 'docs: another harmless change'");
