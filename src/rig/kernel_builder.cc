@@ -111,9 +111,11 @@ KernelBuildResult build_kernel(const KernelBuildRequest& req, const std::functio
   for (const auto& p : patches) key += "patch:" + read_text_file(p);
   for (const auto& f : fragments) key += "fragment:" + read_text_file(f);
   const std::string hash = content_hash(key);
-  const std::string base = req.out.empty() ? cache_dir() + "/kernels/" + hash : fs::absolute(req.out).string();
-  const std::string out = base + "/build";
-  const std::string stamp = base + "/rig-kernel.done";
+  // In the cache: <hash>/src (unpacked tarball) beside <hash>/build. A given --out is the build
+  // directory itself, with its unpacked source beside it as <out>.src.
+  const std::string base = req.out.empty() ? cache_dir() + "/kernels/" + hash : fs::absolute(req.out).lexically_normal().string();
+  const std::string out = req.out.empty() ? base + "/build" : base;
+  const std::string stamp = out + "/rig-kernel.done";
   KernelBuildResult res;
   res.dir = out;
   if (fs::exists(stamp) && read_text_file(stamp) == hash + "\n" && fs::exists(out + "/arch/x86/boot/bzImage")) {
@@ -121,21 +123,21 @@ KernelBuildResult build_kernel(const KernelBuildRequest& req, const std::functio
     res.cached = true;
     return res;
   }
-  fs::create_directories(base);
+  fs::create_directories(out);
   fs::remove(stamp);
 
   std::string tree = src;
   if (tarball) {
-    tree = base + "/src";
+    tree = req.out.empty() ? base + "/src" : base + ".src";
     if (!fs::exists(tree + "/Makefile")) {
       progress(fmt::format("unpacking {}", src));
       fs::remove_all(tree);
       fs::create_directories(tree);
-      if (run_logged({"/bin/tar", "-xf", src, "-C", tree, "--strip-components=1"}, base + "/unpack.log") != 0)
-        throw InfraError(fmt::format("cannot unpack {}; see {}/unpack.log", src, base));
+      if (run_logged({"/bin/tar", "-xf", src, "-C", tree, "--strip-components=1"}, out + "/unpack.log") != 0)
+        throw InfraError(fmt::format("cannot unpack {}; see {}/unpack.log", src, out));
       // Check every patch before applying any, so a bad series leaves the tree clean.
       for (const auto& p : patches) {
-        const std::string log = base + "/patch.log";
+        const std::string log = out + "/patch.log";
         if (run_logged({"/usr/bin/patch", "-p1", "--dry-run", "--batch", "--forward", "-d", tree, "-i", fs::absolute(p).string()}, log) != 0) {
           fs::remove_all(tree);
           throw UsageError(fmt::format("patch {} does not apply to {}: {}", p, src, first_lines(read_text_file(log), 3)));
