@@ -126,6 +126,10 @@ int cmd_kernel_build(const KernelBuildRequest& req) {
   KernelBuildResult r = build_kernel(req, [](const std::string& line) { std::cerr << "[rig] " << line << std::endl; });
   KernelImage k = locate_kernel(r.dir);
   if (!r.cached) std::cerr << fmt::format("[rig] built {} in {:.0f} s", k.release, r.seconds) << std::endl;
+  // The probe and the guest image are part of a usable kernel: build them now, not at first run.
+  const GuestImage image = guest_image(k);
+  if (image.probe.empty()) throw InfraError(image.probe_problem);
+  std::cerr << fmt::format("[rig] probe {}", image.probe) << std::endl;
   std::cout << r.dir << "\n";
   return 0;
 }
