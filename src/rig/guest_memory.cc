@@ -43,6 +43,24 @@ std::optional<uint64_t> parse_node_meminfo_field(const std::string& meminfo, con
   return std::nullopt;
 }
 
+std::map<int, uint64_t> parse_zoneinfo_pcp_pages(const std::string& zoneinfo) {
+  std::map<int, uint64_t> out;
+  std::istringstream in(zoneinfo);
+  std::string line;
+  int node = -1;
+  while (std::getline(in, line)) {
+    if (line.rfind("Node ", 0) == 0) {
+      node = std::atoi(line.c_str() + 5);
+      out[node] += 0;
+      continue;
+    }
+    auto at = line.find("count:");
+    if (node < 0 || at == std::string::npos || line.find_first_not_of(' ') != at) continue;
+    out[node] += std::strtoull(line.c_str() + at + 6, nullptr, 10);
+  }
+  return out;
+}
+
 NodeMemTotals read_node_memtotals(Machine& m) {
   NodeMemTotals out;
   for (const auto& [nid, tf] : read_node_meminfo(m)) out[nid] = tf.first;
@@ -53,6 +71,8 @@ std::map<int, std::pair<uint64_t, uint64_t>> read_node_meminfo(Machine& m) {
   GuestExecResult r = m.guest_exec(
       "for d in /sys/devices/system/node/node[0-9]*; do echo \"@${d##*node}\"; cat \"$d/meminfo\"; done", 60);
   if (!r.ok()) throw InfraError("cannot read node meminfo: " + r.err);
+  GuestExecResult z = m.guest_exec("cat /proc/zoneinfo", 60);
+  const auto pcp = parse_zoneinfo_pcp_pages(z.out);
   std::map<int, std::pair<uint64_t, uint64_t>> out;
   std::istringstream in(r.out);
   std::string line, block;
@@ -61,7 +81,8 @@ std::map<int, std::pair<uint64_t, uint64_t>> read_node_meminfo(Machine& m) {
     if (nid >= 0) {
       auto total = parse_node_meminfo_field(block, "MemTotal");
       auto free = parse_node_meminfo_field(block, "MemFree");
-      if (total && free) out[nid] = {*total, *free};
+      auto in_pcp = pcp.find(nid);
+      if (total && free) out[nid] = {*total, *free + (in_pcp == pcp.end() ? 0 : in_pcp->second * 4)};
     }
     block.clear();
   };

@@ -20,8 +20,12 @@ SnapshotText read_probe_snapshot(Machine& m);
 // The state now of `ranges` ("a-b c ..."); returns parsed runs and the raw answer.
 std::vector<PfnStateRun> query_probe(Machine& m, const std::string& ranges, std::string* raw);
 NodeMemTotals read_node_memtotals(Machine& m);
-// Node id -> {MemTotal, MemFree} in kB.
+// Node id -> {MemTotal, free} in kB, where free is MemFree plus the pages sitting in per-cpu
+// lists (/proc/zoneinfo "count:"): since 5.14 those hold whole order-9 blocks, so a freed 2 MiB
+// memmap block can hide there and MemFree alone jumps by 4 MiB (seen on Debian 6.1).
 std::map<int, std::pair<uint64_t, uint64_t>> read_node_meminfo(Machine& m);
+// Pure: /proc/zoneinfo -> node id -> pages in per-cpu lists.
+std::map<int, uint64_t> parse_zoneinfo_pcp_pages(const std::string& zoneinfo);
 // Pure: "Node 0 MemTotal:  918560 kB" lines of one meminfo file -> kB.
 std::optional<uint64_t> parse_node_memtotal(const std::string& meminfo);
 std::optional<uint64_t> parse_node_meminfo_field(const std::string& meminfo, const std::string& field);

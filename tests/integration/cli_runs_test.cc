@@ -56,7 +56,7 @@ void expect_suite_outcomes(const std::string& kernel, const std::string& release
     for (const auto& c : r["checks"]) {
       if (c["ok"] == false) {
         EXPECT_TRUE(c.value("xfail", false)) << r["scenario"] << " " << c["name"] << ": " << c["detail"];
-        EXPECT_EQ(c["evidence"].get<std::string>().rfind("docs/", 0), 0u);
+        EXPECT_EQ(c.value("evidence", std::string()).rfind("docs/", 0), 0u);
       }
     }
   }

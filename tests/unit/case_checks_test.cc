@@ -295,3 +295,17 @@ TEST(CaseChecks, CyclesCatchAFreeMemoryLeakAndMemTotalDrift) {
                               "(slack 4096 kB): about 2048 kB per cycle leaked");
   EXPECT_TRUE(check_cycles({clean.front()}).empty()) << "one cycle has nothing to compare";
 }
+
+#include "rig/guest_memory.h"
+
+TEST(GuestMemory, CountsPerCpuPagesPerNode) {
+  const std::string zoneinfo =
+      "Node 0, zone      DMA\n  pages free     3840\n  pagesets\n    cpu: 0\n              count: 0\n              high:  0\n"
+      "Node 0, zone   Normal\n  pagesets\n    cpu: 0\n              count: 1024\n    cpu: 1\n              count: 60\n"
+      "Node 1, zone  Movable\n  pagesets\n    cpu: 0\n              count: 5\n  node_unreclaimable:  0\n";
+  auto pcp = parse_zoneinfo_pcp_pages(zoneinfo);
+  EXPECT_EQ(pcp[0], 1084u);
+  EXPECT_EQ(pcp[1], 5u);
+  EXPECT_EQ(parse_node_memtotal("Node 0 MemTotal:         918560 kB\nNode 0 MemFree: 1 kB\n"), 918560u);
+  EXPECT_EQ(parse_node_meminfo_field("Node 0 MemTotal:         918560 kB\nNode 0 MemFree:   848000 kB\n", "MemFree"), 848000u);
+}
