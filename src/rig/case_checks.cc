@@ -286,7 +286,7 @@ std::vector<CaseCheck> check_after_removal(const RemovalAnalysis& a, const Memma
     std::set<uint64_t> orphaned;
     for (uint64_t d : sp.dependents)
       if (!a.contains(d)) orphaned.insert(d);
-    out.push_back({3, fmt::format("no-orphaned-memmap-section-{}", sp.section), orphaned.empty(),
+    out.push_back({3, fmt::format("dependents-first-section-{}", sp.section), orphaned.empty(),
                    orphaned.empty() ? fmt::format("section {} held only the memmap of sections removed with it ({})", sp.section, section_list(sp.dependents))
                                     : fmt::format("section {} was removed while it held the memmap of section {}, which stays: "
                                                   "the kernel should have refused and said to remove {} first",
@@ -296,7 +296,7 @@ std::vector<CaseCheck> check_after_removal(const RemovalAnalysis& a, const Memma
   // Case 4: memmap on the memory itself did not stop the offline.
   for (const auto& sp : a.sections)
     if (sp.cases.count(4))
-      out.push_back({4, fmt::format("offline-skipped-memmap-section-{}", sp.section), true,
+      out.push_back({4, fmt::format("offline-skips-memmap-section-{}", sp.section), true,
                      fmt::format("section {} went offline and away although its memmap lived on removed memory ({})", sp.section, sp.explanation)});
 
   // Case 5: the node's pgdat stays, tagged, wherever the node's memory goes.
@@ -359,12 +359,14 @@ std::vector<CaseCheck> check_after_refusal(const RemovalAnalysis& a, const Memma
     for (uint64_t d : sp.dependents)
       if (!a.contains(d)) staying.insert(d);
     if (staying.empty()) continue;
-    out.push_back({3, fmt::format("holder-kept-section-{}", sp.section), true,
+    // The same check fails after a removal that orphaned the dependents (check_after_removal).
+    out.push_back({3, fmt::format("dependents-first-section-{}", sp.section), true,
                    fmt::format("section {} holds the memmap of section {}: remove section {} before section {}", sp.section,
                                section_list(staying), section_list(staying), sp.section)});
   }
   if (a.pgdat_inside)
-    out.push_back({5, "pgdat-holder-kept", true, fmt::format("node {}'s pgdat lives in this memory: it cannot go while the node exists", a.node)});
+    // The same check fails after a removal that took the pgdat with it (check_after_removal).
+    out.push_back({5, "pgdat-kept", true, fmt::format("node {}'s pgdat lives in this memory and stayed: it cannot go while the node exists", a.node)});
 
   // Case 4: when the kernel names the memmap of the departing memory itself as what blocked
   // the offline, isolation did not skip memmap pages. (Memmap of a section that stays is
@@ -378,7 +380,7 @@ std::vector<CaseCheck> check_after_refusal(const RemovalAnalysis& a, const Memma
       if (d.pfn >= run.pfn && d.pfn < run.pfn + run.count)
         for (const auto& r : run.roles) own_memmap |= r.kind == PageRoleKind::Memmap && a.contains(static_cast<uint64_t>(r.owner));
     if (own_memmap)
-      out.push_back({4, "offline-skips-memmap", false,
+      out.push_back({4, fmt::format("offline-skips-memmap-section-{}", sec), false,
                      fmt::format("offline stopped at pfn {:#x}, a memmap page of the departing memory (section {}): isolation did not skip it; {}",
                                  d.pfn, sec, d.header)});
   }
