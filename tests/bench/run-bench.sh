@@ -30,7 +30,7 @@ rss = ""
 if os.path.exists(sys.argv[2]):
     for line in open(sys.argv[2]):
         if "Maximum resident set size" in line:
-            rss = f", rig peak RSS {int(line.split(':')[1]) // 1024} MiB"
+            rss = f", peak RSS of the rig or its largest child (QEMU) {int(line.split(':')[1]) // 1024} MiB"
 print(f"\n{r['results'][0]['kernel']} ({r['results'][0]['accel']}){rss}")
 print(f"{'scenario':34} {'verdict':8} {'boot s':>7} {'total s':>8}")
 for x in r["results"]:
