@@ -256,6 +256,17 @@ MachineInfo QemuMachine::info() const {
 }
 
 void QemuMachine::shutdown() {
+  stop_process();
+  // The short socket directory is the machine's own, whether or not QEMU ever started.
+  if (own_socket_dir_) {
+    ::unlink(socket_path("qmp.sock").c_str());
+    ::unlink(socket_path("qga.sock").c_str());
+    ::rmdir(socket_dir_.c_str());
+    own_socket_dir_ = false;
+  }
+}
+
+void QemuMachine::stop_process() {
   if (!process_) return;
   // QEMUMachine's order: stop reading the console, quit over QMP, wait, then SIGTERM, SIGKILL.
   if (process_->running() && qmp_.connected()) {
@@ -271,12 +282,6 @@ void QemuMachine::shutdown() {
   read_console();  // the file is complete now; keep the last lines for the report
   console_.finish();
   process_.reset();
-  if (own_socket_dir_) {
-    ::unlink(socket_path("qmp.sock").c_str());
-    ::unlink(socket_path("qga.sock").c_str());
-    ::rmdir(socket_dir_.c_str());
-    own_socket_dir_ = false;
-  }
 }
 
 }  // namespace rig

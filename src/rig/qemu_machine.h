@@ -48,6 +48,7 @@ class QemuMachine : public Machine {
  private:
   PlugOutcome plug_dimm_unguarded(const Dimm& d, double timeout_s);
   UnplugOutcome unplug_dimm_unguarded(const Dimm& d, double timeout_s);
+  void stop_process();
   void read_console();
   [[noreturn]] void throw_down();
   std::string qemu_log_tail() const;

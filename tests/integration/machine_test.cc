@@ -31,7 +31,8 @@ QemuMachineConfig config_for(const std::string& kernel_name, const std::string& 
 }  // namespace
 
 TEST(QemuMachineIT, BootsAndRunsGuestCommands) {
-  QemuMachine m(config_for("debian-6.1", "boot"));
+  const QemuMachineConfig cfg = config_for("debian-6.1", "boot");
+  QemuMachine m(cfg);
   m.start();
   GuestExecResult r = m.guest_exec("cat /sys/devices/system/node/online; uname -r", 30);
   EXPECT_EQ(r.exit_code, 0);
@@ -44,7 +45,7 @@ TEST(QemuMachineIT, BootsAndRunsGuestCommands) {
   EXPECT_EQ(devs[0].id, "dimm1");
   EXPECT_EQ(devs[0].addr, 0x100000000ull);
   m.shutdown();
-  EXPECT_TRUE(rig_it::qemu_pids_mentioning("/boot-").empty());
+  EXPECT_TRUE(rig_it::qemu_pids_mentioning(cfg.run_dir).empty());
 }
 
 TEST(QemuMachineIT, KernelPanicIsACrashNotATimeout) {
