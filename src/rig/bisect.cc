@@ -10,6 +10,7 @@
 #include "rig/bisect_verdict.h"
 #include "rig/clock.h"
 #include "rig/errors.h"
+#include "rig/host_command.h"
 #include "rig/kernel_builder.h"
 #include "rig/kernel_locator.h"
 #include "rig/paths.h"
@@ -22,13 +23,8 @@ namespace rig {
 namespace {
 
 std::string git_line(const std::string& dir, std::vector<std::string> args) {
-  args.insert(args.begin(), {"-C", dir});
-  bp::ipstream out;
-  bp::child c(bp::search_path("git"), args, bp::std_out > out, bp::std_err > bp::null);
-  std::string line;
-  std::getline(out, line);
-  c.wait();
-  return line;
+  args.insert(args.begin(), {"git", "-C", dir});
+  return first_line(run_capture(args));
 }
 
 void append_log(const std::string& path, const std::string& line) {

@@ -4,13 +4,12 @@
 #include <sys/stat.h>
 
 #include <boost/filesystem.hpp>
-#include <boost/process.hpp>
 
 #include "rig/errors.h"
+#include "rig/host_command.h"
 #include "rig/paths.h"
 #include "rig/qemu_process.h"
 
-namespace bp = boost::process;
 
 namespace rig {
 namespace {
@@ -38,8 +37,7 @@ std::string probe_module(const KernelImage& kernel, std::string* problem) {
   const std::string out = fmt::format("{}/rig_probe-{}-{}.ko", dir, kernel.release, content_hash(key));
   if (boost::filesystem::exists(out)) return out;
   const std::string log = out + ".log";
-  int rc = bp::system(bp::exe = "/bin/sh", bp::args = {images + "/build-probe.sh", kernel.build_dir, out},
-                      (bp::std_out & bp::std_err) > log, bp::std_in < bp::null);
+  int rc = run_to_log({"/bin/sh", images + "/build-probe.sh", kernel.build_dir, out}, log);
   if (rc != 0 || !boost::filesystem::exists(out)) {
     *problem = fmt::format("building the probe for {} failed (exit {}); see {}", kernel.release, rc, log);
     return "";
@@ -69,9 +67,9 @@ GuestImage guest_image(const KernelImage& kernel) {
   if (boost::filesystem::exists(img.initramfs)) return img;
 
   const std::string log = img.initramfs + ".log";
-  std::vector<std::string> args = {script, img.initramfs, kernel.release};
-  if (!img.probe.empty()) args.push_back(img.probe);
-  int rc = bp::system(bp::exe = "/bin/sh", bp::args = args, (bp::std_out & bp::std_err) > log, bp::std_in < bp::null);
+  std::vector<std::string> argv = {"/bin/sh", script, img.initramfs, kernel.release};
+  if (!img.probe.empty()) argv.push_back(img.probe);
+  int rc = run_to_log(argv, log);
   if (rc != 0 || !boost::filesystem::exists(img.initramfs))
     throw InfraError(fmt::format("building the guest image failed (exit {}); see {}", rc, log));
   return img;

@@ -9,6 +9,7 @@
 
 #include "rig/clock.h"
 #include "rig/errors.h"
+#include "rig/host_command.h"
 #include "rig/paths.h"
 
 namespace bp = boost::process;
@@ -17,10 +18,6 @@ namespace fs = boost::filesystem;
 namespace rig {
 namespace {
 
-int run_logged(const std::vector<std::string>& argv, const std::string& log) {
-  return bp::system(bp::exe = argv[0], bp::args = std::vector<std::string>(argv.begin() + 1, argv.end()),
-                    (bp::std_out & bp::std_err) > log, bp::std_in < bp::null);
-}
 
 std::string first_lines(const std::string& text, int n) {
   std::string out;
@@ -39,18 +36,9 @@ std::string first_lines(const std::string& text, int n) {
 std::string source_identity(const std::string& src) {
   if (fs::is_regular_file(src)) return fmt::format("tar:{}:{}:{}", src, fs::file_size(src), fs::last_write_time(src));
   std::string id = "dir:" + fs::canonical(src).string();
-  if (fs::exists(fs::path(src) / ".git")) {
-    bp::ipstream out;
-    bp::child c(bp::search_path("git"), "-C", src, "rev-parse", "HEAD", bp::std_out > out, bp::std_err > bp::null);
-    std::string head;
-    std::getline(out, head);
-    c.wait();
-    bp::ipstream diff;
-    bp::child d(bp::search_path("git"), "-C", src, "diff", "HEAD", bp::std_out > diff, bp::std_err > bp::null);
-    std::string text((std::istreambuf_iterator<char>(diff)), std::istreambuf_iterator<char>());
-    d.wait();
-    id += ":" + head + ":" + content_hash(text);
-  }
+  if (fs::exists(fs::path(src) / ".git"))
+    id += ":" + first_line(run_capture({"git", "-C", src, "rev-parse", "HEAD"})) + ":" +
+          content_hash(run_capture({"git", "-C", src, "diff", "HEAD"}));
   return id;
 }
 
@@ -133,16 +121,16 @@ KernelBuildResult build_kernel(const KernelBuildRequest& req, const std::functio
       progress(fmt::format("unpacking {}", src));
       fs::remove_all(tree);
       fs::create_directories(tree);
-      if (run_logged({"/bin/tar", "-xf", src, "-C", tree, "--strip-components=1"}, out + "/unpack.log") != 0)
+      if (run_to_log({"/bin/tar", "-xf", src, "-C", tree, "--strip-components=1"}, out + "/unpack.log") != 0)
         throw InfraError(fmt::format("cannot unpack {}; see {}/unpack.log", src, out));
       // Check every patch before applying any, so a bad series leaves the tree clean.
       for (const auto& p : patches) {
         const std::string log = out + "/patch.log";
-        if (run_logged({"/usr/bin/patch", "-p1", "--dry-run", "--batch", "--forward", "-d", tree, "-i", fs::absolute(p).string()}, log) != 0) {
+        if (run_to_log({"/usr/bin/patch", "-p1", "--dry-run", "--batch", "--forward", "-d", tree, "-i", fs::absolute(p).string()}, log) != 0) {
           fs::remove_all(tree);
           throw UsageError(fmt::format("patch {} does not apply to {}: {}", p, src, first_lines(read_text_file(log), 3)));
         }
-        if (run_logged({"/usr/bin/patch", "-p1", "--batch", "--forward", "-d", tree, "-i", fs::absolute(p).string()}, log) != 0) {
+        if (run_to_log({"/usr/bin/patch", "-p1", "--batch", "--forward", "-d", tree, "-i", fs::absolute(p).string()}, log) != 0) {
           fs::remove_all(tree);
           throw UsageError(fmt::format("patch {} does not apply on top of the ones before it: {}", p, first_lines(read_text_file(log), 3)));
         }

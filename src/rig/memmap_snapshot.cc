@@ -27,6 +27,13 @@ int64_t to_i64(const std::string& v, size_t line_no, const std::string& line) {
   return static_cast<int64_t>(to_u64(v, line_no, line));
 }
 
+// The next whitespace-separated number of a line.
+uint64_t next_u64(std::istringstream& in, size_t line_no, const std::string& line) {
+  std::string v;
+  in >> v;
+  return to_u64(v, line_no, line);
+}
+
 // "key=value" fields after the positional ones.
 std::map<std::string, std::string> fields(std::istringstream& in) {
   std::map<std::string, std::string> f;
@@ -153,18 +160,12 @@ MemmapSnapshot parse_probe_snapshot(const std::string& text) {
       s.types = {to_u64(need(f, "section", n, line), n, line), to_u64(need(f, "mix", n, line), n, line),
                  to_u64(need(f, "node", n, line), n, line)};
     } else if (tag == "struct_page") {
-      std::string v;
-      in >> v;
-      s.struct_page = static_cast<int>(to_u64(v, n, line));
+      s.struct_page = static_cast<int>(next_u64(in, n, line));
     } else if (tag == "section_shift") {
-      std::string v;
-      in >> v;
-      s.section_shift = static_cast<int>(to_u64(v, n, line));
+      s.section_shift = static_cast<int>(next_u64(in, n, line));
       if (s.section_shift < 15 || s.section_shift > 40) bad(n, "implausible section shift", line);
     } else if (tag == "paging_levels") {
-      std::string v;
-      in >> v;
-      s.paging_levels = static_cast<int>(to_u64(v, n, line));
+      s.paging_levels = static_cast<int>(next_u64(in, n, line));
     } else if (tag == "S") {
       std::string nr;
       in >> nr;

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <thread>
 
+#include "rig/paths.h"
+
 namespace bp = boost::process;
 namespace fs = boost::filesystem;
 
@@ -80,12 +82,7 @@ std::string fresh_dir(const std::string& name) {
   return dir;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string read_file(const std::string& path) { return rig::read_text_file(path); }
 
 void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 

@@ -42,6 +42,26 @@ constexpr uint64_t kDimmPages = (512ull << 20) >> 12;
 const NodeMemTotals kMemBefore = {{0, 910364}, {1, 524288}};
 const NodeMemTotals kMemAfter = {{0, 918560}};
 
+// Recorded removal of the 512M boot DIMM at 4 GiB: the probe's snapshot before it and the checks
+// run against a recorded query answer after it (which a test may edit to plant a fault).
+struct DimmRemoval {
+  MemmapSnapshot before;
+  RemovalAnalysis analysis;
+};
+
+DimmRemoval recorded_before(const std::string& snapshot) {
+  DimmRemoval r;
+  r.before = parse_probe_snapshot(data("probe/" + snapshot));
+  r.analysis = analyze_removal(r.before, kDimmPfn, kDimmPages);
+  return r;
+}
+
+std::vector<CaseCheck> removal_checks(const DimmRemoval& r, const std::string& after_text, const NodeMemTotals& mem_before,
+                                      const NodeMemTotals& mem_after) {
+  return check_after_removal(r.analysis, r.before, mem_before, kDimmPfn, kDimmPages, states_by_pfn(parse_probe_query(after_text)),
+                             mem_after);
+}
+
 }  // namespace
 
 TEST(ProbeFormat, ParsesARecordedSnapshot) {
@@ -120,10 +140,7 @@ TEST(CaseClassifier, RemovalOrderForAHolderWhoseDependentsStay) {
 }
 
 TEST(CaseChecks, RecordedRemovalOnDebian61Passes) {
-  MemmapSnapshot before = parse_probe_snapshot(data("probe/movable-6.1-before.txt"));
-  RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
-  auto after = states_by_pfn(parse_probe_query(data("probe/movable-6.1-after.txt")));
-  auto checks = check_after_removal(a, before, kMemBefore, kDimmPfn, kDimmPages, after, kMemAfter);
+  auto checks = removal_checks(recorded_before("movable-6.1-before.txt"), data("probe/movable-6.1-after.txt"), kMemBefore, kMemAfter);
   ASSERT_GE(checks.size(), 7u);
   for (const auto& c : checks) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
   const CaseCheck* mem = find_check(checks, "memtotal-node-0");
@@ -132,14 +149,11 @@ TEST(CaseChecks, RecordedRemovalOnDebian61Passes) {
 }
 
 TEST(CaseChecks, LeakedMemmapFailsNamingPfnsAndSection) {
-  MemmapSnapshot before = parse_probe_snapshot(data("probe/movable-6.1-before.txt"));
-  RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
   // Plant a leak: section 33's memmap block stays tagged after the removal (a missing put).
   std::string after_text = replace_line(data("probe/movable-6.1-after.txt"),
                                         "Q 255488 512 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0",
                                         "Q 255488 512 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=1 type=12 info=33");
-  auto checks = check_after_removal(a, before, kMemBefore, kDimmPfn, kDimmPages, states_by_pfn(parse_probe_query(after_text)),
-                                    {{0, 918560 - 2048}});
+  auto checks = removal_checks(recorded_before("movable-6.1-before.txt"), after_text, kMemBefore, {{0, 918560 - 2048}});
   const CaseCheck* leak = find_check(checks, "memmap-freed-section-33");
   ASSERT_NE(leak, nullptr);
   EXPECT_FALSE(leak->ok);
@@ -152,10 +166,8 @@ TEST(CaseChecks, LeakedMemmapFailsNamingPfnsAndSection) {
 }
 
 TEST(CaseChecks, MemTotalThatDoesNotMatchTheFreedPagesFails) {
-  MemmapSnapshot before = parse_probe_snapshot(data("probe/movable-6.1-before.txt"));
-  RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
-  auto after = states_by_pfn(parse_probe_query(data("probe/movable-6.1-after.txt")));
-  auto checks = check_after_removal(a, before, kMemBefore, kDimmPfn, kDimmPages, after, {{0, 918560 + 4}});
+  auto checks = removal_checks(recorded_before("movable-6.1-before.txt"), data("probe/movable-6.1-after.txt"), kMemBefore,
+                               {{0, 918560 + 4}});
   const CaseCheck* mem = find_check(checks, "memtotal-node-0");
   ASSERT_NE(mem, nullptr);
   EXPECT_FALSE(mem->ok);
@@ -164,11 +176,9 @@ TEST(CaseChecks, MemTotalThatDoesNotMatchTheFreedPagesFails) {
 }
 
 TEST(CaseChecks, PageInsideRemovedMemoryHandedToTheAllocatorFails) {
-  MemmapSnapshot before = parse_probe_snapshot(data("probe/movable-6.1-before.txt"));
-  RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
   std::string after_text = replace_line(data("probe/movable-6.1-after.txt"), "Q 1048576 131072 gone",
                                         "Q 1048576 2 nid=1 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=9\nQ 1048578 131070 gone");
-  auto checks = check_after_removal(a, before, kMemBefore, kDimmPfn, kDimmPages, states_by_pfn(parse_probe_query(after_text)), kMemAfter);
+  auto checks = removal_checks(recorded_before("movable-6.1-before.txt"), after_text, kMemBefore, kMemAfter);
   const CaseCheck* gone = find_check(checks, "removed-memory-gone");
   ASSERT_NE(gone, nullptr);
   EXPECT_FALSE(gone->ok);
@@ -177,19 +187,17 @@ TEST(CaseChecks, PageInsideRemovedMemoryHandedToTheAllocatorFails) {
 }
 
 TEST(CaseChecks, RecordedRefusalOnDebian61Passes) {
-  MemmapSnapshot before = parse_probe_snapshot(data("probe/busy-6.1-before.txt"));
-  RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
+  DimmRemoval r = recorded_before("busy-6.1-before.txt");
   auto after = states_by_pfn(parse_probe_query(data("probe/busy-6.1-after.txt")));
   const NodeMemTotals mem = {{0, 910000}, {1, 500000}};
-  auto checks = check_after_refusal(a, before, mem, after, mem, {});
+  auto checks = check_after_refusal(r.analysis, r.before, mem, after, mem, {});
   for (const auto& c : checks) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
   EXPECT_NE(find_check(checks, "refusal-changed-nothing"), nullptr);
   EXPECT_NE(find_check(checks, "pgdat-kept"), nullptr);
 }
 
 TEST(CaseChecks, RefusalWithSideEffectsFails) {
-  MemmapSnapshot before = parse_probe_snapshot(data("probe/busy-6.1-before.txt"));
-  RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
+  DimmRemoval r = recorded_before("busy-6.1-before.txt");
   // Find node 1's pgdat run in the recorded answer and plant a put_page_bootmem() that ran anyway.
   std::string after_text = data("probe/busy-6.1-after.txt");
   std::string line;
@@ -203,7 +211,7 @@ TEST(CaseChecks, RefusalWithSideEffectsFails) {
   // The pfns appear twice in the answer (as snapshot pages and inside the DIMM's range).
   for (size_t at; (at = after_text.find(pgdat_line + "\n")) != std::string::npos;) after_text.replace(at, pgdat_line.size(), changed);
   const NodeMemTotals mem = {{0, 910000}, {1, 500000}};
-  auto checks = check_after_refusal(a, before, mem, states_by_pfn(parse_probe_query(after_text)), {{0, 910000}, {1, 500004}}, {});
+  auto checks = check_after_refusal(r.analysis, r.before, mem, states_by_pfn(parse_probe_query(after_text)), {{0, 910000}, {1, 500004}}, {});
   const CaseCheck* c = find_check(checks, "refusal-changed-nothing");
   ASSERT_NE(c, nullptr);
   EXPECT_FALSE(c->ok);
@@ -255,11 +263,9 @@ TEST(CaseChecks, SectionSharingItsBackingBlockWithANeighbour) {
 TEST(CaseChecks, RecordedLeakOfStraddlingBlocksFailsCaseOne) {
   // The same kernel leaks: removing sections 32-35 puts each straddling block once, though two
   // sections registered it; those pages stay tagged with refcount 2.
-  MemmapSnapshot before = parse_probe_snapshot(data("probe/tiny56-6.1-before.txt"));
-  RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
-  auto after = states_by_pfn(parse_probe_query(data("probe/tiny56-6.1-after.txt")));
   // Recorded: node 0 MemTotal +2052 kB.
-  auto checks = check_after_removal(a, before, {{0, 900000}, {1, 500000}}, kDimmPfn, kDimmPages, after, {{0, 902052}});
+  auto checks = removal_checks(recorded_before("tiny56-6.1-before.txt"), data("probe/tiny56-6.1-after.txt"), {{0, 900000}, {1, 500000}},
+                               {{0, 902052}});
   const CaseCheck* leak = find_check(checks, "memmap-freed-section-35");
   ASSERT_NE(leak, nullptr);
   EXPECT_FALSE(leak->ok);
