@@ -12,11 +12,23 @@
 
 namespace rig {
 
+// One page a failed check names: the evidence an xfail pattern is matched against.
+struct OffendingPage {
+  uint64_t pfn = 0;
+  std::string roles;     // "pmd:512,pmd:513": the page's roles and owners (docs/probe-format.md)
+  std::string expected;  // "freed", "kept refcount 1..3", "unchanged", ...
+  std::string seen;      // describe_state() of the page now
+};
+
 struct CaseCheck {
   int case_no = 0;  // 1-5
   std::string name;
   bool ok = false;
   std::string detail;
+  // False: this check could not have failed in this run (a refusal, a removal that already proved
+  // it, a kernel without tags): reported as n/a with `detail` saying why, never as coverage.
+  bool applicable = true;
+  std::vector<OffendingPage> offenders;  // the pages a failed check names (empty for counts)
 };
 
 // Node id -> MemTotal in kB, as /sys/devices/system/node/nodeN/meminfo reports it.

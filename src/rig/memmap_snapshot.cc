@@ -80,6 +80,7 @@ std::vector<PageRole> roles_from(const std::string& text, size_t n, const std::s
     else if (kind == "pte") r.kind = PageRoleKind::Pte;
     else if (kind == "pmd") r.kind = PageRoleKind::Pmd;
     else if (kind == "pud") r.kind = PageRoleKind::Pud;
+    else if (kind == "p4d") r.kind = PageRoleKind::P4d;
     else if (kind == "usage") r.kind = PageRoleKind::Usage;
     else if (kind == "pgdat") r.kind = PageRoleKind::Pgdat;
     else if (kind == "dmap_pmd") r.kind = PageRoleKind::DmapPmd;
@@ -100,6 +101,7 @@ const char* page_role_name(PageRoleKind k) {
     case PageRoleKind::Pte: return "pte";
     case PageRoleKind::Pmd: return "pmd";
     case PageRoleKind::Pud: return "pud";
+    case PageRoleKind::P4d: return "p4d";
     case PageRoleKind::Usage: return "usage";
     case PageRoleKind::Pgdat: return "pgdat";
     case PageRoleKind::DmapPmd: return "dmap_pmd";

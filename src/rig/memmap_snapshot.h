@@ -12,7 +12,7 @@
 
 namespace rig {
 
-enum class PageRoleKind { Memmap, Pte, Pmd, Pud, Usage, Pgdat, DmapPmd, DmapPud };
+enum class PageRoleKind { Memmap, Pte, Pmd, Pud, P4d, Usage, Pgdat, DmapPmd, DmapPud };
 const char* page_role_name(PageRoleKind k);
 
 struct PageRole {
@@ -29,6 +29,16 @@ struct PageState {
   bool reserved = false, private_ = false, buddy = false, selfhosted = false;
   int64_t ref = 0;
   uint64_t type = 0, info = 0;
+  // Where the page is as far as the page allocator is concerned (probe format 2; format 1 does
+  // not say, and `alloc_known` is false then):
+  //   free_block: a free buddy block covers it (only the block's head has PageBuddy; pages
+  //               inside it have refcount 0 and no flags);
+  //   on_pcp:     it sits on a per-cpu free list (alone or inside a high-order pcp block);
+  //   slab/lru/pgtable: what holds an allocated page, where the kernel can tell.
+  bool alloc_known = false;
+  bool free_block = false, on_pcp = false;
+  bool slab = false, lru = false, pgtable = false;
+  bool in_allocator() const { return free_block || on_pcp; }
   bool operator==(const PageState& o) const;
   bool operator!=(const PageState& o) const { return !(*this == o); }
   // Given back to the page allocator: neither Reserved nor Private (so no bootmem tag). Such a

@@ -1,6 +1,7 @@
 // What a run produced: plain values that the reporters turn into JSON, tables and, later, JUnit.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,17 @@ struct StepResult {
   std::vector<std::string> analysis;  // unplug: the case of each departing section, removal order
 };
 
+// What became of one check. Only pass, fail, xfail and xpass count as coverage: an n/a check
+// could not have failed in that run.
+enum class CheckStatus { Pass, Fail, XFail, XPass, NotApplicable };
+const char* check_status_name(CheckStatus s);  // "pass", "fail", "xfail", "xpass", "n/a"
+
+// One page a failed check names (see case_checks.h OffendingPage).
+struct CheckPage {
+  uint64_t pfn = 0;
+  std::string roles, expected, seen;
+};
+
 // One spec check, as a result. `xfail`: a known kernel failure, with its evidence.
 struct CheckRecord {
   int step = -1;  // -1: at boot
@@ -30,6 +42,9 @@ struct CheckRecord {
   std::string detail;
   bool xfail = false;
   std::string evidence;
+  bool applicable = true;
+  CheckStatus status = CheckStatus::Pass;
+  std::vector<CheckPage> pages;  // offending pages of a failed check
 };
 
 enum class Verdict { Pass, Fail, Error, Skip, XFail };
