@@ -8,11 +8,11 @@
 #include <thread>
 
 #include "rig/case_checks.h"
-#include "rig/case_classifier.h"
 #include "rig/clock.h"
 #include "rig/guest_memory.h"
 #include "rig/errors.h"
 #include "rig/paths.h"
+#include "rig/probe_session.h"
 #include "rig/results_report.h"
 
 namespace rig {
@@ -39,107 +39,8 @@ uint64_t guest_block_size(Machine& m) {
   return v;
 }
 
-// What the probe saw, kept across steps of one scenario.
-class ProbeContext {
- public:
-  ProbeContext(Machine& m, const Scenario& s, const KernelImage& k, ScenarioResult& res, const ProgressSink& progress)
-      : m_(m), s_(s), kernel_(k), res_(res), progress_(progress) {}
-
-  void at_boot() {
-    SnapshotText snap = read_probe_snapshot(m_);
-    save("snapshot-boot.txt", snap.raw);
-    boot_ = snap.snapshot;
-    progress_(fmt::format("  probe: {} sections, {} page runs, encoding {}, struct page {} B, {}-level paging", boot_.sections.size(),
-                          boot_.runs.size(), boot_.encoding, boot_.struct_page, boot_.paging_levels));
-    for (auto& c : check_boot_tags(boot_)) record(-1, c);
-  }
-
-  void before_unplug(int step, const Dimm& d, StepResult& r) {
-    SnapshotText snap = read_probe_snapshot(m_);
-    save(fmt::format("snapshot-before-step{}.txt", step), snap.raw);
-    save_guest_state(fmt::format("guest-state-before-step{}.txt", step));
-    before_ = snap.snapshot;
-    mem_before_ = read_node_memtotals(m_);
-    analysis_ = analyze_removal(before_, d.addr >> 12, d.size >> 12);
-    console_lines_ = m_.console().lines_seen();
-    for (const auto& sp : analysis_.sections) {
-      std::string cases;
-      for (int c : sp.cases) cases += fmt::format("{}{}", cases.empty() ? "" : ",", c);
-      r.analysis.push_back(fmt::format("section {}: case {}: {}", sp.section, cases.empty() ? "-" : cases, sp.explanation));
-    }
-    if (analysis_.pgdat_inside) r.analysis.push_back(fmt::format("node {}'s pgdat lives in this DIMM (case 5)", analysis_.node));
-    for (const auto& o : analysis_.order) r.analysis.push_back("order: " + o);
-    for (const auto& c : analysis_.cycles) r.analysis.push_back("cycle: " + c);
-    for (const auto& line : r.analysis) progress_("  " + line);
-  }
-
-  void after_unplug(int step, const Dimm& d, UnplugResult outcome) {
-    if (outcome == UnplugResult::Timeout) return;  // the guest is mid-way: no state to judge
-    std::string raw;
-    std::string ranges = query_ranges(before_) + fmt::format(" {}-{}", d.addr >> 12, ((d.addr + d.size) >> 12) - 1);
-    auto after = states_by_pfn(query_probe(m_, ranges, &raw));
-    save(fmt::format("query-after-step{}.txt", step), raw);
-    save_guest_state(fmt::format("guest-state-after-step{}.txt", step));
-    NodeMemTotals mem_after = read_node_memtotals(m_);
-    std::vector<CaseCheck> checks;
-    if (outcome == UnplugResult::Removed) {
-      checks = check_after_removal(analysis_, before_, mem_before_, d.addr >> 12, d.size >> 12, after, mem_after);
-      gone_nodes_.insert(analysis_.node);
-    } else {
-      std::vector<std::vector<std::string>> dumps;
-      for (const auto& f : m_.console().findings())
-        if (f.kind == "page-dump" && f.line_no > console_lines_) dumps.push_back(f.lines);
-      checks = check_after_refusal(analysis_, before_, mem_before_, after, mem_after, parse_page_dumps(dumps));
-    }
-    for (auto& c : checks) record(step, c);
-  }
-
-  void after_plug(int step, const Dimm& d) {
-    // Case 5: memory returning to a node whose pgdat was tagged at boot must find it again.
-    if (!boot_.node(d.node) || !gone_nodes_.count(d.node)) return;
-    SnapshotText snap = read_probe_snapshot(m_);
-    save(fmt::format("snapshot-after-step{}.txt", step), snap.raw);
-    for (auto& c : check_pgdat_reuse(boot_, snap.snapshot, d.node)) record(step, c);
-  }
-
- private:
-  void record(int step, const CaseCheck& c) {
-    CheckRecord rec{step, c.case_no, c.name, c.ok, c.detail, false, ""};
-    if (!c.ok)
-      for (const auto& x : s_.xfails)
-        if (x.case_no == c.case_no && c.name.rfind(x.check, 0) == 0 && kernel_.release.rfind(x.kernel, 0) == 0) {
-          rec.xfail = true;
-          rec.evidence = x.evidence;
-        }
-    progress_(fmt::format("  check case {} {}: {}{}", c.case_no, c.name, c.ok ? "ok" : rec.xfail ? "XFAIL" : "FAIL",
-                          c.ok ? "" : " - " + c.detail));
-    res_.checks.push_back(rec);
-  }
-  void save(const std::string& name, const std::string& text) { std::ofstream(res_.artifacts + "/" + name) << text; }
-  // Node meminfo, zoneinfo, vmstat and memory-block states, for people reading a failure.
-  void save_guest_state(const std::string& name) {
-    GuestExecResult g = m_.guest_exec(
-        "for n in /sys/devices/system/node/node[0-9]*; do echo \"== $n/meminfo\"; cat $n/meminfo; done;"
-        "echo '== /proc/zoneinfo'; cat /proc/zoneinfo; echo '== /proc/vmstat'; cat /proc/vmstat;"
-        "echo '== memory blocks'; cd /sys/devices/system/memory && for b in memory*; do echo \"$b $(cat $b/state) $(cat $b/valid_zones 2>/dev/null)\"; done",
-        60);
-    save(name, g.out + g.err);
-  }
-
-  Machine& m_;
-  const Scenario& s_;
-  const KernelImage& kernel_;
-  ScenarioResult& res_;
-  const ProgressSink& progress_;
-  MemmapSnapshot boot_, before_;
-  NodeMemTotals mem_before_;
-  RemovalAnalysis analysis_;
-  size_t console_lines_ = 0;
-  std::set<int> gone_nodes_;
-};
-
 // Executes one step; returns its result. Guest trouble propagates as GuestDown.
-StepResult run_step(Machine& m, const Scenario& s, const Step& st, const RunOptions& opts, int index, ProbeContext* probe) {
+StepResult run_step(Machine& m, const Scenario& s, const Step& st, const RunOptions& opts, int index, ProbeSession* probe) {
   StepResult r;
   r.action = step_action_name(st.action);
   r.expected = st.expect;
@@ -258,9 +159,9 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
     booted = true;
     res.boot_s = seconds_since(started);
     progress(fmt::format("{} on {}: guest up in {:.1f} s", s.name, kernel.release, res.boot_s));
-    std::unique_ptr<ProbeContext> probe;
+    std::unique_ptr<ProbeSession> probe;
     if (s.uses_probe()) {
-      probe = std::make_unique<ProbeContext>(*m, s, kernel, res, progress);
+      probe = std::make_unique<ProbeSession>(*m, opts.timeouts, res.artifacts, res.checks, progress);
       probe->at_boot();
     }
     std::vector<NodeMeminfo> after_cycle;
@@ -285,7 +186,7 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
     }
     // The state after the first cycle is the baseline (the first cycle may allocate once, e.g.
     // sysfs and slab for a node seen for the first time); every later cycle must come back to it.
-    for (const auto& c : check_cycles(after_cycle)) {
+    for (const auto& c : check_cycles(NodeMeminfo{}, after_cycle)) {
       res.checks.push_back({-1, c.case_no, c.name, c.ok, c.detail, false, ""});
       progress(fmt::format("  check case {} {}: {}{}", c.case_no, c.name, c.ok ? "ok" : "FAIL", c.ok ? "" : " - " + c.detail));
     }
@@ -311,8 +212,14 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
   // Spec checks: a failed one fails the scenario unless it is a known kernel failure (xfail).
   std::set<int> covered;
   bool xfailed = false;
-  for (const auto& c : res.checks) {
+  for (auto& c : res.checks) {
     covered.insert(c.case_no);
+    if (!c.ok)
+      for (const auto& x : s.xfails)
+        if (x.case_no == c.case_no && c.name == x.check && kernel.release.rfind(x.kernel, 0) == 0) {
+          c.xfail = true;
+          c.evidence = x.evidence;
+        }
     if (c.ok) continue;
     if (c.xfail) {
       xfailed = true;
