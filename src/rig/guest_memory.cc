@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "rig/errors.h"
@@ -20,11 +21,52 @@ SnapshotText read_probe_snapshot(Machine& m) {
   return {parse_probe_snapshot(r.out), r.out};
 }
 
+std::vector<std::string> query_batches(const std::string& ranges) {
+  std::vector<std::string> out;
+  std::string cur;
+  uint64_t pfns = 0, tokens = 0;
+  auto flush = [&] {
+    if (!cur.empty()) out.push_back(cur);
+    cur.clear();
+    pfns = tokens = 0;
+  };
+  for (auto [first, last] : parse_query_ranges(ranges)) {
+    while (true) {
+      // A range longer than one query allows is split; each piece is asked in order.
+      const uint64_t piece_last = std::min(last, first + kProbeQueryMaxPfns - 1);
+      const uint64_t n = piece_last - first + 1;
+      std::string tok = first == piece_last ? std::to_string(first) : fmt::format("{}-{}", first, piece_last);
+      if (pfns + n > kProbeQueryMaxPfns || tokens + 1 > kProbeQueryMaxRanges || cur.size() + tok.size() + 1 > kProbeQueryMaxText)
+        flush();
+      cur += (cur.empty() ? "" : " ") + tok;
+      pfns += n;
+      ++tokens;
+      if (piece_last == last) break;
+      first = piece_last + 1;
+    }
+  }
+  flush();
+  return out;
+}
+
 std::vector<PfnStateRun> query_probe(Machine& m, const std::string& ranges, std::string* raw) {
-  GuestExecResult r = m.guest_exec(fmt::format("echo '{}' > {}/query && cat {}/query", ranges, kProbeDir, kProbeDir), 120);
-  if (!r.ok()) throw InfraError(fmt::format("probe query failed: {}", r.err.substr(0, 200)));
-  if (raw) *raw = r.out;
-  return parse_probe_query(r.out);
+  std::vector<PfnStateRun> all;
+  if (raw) raw->clear();
+  for (const auto& batch : query_batches(ranges)) {
+    // One write of the whole batch (echo), then a fresh read; the probe also accepts the text in
+    // several writes of one open file, and starts over at position 0 (docs/probe-format.md).
+    GuestExecResult r = m.guest_exec(fmt::format("echo '{}' > {}/query && cat {}/query", batch, kProbeDir, kProbeDir), 120);
+    if (!r.ok()) {
+      if (r.err.find("Invalid argument") != std::string::npos || r.err.find("Argument list too long") != std::string::npos)
+        throw ProbeFormatError(fmt::format("the probe rejected the query: {}", r.err.substr(0, 200)));
+      throw InfraError(fmt::format("probe query failed: {}", r.err.substr(0, 200)));
+    }
+    if (raw) *raw += r.out;
+    auto runs = parse_probe_query(r.out);
+    check_query_covers(runs, batch);
+    all.insert(all.end(), runs.begin(), runs.end());
+  }
+  return all;
 }
 
 std::optional<uint64_t> parse_node_memtotal(const std::string& meminfo) { return parse_node_meminfo_field(meminfo, "MemTotal"); }

@@ -2,7 +2,9 @@
 // queries (images/probe), and each node's MemTotal.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "rig/case_checks.h"
 #include "rig/machine.h"
@@ -17,8 +19,18 @@ struct SnapshotText {
 
 // Throws InfraError when the probe is not loaded, ProbeFormatError when its output is bad.
 SnapshotText read_probe_snapshot(Machine& m);
-// The state now of `ranges` ("a-b c ..."); returns parsed runs and the raw answer.
+// The state now of `ranges` ("a-b c ..."); returns parsed runs and the raw answer (the answers of
+// all batches, one after the other, when the query had to be split). Throws ProbeFormatError when
+// the answer does not cover every asked pfn exactly once and in order, or the probe rejects it.
 std::vector<PfnStateRun> query_probe(Machine& m, const std::string& ranges, std::string* raw);
+// The probe's limits per query (images/probe/rig_probe.c MAX_QUERY_PFNS, MAX_QUERY_RANGES) and a
+// bound on the text of one guest command.
+constexpr uint64_t kProbeQueryMaxPfns = 1ull << 22;
+constexpr uint64_t kProbeQueryMaxRanges = 1ull << 16;
+constexpr size_t kProbeQueryMaxText = 60000;
+// Pure: splits `ranges` into queries within those limits, in order (ranges renormalized to
+// decimal). Throws ProbeFormatError for a malformed range.
+std::vector<std::string> query_batches(const std::string& ranges);
 NodeMemTotals read_node_memtotals(Machine& m);
 // Node id -> {MemTotal, free} in kB, where free is MemFree plus the pages sitting in per-cpu
 // lists (/proc/zoneinfo "count:"): since 5.14 those hold whole order-9 blocks, so a freed 2 MiB

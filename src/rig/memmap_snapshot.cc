@@ -2,12 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace rig {
 namespace {
 
-constexpr int kFormat = 1;
+// Formats this rig reads: 1 (old recordings, no allocator state) and 2.
+constexpr int kFormatMin = 1;
+constexpr int kFormatMax = 2;
 
 [[noreturn]] void bad(size_t line_no, const std::string& why, const std::string& line) {
   throw ProbeFormatError(fmt::format("probe output line {}: {}: '{}'", line_no, why, line.substr(0, 120)));
@@ -52,7 +55,7 @@ const std::string& need(const std::map<std::string, std::string>& f, const char*
   return it->second;
 }
 
-PageState state_from(const std::map<std::string, std::string>& f, size_t n, const std::string& line) {
+PageState state_from(const std::map<std::string, std::string>& f, int format, size_t n, const std::string& line) {
   PageState s;
   if (f.count("gone")) return s;
   s.online = true;
@@ -64,7 +67,28 @@ PageState state_from(const std::map<std::string, std::string>& f, size_t n, cons
   s.ref = to_i64(need(f, "ref", n, line), n, line);
   s.type = to_u64(need(f, "type", n, line), n, line);
   s.info = to_u64(need(f, "info", n, line), n, line);
+  if (format < 2) return s;
+  s.alloc_known = true;
+  const std::string& free = need(f, "free", n, line);
+  if (free == "buddy") s.free_block = true;
+  else if (free == "pcp") s.on_pcp = true;
+  else if (free != "no") bad(n, "unknown free= value: " + free, line);
+  const std::string& held = need(f, "held", n, line);
+  if (held == "slab") s.slab = true;
+  else if (held == "lru") s.lru = true;
+  else if (held == "pgtable") s.pgtable = true;
+  else if (held != "other" && held != "none") bad(n, "unknown held= value: " + held, line);
+  if (s.in_allocator() && held != "none") bad(n, "a free page held by " + held, line);
   return s;
+}
+
+// An "overflow WHAT N" line: the probe had to leave something out.
+[[noreturn]] void overflow(std::istringstream& in, size_t n, const std::string& line) {
+  std::string what, count;
+  in >> what >> count;
+  bad(n, fmt::format("the probe left out {} {} (its tables were too small): the output is incomplete", count,
+                     what.empty() ? "entries" : what),
+      line);
 }
 
 std::vector<PageRole> roles_from(const std::string& text, size_t n, const std::string& line) {
@@ -114,7 +138,9 @@ bool PageState::operator==(const PageState& o) const {
   if (online != o.online) return false;
   if (!online) return true;
   return nid == o.nid && reserved == o.reserved && private_ == o.private_ && buddy == o.buddy &&
-         selfhosted == o.selfhosted && ref == o.ref && type == o.type && info == o.info;
+         selfhosted == o.selfhosted && ref == o.ref && type == o.type && info == o.info &&
+         alloc_known == o.alloc_known && free_block == o.free_block && on_pcp == o.on_pcp && slab == o.slab &&
+         lru == o.lru && pgtable == o.pgtable;
 }
 
 const SectionEntry* MemmapSnapshot::section(uint64_t nr) const {
@@ -148,7 +174,8 @@ MemmapSnapshot parse_probe_snapshot(const std::string& text) {
       std::string v;
       in >> v;
       s.format = static_cast<int>(to_u64(v, n, line));
-      if (s.format != kFormat) bad(n, fmt::format("unknown probe format {} (this rig reads {})", s.format, kFormat), line);
+      if (s.format < kFormatMin || s.format > kFormatMax)
+        bad(n, fmt::format("unknown probe format {} (this rig reads {} to {})", s.format, kFormatMin, kFormatMax), line);
       continue;
     }
     if (tag == "kernel") {
@@ -196,7 +223,7 @@ MemmapSnapshot parse_probe_snapshot(const std::string& text) {
       r.pfn = to_u64(pfn, n, line);
       r.count = to_u64(count, n, line);
       if (r.count == 0) bad(n, "empty run", line);
-      r.state = state_from(f, n, line);
+      r.state = state_from(f, s.format, n, line);
       r.roles = roles_from(need(f, "roles", n, line), n, line);
       s.runs.push_back(std::move(r));
       ++p_lines;
@@ -205,6 +232,8 @@ MemmapSnapshot parse_probe_snapshot(const std::string& text) {
       in >> count;
       if (to_u64(count, n, line) != p_lines) bad(n, fmt::format("'end' counts {} page lines, saw {}", count, p_lines), line);
       ended = true;
+    } else if (tag == "overflow") {
+      overflow(in, n, line);
     } else {
       bad(n, "unknown line", line);
     }
@@ -220,34 +249,103 @@ std::vector<PfnStateRun> parse_probe_query(const std::string& text) {
   std::istringstream all(text);
   std::string line;
   size_t n = 0;
+  int format = 0;
   bool ended = false;
   while (std::getline(all, line)) {
     ++n;
     if (line.empty()) continue;
+    if (ended) bad(n, "text after 'end'", line);
     std::istringstream in(line);
     std::string tag;
     in >> tag;
     if (n == 1) {
       std::string v;
       in >> v;
-      if (tag != "rig-probe-query" || v != std::to_string(kFormat)) bad(n, "not a probe query answer of format 1", line);
+      if (tag != "rig-probe-query" || (v != "1" && v != "2")) bad(n, "not a probe query answer of format 1 or 2", line);
+      format = static_cast<int>(to_u64(v, n, line));
       continue;
     }
     if (tag == "end") {
+      // Format 2 counts its Q lines; format 1 has a bare 'end'.
+      std::string count;
+      in >> count;
+      if (format >= 2 && to_u64(count, n, line) != out.size())
+        bad(n, fmt::format("'end' counts {} query lines, saw {}", count, out.size()), line);
       ended = true;
       continue;
     }
+    if (tag == "overflow") overflow(in, n, line);
     if (tag != "Q") bad(n, "unknown line", line);
     std::string pfn, count;
     in >> pfn >> count;
     PfnStateRun r;
     r.pfn = to_u64(pfn, n, line);
     r.count = to_u64(count, n, line);
-    r.state = state_from(fields(in), n, line);
+    if (r.count == 0) bad(n, "empty run", line);
+    r.state = state_from(fields(in), format, n, line);
     out.push_back(r);
   }
+  if (format == 0) throw ProbeFormatError("probe query answer is empty");
   if (!ended) throw ProbeFormatError("probe query answer truncated (no 'end')");
   return out;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> parse_query_ranges(const std::string& ranges) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  std::istringstream in(ranges);
+  std::string tok;
+  auto num = [&](const std::string& v) -> uint64_t {
+    try {
+      size_t used = 0;
+      uint64_t x = 0;
+      if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+        if (v.find_first_not_of("0123456789abcdefABCDEF", 2) != std::string::npos) throw 0;
+        x = std::stoull(v.substr(2), &used, 16);
+        used += 2;
+      } else {
+        if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) throw 0;
+        x = std::stoull(v, &used, 10);
+      }
+      if (used != v.size()) throw 0;
+      return x;
+    } catch (...) {
+      throw ProbeFormatError("bad pfn range in a probe query: '" + tok + "'");
+    }
+  };
+  while (in >> tok) {
+    auto dash = tok.find('-');
+    uint64_t first = num(tok.substr(0, dash));
+    uint64_t last = dash == std::string::npos ? first : num(tok.substr(dash + 1));
+    if (last < first) throw ProbeFormatError("bad pfn range in a probe query (last < first): '" + tok + "'");
+    out.emplace_back(first, last);
+  }
+  return out;
+}
+
+void check_query_covers(const std::vector<PfnStateRun>& runs, const std::string& ranges) {
+  const auto asked = parse_query_ranges(ranges);
+  // Walk the asked pfns and the answered pfns as two sequences: they must be the same sequence.
+  size_t ri = 0;
+  uint64_t rpos = 0;  // pfns of runs[ri] already consumed
+  for (const auto& [first, last] : asked) {
+    uint64_t pfn = first;
+    while (true) {
+      if (ri == runs.size())
+        throw ProbeFormatError(fmt::format("probe query answer misses pfns {}-{} (truncated or dropped)", pfn, last));
+      const auto& r = runs[ri];
+      const uint64_t at = r.pfn + rpos;
+      if (at != pfn)
+        throw ProbeFormatError(fmt::format("probe query answer gives pfn {} where pfn {} was asked ({} pfn {})", at, pfn,
+                                           at > pfn ? "missing" : "extra", at > pfn ? pfn : at));
+      const uint64_t take = std::min(r.count - rpos, last - pfn + 1);
+      rpos += take;
+      if (rpos == r.count) ++ri, rpos = 0;
+      if (last - pfn + 1 == take) break;
+      pfn += take;
+    }
+  }
+  if (ri != runs.size())
+    throw ProbeFormatError(fmt::format("probe query answer has extra pfns from {} on (not asked)", runs[ri].pfn + rpos));
 }
 
 std::map<uint64_t, PageState> states_by_pfn(const std::vector<PfnStateRun>& runs) {

@@ -1,4 +1,5 @@
-// What the in-guest probe reports (images/probe, format "rig-probe 1", docs/probe-format.md):
+// What the in-guest probe reports (images/probe, format "rig-probe 2", docs/probe-format.md;
+// format 1 recordings still parse, with PageState::alloc_known false):
 // every present section, every node's pgdat, and the state of every page that carries bootmem
 // info, with the roles that explain why it is reported. Pure model and parser.
 #pragma once
@@ -8,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace rig {
@@ -102,6 +104,14 @@ struct PfnStateRun {
 // Both throw ProbeFormatError naming the line for malformed input or an unknown format version.
 MemmapSnapshot parse_probe_snapshot(const std::string& text);
 std::vector<PfnStateRun> parse_probe_query(const std::string& text);
+
+// The ranges of a query ("a-b c 0x10-0x1f"), in order, as inclusive [first, last] pairs. Throws
+// ProbeFormatError for a malformed token or last < first.
+std::vector<std::pair<uint64_t, uint64_t>> parse_query_ranges(const std::string& ranges);
+// Throws ProbeFormatError unless the answer covers every pfn of `ranges` exactly once and in the
+// order asked (duplicated asks are answered twice): a missing pfn, an extra one or a truncated
+// answer is an error, never "gone".
+void check_query_covers(const std::vector<PfnStateRun>& runs, const std::string& ranges);
 
 class ProbeFormatError : public std::runtime_error {
  public:

@@ -1,0 +1,235 @@
+// The probe's output parser (formats 1 and 2), the query coverage check and the query batching,
+// on recorded probe output (tests/data/probe) and on small hand-written answers.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "rig/guest_memory.h"
+#include "rig/memmap_snapshot.h"
+
+using namespace rig;
+
+namespace {
+
+std::string data(const std::string& name) {
+  std::ifstream in(std::string(RIG_TEST_DATA) + "/" + name, std::ios::binary);
+  EXPECT_TRUE(in.good()) << name;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const std::string kHeader2 =
+    "rig-probe 2\nkernel 6.12.117+deb12-amd64\nencoding index-private\ntypes section=12 mix=13 node=14\n"
+    "struct_page 64\nsection_shift 27\npaging_levels 5\nS 0 nid=0 early=1 online=1\n"
+    "N 0 pgdat_pfn=261078 pgdat_bytes=174208 online=1\n";
+const std::string kState = "nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0";
+
+std::string snapshot2(const std::string& p_lines, size_t count) {
+  return kHeader2 + p_lines + "end " + std::to_string(count) + "\n";
+}
+
+// The message of the ProbeFormatError `f` throws ("" when it does not throw).
+template <typename F>
+std::string format_error(F f) {
+  try {
+    f();
+  } catch (const ProbeFormatError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+PfnStateRun run(uint64_t pfn, uint64_t count) {
+  PfnStateRun r;
+  r.pfn = pfn;
+  r.count = count;
+  return r;
+}
+
+}  // namespace
+
+TEST(ProbeFormat, Format1RecordingsStillParseWithoutAllocatorState) {
+  auto s = parse_probe_snapshot(data("probe/movable-6.1-before.txt"));
+  EXPECT_EQ(s.format, 1);
+  ASSERT_FALSE(s.runs.empty());
+  for (const auto& r : s.runs) EXPECT_FALSE(r.state.alloc_known);
+  auto q = parse_probe_query(data("probe/movable-6.1-after.txt"));
+  ASSERT_FALSE(q.empty());
+  for (const auto& r : q) {
+    EXPECT_FALSE(r.state.alloc_known);
+    EXPECT_FALSE(r.state.in_allocator());
+  }
+}
+
+TEST(ProbeFormat, Format2FieldsAndP4dRole) {
+  const std::string text = snapshot2(
+      "P 100 1 nid=0 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=0 free=buddy held=none roles=memmap:3\n"
+      "P 101 511 " + kState + " free=buddy held=none roles=memmap:3\n"
+      "P 700 2 " + kState + " free=pcp held=none roles=memmap:4\n"
+      "P 800 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=slab roles=pte:5\n"
+      "P 801 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=lru roles=pte:6\n"
+      "P 802 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=pgtable roles=pmd:6\n"
+      "P 803 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=12 info=6 free=no held=other roles=p4d:6,pud:6\n"
+      "P 804 1 " + kState + " free=no held=none roles=usage:6\n",
+      8);
+  auto s = parse_probe_snapshot(text);
+  EXPECT_EQ(s.format, 2);
+  EXPECT_EQ(s.paging_levels, 5);
+  ASSERT_EQ(s.runs.size(), 8u);
+  for (const auto& r : s.runs) EXPECT_TRUE(r.state.alloc_known);
+  EXPECT_TRUE(s.runs[0].state.free_block);
+  EXPECT_TRUE(s.runs[0].state.buddy);
+  EXPECT_TRUE(s.runs[1].state.free_block);
+  EXPECT_FALSE(s.runs[1].state.buddy);
+  EXPECT_TRUE(s.runs[1].state.in_allocator());
+  EXPECT_TRUE(s.runs[2].state.on_pcp);
+  EXPECT_FALSE(s.runs[2].state.free_block);
+  EXPECT_TRUE(s.runs[3].state.slab);
+  EXPECT_FALSE(s.runs[3].state.in_allocator());
+  EXPECT_TRUE(s.runs[4].state.lru);
+  EXPECT_TRUE(s.runs[5].state.pgtable);
+  const auto& other = s.runs[6].state;
+  EXPECT_FALSE(other.slab || other.lru || other.pgtable || other.in_allocator());
+  ASSERT_EQ(s.runs[6].roles.size(), 2u);
+  EXPECT_EQ(s.runs[6].roles[0].kind, PageRoleKind::P4d);
+  EXPECT_EQ(s.runs[6].roles[0].owner, 6);
+  EXPECT_STREQ(page_role_name(PageRoleKind::P4d), "p4d");
+  EXPECT_FALSE(s.runs[7].state.in_allocator());
+}
+
+TEST(ProbeFormat, Format2RejectsUnknownOrMissingAllocatorFields) {
+  auto with = [&](const std::string& fields) {
+    return snapshot2("P 100 1 " + kState + " " + fields + " roles=memmap:3\n", 1);
+  };
+  EXPECT_NO_THROW(parse_probe_snapshot(with("free=no held=other")));
+  const std::string line = "probe output line 10";
+  EXPECT_NE(format_error([&] { parse_probe_snapshot(with("free=maybe held=none")); }).find(line), std::string::npos);
+  EXPECT_NE(format_error([&] { parse_probe_snapshot(with("free=maybe held=none")); }).find("free=maybe"),
+            std::string::npos);
+  EXPECT_NE(format_error([&] { parse_probe_snapshot(with("free=no held=kernel")); }).find("held= value: kernel"),
+            std::string::npos);
+  EXPECT_NE(format_error([&] { parse_probe_snapshot(with("held=none")); }).find("missing field 'free'"), std::string::npos);
+  EXPECT_NE(format_error([&] { parse_probe_snapshot(with("free=no")); }).find("missing field 'held'"), std::string::npos);
+  EXPECT_NE(format_error([&] { parse_probe_snapshot(with("free=pcp held=slab")); }).find(line), std::string::npos);
+  // Unknown format versions are refused.
+  std::string v3 = with("free=no held=none");
+  v3.replace(0, 11, "rig-probe 3");
+  EXPECT_NE(format_error([&] { parse_probe_snapshot(v3); }).find("unknown probe format 3"), std::string::npos);
+}
+
+TEST(ProbeFormat, OverflowIsAnErrorNotATruncation) {
+  const std::string p = "P 100 1 " + kState + " free=no held=none roles=memmap:3\n";
+  auto err = format_error([&] { parse_probe_snapshot(kHeader2 + p + "overflow entries 17\nend 1\n"); });
+  EXPECT_NE(err.find("line 11"), std::string::npos) << err;
+  EXPECT_NE(err.find("17 entries"), std::string::npos) << err;
+  err = format_error([&] { parse_probe_snapshot(kHeader2 + p + "overflow pcp 3\nend 1\n"); });
+  EXPECT_NE(err.find("3 pcp"), std::string::npos) << err;
+  err = format_error(
+      [&] { parse_probe_query("rig-probe-query 2\nQ 100 1 " + kState + " free=no held=none\noverflow pcp 2\nend 1\n"); });
+  EXPECT_NE(err.find("line 3"), std::string::npos) << err;
+  // A short read: no 'end', or an 'end' that counts other lines than it ends.
+  EXPECT_NE(format_error([&] { parse_probe_snapshot(kHeader2 + p); }).find("truncated"), std::string::npos);
+  EXPECT_NE(format_error([&] { parse_probe_snapshot(kHeader2 + p + "end 2\n"); }).find("'end' counts"), std::string::npos);
+}
+
+TEST(ProbeFormat, QueryFormat2) {
+  auto q = parse_probe_query("rig-probe-query 2\nQ 100 3 " + kState + " free=pcp held=none\nQ 103 1 gone\nend 2\n");
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_TRUE(q[0].state.alloc_known);
+  EXPECT_TRUE(q[0].state.on_pcp);
+  EXPECT_FALSE(q[1].state.online);
+  EXPECT_NE(format_error([&] { parse_probe_query("rig-probe-query 2\nQ 100 3 " + kState + " free=pcp held=none\n"); })
+                .find("truncated"),
+            std::string::npos);
+  EXPECT_NE(format_error([&] { parse_probe_query("rig-probe-query 2\nQ 100 3 " + kState + " free=pcp held=none\nend 2\n"); })
+                .find("'end' counts"),
+            std::string::npos);
+  EXPECT_NE(format_error([&] { parse_probe_query("rig-probe-query 2\nQ 100 3 " + kState + " free=?? held=none\nend 1\n"); })
+                .find("line 2"),
+            std::string::npos);
+  EXPECT_NE(format_error([&] { parse_probe_query("rig-probe-query 3\nend 0\n"); }).find("line 1"), std::string::npos);
+  EXPECT_NE(format_error([&] { parse_probe_query(""); }).find("empty"), std::string::npos);
+}
+
+TEST(ProbeFormat, PageStateEqualityComparesAllocatorState) {
+  PageState a;
+  a.online = true;
+  a.alloc_known = true;
+  PageState b = a;
+  EXPECT_EQ(a, b);
+  b.on_pcp = true;
+  EXPECT_NE(a, b);
+  b = a;
+  b.free_block = true;
+  EXPECT_NE(a, b);
+  b = a;
+  b.slab = true;
+  EXPECT_NE(a, b);
+  b = a;
+  b.lru = true;
+  EXPECT_NE(a, b);
+  b = a;
+  b.pgtable = true;
+  EXPECT_NE(a, b);
+  b = a;
+  b.alloc_known = false;
+  EXPECT_NE(a, b);
+}
+
+TEST(QueryCoverage, ExactCoverPasses) {
+  // Runs may split or join asked ranges; a pfn asked twice is answered twice, in order.
+  EXPECT_NO_THROW(check_query_covers({run(10, 5), run(15, 1), run(20, 2), run(22, 9)}, "10-15 20-30"));
+  EXPECT_NO_THROW(check_query_covers({run(10, 3), run(13, 3), run(20, 1)}, "10-12 13-15 20"));
+  EXPECT_NO_THROW(check_query_covers({run(10, 2), run(11, 1)}, "10-11 11"));
+  EXPECT_NO_THROW(check_query_covers({run(16, 16)}, "0x10-0x1f"));
+  EXPECT_NO_THROW(check_query_covers({}, ""));
+}
+
+TEST(QueryCoverage, MissingExtraAndTruncatedAnswersThrow) {
+  // A pfn left out in the middle.
+  auto err = format_error([] { check_query_covers({run(10, 2), run(13, 3)}, "10-15"); });
+  EXPECT_NE(err.find("missing pfn 12"), std::string::npos) << err;
+  // A pfn that was not asked.
+  err = format_error([] { check_query_covers({run(10, 7)}, "10-15"); });
+  EXPECT_NE(err.find("extra pfns from 16"), std::string::npos) << err;
+  err = format_error([] { check_query_covers({run(9, 7)}, "10-15"); });
+  EXPECT_NE(err.find("extra pfn 9"), std::string::npos) << err;
+  // Truncated: the answer stops early.
+  err = format_error([] { check_query_covers({run(10, 6)}, "10-15 20-30"); });
+  EXPECT_NE(err.find("misses pfns 20-30"), std::string::npos) << err;
+  err = format_error([] { check_query_covers({run(10, 3)}, "10-15"); });
+  EXPECT_NE(err.find("misses pfns 13-15"), std::string::npos) << err;
+  // Out of order, and a duplicate answer.
+  EXPECT_FALSE(format_error([] { check_query_covers({run(20, 1), run(10, 1)}, "10 20"); }).empty());
+  EXPECT_FALSE(format_error([] { check_query_covers({run(10, 1), run(10, 1)}, "10"); }).empty());
+  // A malformed query is refused before anything is compared.
+  EXPECT_FALSE(format_error([] { check_query_covers({}, "12-10"); }).empty());
+  EXPECT_FALSE(format_error([] { check_query_covers({}, "1x"); }).empty());
+  EXPECT_FALSE(format_error([] { check_query_covers({}, "'; reboot"); }).empty());
+}
+
+TEST(QueryCoverage, BatchesStayWithinTheProbesLimits) {
+  EXPECT_EQ(query_batches("10-15 0x10 20"), (std::vector<std::string>{"10-15 16 20"}));
+  EXPECT_TRUE(query_batches("").empty());
+  // One range of 5M pfns: two queries, the second going on where the first stopped.
+  const uint64_t big = 5ull << 20;
+  auto b = query_batches(fmt::format("100-{} 7", 100 + big - 1));
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0], fmt::format("100-{}", 100 + kProbeQueryMaxPfns - 1));
+  EXPECT_EQ(b[1], fmt::format("{}-{} 7", 100 + kProbeQueryMaxPfns, 100 + big - 1));
+  // Many single pfns: split by text length, none lost, order kept.
+  std::string many;
+  for (uint64_t i = 0; i < 20000; ++i) many += fmt::format("{} ", 1000000 + 2 * i);
+  auto parts = query_batches(many);
+  EXPECT_GT(parts.size(), 1u);
+  std::string joined;
+  for (const auto& p : parts) {
+    EXPECT_LE(p.size(), kProbeQueryMaxText);
+    joined += p + " ";
+  }
+  EXPECT_EQ(joined, many);
+}
