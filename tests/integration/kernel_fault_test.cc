@@ -53,6 +53,138 @@ TEST(KernelFault, MissingPutFailsCaseOneOnly) {
   EXPECT_FALSE(r["reproducer"].get<std::string>().empty()) << "a failed run carries a reproducer";
 }
 
+// ---- Deliberate faults of docs/faults.md ------------------------------------------------------
+// One kernel per patch in tests/data/faults, built from the Debian source it names; the scenario
+// that exercises the broken code must exit 1 with a check of the intended case in status "fail"
+// (never xfail), naming the evidence, and the clean build of the same source must not fail it.
+namespace faults {
+
+const std::string kFaults = std::string(RIG_SOURCE_DIR) + "/tests/data/faults/";
+const std::string kShipped = std::string(RIG_SOURCE_DIR) + "/rig/scenarios/";
+const std::string kOwn = std::string(RIG_SOURCE_DIR) + "/tests/data/scenarios/";
+
+std::string build_from(const std::string& src, const std::string& patch) {
+  std::vector<std::string> argv = {RIG_BINARY, "kernel", "build", "--src", src};
+  if (!patch.empty()) argv.insert(argv.end(), {"--patch", kFaults + patch});
+  CommandResult r = run_command(argv, 3600);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::string dir = r.out;
+  while (!dir.empty() && dir.back() == '\n') dir.pop_back();
+  return dir;
+}
+
+// The result of one scenario on one kernel, and the rig's exit status.
+json run_scenario(const std::string& scenario, const std::string& kernel, int* exit_code) {
+  const std::string dir = fresh_dir("fault");
+  CommandResult r = run_command({RIG_BINARY, "run", scenario, "--kernel", kernel, "--json", dir + "/o.json", "--artifacts", dir + "/runs"}, 1800);
+  *exit_code = r.exit_code;
+  if (!path_exists(dir + "/o.json")) {
+    ADD_FAILURE() << "no results from " << scenario << " on " << kernel << ": " << r.out << r.err;
+    return json::object();
+  }
+  return json::parse(read_file(dir + "/o.json"))["results"][0];
+}
+
+// A check's status; records from before "status" existed: ok -> pass, xfail flag -> xfail.
+std::string status_of(const json& c) {
+  if (c.contains("status")) return c["status"].get<std::string>();
+  if (c.value("ok", false)) return "pass";
+  return c.value("xfail", false) ? "xfail" : "fail";
+}
+
+std::vector<json> failed_checks(const json& result) {
+  std::vector<json> out;
+  if (result.contains("checks"))
+    for (const auto& c : result["checks"])
+      if (status_of(c) == "fail") out.push_back(c);
+  return out;
+}
+
+std::string describe(const std::vector<json>& checks) {
+  std::string s;
+  for (const auto& c : checks) s += "\n  case " + c["case"].dump() + " " + c["name"].get<std::string>() + ": " + c["detail"].get<std::string>();
+  return s.empty() ? " (none)" : s;
+}
+
+bool starts_with_any(const std::string& name, const std::vector<std::string>& prefixes) {
+  for (const auto& p : prefixes)
+    if (name.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+struct Fault {
+  std::string src;                    // debian-6.1 / debian-6.12
+  std::string patch;                  // in tests/data/faults
+  std::string scenario;               // path
+  int case_no;                        // every failed check must be of this case
+  std::vector<std::string> checks;    // one of these (name prefixes) must fail ...
+  std::vector<std::string> evidence;  // ... with each of these substrings in its detail
+};
+
+void expect_caught(const Fault& f) {
+  int clean_exit = -1, faulty_exit = -1;
+  const json clean = run_scenario(f.scenario, build_from(f.src, ""), &clean_exit);
+  const std::vector<json> clean_failed = failed_checks(clean);
+  EXPECT_EQ(clean_exit, 0) << "the clean " << f.src << " build must pass " << f.scenario << ": " << clean.value("reason", "")
+                           << describe(clean_failed);
+  EXPECT_TRUE(clean_failed.empty()) << describe(clean_failed);
+
+  const json faulty = run_scenario(f.scenario, build_from(f.src, f.patch), &faulty_exit);
+  const std::vector<json> failed = failed_checks(faulty);
+  EXPECT_EQ(faulty_exit, 1) << f.patch << ": " << faulty.value("reason", "") << describe(failed);
+  EXPECT_EQ(faulty.value("verdict", ""), "fail") << faulty.value("reason", "");
+  bool caught = false;
+  for (const auto& c : failed) {
+    EXPECT_EQ(c["case"], f.case_no) << "a check of another case failed: " << c["name"] << ": " << c["detail"];
+    if (!starts_with_any(c["name"].get<std::string>(), f.checks)) continue;
+    const std::string detail = c["detail"].get<std::string>();
+    bool all = true;
+    for (const auto& e : f.evidence) all &= detail.find(e) != std::string::npos;
+    caught |= all;
+  }
+  EXPECT_TRUE(caught) << f.patch << ": no failed check named " << ::testing::PrintToString(f.checks) << " with "
+                      << ::testing::PrintToString(f.evidence) << "; failed:" << describe(failed);
+}
+
+}  // namespace faults
+
+// (a) vmemmap PMD-table freeing: the table of a 1 GiB vmemmap window that empties is never put.
+TEST(KernelFault, VmemmapPmdTableKeptFailsCaseOne) {
+  faults::expect_caught({"debian-6.1", "vmemmap-pmd-table-kept.patch", faults::kOwn + "boot-dimm-64g-128m.toml", 1,
+                         {"page-tables-freed", "memtotal-node-0"}, {"pmd"}});
+}
+
+// (b) hot-added (non-bootmem) memmap: free_pagetable() gives back only the head of each order-9 block.
+TEST(KernelFault, HotplugMemmapHeadOnlyFailsCaseOne) {
+  faults::expect_caught({"debian-6.1", "hotplug-memmap-head-only.patch", faults::kShipped + "hotplug-cycles.toml", 1,
+                         {"memmap-freed", "cycles-no-free-memory-leak"}, {}});
+}
+
+// (c) on linux-source-6.12: put_page_bootmem() never frees (dec-and-test on a count that starts at 1).
+TEST(KernelFault, PutPageBootmemDecAndTest612FailsCaseOne) {
+  faults::expect_caught({"debian-6.12", "put-page-bootmem-dec-and-test-6.12.patch", faults::kShipped + "unplug-boot-dimm-movable.toml", 1,
+                         {"memmap-freed"}, {"SECTION_INFO"}});
+}
+
+// mm/sparse.c: free_map_bootmem() frees 1/64 of the range, so nothing of the boot memmap.
+TEST(KernelFault, FreeMapBootmemBytesFailsCaseOne) {
+  faults::expect_caught({"debian-6.1", "free-map-bootmem-bytes.patch", faults::kShipped + "unplug-boot-dimm-movable.toml", 1,
+                         {"memmap-freed"}, {"SECTION_INFO"}});
+}
+
+// mm/bootmem_info.c: node 1's pgdat (on node 0 under movable_node) tagged with node 0.
+TEST(KernelFault, PgdatTagWrongNodeFailsCaseFive) {
+  faults::expect_caught({"debian-6.1", "pgdat-tag-wrong-node.patch", faults::kShipped + "unplug-boot-dimm-movable.toml", 5,
+                         {"boot-tags-pgdat"}, {"NODE_INFO"}});
+}
+
+// free_pagetable(): the untagged direct-map PMD table freed without adjust_managed_page_count().
+TEST(KernelFault, DmapTableUnaccountedFailsCaseOneMemTotal) {
+  faults::expect_caught({"debian-6.1", "dmap-table-unaccounted.patch", faults::kShipped + "unplug-boot-dimm-movable.toml", 1,
+                         {"memtotal-node-0"}, {"MemTotal"}});
+}
+// ---- end of the deliberate faults of docs/faults.md -------------------------------------------
+
 TEST(KernelFault, BisectFindsTheFaultyCommit) {
   const std::string dir = fresh_dir("bisect");
   const std::string src = dir + "/src";
