@@ -233,3 +233,91 @@ TEST(QueryCoverage, BatchesStayWithinTheProbesLimits) {
   }
   EXPECT_EQ(joined, many);
 }
+
+namespace {
+
+struct FreedCounts {
+  uint64_t pcp = 0, buddy = 0, slab = 0, lru = 0, pgtable = 0, other = 0, gone = 0;
+};
+
+// Recorded on a real guest (unplug-boot-dimm-movable: the 512M DIMM at 4G with sections 32-35
+// on node 1, whose memmap lives in node 0): the snapshot before the unplug and the query after.
+void check_recorded_pair(const std::string& kernel, const FreedCounts& want) {
+  SCOPED_TRACE(kernel);
+  auto before = parse_probe_snapshot(data("probe/movable-" + kernel + "-v2-before.txt"));
+  EXPECT_EQ(before.format, 2);
+  const std::string after_text = data("probe/movable-" + kernel + "-v2-after.txt");
+  auto after = parse_probe_query(after_text);
+  // The rig's own query: the snapshot's pfns, then every pfn of the departing DIMM.
+  const std::string asked = query_ranges(before) + " 1048576-1179647";
+  EXPECT_NO_THROW(check_query_covers(after, asked));
+  ASSERT_FALSE(after.empty());
+  EXPECT_FALSE(after.back().state.online);  // the removed DIMM's pfns are gone
+  EXPECT_EQ(after.back().count, 131072u);
+
+  const auto now = states_by_pfn(after);
+  FreedCounts got;
+  uint64_t staying = 0;
+  for (const auto& r : before.runs) {
+    EXPECT_TRUE(r.state.alloc_known);
+    for (const auto& role : r.roles) {
+      if (role.kind != PageRoleKind::Memmap) continue;
+      // Before the unplug every memmap page is allocated (reserved, bootmem-tagged).
+      EXPECT_FALSE(r.state.in_allocator()) << r.pfn;
+      for (uint64_t p = r.pfn; p < r.pfn + r.count; ++p) {
+        const PageState& s = now.at(p);
+        if (role.owner < 32) {  // node 0's own memmap stays allocated
+          EXPECT_TRUE(s.online && !s.in_allocator() && s.reserved) << p;
+          ++staying;
+          continue;
+        }
+        if (!s.online) ++got.gone;
+        else if (s.on_pcp) ++got.pcp;
+        else if (s.free_block) ++got.buddy;
+        else if (s.slab) ++got.slab;
+        else if (s.lru) ++got.lru;
+        else if (s.pgtable) ++got.pgtable;
+        else ++got.other;
+      }
+    }
+  }
+  EXPECT_EQ(staying, 8u * 512u);
+  EXPECT_EQ(got.pcp, want.pcp);
+  EXPECT_EQ(got.buddy, want.buddy);
+  EXPECT_EQ(got.slab, want.slab);
+  EXPECT_EQ(got.lru, want.lru);
+  EXPECT_EQ(got.pgtable, want.pgtable);
+  EXPECT_EQ(got.other, want.other);
+  EXPECT_EQ(got.gone, 0u);
+  EXPECT_EQ(got.pcp + got.buddy + got.slab + got.lru + got.pgtable + got.other, 2048u);
+
+  // The same answer with one line dropped, one pfn too many, or cut short is refused.
+  auto drop = after;
+  drop.erase(drop.begin() + 3);
+  EXPECT_THROW(check_query_covers(drop, asked), ProbeFormatError);
+  auto extra = after;
+  extra[3].count += 1;
+  EXPECT_THROW(check_query_covers(extra, asked), ProbeFormatError);
+  auto cut = after;
+  cut.pop_back();
+  EXPECT_THROW(check_query_covers(cut, asked), ProbeFormatError);
+  EXPECT_THROW(parse_probe_query(after_text.substr(0, after_text.rfind("end"))), ProbeFormatError);
+}
+
+}  // namespace
+
+TEST(ProbeFormat, RecordedFormat2PairDebian61) {
+  FreedCounts want;
+  want.pcp = 2037;
+  want.slab = 8;
+  want.pgtable = 3;
+  check_recorded_pair("6.1", want);
+}
+
+TEST(ProbeFormat, RecordedFormat2PairDebian612) {
+  FreedCounts want;
+  want.pcp = 2037;
+  want.slab = 2;
+  want.pgtable = 9;
+  check_recorded_pair("6.12", want);
+}
