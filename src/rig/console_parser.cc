@@ -33,15 +33,6 @@ const Pattern kPatterns[] = {
 
 }  // namespace
 
-const char* severity_name(Severity s) {
-  switch (s) {
-    case Severity::Notice: return "notice";
-    case Severity::Failure: return "failure";
-    case Severity::Crash: return "crash";
-  }
-  return "?";
-}
-
 std::string strip_timestamp(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (!line.empty() && line[0] == '[') {

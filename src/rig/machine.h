@@ -20,6 +20,7 @@ struct Timeouts {
   double guest_cmd = 60;   // one command through the guest agent
   double shutdown = 15;    // QMP quit to process exit, before SIGTERM
   double watchdog = 90;    // no console output, no QMP or agent answer: the guest is hung
+  double poll = 0.2;       // pause between two looks at something the guest does asynchronously
 };
 
 // The guest stopped being a guest: it crashed (panic, QEMU exited), hung, or the rig lost it.

@@ -5,7 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "rig/console_parser.h"
+#include "rig/console_finding.h"
+#include "rig/scenario.h"
 
 namespace rig {
 
@@ -33,21 +34,24 @@ struct CheckPage {
   std::string roles, expected, seen;
 };
 
-// One spec check, as a result. `xfail`: a known kernel failure, with its evidence.
+// One spec check, as a result. The probe session records it raw (ok, applicable, pages); judge()
+// sets `status`, and for a known kernel failure `xfail` and `evidence` (judge.h).
 struct CheckRecord {
   int step = -1;  // -1: at boot
   int case_no = 0;
   std::string name;
   bool ok = false;
   std::string detail;
-  bool xfail = false;
-  std::string evidence;
+  bool xfail = false;     // status == XFail (kept for readers of older reports)
+  std::string evidence;  // XFail and XPass: the entry's write-up
   bool applicable = true;
   CheckStatus status = CheckStatus::Pass;
   std::vector<CheckPage> pages;  // offending pages of a failed check
 };
 
-enum class Verdict { Pass, Fail, Error, Skip, XFail };
+// xpass: every check that ran passed, but an xfail entry for this kernel names a check that
+// passed: the entry is stale. Exit status 0, like pass, but counted and printed.
+enum class Verdict { Pass, Fail, Error, Skip, XFail, XPass };
 const char* verdict_name(Verdict v);
 
 struct ScenarioResult {
@@ -65,7 +69,9 @@ struct ScenarioResult {
   std::vector<int> cases;
   std::vector<StepResult> steps;
   std::vector<CheckRecord> checks;
-  std::vector<int> cases_covered;  // spec cases whose checks ran
+  std::vector<int> cases_covered;         // spec cases with a check that could fail (pass, fail, xfail, xpass)
+  std::vector<int> cases_not_applicable;  // spec cases whose checks were all n/a
+  std::vector<ExpectedFailure> xpass;     // xfail entries whose check ran and passed
   std::vector<ConsoleFinding> console_findings;
   std::string artifacts;
   std::string reproducer;  // failed runs: a self-contained reproducer directory

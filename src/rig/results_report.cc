@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "rig/errors.h"
@@ -16,9 +17,28 @@ const char* verdict_name(Verdict v) {
     case Verdict::Error: return "error";
     case Verdict::Skip: return "skip";
     case Verdict::XFail: return "xfail";
+    case Verdict::XPass: return "xpass";
   }
   return "?";
 }
+
+const char* check_status_name(CheckStatus s) {
+  switch (s) {
+    case CheckStatus::Pass: return "pass";
+    case CheckStatus::Fail: return "fail";
+    case CheckStatus::XFail: return "xfail";
+    case CheckStatus::XPass: return "xpass";
+    case CheckStatus::NotApplicable: return "n/a";
+  }
+  return "?";
+}
+
+namespace {
+nlohmann::json entry_to_json(const ExpectedFailure& x) {
+  return {{"case", x.case_no}, {"check", x.check}, {"kernel", x.kernel}, {"pattern", x.pattern}, {"max_pages", x.max_pages},
+          {"evidence", x.evidence}};
+}
+}  // namespace
 
 nlohmann::json result_to_json(const ScenarioResult& r) {
   nlohmann::json steps = nlohmann::json::array();
@@ -28,17 +48,21 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
                      {"analysis", s.analysis}});
   nlohmann::json checks = nlohmann::json::array();
   for (const auto& c : r.checks) {
-    nlohmann::json j = {{"step", c.step}, {"case", c.case_no}, {"name", c.name}, {"ok", c.ok}, {"detail", c.detail}};
-    if (c.xfail) {
-      j["xfail"] = true;
-      j["evidence"] = c.evidence;
-    }
+    nlohmann::json pages = nlohmann::json::array();
+    for (const auto& p : c.pages) pages.push_back({{"pfn", p.pfn}, {"roles", p.roles}, {"expected", p.expected}, {"seen", p.seen}});
+    nlohmann::json j = {{"step", c.step},     {"case", c.case_no},     {"name", c.name},
+                        {"status", check_status_name(c.status)}, {"ok", c.ok}, {"detail", c.detail},
+                        {"pages", pages}};
+    if (c.xfail) j["xfail"] = true;
+    if (!c.evidence.empty()) j["evidence"] = c.evidence;
     checks.push_back(j);
   }
   nlohmann::json findings = nlohmann::json::array();
   for (const auto& f : r.console_findings)
     findings.push_back({{"kind", f.kind}, {"severity", severity_name(f.severity)}, {"headline", f.headline},
                         {"line", f.line_no}, {"lines", f.lines}});
+  nlohmann::json xpass = nlohmann::json::array();
+  for (const auto& x : r.xpass) xpass.push_back(entry_to_json(x));
   return {{"scenario", r.scenario},
           {"scenario_path", r.scenario_path},
           {"kernel", r.kernel},
@@ -52,6 +76,8 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
           {"cpu", r.cpu},
           {"scenario_cases", r.cases},
           {"cases", r.cases_covered},
+          {"cases_not_applicable", r.cases_not_applicable},
+          {"xpass", xpass},
           {"steps", steps},
           {"checks", checks},
           {"console_findings", findings},
@@ -61,22 +87,39 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
 
 nlohmann::json report_to_json(const std::vector<ScenarioResult>& results) {
   nlohmann::json all = nlohmann::json::array();
-  nlohmann::json counts = {{"pass", 0}, {"fail", 0}, {"error", 0}, {"skip", 0}, {"xfail", 0}};
-  std::set<int> covered;
-  int checks = 0, failed_checks = 0;
+  nlohmann::json counts = {{"pass", 0}, {"fail", 0}, {"error", 0}, {"skip", 0}, {"xfail", 0}, {"xpass", 0}};
+  std::set<int> covered, not_applicable;
+  int checks = 0;
+  std::map<CheckStatus, int> by_status;
+  nlohmann::json xpass = nlohmann::json::array();
   for (const auto& r : results) {
     all.push_back(result_to_json(r));
     counts[verdict_name(r.verdict)] = counts[verdict_name(r.verdict)].get<int>() + 1;
     covered.insert(r.cases_covered.begin(), r.cases_covered.end());
+    not_applicable.insert(r.cases_not_applicable.begin(), r.cases_not_applicable.end());
     for (const auto& c : r.checks) {
       ++checks;
-      failed_checks += c.ok ? 0 : 1;
+      ++by_status[c.status];
+    }
+    for (const auto& x : r.xpass) {
+      nlohmann::json e = entry_to_json(x);
+      e["scenario"] = r.scenario;
+      e["kernel_release"] = r.kernel;
+      xpass.push_back(e);
     }
   }
+  for (int c : covered) not_applicable.erase(c);
   counts["total"] = results.size();
+  // Covered: a check that could have failed ran (pass, fail, xfail or xpass). Not applicable:
+  // cases whose checks, in every run, could not have failed.
   counts["cases_covered"] = covered;
+  counts["cases_not_applicable"] = not_applicable;
   counts["checks"] = checks;
-  counts["checks_failed"] = failed_checks;
+  counts["checks_failed"] = by_status[CheckStatus::Fail];
+  counts["checks_xfail"] = by_status[CheckStatus::XFail];
+  counts["checks_xpass"] = by_status[CheckStatus::XPass];
+  counts["checks_not_applicable"] = by_status[CheckStatus::NotApplicable];
+  counts["xpass_entries"] = xpass;
   return {{"format", "rig-results/1"}, {"results", all}, {"summary", counts}};
 }
 
@@ -104,12 +147,20 @@ void print_table(const std::vector<ScenarioResult>& results, std::ostream& out) 
     out << fmt::format("{:<32} {:<24} {:<7} {:>7.1f}s  {}\n", r.scenario, r.kernel, verdict_name(r.verdict), r.duration_s, detail);
   }
   auto j = report_to_json(results)["summary"];
-  std::string cases;
-  for (int c : j["cases_covered"]) cases += fmt::format("{}{}", cases.empty() ? "" : ",", c);
-  out << fmt::format("spec cases covered: {}; checks: {} ({} failed)\n", cases.empty() ? "none" : cases, j["checks"].get<int>(),
-                     j["checks_failed"].get<int>());
-  out << fmt::format("{} passed, {} failed, {} errors, {} skipped, {} xfail\n", j["pass"].get<int>(), j["fail"].get<int>(),
-                     j["error"].get<int>(), j["skip"].get<int>(), j["xfail"].get<int>());
+  auto list = [](const nlohmann::json& a) {
+    std::string out;
+    for (int c : a) out += fmt::format("{}{}", out.empty() ? "" : ",", c);
+    return out.empty() ? std::string("none") : out;
+  };
+  out << fmt::format("spec cases covered: {}; only n/a: {}; checks: {} ({} failed, {} xfail, {} xpass, {} n/a)\n",
+                     list(j["cases_covered"]), list(j["cases_not_applicable"]), j["checks"].get<int>(), j["checks_failed"].get<int>(),
+                     j["checks_xfail"].get<int>(), j["checks_xpass"].get<int>(), j["checks_not_applicable"].get<int>());
+  for (const auto& x : j["xpass_entries"])
+    out << fmt::format("XPASS {} on {}: xfail entry case {} {} (evidence: {}) no longer fails: remove or narrow it\n",
+                       x["scenario"].get<std::string>(), x["kernel_release"].get<std::string>(), x["case"].get<int>(),
+                       x["check"].get<std::string>(), x["evidence"].get<std::string>());
+  out << fmt::format("{} passed, {} failed, {} errors, {} skipped, {} xfail, {} xpass\n", j["pass"].get<int>(), j["fail"].get<int>(),
+                     j["error"].get<int>(), j["skip"].get<int>(), j["xfail"].get<int>(), j["xpass"].get<int>());
 }
 
 int exit_status_for(const std::vector<ScenarioResult>& results) {

@@ -16,7 +16,7 @@ void write_result_file(const ScenarioResult& r, const std::string& path);
 void write_report_file(const std::vector<ScenarioResult>& results, const std::string& path);
 void print_table(const std::vector<ScenarioResult>& results, std::ostream& out);
 
-// 0 all pass, 1 a check failed, 3 an infrastructure error (it wins: nothing can be trusted).
+// 0 all pass (xfail and xpass included), 1 a check failed, 3 an infrastructure error (it wins: nothing can be trusted).
 int exit_status_for(const std::vector<ScenarioResult>& results);
 
 }  // namespace rig

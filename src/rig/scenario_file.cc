@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
@@ -156,13 +157,26 @@ std::vector<ExpectedFailure> parse_xfails(const Reader& r, const toml::table& ro
     for (size_t i = 0; i < xf->size(); ++i) {
       const toml::table& t = *xf->get(i)->as_table();
       std::string where = fmt::format("xfail[{}]", i);
-      r.only_keys(t, where, {"case", "check", "kernel", "evidence"});
+      r.only_keys(t, where, {"case", "check", "kernel", "pattern", "max_pages", "evidence"});
       ExpectedFailure e;
       e.case_no = static_cast<int>(r.integer(t, where + ".", "case", 0, true));
       if (e.case_no < 1 || e.case_no > 5) r.fail(where + ".case", "must be a spec case, 1 to 5");
       e.check = r.str(t, where + ".", "check", "", true);
+      if (e.check.empty()) r.fail(where + ".check", "must name a check exactly");
       e.kernel = r.str(t, where + ".", "kernel", "");
+      // The pattern is what keeps an entry narrow: every offending page must match it.
+      e.pattern = r.str(t, where + ".", "pattern", "", true);
+      if (e.pattern.empty()) r.fail(where + ".pattern", "must not be empty (it is what makes the entry narrow)");
+      try {
+        std::regex re(e.pattern, std::regex::ECMAScript);
+      } catch (const std::regex_error& err) {
+        r.fail(where + ".pattern", fmt::format("not a valid ECMAScript regex: {}", err.what()));
+      }
+      const int64_t max_pages = r.integer(t, where + ".", "max_pages", 1);
+      if (max_pages < 1) r.fail(where + ".max_pages", "must be at least 1");
+      e.max_pages = static_cast<uint64_t>(max_pages);
       e.evidence = r.str(t, where + ".", "evidence", "", true);
+      if (e.evidence.empty()) r.fail(where + ".evidence", "must say where the failure is written up");
       out.push_back(e);
     }
   }

@@ -4,13 +4,13 @@
 
 #include <ctime>
 #include <fstream>
-#include <set>
 #include <thread>
 
 #include "rig/case_checks.h"
 #include "rig/clock.h"
-#include "rig/guest_memory.h"
 #include "rig/errors.h"
+#include "rig/guest_memory.h"
+#include "rig/judge.h"
 #include "rig/paths.h"
 #include "rig/probe_session.h"
 #include "rig/results_report.h"
@@ -32,6 +32,10 @@ std::string blocks_list(const Dimm& d, uint64_t block_size) {
   return out;
 }
 
+void chomp(std::string& s) {
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+}
+
 uint64_t guest_block_size(Machine& m) {
   std::string text = m.guest_read_file("/sys/devices/system/memory/block_size_bytes");
   uint64_t v = std::strtoull(text.c_str(), nullptr, 16);
@@ -39,7 +43,14 @@ uint64_t guest_block_size(Machine& m) {
   return v;
 }
 
-// Executes one step; returns its result. Guest trouble propagates as GuestDown.
+bool qemu_lists(Machine& m, const std::string& id) {
+  for (const auto& dev : m.memory_devices())
+    if (dev.id == id) return true;
+  return false;
+}
+
+// Executes one step; returns its result. Guest trouble propagates as GuestDown, a guest command
+// that could not run as InfraError.
 StepResult run_step(Machine& m, const Scenario& s, const Step& st, const RunOptions& opts, int index, ProbeSession* probe) {
   StepResult r;
   r.action = step_action_name(st.action);
@@ -68,18 +79,23 @@ StepResult run_step(Machine& m, const Scenario& s, const Step& st, const RunOpti
           "for b in {0}; do [ \"$(cat memory$b/state)\" = online ] || echo {1} > memory$b/state || exit 2; done\n"
           "for b in {0}; do echo \"memory$b $(cat memory$b/state) zones=$(cat memory$b/valid_zones)\"; done\n",
           blocks, st.zone);
-      Deadline by = deadline_in(timeout);
+      const Deadline by = deadline_in(timeout);
       GuestExecResult g;
-      do {
-        g = m.guest_exec(script, timeout);
-        if (g.exit_code != 1) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      } while (Clock::now() < by);
+      for (;;) {
+        g = m.guest_exec(script, std::min(opts.timeouts.guest_cmd, std::max(1.0, seconds_left(by))));
+        if (g.exit_code != 1 || seconds_left(by) <= opts.timeouts.poll) break;
+        std::this_thread::sleep_for(std::chrono::duration<double>(opts.timeouts.poll));
+      }
       r.ok = g.ok();
-      r.outcome = g.ok() ? "online" : g.exit_code == 1 ? "blocks-missing" : "online-failed";
-      r.detail = g.out + g.err;
-      if (g.exit_code == 1) r.detail = fmt::format("memory blocks {} did not appear in the guest", blocks);
-      while (!r.detail.empty() && r.detail.back() == '\n') r.detail.pop_back();
+      switch (g.exit_code) {
+        case 0: r.outcome = "online"; break;
+        case 1: r.outcome = "blocks-missing"; break;
+        case 2: r.outcome = "online-failed"; break;
+        default:
+          throw InfraError(fmt::format("online {}: the guest script failed (exit {}): {}", d->id, g.exit_code, g.err.substr(0, 200)));
+      }
+      r.detail = g.exit_code == 1 ? fmt::format("memory blocks {} did not appear in the guest", blocks) : g.out + g.err;
+      chomp(r.detail);
       break;
     }
     case StepAction::Unplug: {
@@ -89,8 +105,7 @@ StepResult run_step(Machine& m, const Scenario& s, const Step& st, const RunOpti
       r.detail = u.detail;
       r.ok = r.outcome == st.expect;
       // QEMU must agree with the guest: a refused DIMM stays listed, a removed one is gone.
-      bool listed = false;
-      for (const auto& dev : m.memory_devices()) listed |= dev.id == d->id;
+      const bool listed = qemu_lists(m, d->id);
       if (u.result == UnplugResult::Refused && !listed) {
         r.ok = false;
         r.detail += "; but QEMU no longer lists the DIMM";
@@ -106,24 +121,90 @@ StepResult run_step(Machine& m, const Scenario& s, const Step& st, const RunOpti
     }
     case StepAction::ExpectNode: {
       r.target = fmt::format("node{}", st.node);
-      GuestExecResult g = m.guest_exec(fmt::format("test -d /sys/devices/system/node/node{}", st.node), timeout);
+      GuestExecResult g = m.guest_exec(fmt::format("test -d /sys/devices/system/node/node{}", st.node), opts.timeouts.guest_cmd);
+      if (g.exit_code != 0 && g.exit_code != 1)
+        throw InfraError(fmt::format("expect-node {}: test -d failed (exit {}): {}", st.node, g.exit_code, g.err.substr(0, 200)));
       r.outcome = g.ok() ? "present" : "absent";
       r.ok = r.outcome == st.expect;
-      GuestExecResult online = m.guest_exec("cat /sys/devices/system/node/online", timeout);
-      r.detail = "online nodes: " + online.out;
-      while (!r.detail.empty() && r.detail.back() == '\n') r.detail.pop_back();
+      GuestExecResult online = m.guest_exec("cat /sys/devices/system/node/online", opts.timeouts.guest_cmd);
+      r.detail = online.ok() ? "online nodes: " + online.out : fmt::format("online nodes unknown (exit {}): {}", online.exit_code, online.err);
+      chomp(r.detail);
       break;
     }
     case StepAction::ExpectDimm: {
-      bool listed = false;
-      for (const auto& dev : m.memory_devices()) listed |= dev.id == d->id;
-      r.outcome = listed ? "present" : "absent";
+      r.outcome = qemu_lists(m, d->id) ? "present" : "absent";
       r.ok = r.outcome == st.expect;
       r.detail = "query-memory-devices";
       break;
     }
   }
   return r;
+}
+
+// Boot, the steps of every cycle and the probe session. Fills `raw` with what happened; throws
+// GuestDown or any other error, leaving in `raw` what was done before.
+void execute(Machine& m, const Scenario& s, const KernelImage& kernel, const RunOptions& opts, const std::string& artifacts,
+             RawOutcome& raw, double& boot_s, const ProgressSink& progress) {
+  const auto started = Clock::now();
+  m.start();
+  raw.booted = true;
+  boot_s = seconds_since(started);
+  progress(fmt::format("{} on {}: guest up in {:.1f} s", s.name, kernel.release, boot_s));
+  std::unique_ptr<ProbeSession> probe;
+  if (s.uses_probe()) {
+    probe = std::make_unique<ProbeSession>(m, opts.timeouts, artifacts, raw.checks, progress);
+    probe->at_boot();
+  }
+  // Cycles: a baseline before the first cycle, then each cycle compared with the one before.
+  NodeMeminfo baseline;
+  std::vector<NodeMeminfo> after_cycle;
+  if (s.cycles > 1) baseline = read_node_meminfo(m);
+  bool mismatch = false;
+  for (int cycle = 1; cycle <= s.cycles && !mismatch; ++cycle) {
+    for (size_t i = 0; i < s.steps.size(); ++i) {
+      const auto step_start = Clock::now();
+      const int index = static_cast<int>((cycle - 1) * s.steps.size() + i);
+      StepResult r = run_step(m, s, s.steps[i], opts, index, probe.get());
+      r.index = index;
+      r.cycle = cycle;
+      r.duration_s = seconds_since(step_start);
+      progress(fmt::format("  {}step {} {} {}: {} (expected {}) {}", s.cycles > 1 ? fmt::format("cycle {} ", cycle) : "", i, r.action,
+                           r.target, r.outcome, r.expected.empty() ? "-" : r.expected, r.ok ? "ok" : "MISMATCH"));
+      raw.steps.push_back(r);
+      if (!r.ok) {
+        mismatch = true;
+        break;  // later steps assume this one did what it should
+      }
+    }
+    if (s.cycles > 1 && !mismatch) after_cycle.push_back(read_node_meminfo(m));
+  }
+  if (s.cycles > 1 && !after_cycle.empty())
+    for (const auto& c : check_cycles(baseline, after_cycle)) {
+      raw.checks.push_back(raw_check_record(-1, c));
+      progress(fmt::format("  check case {} {}: {}{}", c.case_no, c.name, !c.applicable ? "n/a" : c.ok ? "ok" : "failed",
+                           c.ok && c.applicable ? "" : " - " + c.detail));
+    }
+  m.check_alive();
+}
+
+RunEnd run_end(GuestDown::Kind k) {
+  switch (k) {
+    case GuestDown::Kind::Crashed: return RunEnd::GuestCrashed;
+    case GuestDown::Kind::Hung: return RunEnd::GuestHung;
+    case GuestDown::Kind::Exited: return RunEnd::GuestExited;
+  }
+  return RunEnd::Error;
+}
+
+// Stops the guest and collects what its console showed. Never throws.
+void teardown(Machine* m, RawOutcome& raw) {
+  if (!m) return;
+  try {
+    m->shutdown();
+  } catch (const std::exception& e) {
+    raw.teardown_error = e.what();
+  }
+  raw.console_findings = m->console().findings();
 }
 
 }  // namespace
@@ -149,103 +230,43 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
     res.artifacts = fmt::format("{}/{}--{}--{}-{}", opts.artifacts_root, s.name, kernel.release, timestamp(), n);
   make_private_dir(res.artifacts);
 
+  RawOutcome raw;
   std::unique_ptr<Machine> m;
-  bool booted = false;
   try {
     m = make_machine(s, res.artifacts);
     res.accel = m->info().accel;
     progress(fmt::format("{} on {}: booting ({}, cpu {})", s.name, kernel.release, res.accel, res.cpu));
-    m->start();
-    booted = true;
-    res.boot_s = seconds_since(started);
-    progress(fmt::format("{} on {}: guest up in {:.1f} s", s.name, kernel.release, res.boot_s));
-    std::unique_ptr<ProbeSession> probe;
-    if (s.uses_probe()) {
-      probe = std::make_unique<ProbeSession>(*m, opts.timeouts, res.artifacts, res.checks, progress);
-      probe->at_boot();
-    }
-    std::vector<NodeMeminfo> after_cycle;
-    for (int cycle = 1; cycle <= s.cycles && res.reason.empty(); ++cycle) {
-      for (size_t i = 0; i < s.steps.size(); ++i) {
-        const auto step_start = Clock::now();
-        const int index = static_cast<int>((cycle - 1) * s.steps.size() + i);
-        StepResult r = run_step(*m, s, s.steps[i], opts, index, probe.get());
-        r.index = index;
-        r.cycle = cycle;
-        r.duration_s = seconds_since(step_start);
-        progress(fmt::format("  {}step {} {} {}: {} (expected {}) {}", s.cycles > 1 ? fmt::format("cycle {} ", cycle) : "", i, r.action,
-                             r.target, r.outcome, r.expected.empty() ? "-" : r.expected, r.ok ? "ok" : "MISMATCH"));
-        res.steps.push_back(r);
-        if (!r.ok) {
-          res.verdict = Verdict::Fail;
-          res.reason = fmt::format("step {} {} {}: expected {}, got {}: {}", index, r.action, r.target, r.expected, r.outcome, r.detail);
-          break;  // later steps assume this one did what it should
-        }
-      }
-      if (s.cycles > 1 && res.reason.empty()) after_cycle.push_back(read_node_meminfo(*m));
-    }
-    // The state after the first cycle is the baseline (the first cycle may allocate once, e.g.
-    // sysfs and slab for a node seen for the first time); every later cycle must come back to it.
-    for (const auto& c : check_cycles(NodeMeminfo{}, after_cycle)) {
-      res.checks.push_back({-1, c.case_no, c.name, c.ok, c.detail, false, ""});
-      progress(fmt::format("  check case {} {}: {}{}", c.case_no, c.name, c.ok ? "ok" : "FAIL", c.ok ? "" : " - " + c.detail));
-    }
-    m->check_alive();
-    if (res.reason.empty()) res.verdict = Verdict::Pass;
+    execute(*m, s, kernel, opts, res.artifacts, raw, res.boot_s, progress);
   } catch (const GuestDown& e) {
-    // A kernel that crashes while the scenario runs fails it; one that never came up, or a guest
-    // the rig lost, is an error: nothing was tested.
-    res.verdict = booted && e.kind() == GuestDown::Kind::Crashed ? Verdict::Fail : Verdict::Error;
-    res.reason = booted ? e.what() : fmt::format("guest did not boot: {}", e.what());
+    raw.end = run_end(e.kind());
+    raw.error = e.what();
   } catch (const std::exception& e) {
-    res.verdict = Verdict::Error;
-    res.reason = e.what();
+    raw.end = RunEnd::Error;
+    raw.error = e.what();
   }
-  if (m) {
-    try {
-      m->shutdown();
-    } catch (const std::exception& e) {
-      if (res.reason.empty()) res.reason = fmt::format("shutdown: {}", e.what());
-    }
-    for (const auto& f : m->console().findings()) res.console_findings.push_back(f);
-  }
-  // Spec checks: a failed one fails the scenario unless it is a known kernel failure (xfail).
-  std::set<int> covered;
-  bool xfailed = false;
-  for (auto& c : res.checks) {
-    covered.insert(c.case_no);
-    if (!c.ok)
-      for (const auto& x : s.xfails)
-        if (x.case_no == c.case_no && c.name == x.check && kernel.release.rfind(x.kernel, 0) == 0) {
-          c.xfail = true;
-          c.evidence = x.evidence;
-        }
-    if (c.ok) continue;
-    if (c.xfail) {
-      xfailed = true;
-    } else if (res.verdict == Verdict::Pass) {
-      res.verdict = Verdict::Fail;
-      res.reason = fmt::format("case {} check {} failed: {}", c.case_no, c.name, c.detail);
-    }
-  }
-  res.cases_covered.assign(covered.begin(), covered.end());
-  if (xfailed && res.verdict == Verdict::Pass) {
-    res.verdict = Verdict::XFail;
-    for (const auto& c : res.checks)
-      if (c.xfail) {
-        res.reason = fmt::format("known kernel failure, case {} {} (evidence: {})", c.case_no, c.name, c.evidence);
-        break;
-      }
-  }
-  // A kernel bug reported on the console fails a scenario whose steps all went as expected.
-  for (const auto& f : res.console_findings) {
-    if (f.severity != Severity::Notice && (res.verdict == Verdict::Pass || res.verdict == Verdict::XFail)) {
-      res.verdict = Verdict::Fail;
-      res.reason = fmt::format("kernel reported {} (console line {}): {}", f.kind, f.line_no, f.headline);
-    }
-  }
+  teardown(m.get(), raw);
+
+  Judgement j = judge(raw, s.xfails, kernel.release);
+  res.verdict = j.verdict;
+  res.reason = j.reason;
+  res.steps = std::move(raw.steps);
+  res.checks = std::move(j.checks);
+  res.cases_covered = std::move(j.cases_covered);
+  res.cases_not_applicable = std::move(j.cases_not_applicable);
+  res.xpass = std::move(j.xpass);
+  res.console_findings = std::move(raw.console_findings);
+  for (const auto& c : res.checks)
+    if (c.status == CheckStatus::XFail || c.status == CheckStatus::XPass)
+      progress(fmt::format("  check case {} {}: {} ({})", c.case_no, c.name, c.status == CheckStatus::XFail ? "XFAIL" : "XPASS",
+                           c.evidence));
   res.duration_s = seconds_since(started);
-  write_result_file(res, res.artifacts + "/result.json");
+  try {
+    write_result_file(res, res.artifacts + "/result.json");
+  } catch (const std::exception& e) {
+    if (res.verdict != Verdict::Error)
+      res.reason = fmt::format("{} (the run itself: {}: {})", e.what(), verdict_name(res.verdict), res.reason);
+    res.verdict = Verdict::Error;
+  }
   return res;
 }
 

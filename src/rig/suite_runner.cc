@@ -53,8 +53,16 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
           } catch (const std::exception& e) {
             progress(fmt::format("  no reproducer: {}", e.what()));
           }
-          write_result_file(r, r.artifacts + "/result.json");
+          try {
+            write_result_file(r, r.artifacts + "/result.json");
+          } catch (const std::exception& e) {
+            progress(fmt::format("  {}", e.what()));
+          }
         }
+        if (r.verdict == Verdict::XPass)
+          for (const auto& x : r.xpass)
+            progress(fmt::format("  XPASS: the xfail entry for case {} {} ({}) did not fail: remove or narrow it", x.case_no, x.check,
+                                 x.evidence));
         results.push_back(r);
         if (opts.after_each) opts.after_each(results);
       }

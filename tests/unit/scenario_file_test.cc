@@ -151,3 +151,71 @@ TEST(ScenarioFile, CyclesMustLeaveDimmsAsTheyWere) {
             "x.toml: cycles: with cycles > 1 the steps must leave every DIMM as they found it (plug what they unplug)");
   EXPECT_EQ(error_for("name = \"t\"", "name = \"t\"\ncycles = 0"), "x.toml: cycles: must be between 1 and 1000");
 }
+
+namespace {
+const char* kXfail = R"(
+[[xfail]]
+case = 4
+check = "offline-skips-memmap"
+kernel = "6.1."
+pattern = "^memmap:[0-9]+ expected freed"
+max_pages = 512
+evidence = "docs/known-failures.md#case-4"
+)";
+
+std::string xfail_error(const std::string& from, const std::string& to) {
+  std::string text = std::string(kValid) + kXfail;
+  auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  text.replace(at, from.size(), to);
+  try {
+    parse_scenario(text, "x.toml");
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+}  // namespace
+
+TEST(ScenarioFile, ParsesXfailEntries) {
+  Scenario s = parse_scenario(std::string(kValid) + kXfail, "x.toml");
+  ASSERT_EQ(s.xfails.size(), 1u);
+  const ExpectedFailure& x = s.xfails[0];
+  EXPECT_EQ(x.case_no, 4);
+  EXPECT_EQ(x.check, "offline-skips-memmap");
+  EXPECT_EQ(x.kernel, "6.1.");
+  EXPECT_EQ(x.pattern, "^memmap:[0-9]+ expected freed");
+  EXPECT_EQ(x.max_pages, 512u);
+  EXPECT_EQ(x.evidence, "docs/known-failures.md#case-4");
+}
+
+TEST(ScenarioFile, XfailDefaults) {
+  std::string text = std::string(kValid) + kXfail;
+  text.erase(text.find("kernel = \"6.1.\"\n"), 16);
+  text.erase(text.find("max_pages = 512\n"), 16);
+  Scenario s = parse_scenario(text, "x.toml");
+  EXPECT_EQ(s.xfails[0].kernel, "");
+  EXPECT_EQ(s.xfails[0].max_pages, 1u);
+}
+
+TEST(ScenarioFile, RejectsLooseXfailEntries) {
+  EXPECT_EQ(xfail_error("pattern = \"^memmap:[0-9]+ expected freed\"\n", ""), "x.toml: xfail[0].pattern: required key is missing");
+  EXPECT_EQ(xfail_error("\"^memmap:[0-9]+ expected freed\"", "\"\""),
+            "x.toml: xfail[0].pattern: must not be empty (it is what makes the entry narrow)");
+  std::string bad = xfail_error("\"^memmap:[0-9]+ expected freed\"", "\"memmap:([0-9]\"");
+  EXPECT_EQ(bad.rfind("x.toml: xfail[0].pattern: not a valid ECMAScript regex: ", 0), 0u) << bad;
+  EXPECT_EQ(xfail_error("max_pages = 512", "max_pages = 0"), "x.toml: xfail[0].max_pages: must be at least 1");
+  EXPECT_EQ(xfail_error("check = \"offline-skips-memmap\"\n", ""), "x.toml: xfail[0].check: required key is missing");
+  EXPECT_EQ(xfail_error("case = 4\n", ""), "x.toml: xfail[0].case: required key is missing");
+  EXPECT_EQ(xfail_error("evidence = \"docs/known-failures.md#case-4\"\n", ""), "x.toml: xfail[0].evidence: required key is missing");
+  EXPECT_EQ(xfail_error("max_pages", "pages = 1\nmax_pages"), "x.toml: xfail[0].pages: unknown key");
+}
+
+TEST(ScenarioFile, ShippedKnownFailuresLoad) {
+  std::vector<ExpectedFailure> xs;
+  ASSERT_NO_THROW(xs = load_known_failures(RIG_SOURCE_DIR "/rig/known-failures.toml"));
+  for (const auto& x : xs) {
+    EXPECT_FALSE(x.pattern.empty()) << x.check;
+    EXPECT_GE(x.max_pages, 1u) << x.check;
+  }
+}
