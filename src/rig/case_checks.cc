@@ -375,11 +375,15 @@ std::vector<CaseCheck> check_after_removal(const RemovalAnalysis& a, const Memma
   }
 
   // Case 4: the offline went through, so there was nothing for isolation to trip over.
-  for (const auto& sp : a.sections)
-    if (sp.cases.count(4))
-      out.push_back(not_applicable(4, fmt::format("offline-skips-memmap-section-{}", sp.section),
-                                   fmt::format("section {} went offline and away ({}): the removal itself shows isolation did not stop at its memmap",
-                                               sp.section, sp.explanation)));
+  {
+    std::set<uint64_t> own;
+    for (const auto& sp : a.sections)
+      if (sp.cases.count(4)) own.insert(sp.section);
+    if (!own.empty())
+      out.push_back(not_applicable(4, "offline-skips-memmap",
+                                   fmt::format("section {} went offline and away with memmap on the departing memory: isolation did not stop at it",
+                                               section_list(own))));
+  }
 
   // Case 5: the node's pgdat stays, tagged, wherever the node's memory goes.
   {
@@ -434,23 +438,29 @@ std::vector<CaseCheck> check_after_refusal(const RemovalAnalysis& a, const Memma
 
   // Case 4: when the kernel names the memmap of the departing memory itself as what blocked
   // the offline, isolation did not skip memmap pages. (Memmap of a section that stays is
-  // case 3: that one must block.)
+  // case 3: that one must block.) Without such a page dump the refusal says nothing about case 4.
   std::set<uint64_t> seen;
+  Offenders blocked;
+  std::set<uint64_t> blocked_sections;
   for (const auto& d : dumps) {
     const uint64_t sec = before.pfn_section(d.pfn);
     if (!a.contains(sec) || !seen.insert(d.pfn).second) continue;  // ACPI offlines twice: dumps repeat
-    bool own_memmap = false;
+    int64_t owner = -1;
     for (const auto& run : before.runs)
       if (d.pfn >= run.pfn && d.pfn < run.pfn + run.count)
-        for (const auto& r : run.roles) own_memmap |= r.kind == PageRoleKind::Memmap && a.contains(static_cast<uint64_t>(r.owner));
-    if (own_memmap) {
-      CaseCheck f{4, fmt::format("offline-skips-memmap-section-{}", sec), false,
-                  fmt::format("offline stopped at pfn {:#x}, a memmap page of the departing memory (section {}): isolation did not skip it; {}",
-                              d.pfn, sec, d.header),
-                  true, {}};
-      f.offenders.push_back({d.pfn, fmt::format("memmap:{}", sec), "skipped by isolation", d.header});
-      out.push_back(f);
-    }
+        for (const auto& r : run.roles)
+          if (r.kind == PageRoleKind::Memmap && a.contains(static_cast<uint64_t>(r.owner))) owner = r.owner;
+    if (owner < 0) continue;
+    blocked_sections.insert(sec);
+    blocked.add(fmt::format("offline stopped at a memmap page of the departing memory (section {}, memmap of section {}): isolation did not skip it; {}",
+                            sec, owner, d.header),
+                d.pfn, fmt::format("memmap:{}", owner));
+  }
+  if (!blocked.empty()) {
+    CaseCheck f{4, "offline-skips-memmap", false, blocked.str(), true, blocked.offending()};
+    out.push_back(f);
+  } else {
+    out.push_back(not_applicable(4, "offline-skips-memmap", "the kernel named no memmap page of the departing memory as what blocked the offline"));
   }
   return out;
 }

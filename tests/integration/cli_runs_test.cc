@@ -70,8 +70,27 @@ void expect_suite_outcomes(const std::string& kernel, const std::string& release
   EXPECT_TRUE(console.good()) << "artifacts keep the console log";
 
   bool freed_checked = false;
-  for (const auto& c : movable["checks"]) freed_checked |= c["name"] == "memmap-freed-section-35" && c["ok"] == true;
+  for (const auto& c : movable["checks"])
+    freed_checked |= c["name"] == "memmap-freed" && c["ok"] == true && c["detail"].get<std::string>().rfind("2048 memmap pages", 0) == 0;
   EXPECT_TRUE(freed_checked) << "case 1: the memmap of every departing section is checked page by page";
+
+  // The 64 GiB boot DIMM: the vmemmap PMD table that mapped only its two sections leaks on both
+  // Debian kernels. Known, so xfail, but named page by page and in MemTotal.
+  const json& pt = result_for(j, "boot-dimm-64g");
+  EXPECT_EQ(pt["verdict"], "xfail") << pt["reason"];
+  bool table_named = false, memtotal_short = false;
+  for (const auto& c : pt["checks"]) {
+    if (c["name"] == "page-tables-freed") {
+      EXPECT_EQ(c["status"], "xfail") << c["detail"];
+      ASSERT_EQ(c["pages"].size(), 1u) << c["detail"];
+      EXPECT_EQ(c["pages"][0]["roles"], "pmd:512,pmd:513");
+      const std::string d = c["detail"];
+      table_named = d.find("refcount 2 MIX_SECTION_INFO") != std::string::npos && d.find("owners: section 512 (1 ref), 513 (1 ref)") != std::string::npos;
+    }
+    if (c["name"] == "memtotal-node-0") memtotal_short = c["status"] == "xfail" && c["detail"].get<std::string>().find("short by 1 pages") != std::string::npos;
+  }
+  EXPECT_TRUE(table_named) << pt["checks"].dump();
+  EXPECT_TRUE(memtotal_short) << pt["checks"].dump();
 
   const json& busy = result_for(j, "unplug-boot-dimm-busy");
   EXPECT_EQ(busy["steps"][0]["outcome"], "refused") << "a refusal, not a removal and not a timeout";
@@ -87,6 +106,10 @@ void expect_suite_outcomes(const std::string& kernel, const std::string& release
   EXPECT_EQ(hot["steps"][1]["outcome"], "online");
   EXPECT_NE(hot["steps"][1]["detail"].get<std::string>().find("memory32 online"), std::string::npos);
   EXPECT_EQ(hot["steps"][2]["outcome"], "removed");
+  bool hot_memmap_freed = false;
+  for (const auto& c : hot["checks"])
+    hot_memmap_freed |= c["name"] == "memmap-freed" && c["status"] == "pass" && c["detail"].get<std::string>().find("free (") != std::string::npos;
+  EXPECT_TRUE(hot_memmap_freed) << "hot-added memmap is judged page by page, shown back in the allocator: " << hot["checks"].dump();
 }
 
 }  // namespace

@@ -486,7 +486,7 @@ const char* kHotSnapshot =
 std::string hot_query(const std::string& memmap_tail, const std::string& usage) {
   return "rig-probe-query 2\nQ 1000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 free=no held=other\n"
          "Q 3000 1 nid=0 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=0 free=buddy held=none\n"
-         "Q 3001 511 " + memmap_tail + "\nQ 4000 1 " + usage + "\nend\n";
+         "Q 3001 511 " + memmap_tail + "\nQ 4000 1 " + usage + "\nend 4\n";
 }
 
 }  // namespace
@@ -504,7 +504,7 @@ TEST(PageAccounting, HotAddedMemmapFreedIsShownLostIsNamed) {
   auto ok = run("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=buddy held=none");
   const CaseCheck* m = find_check(ok, "memmap-freed");
   EXPECT_TRUE(m->ok) << m->detail;
-  EXPECT_NE(m->detail.find("511 free (inside a free buddy block)"), std::string::npos) << m->detail;
+  EXPECT_EQ(m->detail, "512 memmap pages of the removed sections freed: 512 free (inside a free buddy block)");
   EXPECT_TRUE(find_check(ok, "memtotal-node-0")->ok) << "buddy pages were managed all along";
   // On a per-cpu list, or allocated anew: freed too.
   EXPECT_TRUE(find_check(run("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=pcp held=none"), "memmap-freed")->ok);
@@ -540,4 +540,38 @@ TEST(PageAccounting, RefusalJudgesWhatTheFateIsAbout) {
   const CaseCheck* c = find_check(bad, "refusal-changed-nothing");
   EXPECT_FALSE(c->ok);
   EXPECT_NE(c->detail.find("handed back to the page allocator while an owner still uses it"), std::string::npos) << c->detail;
+}
+
+TEST(PageAccounting, RecordedFormat2RemovalShowsEveryFreedPageInTheAllocator) {
+  // Debian 6.1 and 6.12, unplug-boot-dimm-movable, probe format 2: the 2048 memmap pages of the
+  // removed DIMM and the direct-map PMD table are shown free or allocated anew, page by page.
+  for (const std::string k : {"6.1", "6.12"}) {
+    MemmapSnapshot before = parse_probe_snapshot(data("probe/movable-" + k + "-v2-before.txt"));
+    RemovalAnalysis a = analyze_removal(before, kDimmPfn, kDimmPages);
+    auto after = states_by_pfn(parse_probe_query(data("probe/movable-" + k + "-v2-after.txt")));
+    auto checks = check_after_removal(a, before, {}, kDimmPfn, kDimmPages, after, {});
+    for (const auto& c : checks) EXPECT_TRUE(c.ok) << k << " " << c.name << ": " << c.detail;
+    const CaseCheck* m = find_check(checks, "memmap-freed");
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(m->detail.rfind("2048 memmap pages of the removed sections freed: ", 0), 0u) << m->detail;
+    EXPECT_EQ(m->detail.find("cannot tell"), std::string::npos) << "format 2 shows where each page went: " << m->detail;
+    // The same answer with one memmap page that is in no free block, on no list, refcount 0.
+    auto lost = after;
+    for (auto& [pfn, st] : lost)
+      if (st.on_pcp || st.free_block) {
+        st.on_pcp = st.free_block = false;
+        st.ref = 0;
+        auto again = check_after_removal(a, before, {}, kDimmPfn, kDimmPages, lost, {});
+        const CaseCheck* l = nullptr;
+        for (const auto& c : again)
+          if (!c.ok) l = &c;
+        ASSERT_NE(l, nullptr) << k;
+        EXPECT_TRUE(l->name == "memmap-freed" || l->name == "page-tables-freed") << l->name;
+        EXPECT_FALSE(l->ok) << k;
+        ASSERT_EQ(l->offenders.size(), 1u);
+        EXPECT_EQ(l->offenders[0].pfn, pfn);
+        EXPECT_NE(l->detail.find("lost: refcount 0"), std::string::npos) << l->detail;
+        break;
+      }
+  }
 }
