@@ -123,7 +123,14 @@ int cmd_run(const RunArgs& a) {
 }
 
 int cmd_kernel_build(const KernelBuildRequest& req) {
-  KernelBuildResult r = build_kernel(req, [](const std::string& line) { std::cerr << "[rig] " << line << std::endl; });
+  KernelBuildResult r;
+  try {
+    r = build_kernel(req, [](const std::string& line) { std::cerr << "[rig] " << line << std::endl; });
+  } catch (const KernelBuildFailed& e) {
+    // Say whose failure it is: the kernel's source (a compile error) or the host (disk, tools).
+    std::cerr << "rig: kernel build failed: " << diagnose_build_failure(e.exit_code(), e.log()).why << std::endl;
+    return 3;
+  }
   KernelImage k = locate_kernel(r.dir);
   if (!r.cached) std::cerr << fmt::format("[rig] built {} in {:.0f} s", k.release, r.seconds) << std::endl;
   // The probe and the guest image are part of a usable kernel: build them now, not at first run.
@@ -185,16 +192,16 @@ int cmd_bisect_step(const BisectArgs& a) {
     o = bisect_options(a);
   } catch (const UsageError& e) {
     // git bisect run aborts on exit codes above 127 only; a usage error must stop it, not skip.
-    std::cerr << "rig: error: " << e.what() << std::endl;
-    return 128;
+    std::cerr << kBisectStopPrefix << e.what() << std::endl;
+    return kBisectStopExit;
   }
   try {
     return bisect_step(o, progress_to_stderr);
   } catch (const std::exception& e) {
-    // The rig itself cannot work here (no QEMU, no disk): stop the bisection, do not call the
-    // revision bad (1-127) or skip it (125) for a problem that is not the kernel's.
-    std::cerr << "rig: bisect-step cannot run: " << e.what() << std::endl;
-    return 128;
+    // The rig itself cannot work here (no QEMU, no disk, git failing): stop the bisection, do
+    // not call the revision bad (1-127) or skip it (125) for a problem that is not the kernel's.
+    std::cerr << kBisectStopPrefix << e.what() << std::endl;
+    return kBisectStopExit;
   }
 }
 
@@ -207,6 +214,10 @@ int cmd_bisect(const BisectArgs& a) {
   for (const auto& f : o.fragments) step.insert(step.end(), {"--fragment", f});
   std::ofstream(o.log, std::ios::app) << fmt::format("# rig bisect --case {} good {} bad {} in {}\n", o.case_no, a.good, a.bad, o.src);
   BisectRunResult r = bisect_run(o, a.good, a.bad, step, progress_to_stderr);
+  if (!r.stopped.empty()) {
+    std::cerr << "rig: bisection stopped: " << r.stopped << std::endl;
+    return 3;
+  }
   if (r.first_bad.empty()) {
     std::cerr << "rig: git bisect named no first bad commit; see " << o.log << std::endl;
     return 1;

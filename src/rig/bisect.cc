@@ -6,6 +6,7 @@
 #include <boost/filesystem.hpp>
 #include <boost/process.hpp>
 #include <fstream>
+#include <iostream>
 
 #include "rig/bisect_verdict.h"
 #include "rig/clock.h"
@@ -27,9 +28,29 @@ std::string git_line(const std::string& dir, std::vector<std::string> args) {
   return first_line(run_capture(args));
 }
 
+// git that must work: a failure is the host's (git missing or broken, the tree unreadable).
+std::string git_checked(const std::string& dir, const std::vector<std::string>& args) {
+  const auto git = bp::search_path("git");
+  if (git.empty()) throw InfraError("git not found");
+  std::vector<std::string> argv = {"-C", dir};
+  argv.insert(argv.end(), args.begin(), args.end());
+  bp::ipstream out, err;
+  bp::child c(git, argv, bp::std_out > out, bp::std_err > err, bp::std_in < bp::null);
+  std::string text, line, first_err;
+  while (std::getline(out, line)) text += line + "\n";
+  while (std::getline(err, line))
+    if (first_err.empty()) first_err = line;
+  c.wait();
+  if (c.exit_code() != 0) throw InfraError(fmt::format("git {} failed in {} (exit {}): {}", args[0], dir, c.exit_code(), first_err));
+  return first_line(text);
+}
+
 void append_log(const std::string& path, const std::string& line) {
   if (path.empty()) return;
-  std::ofstream(path, std::ios::app) << line << "\n";
+  std::ofstream log(path, std::ios::app);
+  log << line << "\n";
+  log.flush();
+  if (!log) throw InfraError(fmt::format("cannot append to the bisect log {}", path));
 }
 
 }  // namespace
@@ -42,8 +63,17 @@ std::vector<Scenario> scenarios_for_case(const std::vector<Scenario>& all, int c
 }
 
 int bisect_step(const BisectOptions& opts, const ProgressSink& progress) {
-  const std::string rev = git_line(opts.src, {"rev-parse", "--short=12", "HEAD"});
+  const std::string rev = git_checked(opts.src, {"rev-parse", "--short=12", "HEAD"});
   const auto started = Clock::now();
+  auto stop = [&](const std::string& why) {
+    // Not the kernel's fault: say so once, in the log and on stderr, and abort git bisect run.
+    try {
+      append_log(opts.log, fmt::format("{} stop after {:.0f} s: {}", rev, seconds_since(started), why));
+    } catch (const std::exception&) {
+    }
+    std::cerr << kBisectStopPrefix << rev << ": " << why << std::endl;
+    return kBisectStopExit;
+  };
   KernelBuildRequest req;
   req.src = opts.src;
   req.fragments = opts.fragments;
@@ -52,11 +82,17 @@ int bisect_step(const BisectOptions& opts, const ProgressSink& progress) {
   try {
     KernelBuildResult built = build_kernel(req, progress);
     kernel = locate_kernel(built.dir);
+  } catch (const KernelBuildFailed& e) {
+    // Only a kernel whose source does not build is skipped; a build the host broke stops.
+    const BuildFailureDiagnosis d = diagnose_build_failure(e.exit_code(), e.log());
+    if (!d.kernel) return stop(d.why);
+    append_log(opts.log, fmt::format("{} build failed after {:.0f} s: skip ({})", rev, seconds_since(started), d.why));
+    progress(fmt::format("bisect-step {}: build failed: skip ({})", rev, d.why));
+    return bisect_exit_code(BisectVerdict::Skip);
+  } catch (const UsageError& e) {
+    return stop(e.what());  // e.g. a fragment that turns off what the rig needs: same on every revision
   } catch (const std::exception& e) {
-    // A revision that does not build says nothing about the case.
-    append_log(opts.log, fmt::format("{} build failed after {:.0f} s: skip ({})", rev, seconds_since(started), e.what()));
-    progress(fmt::format("bisect-step {}: build failed: skip", rev));
-    return 125;
+    return stop(fmt::format("host failure, not the kernel's: {}", e.what()));
   }
   const double build_s = seconds_since(started);
 
@@ -67,6 +103,7 @@ int bisect_step(const BisectOptions& opts, const ProgressSink& progress) {
   make_private_dir(opts.artifacts);
   std::vector<ScenarioResult> results = run_suite(opts.scenarios, {kernel}, so, progress);
   BisectDecision d = decide_bisect_step(opts.case_no, results);
+  if (d.verdict == BisectVerdict::Stop) return stop(d.why);
   append_log(opts.log, fmt::format("{} {} build {:.0f} s, test {:.0f} s: {}: {}{}", rev, kernel.release, build_s,
                                    seconds_since(started) - build_s, bisect_verdict_name(d.verdict), d.why,
                                    d.evidence.empty() ? "" : "; evidence: " + d.evidence));
@@ -93,8 +130,10 @@ BisectRunResult bisect_run(const BisectOptions& opts, const std::string& good, c
   bp::child c(git, args, (bp::std_out & bp::std_err) > out);
   BisectRunResult res;
   std::string line;
+  const std::string stop_prefix = kBisectStopPrefix;
   while (std::getline(out, line)) {
     progress(line);
+    if (line.rfind(stop_prefix, 0) == 0 && res.stopped.empty()) res.stopped = line.substr(stop_prefix.size());
     auto at = line.find(" is the first bad commit");
     if (at != std::string::npos) res.first_bad = line.substr(0, at);
   }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "rig/bisect_verdict.h"
 #include "rig/scenario.h"
 #include "rig/scenario_runner.h"
 
@@ -22,13 +23,20 @@ struct BisectOptions {
   std::string accel = "auto";
 };
 
-// Builds and tests the checkout in opts.src; returns 0 (good), 1 (bad) or 125 (skip).
+// What a step prints (stderr, one line) when it stops the bisection; `rig bisect` looks for it.
+constexpr const char* kBisectStopPrefix = "rig: bisect stopped: ";
+
+// Builds and tests the checkout in opts.src; returns 0 (good), 1 (bad), 125 (skip: the kernel
+// does not build because of its source, or cannot be tested) or kBisectStopExit after printing
+// one kBisectStopPrefix line (the host failed: disk, git, tools, QEMU). Throws for errors of the
+// rig itself, which the caller also turns into a stop (see bisect_verdict.h for the rules).
 int bisect_step(const BisectOptions& opts, const ProgressSink& progress);
 
 struct BisectRunResult {
   std::string first_bad;  // commit id, empty when git bisect did not name one
   std::string subject;
   std::string evidence;   // the failing check, from the step log
+  std::string stopped;    // why a step stopped the bisection (host failure), empty otherwise
 };
 
 // git bisect start BAD GOOD; git bisect run RIG bisect-step ...; git bisect reset.

@@ -1,7 +1,16 @@
-// What one bisect step concludes from its runs, for `git bisect run`: good (0), bad (1) or
-// skip (125). Pure. A revision is bad only when the named case failed and no run passed; a
-// crash, a failure of another case, or an infrastructure error is a skip, never "bad": one
-// wrong "bad" sends a whole bisection down the wrong path.
+// What one bisect step concludes, for `git bisect run`: good (0), bad (1), skip (125), or stop
+// (128: git bisect run aborts). Pure, so each rule below is unit tested.
+//
+// - good: every run passed, and no check of any case has status Fail (an xfail counts only when
+//   its evidence pattern matched, i.e. status XFail; XPass and n/a checks are fine).
+// - bad: in every run the named case has a check with status Fail and no other case has one.
+// - skip: the revision cannot be tested: its kernel does not build because of its source (a
+//   compile or link error, a Kconfig without an option the rig needs), it does not boot, it
+//   crashes, another case fails, or the runs disagree. One wrong "bad" sends a whole bisection
+//   down the wrong path, so anything unclear about the kernel is a skip, never bad.
+// - stop: the host failed (disk full, git or ccache failing, a missing tool, QEMU missing, a
+//   build that failed without any error in the kernel's source). Skipping would test revision
+//   after revision on a broken host; the bisection stops with one line saying why.
 #pragma once
 
 #include <string>
@@ -11,9 +20,10 @@
 
 namespace rig {
 
-enum class BisectVerdict { Good, Bad, Skip };
-int bisect_exit_code(BisectVerdict v);
+enum class BisectVerdict { Good, Bad, Skip, Stop };
+int bisect_exit_code(BisectVerdict v);  // 0, 1, 125, 128
 const char* bisect_verdict_name(BisectVerdict v);
+constexpr int kBisectStopExit = 128;  // git bisect run aborts on 128 and above
 
 struct BisectDecision {
   BisectVerdict verdict = BisectVerdict::Skip;
@@ -22,5 +32,20 @@ struct BisectDecision {
 };
 
 BisectDecision decide_bisect_step(int case_no, const std::vector<ScenarioResult>& runs);
+
+// A run that tested nothing because of the host, not the kernel: an error before the guest was
+// started (QEMU missing, artifacts not writable). "guest did not boot" and a probe that does not
+// build against this kernel are the kernel's.
+bool is_host_failure(const ScenarioResult& r);
+
+// Why a kernel build failed. `exit_code` is build-kernel.sh's (1 compile, 3 configure, 4 an
+// option the rig needs is not in this kernel's Kconfig; see the script); `log` is what the
+// build printed (script output and make's log). Host signs win over compiler errors: a compiler
+// that hits a full disk prints "error:" too.
+struct BuildFailureDiagnosis {
+  bool kernel = false;  // the kernel's source is at fault: skip; otherwise the host: stop
+  std::string why;      // one line: the kind and the log line that decided it
+};
+BuildFailureDiagnosis diagnose_build_failure(int exit_code, const std::string& log);
 
 }  // namespace rig

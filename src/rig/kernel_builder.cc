@@ -6,6 +6,8 @@
 #include <boost/filesystem.hpp>
 #include <boost/process.hpp>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "rig/clock.h"
 #include "rig/errors.h"
@@ -42,7 +44,81 @@ std::string source_identity(const std::string& src) {
   return id;
 }
 
+std::string trim(const std::string& s) {
+  const size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+}
+
+std::string tail_of(const std::string& path, size_t max) {
+  std::string text = fs::exists(path) ? read_text_file(path) : "";
+  return text.size() > max ? text.substr(text.size() - max) : text;
+}
+
 }  // namespace
+
+KconfigValues parse_kconfig(const std::string& text) {
+  KconfigValues out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.rfind("CONFIG_", 0) == 0) {
+      const size_t eq = line.find('=');
+      if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
+    } else if (line.rfind("# CONFIG_", 0) == 0) {
+      const size_t end = line.find(" is not set");
+      if (end != std::string::npos && end + 11 == line.size()) out[line.substr(2, end - 2)] = "n";
+    }
+  }
+  return out;
+}
+
+std::string describe(const ConfigChange& c) { return fmt::format("fragment {}: {}={} -> {}", c.fragment, c.option, c.from, c.to); }
+
+std::vector<ConfigChange> fragment_changes(const KconfigValues& base, const std::vector<std::pair<std::string, KconfigValues>>& fragments) {
+  std::vector<ConfigChange> out;
+  KconfigValues now = base;
+  for (const auto& [name, values] : fragments)
+    for (const auto& [opt, value] : values) {
+      auto it = now.find(opt);
+      if (it != now.end() && it->second != value) out.push_back({name, opt, it->second, value});
+      now[opt] = value;
+    }
+  return out;
+}
+
+std::vector<std::string> parse_required_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (!line.empty() && line[0] != '#') out.push_back(line);
+  }
+  return out;
+}
+
+std::vector<std::string> required_conflicts(const std::vector<std::string>& required,
+                                            const std::vector<std::pair<std::string, KconfigValues>>& fragments) {
+  std::vector<std::string> out;
+  for (const auto& opt : required) {
+    const std::string* last = nullptr;
+    const std::string* value = nullptr;
+    for (const auto& [name, values] : fragments) {
+      auto it = values.find(opt);
+      if (it != values.end()) {
+        last = &name;
+        value = &it->second;
+      }
+    }
+    if (!last || *value == "y") continue;
+    out.push_back(*value == "n" ? fmt::format("fragment {} turns off {}, which the rig needs (guest-kernel-config/required.list)", *last, opt)
+                                : fmt::format("fragment {} sets {}={}; the rig needs {}=y (guest-kernel-config/required.list)", *last, opt,
+                                              *value, opt));
+  }
+  return out;
+}
 
 std::vector<std::string> expand_patch_argument(const std::string& arg) {
   if (fs::is_regular_file(arg)) return {arg};
@@ -90,10 +166,19 @@ KernelBuildResult build_kernel(const KernelBuildRequest& req, const std::functio
 
   const std::string cfg = rig_home() + "/guest-kernel-config";
   std::vector<std::string> fragments = {cfg + "/base.config"};
+  std::vector<std::pair<std::string, KconfigValues>> user_fragments;
   for (const auto& f : req.fragments) {
-    if (!fs::exists(f)) throw UsageError(fmt::format("--fragment {}: no such file", f));
+    if (!fs::is_regular_file(f)) throw UsageError(fmt::format("--fragment {}: no such file", f));
     fragments.push_back(fs::absolute(f).string());
+    user_fragments.emplace_back(f, parse_kconfig(read_text_file(f)));
   }
+  // The user's fragments win over base.config (merge_config.sh: later files win), except over
+  // what the rig itself needs to run.
+  std::string refused;
+  for (const auto& line : required_conflicts(parse_required_list(read_text_file(cfg + "/required.list")), user_fragments))
+    refused += (refused.empty() ? "" : "; ") + line;
+  if (!refused.empty()) throw UsageError(refused);
+  const std::vector<ConfigChange> changes = fragment_changes(parse_kconfig(read_text_file(cfg + "/base.config")), user_fragments);
 
   std::string key = source_identity(src) + read_text_file(cfg + "/build-kernel.sh") + read_text_file(cfg + "/required.list");
   for (const auto& p : patches) key += "patch:" + read_text_file(p);
@@ -106,6 +191,8 @@ KernelBuildResult build_kernel(const KernelBuildRequest& req, const std::functio
   const std::string stamp = out + "/rig-kernel.done";
   KernelBuildResult res;
   res.dir = out;
+  res.changes = changes;
+  for (const auto& ch : changes) progress(describe(ch));  // before the build: it takes minutes
   if (fs::exists(stamp) && read_text_file(stamp) == hash + "\n" && fs::exists(out + "/arch/x86/boot/bzImage")) {
     progress(fmt::format("kernel up to date (inputs {}): {}", hash, out));
     res.cached = true;
@@ -144,16 +231,27 @@ KernelBuildResult build_kernel(const KernelBuildRequest& req, const std::functio
   bp::ipstream lines;
   bp::child c(bp::exe = argv[0], bp::args = std::vector<std::string>(argv.begin() + 1, argv.end()),
               (bp::std_out & bp::std_err) > lines, bp::std_in < bp::null);
-  std::string line, last;
+  std::string line, last, output;
   while (std::getline(lines, line)) {
     progress(line);
+    output += line + "\n";
     last = line;
   }
   c.wait();
   if (c.exit_code() == 2) throw UsageError(last);
-  if (c.exit_code() != 0) throw InfraError(fmt::format("kernel build failed: {}", last));
-  std::ofstream(stamp) << hash << "\n";
+  if (c.exit_code() != 0) {
+    // Everything this attempt printed: the script's own lines, configure and make logs (the
+    // script removes stale ones first), so the failure can be told apart (kernel or host).
+    const std::string log = output + tail_of(out + "/config.log", 1 << 20) + tail_of(out + "/build.log", 8 << 20);
+    throw KernelBuildFailed(fmt::format("kernel build failed: {}", last), c.exit_code(), log);
+  }
   res.seconds = seconds_since(started);
+  nlohmann::json meta = {{"src", src}, {"inputs", hash}, {"patches", patches}, {"fragments", fragments}, {"seconds", res.seconds}};
+  meta["config_changes"] = nlohmann::json::array();
+  for (const auto& ch : changes)
+    meta["config_changes"].push_back({{"fragment", ch.fragment}, {"option", ch.option}, {"base", ch.from}, {"value", ch.to}});
+  std::ofstream(out + "/rig-kernel.json") << meta.dump(2) << "\n";
+  std::ofstream(stamp) << hash << "\n";
   return res;
 }
 
