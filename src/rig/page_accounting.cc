@@ -333,6 +333,18 @@ std::vector<PageVerdict> judge_pages(const std::vector<PageExpectation>& expecte
   return out;
 }
 
+std::vector<uint64_t> unsettled_pages(const std::vector<PageExpectation>& expected, const std::map<uint64_t, PageState>& after) {
+  std::vector<uint64_t> out;
+  for (const auto& e : expected) {
+    if (e.fate != Fate::Freed) continue;
+    auto it = after.find(e.pfn);
+    if (it == after.end()) continue;
+    const PageState& st = it->second;
+    if (st.online && st.alloc_known && !st.in_allocator() && st.ref == 0 && !st.reserved && !st.private_) out.push_back(e.pfn);
+  }
+  return out;
+}
+
 std::map<int, int64_t> expected_memtotal_delta(const std::vector<PageExpectation>& expected, int departing_node, uint64_t removed_pages) {
   std::map<int, int64_t> d;
   uint64_t never_managed = 0;

@@ -88,6 +88,12 @@ std::vector<PageExpectation> expected_fates(const MemmapSnapshot& before, uint64
 std::vector<PageVerdict> judge_pages(const std::vector<PageExpectation>& expected, const std::map<uint64_t, PageState>& after,
                                      const BootmemTypes& types);
 
+// Pages expected freed that look lost (refcount 0, in no free block, on no per-cpu list). A page
+// in flight between the allocator's lists while the probe read (taken off a free list for an
+// allocation, moved from a per-cpu list to the buddy lists) looks the same for an instant, so the
+// runner reads these again before it judges; a page that stays like this is lost.
+std::vector<uint64_t> unsettled_pages(const std::vector<PageExpectation>& expected, const std::map<uint64_t, PageState>& after);
+
 // Node id -> the MemTotal change in pages the model predicts: each Reserved page expected freed
 // onto the node counts +1 (free_reserved_page() makes it managed again); the departing node
 // loses the removed range minus pages that were never managed (a self-hosted memmap).

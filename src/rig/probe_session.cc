@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "rig/errors.h"
+#include "rig/page_accounting.h"
 
 namespace rig {
 
@@ -59,6 +62,21 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
   std::string ranges = query_ranges(before_) + fmt::format(" {}-{}", d.addr >> 12, ((d.addr + d.size) >> 12) - 1);
   auto after = states_by_pfn(query_probe(m_, ranges, &raw));
   save(fmt::format("query-after-step{}.txt", step), raw);
+  if (outcome == UnplugResult::Removed) {
+    // A page caught between the allocator's lists looks lost for an instant: read those again,
+    // a few times, before judging (a leaked page stays as it is).
+    const auto expected = expected_fates(before_, d.addr >> 12, d.size >> 12, true);
+    for (int again = 1; again <= kSettleReads; ++again) {
+      const auto pending = unsettled_pages(expected, after);
+      if (pending.empty()) break;
+      std::this_thread::sleep_for(std::chrono::duration<double>(timeouts_.poll));
+      std::string list, reread;
+      for (uint64_t pfn : pending) list += fmt::format("{}{}", list.empty() ? "" : " ", pfn);
+      for (const auto& [pfn, st] : states_by_pfn(query_probe(m_, list, &reread))) after[pfn] = st;
+      save(fmt::format("query-after-step{}-reread{}.txt", step, again), reread);
+      progress_(fmt::format("  {} pages looked lost (refcount 0, not free): read again ({})", pending.size(), again));
+    }
+  }
   save_guest_state(fmt::format("guest-state-after-step{}.txt", step));
   NodeMemTotals mem_after = read_node_memtotals(m_);
   std::vector<CaseCheck> checks;

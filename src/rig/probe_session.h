@@ -22,6 +22,8 @@ CheckRecord raw_check_record(int step, const CaseCheck& c);
 
 class ProbeSession {
  public:
+  // How often pages that look lost after a removal are read again before they count as lost.
+  static constexpr int kSettleReads = 3;
   // Checks are appended to `checks`, probe artifacts written to `artifacts_dir`. Every guest
   // command waits at most `timeouts.guest_cmd`.
   ProbeSession(Machine& m, const Timeouts& timeouts, std::string artifacts_dir, std::vector<CheckRecord>& checks,
