@@ -135,7 +135,7 @@ BisectDecision decide_bisect_step(int case_no, const std::vector<ScenarioResult>
         other_check = fmt::format("case {} {} failed", c.case_no, c.name);
       }
     }
-    if ((r.verdict == Verdict::Pass || r.verdict == Verdict::XFail) && !case_failed && !other_case_failed) {
+    if ((r.verdict == Verdict::Pass || r.verdict == Verdict::XFail || r.verdict == Verdict::XPass) && !case_failed && !other_case_failed) {
       ++good;
     } else if (r.verdict == Verdict::Fail && case_failed && !other_case_failed) {
       ++bad;

@@ -376,13 +376,38 @@ std::vector<CaseCheck> check_after_removal(const RemovalAnalysis& a, const Memma
 
   // Case 4: the offline went through, so there was nothing for isolation to trip over.
   {
-    std::set<uint64_t> own;
+    // With memmap_on_memory the memmap lives on the departing memory itself and the offline
+    // skipped it (the modern form of case 4): those pages were never the allocator's, never
+    // Reserved, and they went with the memory. Boot memmap on itself cannot get this far.
+    std::set<uint64_t> selfhosted, other;
     for (const auto& sp : a.sections)
-      if (sp.cases.count(4)) own.insert(sp.section);
-    if (!own.empty())
+      if (sp.cases.count(4)) (sp.selfhosted ? selfhosted : other).insert(sp.section);
+    if (!selfhosted.empty()) {
+      Offenders wrong;
+      size_t pages = 0;
+      for (const auto& run : before.runs) {
+        if (!run.state.selfhosted) continue;
+        for (uint64_t pfn = run.pfn; pfn < run.pfn + run.count; ++pfn) {
+          ++pages;
+          const PageState st = now(pfn);
+          if (run.state.reserved) wrong.add(fmt::format("self-hosted memmap was Reserved before the offline: {}", describe_state(run.state, before.types)), pfn, roles_of(run));
+          else if (run.state.alloc_known && run.state.in_allocator())
+            wrong.add(fmt::format("self-hosted memmap sat in the page allocator: {}", describe_state(run.state, before.types)), pfn, roles_of(run));
+          else if (st.online) wrong.add(fmt::format("self-hosted memmap outlived its memory: {}", describe_state(st, before.types)), pfn, roles_of(run));
+        }
+      }
+      CaseCheck c{4, "offline-skips-memmap", wrong.empty(),
+                  wrong.empty() ? fmt::format("{} self-hosted memmap pages of section {} (memmap_on_memory): never in the allocator, never Reserved, "
+                                              "skipped by the offline and gone with the memory",
+                                              pages, section_list(selfhosted))
+                                : wrong.str(),
+                  true, wrong.offending()};
+      out.push_back(c);
+    } else if (!other.empty()) {
       out.push_back(not_applicable(4, "offline-skips-memmap",
                                    fmt::format("section {} went offline and away with memmap on the departing memory: isolation did not stop at it",
-                                               section_list(own))));
+                                               section_list(other))));
+    }
   }
 
   // Case 5: the node's pgdat stays, tagged, wherever the node's memory goes.

@@ -67,6 +67,8 @@ TEST(BisectVerdict, ReadsCheckStatusNotTheRunVerdict) {
   // pattern did not match leaves the check Fail, which is not covered.
   EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::XFail), check(1, CheckStatus::XFail))}).verdict, BisectVerdict::Good);
   EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::Pass), check(3, CheckStatus::XPass, "dependents-first"))}).verdict, BisectVerdict::Good);
+  EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::XPass), check(5, CheckStatus::XPass, "boot-tags-pgdat-shared-page"))}).verdict, BisectVerdict::Good)
+      << "a stale xfail entry is no reason to skip a revision";
   EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::Pass), check(4, CheckStatus::NotApplicable, "offline-skips-memmap"))}).verdict,
             BisectVerdict::Good);
   // A run whose verdict says pass but that carries a failed check is not good.

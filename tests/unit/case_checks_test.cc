@@ -575,3 +575,35 @@ TEST(PageAccounting, RecordedFormat2RemovalShowsEveryFreedPageInTheAllocator) {
       }
   }
 }
+
+TEST(CaseChecks, MemmapOnMemoryIsCaseFourAndCanFail) {
+  const std::string snap =
+      "rig-probe 2\nkernel 6.1.0-test\nencoding index-private\ntypes section=12 mix=13 node=14\nstruct_page 64\nsection_shift 27\n"
+      "paging_levels 4\nS 7 nid=0 early=1 online=1\nS 32 nid=1 early=0 online=1\nN 0 pgdat_pfn=1000 pgdat_bytes=4096 online=1\n"
+      "P 1000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 free=no held=other roles=pgdat:0\n"
+      "P 1048576 512 nid=1 res=0 priv=0 buddy=0 selfhosted=1 ref=1 type=0 info=0 free=no held=other roles=memmap:32\n"
+      "end 2\n";
+  const uint64_t first = 32ull << 15, count = 1ull << 15;
+  auto run = [&](const std::string& snapshot, const std::string& memmap_after) {
+    MemmapSnapshot s = parse_probe_snapshot(snapshot);
+    RemovalAnalysis a = analyze_removal(s, first, count);
+    const std::string q = "rig-probe-query 2\nQ 1000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 free=no held=other\n" +
+                          memmap_after + "end 0\n";
+    std::map<uint64_t, PageState> after = states_by_pfn(parse_probe_query(q.substr(0, q.size() - 6) + "end " +
+                                                                          std::to_string(std::count(q.begin(), q.end(), 'Q')) + "\n"));
+    return check_after_removal(a, s, {{0, 900000}, {1, 129024}}, first, count, after, {{0, 900000}});
+  };
+  auto good = run(snap, "Q 1048576 32768 gone\n");
+  const CaseCheck* c = find_check(good, "offline-skips-memmap");
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->applicable);
+  EXPECT_TRUE(c->ok) << c->detail;
+  EXPECT_EQ(c->case_no, 4);
+  // The self-hosted memmap was in the allocator before the offline: isolation had nothing to skip.
+  std::string in_allocator = snap;
+  in_allocator.replace(in_allocator.find("selfhosted=1 ref=1 type=0 info=0 free=no held=other"), 51,
+                       "selfhosted=1 ref=0 type=0 info=0 free=pcp held=none");
+  auto bad = run(in_allocator, "Q 1048576 32768 gone\n");
+  EXPECT_FALSE(find_check(bad, "offline-skips-memmap")->ok);
+  EXPECT_NE(find_check(bad, "offline-skips-memmap")->detail.find("self-hosted memmap sat in the page allocator"), std::string::npos);
+}
