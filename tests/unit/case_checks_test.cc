@@ -594,7 +594,7 @@ TEST(CaseChecks, MemmapOnMemoryIsCaseFourAndCanFail) {
     return check_after_removal(a, s, {{0, 900000}, {1, 129024}}, first, count, after, {{0, 900000}});
   };
   auto good = run(snap, "Q 1048576 32768 gone\n");
-  const CaseCheck* c = find_check(good, "offline-skips-memmap");
+  const CaseCheck* c = find_check(good, "offline-skips-self-hosted-memmap");
   ASSERT_NE(c, nullptr);
   EXPECT_TRUE(c->applicable);
   EXPECT_TRUE(c->ok) << c->detail;
@@ -604,6 +604,6 @@ TEST(CaseChecks, MemmapOnMemoryIsCaseFourAndCanFail) {
   in_allocator.replace(in_allocator.find("selfhosted=1 ref=1 type=0 info=0 free=no held=other"), 51,
                        "selfhosted=1 ref=0 type=0 info=0 free=pcp held=none");
   auto bad = run(in_allocator, "Q 1048576 32768 gone\n");
-  EXPECT_FALSE(find_check(bad, "offline-skips-memmap")->ok);
-  EXPECT_NE(find_check(bad, "offline-skips-memmap")->detail.find("self-hosted memmap sat in the page allocator"), std::string::npos);
+  EXPECT_FALSE(find_check(bad, "offline-skips-self-hosted-memmap")->ok);
+  EXPECT_NE(find_check(bad, "offline-skips-self-hosted-memmap")->detail.find("self-hosted memmap sat in the page allocator"), std::string::npos);
 }
