@@ -13,8 +13,8 @@ namespace {
 constexpr const char* kProbeDir = "/sys/kernel/debug/rig_probe";
 }
 
-SnapshotText read_probe_snapshot(Machine& m) {
-  GuestExecResult r = m.guest_exec(fmt::format("cat {}/snapshot", kProbeDir), 120);
+SnapshotText read_probe_snapshot(Machine& m, double timeout_s) {
+  GuestExecResult r = m.guest_exec(fmt::format("cat {}/snapshot", kProbeDir), timeout_s);
   if (!r.ok())
     throw InfraError(fmt::format("the probe is not loaded in the guest ({}): is there a build tree for this kernel?",
                                  r.err.empty() ? "no rig_probe in debugfs" : r.err.substr(0, 200)));
@@ -49,13 +49,13 @@ std::vector<std::string> query_batches(const std::string& ranges) {
   return out;
 }
 
-std::vector<PfnStateRun> query_probe(Machine& m, const std::string& ranges, std::string* raw) {
+std::vector<PfnStateRun> query_probe(Machine& m, const std::string& ranges, std::string* raw, double timeout_s) {
   std::vector<PfnStateRun> all;
   if (raw) raw->clear();
   for (const auto& batch : query_batches(ranges)) {
     // One write of the whole batch (echo), then a fresh read; the probe also accepts the text in
     // several writes of one open file, and starts over at position 0 (docs/probe-format.md).
-    GuestExecResult r = m.guest_exec(fmt::format("echo '{}' > {}/query && cat {}/query", batch, kProbeDir, kProbeDir), 120);
+    GuestExecResult r = m.guest_exec(fmt::format("echo '{}' > {}/query && cat {}/query", batch, kProbeDir, kProbeDir), timeout_s);
     if (!r.ok()) {
       if (r.err.find("Invalid argument") != std::string::npos || r.err.find("Argument list too long") != std::string::npos)
         throw ProbeFormatError(fmt::format("the probe rejected the query: {}", r.err.substr(0, 200)));
@@ -103,17 +103,18 @@ std::map<int, uint64_t> parse_zoneinfo_pcp_pages(const std::string& zoneinfo) {
   return out;
 }
 
-NodeMemTotals read_node_memtotals(Machine& m) {
+NodeMemTotals read_node_memtotals(Machine& m, double timeout_s) {
   NodeMemTotals out;
-  for (const auto& [nid, tf] : read_node_meminfo(m)) out[nid] = tf.first;
+  for (const auto& [nid, tf] : read_node_meminfo(m, timeout_s)) out[nid] = tf.first;
   return out;
 }
 
-std::map<int, std::pair<uint64_t, uint64_t>> read_node_meminfo(Machine& m) {
+std::map<int, std::pair<uint64_t, uint64_t>> read_node_meminfo(Machine& m, double timeout_s) {
   GuestExecResult r = m.guest_exec(
-      "for d in /sys/devices/system/node/node[0-9]*; do echo \"@${d##*node}\"; cat \"$d/meminfo\"; done", 60);
+      "for d in /sys/devices/system/node/node[0-9]*; do echo \"@${d##*node}\"; cat \"$d/meminfo\"; done", timeout_s);
   if (!r.ok()) throw InfraError("cannot read node meminfo: " + r.err);
-  GuestExecResult z = m.guest_exec("cat /proc/zoneinfo", 60);
+  GuestExecResult z = m.guest_exec("cat /proc/zoneinfo", timeout_s);
+  if (!z.ok()) throw InfraError(fmt::format("cannot read the guest's /proc/zoneinfo (exit {}): {}", z.exit_code, z.err));
   const auto pcp = parse_zoneinfo_pcp_pages(z.out);
   std::map<int, std::pair<uint64_t, uint64_t>> out;
   std::istringstream in(r.out);

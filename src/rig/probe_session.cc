@@ -29,7 +29,7 @@ ProbeSession::ProbeSession(Machine& m, const Timeouts& timeouts, std::string art
     : m_(m), timeouts_(timeouts), dir_(std::move(artifacts_dir)), checks_(checks), progress_(std::move(progress)) {}
 
 void ProbeSession::at_boot() {
-  SnapshotText snap = read_probe_snapshot(m_);
+  SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
   save("snapshot-boot.txt", snap.raw);
   boot_ = snap.snapshot;
   progress_(fmt::format("  probe: {} sections, {} page runs, encoding {}, struct page {} B, {}-level paging", boot_.sections.size(),
@@ -38,11 +38,11 @@ void ProbeSession::at_boot() {
 }
 
 void ProbeSession::before_unplug(int step, const Dimm& d, StepResult& r) {
-  SnapshotText snap = read_probe_snapshot(m_);
+  SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
   save(fmt::format("snapshot-before-step{}.txt", step), snap.raw);
   save_guest_state(fmt::format("guest-state-before-step{}.txt", step));
   before_ = snap.snapshot;
-  mem_before_ = read_node_memtotals(m_);
+  mem_before_ = read_node_memtotals(m_, timeouts_.guest_cmd);
   analysis_ = analyze_removal(before_, d.addr >> 12, d.size >> 12);
   console_lines_ = m_.console().lines_seen();
   for (const auto& sp : analysis_.sections) {
@@ -60,7 +60,7 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
   if (outcome == UnplugResult::Timeout) return;  // the guest is mid-way: no state to judge
   std::string raw;
   std::string ranges = query_ranges(before_) + fmt::format(" {}-{}", d.addr >> 12, ((d.addr + d.size) >> 12) - 1);
-  auto after = states_by_pfn(query_probe(m_, ranges, &raw));
+  auto after = states_by_pfn(query_probe(m_, ranges, &raw, timeouts_.guest_cmd));
   save(fmt::format("query-after-step{}.txt", step), raw);
   if (outcome == UnplugResult::Removed) {
     // A page caught between the allocator's lists looks lost for an instant: read those again,
@@ -72,13 +72,13 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
       std::this_thread::sleep_for(std::chrono::duration<double>(timeouts_.poll));
       std::string list, reread;
       for (uint64_t pfn : pending) list += fmt::format("{}{}", list.empty() ? "" : " ", pfn);
-      for (const auto& [pfn, st] : states_by_pfn(query_probe(m_, list, &reread))) after[pfn] = st;
+      for (const auto& [pfn, st] : states_by_pfn(query_probe(m_, list, &reread, timeouts_.guest_cmd))) after[pfn] = st;
       save(fmt::format("query-after-step{}-reread{}.txt", step, again), reread);
       progress_(fmt::format("  {} pages looked lost (refcount 0, not free): read again ({})", pending.size(), again));
     }
   }
   save_guest_state(fmt::format("guest-state-after-step{}.txt", step));
-  NodeMemTotals mem_after = read_node_memtotals(m_);
+  NodeMemTotals mem_after = read_node_memtotals(m_, timeouts_.guest_cmd);
   std::vector<CaseCheck> checks;
   if (outcome == UnplugResult::Removed) {
     checks = check_after_removal(analysis_, before_, mem_before_, d.addr >> 12, d.size >> 12, after, mem_after);
@@ -94,7 +94,7 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
 
 void ProbeSession::after_plug(int step, const Dimm& d) {
   if (!boot_.node(d.node) || !gone_nodes_.count(d.node)) return;
-  SnapshotText snap = read_probe_snapshot(m_);
+  SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
   save(fmt::format("snapshot-after-step{}.txt", step), snap.raw);
   for (auto& c : check_pgdat_reuse(boot_, snap.snapshot, d.node)) record(step, c);
 }

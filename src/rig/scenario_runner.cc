@@ -158,7 +158,7 @@ void execute(Machine& m, const Scenario& s, const KernelImage& kernel, const Run
   // Cycles: a baseline before the first cycle, then each cycle compared with the one before.
   NodeMeminfo baseline;
   std::vector<NodeMeminfo> after_cycle;
-  if (s.cycles > 1) baseline = read_node_meminfo(m);
+  if (s.cycles > 1) baseline = read_node_meminfo(m, opts.timeouts.guest_cmd);
   bool mismatch = false;
   for (int cycle = 1; cycle <= s.cycles && !mismatch; ++cycle) {
     for (size_t i = 0; i < s.steps.size(); ++i) {
@@ -176,7 +176,7 @@ void execute(Machine& m, const Scenario& s, const KernelImage& kernel, const Run
         break;  // later steps assume this one did what it should
       }
     }
-    if (s.cycles > 1 && !mismatch) after_cycle.push_back(read_node_meminfo(m));
+    if (s.cycles > 1 && !mismatch) after_cycle.push_back(read_node_meminfo(m, opts.timeouts.guest_cmd));
   }
   if (s.cycles > 1 && !after_cycle.empty())
     for (const auto& c : check_cycles(baseline, after_cycle)) {
