@@ -77,7 +77,8 @@ PageState state_from(const std::map<std::string, std::string>& f, int format, si
   if (held == "slab") s.slab = true;
   else if (held == "lru") s.lru = true;
   else if (held == "pgtable") s.pgtable = true;
-  else if (held != "other" && held != "none") bad(n, "unknown held= value: " + held, line);
+  else if (held == "other") s.held_other = true;
+  else if (held != "none") bad(n, "unknown held= value: " + held, line);
   if (s.in_allocator() && held != "none") bad(n, "a free page held by " + held, line);
   return s;
 }
@@ -139,7 +140,7 @@ bool PageState::operator==(const PageState& o) const {
   if (!online) return true;
   return nid == o.nid && reserved == o.reserved && private_ == o.private_ && buddy == o.buddy &&
          selfhosted == o.selfhosted && ref == o.ref && type == o.type && info == o.info &&
-         alloc_known == o.alloc_known && free_block == o.free_block && on_pcp == o.on_pcp && slab == o.slab &&
+         alloc_known == o.alloc_known && free_block == o.free_block && on_pcp == o.on_pcp && slab == o.slab && held_other == o.held_other &&
          lru == o.lru && pgtable == o.pgtable;
 }
 

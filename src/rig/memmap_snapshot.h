@@ -40,6 +40,9 @@ struct PageState {
   bool alloc_known = false;
   bool free_block = false, on_pcp = false;
   bool slab = false, lru = false, pgtable = false;
+  bool held_other = false;  // held=other: allocated (the compound head has a reference), holder not known
+  // Allocated to someone (a compound tail counts through its head): held= anything but none.
+  bool held() const { return slab || lru || pgtable || held_other; }
   bool in_allocator() const { return free_block || on_pcp; }
   bool operator==(const PageState& o) const;
   bool operator!=(const PageState& o) const { return !(*this == o); }

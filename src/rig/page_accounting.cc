@@ -64,7 +64,8 @@ std::string alloc_outcome(const PageState& st) {
   if (st.slab) return "allocated anew (slab)";
   if (st.lru) return "allocated anew (LRU: user or page cache)";
   if (st.pgtable) return "allocated anew (page table)";
-  return fmt::format("allocated anew (refcount {}, holder not known to the kernel)", st.ref);
+  if (st.ref == 0) return "allocated anew (part of a compound page)";
+  return "allocated anew (holder not known to the kernel)";
 }
 
 std::string state_text(const PageState& s, const BootmemTypes& t) {
@@ -80,7 +81,8 @@ std::string state_text(const PageState& s, const BootmemTypes& t) {
                      : s.type == t.node ? "NODE_INFO"
                                         : "unknown-type";
   std::string alloc;
-  if (s.alloc_known) alloc = s.free_block ? " in a free block" : s.on_pcp ? " on a pcp list" : s.slab ? " slab" : s.lru ? " lru" : s.pgtable ? " pgtable" : "";
+  if (s.alloc_known)
+    alloc = s.free_block ? " in a free block" : s.on_pcp ? " on a pcp list" : s.slab ? " slab" : s.lru ? " lru" : s.pgtable ? " pgtable" : s.held_other ? " held" : " held by nobody";
   return fmt::format("{}refcount {} {} info {} node {}{}", flags, s.ref, type, s.info, s.nid, alloc);
 }
 
@@ -313,11 +315,11 @@ std::vector<PageVerdict> judge_pages(const std::vector<PageExpectation>& expecte
           v.problem = fmt::format("leaked: every owner is gone but the page was not given back: {}", seen);
         } else if (!st.alloc_known) {
           v.outcome = "not Reserved, not tagged (the probe cannot tell where it went)";
-        } else if (st.in_allocator() || st.ref > 0) {
+        } else if (st.in_allocator() || st.ref > 0 || st.held()) {
           v.outcome = alloc_outcome(st);
         } else {
           v.outcome = "lost";
-          v.problem = fmt::format("lost: refcount 0, but no free buddy block covers it and it is on no per-cpu list: {}", seen);
+          v.problem = fmt::format("lost: refcount 0, no free buddy block covers it, it is on no per-cpu list and no compound page holds it: {}", seen);
         }
         break;
       case Fate::Kept:
@@ -340,7 +342,7 @@ std::vector<uint64_t> unsettled_pages(const std::vector<PageExpectation>& expect
     auto it = after.find(e.pfn);
     if (it == after.end()) continue;
     const PageState& st = it->second;
-    if (st.online && st.alloc_known && !st.in_allocator() && st.ref == 0 && !st.reserved && !st.private_) out.push_back(e.pfn);
+    if (st.online && st.alloc_known && !st.in_allocator() && !st.held() && st.ref == 0 && !st.reserved && !st.private_) out.push_back(e.pfn);
   }
   return out;
 }

@@ -184,7 +184,7 @@ TEST(CliRepro, ReproducerRerunsARefusalFromAnotherDirectory) {
                                 300);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   const std::string log = read_file(dir + "/elsewhere/output.log");
-  EXPECT_NE(log.find("rig-probe 1"), std::string::npos) << "the probe answered in the guest shell";
+  EXPECT_NE(log.find("rig-probe 2"), std::string::npos) << "the probe answered in the guest shell";
   const size_t del = log.find("device_del dimm1");
   ASSERT_NE(del, std::string::npos) << log.substr(0, 2000);
   EXPECT_NE(log.find("Offline failed.", del), std::string::npos) << "the guest refused, as in the rig's run";
