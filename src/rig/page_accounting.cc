@@ -115,6 +115,32 @@ std::string still_held(const PageExpectation& e, const PageState& st, const Boot
   return "";
 }
 
+// Refcount 0, not free, held by nobody: still allocated if it is a tail of a non-compound
+// high-order block (alloc_pages() without __GFP_COMP) whose head holds the reference. The head is
+// the block's first page, aligned to its order, with a reference and not free, and every page
+// from it to this one is a tail like this one. A leaked block whose head went back to the
+// allocator (the head-only free of bf9e4e30f353) does not pass.
+bool tail_of_allocated_block(uint64_t pfn, const std::map<uint64_t, PageState>& after) {
+  auto tail_like = [](const PageState& st) {
+    return st.online && st.alloc_known && st.ref == 0 && !st.in_allocator() && !st.held() && !st.reserved;
+  };
+  for (int order = 1; order <= 10; ++order) {
+    const uint64_t head = pfn & ~((1ull << order) - 1);
+    if (head == pfn) continue;
+    auto h = after.find(head);
+    if (h == after.end()) return false;
+    if (h->second.online && h->second.ref > 0 && !(h->second.alloc_known && h->second.in_allocator())) {
+      for (uint64_t p = head + 1; p < pfn; ++p) {
+        auto it = after.find(p);
+        if (it == after.end() || !tail_like(it->second)) return false;
+      }
+      return true;
+    }
+    if (!tail_like(h->second)) return false;
+  }
+  return false;
+}
+
 }  // namespace
 
 const char* fate_name(Fate f) {
@@ -317,6 +343,8 @@ std::vector<PageVerdict> judge_pages(const std::vector<PageExpectation>& expecte
           v.outcome = "not Reserved, not tagged (the probe cannot tell where it went)";
         } else if (st.in_allocator() || st.ref > 0 || st.held()) {
           v.outcome = alloc_outcome(st);
+        } else if (tail_of_allocated_block(e.pfn, after)) {
+          v.outcome = "allocated anew (inside a non-compound block whose head holds it)";
         } else {
           v.outcome = "lost";
           v.problem = fmt::format("lost: refcount 0, no free buddy block covers it, it is on no per-cpu list and no compound page holds it: {}", seen);
@@ -342,7 +370,9 @@ std::vector<uint64_t> unsettled_pages(const std::vector<PageExpectation>& expect
     auto it = after.find(e.pfn);
     if (it == after.end()) continue;
     const PageState& st = it->second;
-    if (st.online && st.alloc_known && !st.in_allocator() && !st.held() && st.ref == 0 && !st.reserved && !st.private_) out.push_back(e.pfn);
+    if (st.online && st.alloc_known && !st.in_allocator() && !st.held() && st.ref == 0 && !st.reserved && !st.private_ &&
+        !tail_of_allocated_block(e.pfn, after))
+      out.push_back(e.pfn);
   }
   return out;
 }

@@ -522,6 +522,18 @@ TEST(PageAccounting, HotAddedMemmapFreedIsShownLostIsNamed) {
   auto tail = run("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=no held=other");
   EXPECT_TRUE(find_check(tail, "memmap-freed")->ok) << find_check(tail, "memmap-freed")->detail;
   EXPECT_NE(find_check(tail, "memmap-freed")->detail.find("allocated anew (part of a compound page)"), std::string::npos);
+  // A non-compound block allocated anew: its head (pfn 3000, aligned to order 3) has the
+  // reference, its tails 3001-3007 refcount 0. Those are held; the 504 pages after them are not.
+  MemmapSnapshot s2 = s;
+  std::string q = hot_query("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=no held=none",
+                            "nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=242 free=no held=slab");
+  const std::string head_free = "Q 3000 1 nid=0 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=0 free=buddy held=none";
+  q.replace(q.find(head_free), head_free.size(), "Q 3000 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=other");
+  auto block = check_after_removal(a, s2, {{0, 900000}, {1, 131072}}, first, count, states_by_pfn(parse_probe_query(q)), {{0, 900000}});
+  const CaseCheck* b = find_check(block, "memmap-freed");
+  EXPECT_FALSE(b->ok);
+  EXPECT_EQ(b->offenders.size(), 504u) << b->detail;
+  EXPECT_EQ(b->offenders.front().pfn, 3008u);
 }
 
 TEST(PageAccounting, RefusalJudgesWhatTheFateIsAbout) {
