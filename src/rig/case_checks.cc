@@ -48,13 +48,6 @@ std::string roles_of(const PageRun& run) {
   return out;
 }
 
-const char* type_name(uint64_t type, const BootmemTypes& t) {
-  if (type == 0) return "untagged";
-  if (type == t.section) return "SECTION_INFO";
-  if (type == t.mix) return "MIX_SECTION_INFO";
-  if (type == t.node) return "NODE_INFO";
-  return "unknown-type";
-}
 
 std::set<uint64_t> early_sections(const MemmapSnapshot& s) {
   std::set<uint64_t> out;
@@ -86,15 +79,6 @@ std::string pfn_ranges(const std::vector<uint64_t>& in, size_t max) {
   return out;
 }
 
-std::string describe_state(const PageState& s, const BootmemTypes& t) {
-  if (!s.online) return "gone (offline or removed)";
-  std::string flags;
-  if (s.reserved) flags += "Reserved ";
-  if (s.private_) flags += "Private ";
-  if (s.buddy) flags += "Buddy ";
-  if (s.selfhosted) flags += "VmemmapSelfHosted ";
-  return fmt::format("{}refcount {} {} info {} node {}", flags, s.ref, type_name(s.type, t), s.info, s.nid);
-}
 
 std::vector<DumpedPage> parse_page_dumps(const std::vector<std::vector<std::string>>& dumps) {
   std::vector<DumpedPage> out;

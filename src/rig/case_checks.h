@@ -9,6 +9,7 @@
 
 #include "rig/case_classifier.h"
 #include "rig/memmap_snapshot.h"
+#include "rig/page_accounting.h"
 
 namespace rig {
 
@@ -72,6 +73,5 @@ std::vector<CaseCheck> check_cycles(const NodeMeminfo& baseline, const std::vect
 
 // "0x3e200-0x3e3ff" style ranges for a sorted pfn list (at most `max` ranges, then "...").
 std::string pfn_ranges(const std::vector<uint64_t>& pfns, size_t max = 6);
-std::string describe_state(const PageState& s, const BootmemTypes& t);
 
 }  // namespace rig

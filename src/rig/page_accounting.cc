@@ -68,7 +68,9 @@ std::string alloc_outcome(const PageState& st) {
   return "allocated anew (holder not known to the kernel)";
 }
 
-std::string state_text(const PageState& s, const BootmemTypes& t) {
+}  // namespace
+
+std::string describe_state(const PageState& s, const BootmemTypes& t) {
   if (!s.online) return "gone (offline or removed)";
   std::string flags;
   if (s.reserved) flags += "Reserved ";
@@ -85,6 +87,8 @@ std::string state_text(const PageState& s, const BootmemTypes& t) {
     alloc = s.free_block ? " in a free block" : s.on_pcp ? " on a pcp list" : s.slab ? " slab" : s.lru ? " lru" : s.pgtable ? " pgtable" : s.held_other ? " held" : " held by nobody";
   return fmt::format("{}refcount {} {} info {} node {}{}", flags, s.ref, type, s.info, s.nid, alloc);
 }
+
+namespace {
 
 // Still held as before, for a page whose fate is kept or unchanged. Empty when it is.
 std::string still_held(const PageExpectation& e, const PageState& st, const BootmemTypes& t, bool exact) {
@@ -326,7 +330,7 @@ std::vector<PageVerdict> judge_pages(const std::vector<PageExpectation>& expecte
     auto it = after.find(e.pfn);
     if (it != after.end()) v.seen = it->second;
     const PageState& st = v.seen;
-    const std::string seen = state_text(st, types);
+    const std::string seen = describe_state(st, types);
     switch (e.fate) {
       case Fate::Gone:
         v.outcome = st.online ? "still online" : "gone";
@@ -354,7 +358,7 @@ std::vector<PageVerdict> judge_pages(const std::vector<PageExpectation>& expecte
       case Fate::Unchanged: {
         const std::string why = still_held(e, st, types, e.fate == Fate::Unchanged);
         v.outcome = why.empty() ? "held as before" : why;
-        if (!why.empty()) v.problem = fmt::format("{}: was {}; now {}", why, state_text(e.before, types), seen);
+        if (!why.empty()) v.problem = fmt::format("{}: was {}; now {}", why, describe_state(e.before, types), seen);
         break;
       }
     }

@@ -94,6 +94,10 @@ std::vector<PageVerdict> judge_pages(const std::vector<PageExpectation>& expecte
 // runner reads these again before it judges; a page that stays like this is lost.
 std::vector<uint64_t> unsettled_pages(const std::vector<PageExpectation>& expected, const std::map<uint64_t, PageState>& after);
 
+// A page's state for people: flags, refcount, bootmem type and info, node, and (format 2) where
+// it is for the allocator. "gone (offline or removed)" when the probe found no page.
+std::string describe_state(const PageState& s, const BootmemTypes& t);
+
 // Node id -> the MemTotal change in pages the model predicts: each Reserved page expected freed
 // onto the node counts +1 (free_reserved_page() makes it managed again); the departing node
 // loses the removed range minus pages that were never managed (a self-hosted memmap).

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "test_data.h"
+
 #include <fstream>
 #include <sstream>
 
@@ -15,13 +17,7 @@ using namespace rig;
 
 namespace {
 
-std::string data(const std::string& name) {
-  std::ifstream in(std::string(RIG_TEST_DATA) + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using rig_test::data;
 
 // Replaces one exact line of recorded text (the fault planted in a test).
 std::string replace_line(std::string text, const std::string& from, const std::string& to) {

@@ -2,6 +2,8 @@
 // on recorded probe output (tests/data/probe) and on small hand-written answers.
 #include <gtest/gtest.h>
 
+#include "test_data.h"
+
 #include <fstream>
 #include <sstream>
 
@@ -14,13 +16,7 @@ using namespace rig;
 
 namespace {
 
-std::string data(const std::string& name) {
-  std::ifstream in(std::string(RIG_TEST_DATA) + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using rig_test::data;
 
 const std::string kHeader2 =
     "rig-probe 2\nkernel 6.12.117+deb12-amd64\nencoding index-private\ntypes section=12 mix=13 node=14\n"

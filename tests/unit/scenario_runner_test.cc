@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "test_data.h"
+
 #include <algorithm>
 
 #include <boost/filesystem.hpp>
@@ -42,13 +44,7 @@ node = 1
 addr = "0x120000000"
 )";
 
-std::string data(const std::string& name) {
-  std::ifstream in(std::string(RIG_TEST_DATA) + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using rig_test::data;
 
 class Runner : public ::testing::Test {
  protected:
