@@ -1,5 +1,6 @@
 // The QEMU machine layer against real guests: a kernel that crashes is reported as a crash with
 // its console lines, a guest that never comes up as hung, both within their time limits.
+#include <memory>
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -51,8 +52,22 @@ TEST(QemuMachineIT, BootsAndRunsGuestCommands) {
 TEST(QemuMachineIT, KernelPanicIsACrashNotATimeout) {
   QemuMachineConfig cfg = config_for("debian-6.12", "panic");
   cfg.timeouts.step = 120;
-  QemuMachine m(cfg);
-  m.start();
+  std::unique_ptr<QemuMachine> booted;
+  // Debian 6.12 under TCG crashed once at boot (sched_clock_cpu, "Fatal exception in interrupt",
+  // seen in CI on 2026-11-28). That is reported as a crash, as it should be, but this test needs a
+  // booted guest: boot again once.
+  for (int attempt = 1; !booted; ++attempt) {
+    auto m = std::make_unique<QemuMachine>(cfg);
+    try {
+      m->start();
+      booted = std::move(m);
+    } catch (const GuestDown& e) {
+      ASSERT_EQ(e.kind(), GuestDown::Kind::Crashed) << e.what();
+      ASSERT_LT(attempt, 2) << "the guest crashed while booting twice: " << e.what();
+      m->shutdown();
+    }
+  }
+  QemuMachine& m = *booted;
   auto t0 = Clock::now();
   try {
     m.guest_exec("echo c > /proc/sysrq-trigger", 60);
