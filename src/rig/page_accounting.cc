@@ -51,10 +51,11 @@ std::optional<std::string> kept_by_kernel(const PageExpectation& e, const Memmap
   return std::nullopt;
 }
 
-int64_t refs_of(const std::vector<PageOwner>& owners, bool staying_only, const std::set<uint64_t>& removed_sections) {
+// The references of the owners that stay (nodes always stay: pgdat is never freed).
+int64_t staying_refs_of(const std::vector<PageOwner>& owners, const std::set<uint64_t>& removed_sections) {
   int64_t n = 0;
   for (const auto& o : owners)
-    if (!staying_only || o.node || !removed_sections.count(static_cast<uint64_t>(o.id))) n += o.refs;
+    if (o.node || !removed_sections.count(static_cast<uint64_t>(o.id))) n += o.refs;
   return n;
 }
 
@@ -283,37 +284,29 @@ std::vector<PageExpectation> expected_fates(const MemmapSnapshot& before, uint64
       auto it = owners.find(pfn);
       if (it != owners.end()) e.owners = it->second;
       e.holder = holder_of(run.state, run.roles, before);
-      const int64_t all_refs = refs_of(e.owners, false, removed_sections);
-      const int64_t staying_refs = refs_of(e.owners, true, removed_sections);
+      const int64_t staying_refs = staying_refs_of(e.owners, removed_sections);
       const bool any_owner_stays = std::any_of(e.owners.begin(), e.owners.end(), [&](const PageOwner& o) {
         return o.node || !removed_sections.count(static_cast<uint64_t>(o.id));
       });
-      e.min_ref = 1 + staying_refs;
+      // Kept: the removed owners may take their references along, the staying ones keep theirs;
+      // never above what it was. (A boot refcount below 1 + the references is boot-tags' to
+      // report, not this check's.)
       e.max_ref = run.state.ref;
+      e.min_ref = std::min<int64_t>(1 + staying_refs, e.max_ref);
+      const auto keep = kept_by_kernel(e, before);
       if (!removed) {
         e.fate = Fate::Unchanged;
         e.why = "the removal was refused";
       } else if (pfn >= first_pfn && pfn < last_pfn) {
         e.fate = Fate::Gone;
         e.why = "it lies in the removed memory";
-      } else if (!any_owner_stays && e.holder != Holder::Free) {
-        if (auto keep = kept_by_kernel(e, before)) {
-          e.fate = Fate::Kept;
-          e.why = *keep;
-          e.min_ref = std::min<int64_t>(1 + staying_refs, run.state.ref);
-        } else {
-          e.fate = Fate::Freed;
-          e.why = "every owner is gone and it lies on memory that stays";
-        }
+      } else if (!any_owner_stays && e.holder != Holder::Free && !keep) {
+        e.fate = Fate::Freed;
+        e.why = "every owner is gone and it lies on memory that stays";
       } else {
         e.fate = Fate::Kept;
-        if (auto keep = kept_by_kernel(e, before)) e.why = *keep;
-        else e.why = any_owner_stays ? "an owner stays" : "it was already free";
-        // Exempt pages keep every reference (the kernel never puts them), others at least the
-        // staying owners'.
-        if (staying_refs != all_refs && kept_by_kernel(e, before)) e.min_ref = std::min<int64_t>(1 + staying_refs, run.state.ref);
+        e.why = keep ? *keep : any_owner_stays ? "an owner stays" : "it was already free";
       }
-      if (e.holder == Holder::Bootmem && e.min_ref > e.max_ref) e.min_ref = e.max_ref;  // boot tags are checked separately
       out.push_back(std::move(e));
     }
   }
