@@ -321,7 +321,14 @@ std::vector<PageVerdict> judge_pages(const std::vector<PageExpectation>& expecte
     PageVerdict v;
     v.expect = e;
     auto it = after.find(e.pfn);
-    if (it != after.end()) v.seen = it->second;
+    if (it == after.end()) {
+      // The probe's answer covers every pfn asked (check_query_covers); never read this as gone.
+      v.outcome = "not read";
+      v.problem = "the probe's answer does not cover this page";
+      out.push_back(std::move(v));
+      continue;
+    }
+    v.seen = it->second;
     const PageState& st = v.seen;
     const std::string seen = describe_state(st, types);
     switch (e.fate) {

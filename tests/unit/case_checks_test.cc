@@ -621,3 +621,82 @@ TEST(CaseChecks, MemmapOnMemoryIsCaseFourAndCanFail) {
   EXPECT_FALSE(find_check(bad, "offline-skips-self-hosted-memmap")->ok);
   EXPECT_NE(find_check(bad, "offline-skips-self-hosted-memmap")->detail.find("self-hosted memmap sat in the page allocator"), std::string::npos);
 }
+
+// ---- Each remaining check made to fail on recorded data with one planted fault. ----
+
+TEST(CaseChecks, BootTagChecksFailOnAPlantedFault) {
+  const std::string text = data("probe/pt64-6.1-before.txt");
+  // A PMD table registered once too often.
+  auto tables = check_boot_tags(parse_probe_snapshot(replace_line(
+      text, "P 261065 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=3 type=13 info=513 roles=pmd:512,pmd:513",
+      "P 261065 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=4 type=13 info=513 roles=pmd:512,pmd:513")));
+  const CaseCheck* t = find_check(tables, "boot-tags-page-tables");
+  ASSERT_NE(t, nullptr);
+  EXPECT_FALSE(t->ok);
+  EXPECT_NE(t->detail.find("expected Reserved Private MIX_SECTION_INFO refcount 3"), std::string::npos) << t->detail;
+  // Node 1's pgdat tagged with node 0.
+  auto pg = check_boot_tags(parse_probe_snapshot(replace_line(
+      text, "P 261079 43 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=1 roles=pgdat:1",
+      "P 261079 43 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 roles=pgdat:1")));
+  const CaseCheck* p = find_check(pg, "boot-tags-pgdat");
+  ASSERT_NE(p, nullptr);
+  EXPECT_FALSE(p->ok);
+  EXPECT_EQ(p->offenders.size(), 43u);
+}
+
+TEST(CaseChecks, PgdatReuseFailsWhenThePgdatMovedOrChanged) {
+  const std::string text = data("probe/pt64-6.1-before.txt");
+  MemmapSnapshot boot = parse_probe_snapshot(text);
+  ASSERT_TRUE(check_pgdat_reuse(boot, boot, 1).front().ok);
+  auto moved = check_pgdat_reuse(boot, parse_probe_snapshot(replace_line(text, "N 1 pgdat_pfn=261079 pgdat_bytes=174208 online=1",
+                                                                          "N 1 pgdat_pfn=300000 pgdat_bytes=174208 online=1")),
+                                 1);
+  EXPECT_FALSE(moved.front().ok);
+  EXPECT_NE(moved.front().detail.find("moved from pfn 0x3fbd7 to 0x493e0"), std::string::npos) << moved.front().detail;
+  auto untagged = check_pgdat_reuse(boot, parse_probe_snapshot(replace_line(
+                                              text, "P 261079 43 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=1 roles=pgdat:1",
+                                              "P 261079 43 nid=0 res=1 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 roles=pgdat:1")),
+                                    1);
+  EXPECT_FALSE(untagged.front().ok);
+}
+
+TEST(CaseChecks, RefusalBlockedAtItsOwnMemmapFailsCaseFour) {
+  // The busy DIMM refused, and the page the kernel dumped is section 32's memmap, which lives in
+  // the departing memory: isolation did not skip it.
+  DimmRemoval r = recorded_before("busy-6.1-before.txt");
+  auto after = states_by_pfn(parse_probe_query(data("probe/busy-6.1-after.txt")));
+  const NodeMemTotals mem = {{0, 910000}, {1, 500000}};
+  DumpedPage d;
+  d.pfn = 1177088;
+  d.header = "page:(____ptrval____) refcount:2 mapcount:0 mapping:0000000000000000 index:0xc pfn:0x11f600";
+  auto checks = check_after_refusal(r.analysis, r.before, mem, after, mem, {d, d});
+  const CaseCheck* c = find_check(checks, "offline-skips-memmap");
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->applicable);
+  EXPECT_FALSE(c->ok);
+  ASSERT_EQ(c->offenders.size(), 1u) << "ACPI offlines twice: the repeated dump is one page";
+  EXPECT_EQ(c->offenders[0].roles, "memmap:32");
+  // Without a dump naming such a page the refusal says nothing about case 4.
+  EXPECT_FALSE(find_check(check_after_refusal(r.analysis, r.before, mem, after, mem, {}), "offline-skips-memmap")->applicable);
+  // MemTotal moving alone fails the refusal, with the node named first.
+  auto moved = check_after_refusal(r.analysis, r.before, mem, after, {{0, 910004}, {1, 500000}}, {});
+  const CaseCheck* m = find_check(moved, "refusal-changed-nothing");
+  EXPECT_FALSE(m->ok);
+  EXPECT_EQ(m->detail, "node 0 MemTotal 910000 -> 910004 kB");
+}
+
+TEST(CaseChecks, MemTotalOfANodeThatShouldStayButVanishedFails) {
+  MemmapSnapshot before = parse_probe_snapshot(data("probe/pt64-6.1-before.txt"));
+  RemovalAnalysis a = analyze_removal(before, k64gPfn, k64gPages);
+  auto gone0 = check_after_removal(a, before, {{0, 914452}, {1, 262144}}, k64gPfn, k64gPages,
+                                   states_by_pfn(parse_probe_query(data("probe/pt64-6.1-after.txt"))), {});
+  const CaseCheck* m = find_check(gone0, "memtotal-node-0");
+  ASSERT_NE(m, nullptr);
+  EXPECT_FALSE(m->ok);
+  EXPECT_EQ(m->detail, "node 0 disappeared, though only node 1's memory was removed");
+  // A kB-level change that is not whole pages is no match either.
+  auto odd = removal_64g("6.1", replace_line(data("probe/pt64-6.1-after.txt"), "Q 261065 1 nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=2 type=13 info=513",
+                                             "Q 261065 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0"),
+                         914452, 914452 + 1026 * 4 + 2);
+  EXPECT_FALSE(find_check(odd, "memtotal-node-0")->ok);
+}
