@@ -404,7 +404,8 @@ static void read_state(unsigned long pfn, struct page_state *st)
 	st->ref = page_ref_count(page);
 	page_tag(page, &st->type, &st->info);
 
-	if (on_pcp(pfn))
+	/* The per-cpu set was taken when the read began: a page allocated since is not free. */
+	if (on_pcp(pfn) && page_ref_count(page) == 0 && !PageSlab(compound_head(page)) && !PageLRU(compound_head(page)))
 		st->free = FREE_PCP;
 	else if (in_free_block(pfn, page))
 		st->free = FREE_BUDDY;

@@ -6,9 +6,17 @@
 #include <set>
 
 namespace rig {
+
+// A release prefix ends at a component boundary: "6.1" matches 6.1.0-56-amd64, never 6.12.
+bool kernel_matches(const ExpectedFailure& x, const std::string& release) {
+  if (release.rfind(x.kernel, 0) != 0) return false;
+  if (x.kernel.empty() || release.size() == x.kernel.size()) return true;
+  const char last = x.kernel.back(), next = release[x.kernel.size()];
+  return last == '.' || last == '-' || last == '+' || next == '.' || next == '-' || next == '+';
+}
+
 namespace {
 
-bool kernel_matches(const ExpectedFailure& x, const std::string& release) { return release.rfind(x.kernel, 0) == 0; }
 
 bool names(const ExpectedFailure& x, const CheckRecord& c) { return x.case_no == c.case_no && x.check == c.name; }
 

@@ -52,6 +52,9 @@ struct Judgement {
   std::vector<ExpectedFailure> xpass;  // entries whose check ran and passed
 };
 
+// Whether an entry's kernel prefix covers this release ("6.1" covers 6.1.x, not 6.12).
+bool kernel_matches(const ExpectedFailure& x, const std::string& release);
+
 Judgement judge(const RawOutcome& raw, const std::vector<ExpectedFailure>& xfails, const std::string& kernel_release);
 
 // "ROLES expected EXPECTED; seen SEEN": the text an entry's pattern is matched against.

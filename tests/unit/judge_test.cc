@@ -279,3 +279,14 @@ TEST(Judge, RejudgingIgnoresStaleStatusFields) {
   EXPECT_FALSE(j.checks[0].xfail);
   EXPECT_EQ(j.checks[0].evidence, "");
 }
+
+TEST(Judge, KernelPrefixEndsAtAComponentBoundary) {
+  ExpectedFailure x;
+  x.kernel = "6.1";
+  EXPECT_TRUE(kernel_matches(x, "6.1.0-56-amd64"));
+  EXPECT_FALSE(kernel_matches(x, "6.12.117+deb12-amd64")) << "6.1 is not a prefix of the 6.12 series";
+  x.kernel = "6.12.";
+  EXPECT_TRUE(kernel_matches(x, "6.12.117+deb12-amd64"));
+  x.kernel = "";
+  EXPECT_TRUE(kernel_matches(x, "6.12.117+deb12-amd64"));
+}
