@@ -33,7 +33,7 @@ reps=5
 jobs_list=1,default
 floor_only=0
 out=
-usage() { sed -n '17,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '16,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --kernel) kernels+=("$2"); shift 2 ;;
