@@ -170,24 +170,3 @@ TEST(CliSignals, InterruptKillsQemu) {
         << "QEMU outlived the rig after signal " << sig;
   }
 }
-
-TEST(CliRepro, ReproducerRerunsARefusalFromAnotherDirectory) {
-  const std::string dir = fresh_dir("repro");
-  CommandResult w = run_command({RIG_BINARY, "repro", std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-busy.toml",
-                                 "--kernel", "debian-6.12", "-o", dir + "/written"},
-                                300);
-  ASSERT_EQ(w.exit_code, 0) << w.err;
-  EXPECT_EQ(w.out, dir + "/written/run.sh\n");
-  // Moved elsewhere and run by QEMU and sh alone.
-  CommandResult r = run_command({"/bin/sh", "-c", "mv " + dir + "/written " + dir + "/elsewhere && cd / && "
-                                 "BOOT_WAIT=30 STEP_WAIT=10 sh " + dir + "/elsewhere/run.sh < /dev/null"},
-                                300);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  const std::string log = read_file(dir + "/elsewhere/output.log");
-  EXPECT_NE(log.find("rig-probe 2"), std::string::npos) << "the probe answered in the guest shell";
-  const size_t del = log.find("device_del dimm1");
-  ASSERT_NE(del, std::string::npos) << log.substr(0, 2000);
-  EXPECT_NE(log.find("Offline failed.", del), std::string::npos) << "the guest refused, as in the rig's run";
-  EXPECT_NE(log.find("Memory device [dimm]: \"dimm1\"", del), std::string::npos) << "and the DIMM is still there";
-  EXPECT_TRUE(qemu_pids_mentioning(dir).empty()) << "the script quits QEMU at its end";
-}

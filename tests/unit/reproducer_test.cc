@@ -1,31 +1,484 @@
 #include "rig/reproducer.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "rig/case_checks.h"
+#include "rig/case_classifier.h"
+#include "rig/console_parser.h"
+#include "rig/memmap_snapshot.h"
+#include "rig/page_accounting.h"
 #include "rig/scenario_file.h"
+#include "test_data.h"
 
 using namespace rig;
+using rig_test::data;
 
-TEST(Reproducer, ScriptRunsTheScenarioOnOneStdin) {
-  Scenario s = load_scenario_file(RIG_SOURCE_DIR "/rig/scenarios/hotplug-memmap-dependency.toml");
+namespace {
+
+Scenario scenario(const std::string& name) { return load_scenario_file(RIG_SOURCE_DIR "/rig/scenarios/" + name + ".toml"); }
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  for (const auto& l : lines_of(text))
+    if (l == line) return true;
+  return false;
+}
+
+std::vector<std::string> lines_starting(const std::string& text, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const auto& l : lines_of(text))
+    if (l.rfind(prefix, 0) == 0) out.push_back(l);
+  return out;
+}
+
+// A private scratch directory for files the shell tools below read.
+std::string scratch(const std::string& name) {
+  static const std::string dir = [] {
+    char tmpl[] = "/tmp/rig-repro-unit-XXXXXX";
+    return std::string(::mkdtemp(tmpl));
+  }();
+  return dir + "/" + name;
+}
+
+std::string write(const std::string& name, const std::string& text) {
+  const std::string path = scratch(name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+// Runs a shell command line, returns its stdout; `status` gets the exit status.
+std::string shell(const std::string& cmd, int* status = nullptr) {
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (size_t n; p && (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  const int st = p ? ::pclose(p) : -1;
+  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+// The awk program a run.sh keeps in VAR='...' (no single quote inside), as a file.
+std::string awk_program(const std::string& sh, const std::string& var) {
+  const std::string open = var + "='\n";
+  const size_t a = sh.find(open);
+  EXPECT_NE(a, std::string::npos) << var;
+  const size_t b = sh.find('\'', a + open.size());
+  return write(var + ".awk", sh.substr(a + open.size(), b - a - open.size()));
+}
+
+CheckRecord record(int step, const CaseCheck& c) {
+  CheckRecord r;
+  r.step = step;
+  r.case_no = c.case_no;
+  r.name = c.name;
+  r.ok = c.ok;
+  r.detail = c.detail;
+  r.status = c.ok ? CheckStatus::Pass : CheckStatus::Fail;
+  for (const auto& p : c.offenders) r.pages.push_back({p.pfn, p.roles, p.expected, p.seen});
+  return r;
+}
+
+StepResult step(int index, const std::string& action, const std::string& target, const std::string& expected, const std::string& outcome,
+                bool ok, const std::string& detail = "") {
+  StepResult r;
+  r.index = index;
+  r.action = action;
+  r.target = target;
+  r.expected = expected;
+  r.outcome = outcome;
+  r.ok = ok;
+  r.detail = detail;
+  return r;
+}
+
+std::vector<ConsoleFinding> findings_of(const std::string& console) {
+  ConsoleParser p;
+  p.feed(console);
+  p.finish();
+  return p.findings();
+}
+
+// The recorded R6 removal on Debian 6.1: a 256 MiB boot DIMM at 64 GiB whose PMD table leaks.
+constexpr uint64_t k64gPfn = 0x1000000000ull >> 12;
+constexpr uint64_t k64gPages = (256ull << 20) >> 12;
+
+std::vector<CaseCheck> removal_64g_61() {
+  MemmapSnapshot before = parse_probe_snapshot(data("probe/pt64-6.1-before.txt"));
+  RemovalAnalysis a = analyze_removal(before, k64gPfn, k64gPages);
+  return check_after_removal(a, before, {{0, 914452}, {1, 262144}}, k64gPfn, k64gPages,
+                             states_by_pfn(parse_probe_query(data("probe/pt64-6.1-after.txt"))), {{0, 918552}});
+}
+
+const CaseCheck& find(const std::vector<CaseCheck>& checks, const std::string& name) {
+  for (const auto& c : checks)
+    if (c.name == name) return c;
+  static const CaseCheck none;
+  ADD_FAILURE() << "no check " << name;
+  return none;
+}
+
+}  // namespace
+
+TEST(Reproducer, ScriptRunsTheScenarioOverTheConsoleAndQmp) {
+  Scenario s = scenario("hotplug-memmap-dependency");
   const std::string sh = reproducer_script(s, "6.1.0-56-amd64");
-  // Only QEMU and sh: the exact command line, console and monitor multiplexed on stdio.
+  // Only QEMU and sh: the exact command line under TCG, console and monitor on stdio.
   EXPECT_EQ(sh.rfind("#!/bin/sh\n", 0), 0u);
-  EXPECT_NE(sh.find("\"${QEMU:-qemu-system-x86_64}\""), std::string::npos);
+  EXPECT_NE(sh.find("exec \"${QEMU:-qemu-system-x86_64}\""), std::string::npos);
+  EXPECT_NE(sh.find("'-accel' \\\n    'tcg'"), std::string::npos);
   EXPECT_NE(sh.find("'mon:stdio'"), std::string::npos);
   EXPECT_NE(sh.find("'memhp_default_state=offline console=ttyS0 panic=-1 rig.shell=1'"), std::string::npos);
   EXPECT_EQ(sh.find("'-S'"), std::string::npos) << "nobody sends cont: the guest must run at once";
   EXPECT_EQ(sh.find("rig "), std::string::npos) << "the reproducer must not need the rig";
-  // The steps, in order: plug hotA, online it as kernel memory, ..., the refused eject of hotA.
-  const size_t plug = sh.find("monitor 'device_add pc-dimm,id=hotA,memdev=mem-hotA,node=1,addr=0x100000000'");
-  const size_t online = sh.find("guest 'for b in 32; do echo online_kernel > /sys/devices/system/memory/memory$b/state;");
-  const size_t unplug = sh.find("monitor 'device_del hotA'   # the scenario expects: refused");
-  ASSERT_NE(plug, std::string::npos);
+  EXPECT_EQ(sh.find("python"), std::string::npos);
+  // QMP on a FIFO and a file next to the script; sockets relative (a long directory would not fit).
+  EXPECT_NE(sh.find("run_qemu -chardev pipe,id=rigqmp,path=qmp -mon chardev=rigqmp,mode=control <&3"), std::string::npos);
+  EXPECT_NE(sh.find("'unix:qmp.sock,server=on,wait=off'"), std::string::npos);
+  // The interactive mode still hands the terminal to QEMU.
+  EXPECT_NE(sh.find("  --interactive)\n    rm -f qmp.sock qga.sock\n"), std::string::npos);
+  // It waits for the guest's ready line before typing anything.
+  EXPECT_NE(sh.find("wait_until \"$BOOT_WAIT\" console_has \"rig: guest ready\" 0"), std::string::npos);
+  // The steps, in order: plug hotA (and wait for its _OST), online it as kernel memory, ..., the eject of hotA.
+  const size_t plug = sh.find(
+      "do_plug 0 'hotA' '{\"id\":\"mem-hotA\",\"qom-type\":\"memory-backend-ram\",\"size\":134217728}' "
+      "'{\"addr\":4294967296,\"driver\":\"pc-dimm\",\"id\":\"hotA\",\"memdev\":\"mem-hotA\",\"node\":1}' \"$STEP_WAIT\" || return");
+  const size_t online = sh.find("do_online 1 'hotA' 'cd /sys/devices/system/memory || exit 3;");
+  const size_t unplug = sh.find("do_unplug 6 'hotA' '{\"id\":\"hotA\"}' '{\"id\":\"mem-hotA\"}' \"$STEP_WAIT\" || return");
+  ASSERT_NE(plug, std::string::npos) << sh;
   ASSERT_NE(online, std::string::npos);
   ASSERT_NE(unplug, std::string::npos);
   EXPECT_LT(plug, online);
   EXPECT_LT(online, unplug);
-  EXPECT_NE(sh.find("guest 'echo 1048576-1081343 > /sys/kernel/debug/rig_probe/query;"), std::string::npos)
+  EXPECT_NE(sh.find("echo online_kernel > memory$b/state", online), std::string::npos);
+  EXPECT_NE(sh.find("at_step 6 'unplug hotA' || return", unplug), std::string::npos);
+  EXPECT_NE(sh.find("show 'echo 1048576-1081343 > /sys/kernel/debug/rig_probe/query; cat /sys/kernel/debug/rig_probe/query' "
+                    "probe-after-step6.txt || return"),
+            std::string::npos)
       << "after an unplug it queries the DIMM's pfns";
-  EXPECT_NE(sh.find("monitor 'quit'"), std::string::npos);
+  EXPECT_NE(sh.find("show 'cat /sys/kernel/debug/rig_probe/snapshot' probe-boot.txt || return"), std::string::npos);
+  // It ends with one verdict line and the exit status.
+  EXPECT_NE(sh.find("finish 1 \"reproduced: $seen\""), std::string::npos);
+  EXPECT_NE(sh.find("finish 2 \"could not tell: $unknown\""), std::string::npos);
+  EXPECT_NE(sh.find("finish 0 \"not reproduced: "), std::string::npos);
+  EXPECT_EQ(kReproReproduced, 1);
+  EXPECT_EQ(kReproNotReproduced, 0);
+  EXPECT_EQ(kReproCouldNotTell, 2);
+}
+
+TEST(Reproducer, ScriptIsValidShForEveryShippedScenario) {
+  for (const char* name : {"hotplug-memmap-dependency", "unplug-boot-dimm-busy", "hotplug-cycles", "unplug-boot-dimm-movable",
+                           "memmap-on-memory", "boot-dimm-64g"}) {
+    const std::string path = write(std::string(name) + ".sh", reproducer_script(scenario(name), "6.12.117+deb12-amd64"));
+    int st = -1;
+    const std::string out = shell("sh -n " + path + " 2>&1", &st);
+    EXPECT_EQ(st, 0) << name << ": " << out;
+  }
+}
+
+TEST(Reproducer, EveryWaitIsBounded) {
+  for (const char* name : {"hotplug-memmap-dependency", "unplug-boot-dimm-busy", "hotplug-cycles", "memmap-on-memory"}) {
+    const std::string sh = reproducer_script(scenario(name), "6.1.0-56-amd64");
+    SCOPED_TRACE(name);
+    // No fixed sleeps standing in for waits: the only sleep is the poll tick inside bounded loops.
+    EXPECT_EQ(sh.find("sleep 45"), std::string::npos);
+    EXPECT_EQ(sh.find("sleep \"$BOOT_WAIT\""), std::string::npos);
+    EXPECT_EQ(sh.find("sleep \"$STEP_WAIT\""), std::string::npos);
+    static const std::regex sleep_re("sleep ([^;\\n]*)");
+    for (auto it = std::sregex_iterator(sh.begin(), sh.end(), sleep_re); it != std::sregex_iterator(); ++it) {
+      const std::string arg = (*it)[1];
+      EXPECT_TRUE(arg == "\"$tick\"" || arg == "0.1 2>/dev/null") << "sleep " << arg;
+    }
+    // Every loop has a limit: a count compared with -lt/-le, the lines of a file, a list of words;
+    // awk's loops count up to a bound.
+    static const std::regex loop_re("(^|[;{(|&]|\\bdo|\\bthen)\\s*(while|until|for)\\s");
+    static const std::regex wait_re("wait_until (\"\\$[A-Z0-9_]+\"|\"\\$[0-9]\"|[0-9]+) ");
+    static const std::regex awk_for_re("for \\([^;]*; [^;]*<=? [^;]*;");
+    for (std::string l : lines_of(sh)) {
+      // Code only: comments go (there is no "$#" or "${#" in the script).
+      const size_t hash = l.find('#');
+      if (hash != std::string::npos && (hash == 0 || l[hash - 1] == ' ')) l.erase(hash);
+      // A wait always names its limit.
+      if (l.find("wait_until ") != std::string::npos && l.find("wait_until()") == std::string::npos) {
+        EXPECT_TRUE(std::regex_search(l, wait_re)) << l;
+      }
+      EXPECT_EQ(l.find("while true"), std::string::npos) << l;
+      EXPECT_EQ(l.find("while :"), std::string::npos) << l;
+      std::smatch m;
+      if (!std::regex_search(l, m, loop_re)) continue;
+      EXPECT_NE(m[2], "until") << l;
+      if (m[2] == "for") {
+        EXPECT_TRUE(l.find(" in ") != std::string::npos || std::regex_search(l, awk_for_re)) << l;
+      } else {
+        EXPECT_TRUE(l.find(" -lt ") != std::string::npos || l.find(" -le ") != std::string::npos || l.find("while read -r") != std::string::npos)
+            << l;
+      }
+    }
+    // The limits default to the timeouts table (TCG-sized) and can be raised.
+    EXPECT_NE(sh.find("BOOT_WAIT=${BOOT_WAIT:-180}"), std::string::npos);
+    EXPECT_NE(sh.find("STEP_WAIT=${STEP_WAIT:-120}"), std::string::npos);
+    EXPECT_NE(sh.find("CMD_WAIT=${CMD_WAIT:-60}"), std::string::npos);
+    EXPECT_NE(sh.find("QUIT_WAIT=${QUIT_WAIT:-15}"), std::string::npos);
+    // Every step is bounded: each do_ call passes its limit, or waits only through guest/qmp.
+    for (const auto& l : lines_starting(sh, "  do_")) {
+      if (l.rfind("  do_expect_", 0) == 0) continue;
+      EXPECT_NE(l.find("\"$STEP_WAIT\" || return"), std::string::npos) << l;
+    }
+    // A guest that never gets ready ends the script with a clear message.
+    EXPECT_NE(sh.find("mark_unknown \"the guest did not print 'rig: guest ready' within $BOOT_WAIT s (see output.log)\"; judge"),
+              std::string::npos);
+    EXPECT_NE(sh.find("not found (install QEMU or set QEMU=)"), std::string::npos);
+  }
+}
+
+TEST(Reproducer, AStepsOwnTimeoutIsItsLimit) {
+  Scenario s = scenario("unplug-boot-dimm-busy");
+  s.steps[0].timeout_s = 30.5;
+  const std::string sh = reproducer_script(s, "6.1.0-56-amd64");
+  EXPECT_NE(sh.find("do_unplug 0 'dimm1' '{\"id\":\"dimm1\"}' '{\"id\":\"mem-dimm1\"}' 31 || return"), std::string::npos);
+}
+
+TEST(Reproducer, CyclesAreUnrolledWithTheRunnersStepIndex) {
+  Scenario s = scenario("hotplug-cycles");
+  const std::string sh = reproducer_script(s, "6.1.0-56-amd64");
+  EXPECT_NE(sh.find("# step 17, cycle 6: unplug hot1 (expected: removed)"), std::string::npos);
+  EXPECT_NE(sh.find("at_step 17 'unplug hot1' || return"), std::string::npos);
+  const std::string ex = reproducer_expect(s, nullptr);
+  EXPECT_TRUE(has_line(ex, "expect 15 added"));
+  EXPECT_TRUE(has_line(ex, "expect 16 online"));
+  EXPECT_TRUE(has_line(ex, "expect 17 removed"));
+  EXPECT_EQ(lines_starting(ex, "expect ").size(), 18u);
+}
+
+// ---- expect: what the script judges by ----
+
+TEST(ReproducerExpect, NoFailureJudgesOnTheScenariosOwnExpectations) {
+  const std::string ex = reproducer_expect(scenario("unplug-boot-dimm-busy"), nullptr);
+  EXPECT_TRUE(has_line(ex, "mode scenario"));
+  EXPECT_TRUE(has_line(ex, "expect 0 refused"));
+  EXPECT_TRUE(has_line(ex, "expect 1 present"));
+  EXPECT_TRUE(has_line(ex, "expect 2 present"));
+  EXPECT_TRUE(has_line(ex, "console panic Kernel panic - not syncing"));
+  EXPECT_TRUE(has_line(ex, "console bug ^BUG:"));
+  EXPECT_TRUE(has_line(ex, "console warning ^WARNING:"));
+  EXPECT_TRUE(has_line(ex, "ignore page dumped because: unmovable page"));
+  EXPECT_TRUE(lines_starting(ex, "path ").empty());
+  EXPECT_TRUE(lines_starting(ex, "last ").empty());
+  EXPECT_TRUE(lines_starting(ex, "watch ").empty());
+}
+
+TEST(ReproducerExpect, ConsoleNeedlesAgreeWithTheConsoleParser) {
+  // Every report the scenario mode looks for is one the rig fails a run on, of the same kind.
+  for (const auto& l : lines_starting(reproducer_expect(scenario("unplug-boot-dimm-busy"), nullptr), "console ")) {
+    std::istringstream in(l);
+    std::string word, kind, needle;
+    in >> word >> kind;
+    std::getline(in, needle);
+    needle = needle.substr(1);
+    const bool at_start = needle[0] == '^';
+    const std::string text = at_start ? needle.substr(1) + " something" : "x " + needle + " y";
+    auto f = findings_of("[    1.000000] " + text + "\n");
+    ASSERT_EQ(f.size(), 1u) << l;
+    EXPECT_EQ(f[0].kind, kind) << l;
+    EXPECT_NE(f[0].severity, Severity::Notice) << l;
+  }
+  auto notice = findings_of("[    4.290339] page dumped because: unmovable page\n");
+  ASSERT_EQ(notice.size(), 1u);
+  EXPECT_EQ(notice[0].severity, Severity::Notice) << "the refusal's page dump is what `ignore` skips";
+}
+
+TEST(ReproducerExpect, ARefusedUnplugIsTheDimmStillListed) {
+  // unplug-boot-dimm-movable expects the removal; the recorded busy refusal (6.1) is what it got.
+  Scenario s = scenario("unplug-boot-dimm-movable");
+  ScenarioResult f;
+  f.scenario = s.name;
+  f.kernel = "6.1.0-56-amd64";
+  f.verdict = Verdict::Fail;
+  f.reason = "step 0 unplug dimm1: expected removed, got refused";
+  f.artifacts = "/runs/unplug-boot-dimm-movable--6.1.0-56-amd64--x";
+  f.steps.push_back(step(0, "unplug", "dimm1", "removed", "refused", false,
+                         "the guest refused the eject: _OST 0x82 (device busy); QEMU still lists the DIMM"));
+  f.console_findings = findings_of(data("console/busy-refusal-6.1.log"));
+  ASSERT_FALSE(f.console_findings.empty());
+  const std::string ex = reproducer_expect(s, &f);
+  EXPECT_TRUE(has_line(ex, "mode failure"));
+  EXPECT_TRUE(has_line(ex, "listed 0 dimm1 yes")) << ex;
+  EXPECT_TRUE(has_line(ex, "last 0"));
+  EXPECT_TRUE(lines_starting(ex, "path ").empty()) << "the failing step is the first";
+  EXPECT_TRUE(lines_starting(ex, "console ").empty()) << "the refusal's page dumps are notices, not reports";
+  EXPECT_TRUE(has_line(ex, "watch panic Kernel panic - not syncing")) << "other reports are shown";
+  EXPECT_TRUE(has_line(ex, "ignore page dumped because: unmovable page"));
+  EXPECT_NE(ex.find("# From the failed run of unplug-boot-dimm-movable on 6.1.0-56-amd64: step 0 unplug dimm1"), std::string::npos);
+
+  // The script for it unplugs, asks QEMU, and judges that step.
+  const std::string sh = reproducer_script(s, f.kernel);
+  EXPECT_NE(sh.find("do_unplug 0 'dimm1'"), std::string::npos);
+  EXPECT_NE(sh.find("look_listed \"$1\" || return 1"), std::string::npos);
+  EXPECT_NE(sh.find("mark_seen \"after step $1 QEMU $l_text $l_dimm (query-memory-devices), as after the failed run\""), std::string::npos);
+
+  // A timeout leaves the DIMM listed too; an unexpected removal, or QEMU dropping a refused DIMM, does not.
+  f.steps[0] = step(0, "unplug", "dimm1", "removed", "timeout", false, "no answer from the guest (no ACPI_DEVICE_OST, no DEVICE_DELETED)");
+  EXPECT_TRUE(has_line(reproducer_expect(s, &f), "listed 0 dimm1 yes"));
+  f.steps[0] = step(0, "unplug", "dimm1", "removed", "refused", false, "the guest refused the eject: _OST 0x82 (device busy); but QEMU no longer lists the DIMM");
+  EXPECT_TRUE(has_line(reproducer_expect(s, &f), "listed 0 dimm1 no"));
+  Scenario busy = scenario("unplug-boot-dimm-busy");
+  f.steps[0] = step(0, "unplug", "dimm1", "refused", "removed", false, "DEVICE_DELETED");
+  EXPECT_TRUE(has_line(reproducer_expect(busy, &f), "listed 0 dimm1 no"));
+}
+
+TEST(ReproducerExpect, AFailedCheckNamesItsPagesForTheProbe) {
+  // The recorded PMD table leak at 64 GiB on Debian 6.1, as the checks report it.
+  auto checks = removal_64g_61();
+  const CaseCheck& pt = find(checks, "page-tables-freed");
+  ASSERT_FALSE(pt.ok);
+  ASSERT_EQ(pt.offenders.size(), 1u);
+  Scenario s = scenario("boot-dimm-64g");
+  ScenarioResult f;
+  f.scenario = s.name;
+  f.kernel = "6.1.0-56-amd64";
+  f.verdict = Verdict::Fail;
+  f.reason = "case 1 page-tables-freed failed";
+  f.steps.push_back(step(0, "unplug", "dimm64g", "removed", "removed", true, "DEVICE_DELETED"));
+  f.steps.push_back(step(1, "expect-node", "node1", "absent", "absent", true));
+  f.checks.push_back(record(0, pt));
+  f.checks.push_back(record(0, find(checks, "memtotal-node-0")));
+  f.checks.push_back(record(0, find(checks, "memmap-freed")));  // passed: no evidence
+  const std::string ex = reproducer_expect(s, &f);
+  EXPECT_TRUE(has_line(ex, "page 0 261065 page-tables-freed priv=1 type=tagged")) << ex;
+  EXPECT_TRUE(has_line(ex, "query 0 261065"));
+  EXPECT_TRUE(has_line(ex, "path 0 removed")) << "the removal must happen again for the pages to compare";
+  EXPECT_TRUE(has_line(ex, "last 0")) << "nothing after step 0 matters";
+  EXPECT_FALSE(lines_starting(ex, "note memtotal-node-0: a check without pages").empty()) << ex;
+  EXPECT_TRUE(lines_starting(ex, "page 0 ").size() == 1u);
+
+  // The script's matcher on the recorded probe output: the failed run's query shows the page
+  // again (reproduced); the same page given back to the allocator does not.
+  const std::string sh = reproducer_script(s, f.kernel);
+  const std::string awk = awk_program(sh, "page_awk");
+  const std::string exp = write("pt64.expect", ex);
+  const std::string boot = write("pt64-boot.txt", data("probe/pt64-6.1-before.txt"));
+  const std::string after = write("pt64-after.txt", data("probe/pt64-6.1-after.txt"));
+  EXPECT_EQ(shell("awk -v s=0 -f " + awk + " " + boot + " " + after + " " + exp),
+            "seen 261065 page-tables-freed priv=1 type=tagged\n");
+  std::string freed_text = data("probe/pt64-6.1-after.txt");
+  const std::string leaked = "Q 261065 1 nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=2 type=13 info=513";
+  ASSERT_NE(freed_text.find(leaked), std::string::npos);
+  freed_text.replace(freed_text.find(leaked), leaked.size(), "Q 261065 1 nid=0 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=0");
+  const std::string freed = write("pt64-freed.txt", freed_text);
+  EXPECT_EQ(shell("awk -v s=0 -f " + awk + " " + boot + " " + freed + " " + exp), "clear 261065 page-tables-freed priv=1 type=tagged\n");
+  // A pfn the answer does not cover cannot be judged; nor can a bootmem type without the snapshot's types line.
+  const std::string empty = write("empty.txt", "");
+  EXPECT_EQ(shell("awk -v s=0 -f " + awk + " " + boot + " " + empty + " " + exp), "unknown 261065 page-tables-freed priv=1 type=tagged\n");
+  EXPECT_EQ(shell("awk -v s=0 -f " + awk + " " + empty + " " + after + " " + exp), "unknown 261065 page-tables-freed priv=1 type=tagged\n");
+}
+
+TEST(ReproducerExpect, PageTokensFollowWhatTheCheckExpected) {
+  BootmemTypes t{12, 13, 14};
+  PageState leaked;
+  leaked.online = true;
+  leaked.reserved = leaked.private_ = true;
+  leaked.ref = 2;
+  leaked.type = 13;
+  leaked.info = 513;
+  leaked.nid = 0;
+  leaked.alloc_known = true;
+  leaked.held_other = true;
+  const std::string seen = "leaked: every owner is gone but the page was not given back: " + describe_state(leaked, t);
+  EXPECT_EQ(page_evidence_tokens({1, "pmd:512", "freed", seen}), "res=1 priv=1 type=tagged");
+  // Kept or unchanged: exactly the state seen (here, the one after "now").
+  EXPECT_EQ(page_evidence_tokens({1, "pgdat:1", "unchanged", "its tag or refcount changed: was " + describe_state(leaked, t) +
+                                                                 "; now " + describe_state(leaked, t)}),
+            "res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=MIX_SECTION_INFO info=513 nid=0 free=no held=other");
+  PageState lost;
+  lost.online = true;
+  lost.nid = 0;
+  lost.alloc_known = true;
+  EXPECT_EQ(page_evidence_tokens({1, "memmap:32", "freed", "lost: refcount 0, ...: " + describe_state(lost, t)}), "ref=0 free=no held=none");
+  PageState in_buddy = lost;
+  in_buddy.free_block = true;
+  EXPECT_EQ(page_evidence_tokens({1, "pud:0", "kept refcount 1..3", "handed back to the page allocator while an owner still uses it: was " +
+                                                                        describe_state(leaked, t) + "; now " + describe_state(in_buddy, t)}),
+            "res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=untagged info=0 nid=0 free=buddy");
+  PageState gone;
+  EXPECT_EQ(page_evidence_tokens({1, "pgdat:0", "kept refcount 2..2", "gone, but it lies on memory that stays: was x; now " + describe_state(gone, t)}),
+            "gone");
+  EXPECT_EQ(page_evidence_tokens({1, "pmd:0", "freed", "gone, but it lies on memory that stays"}), "gone");
+  EXPECT_EQ(page_evidence_tokens({1048576, "removed", "gone", describe_state(in_buddy, t)}), "online");
+  // A boot tag: the tag as seen, in the kernel's words, mapped to numbers from the rerun's snapshot.
+  PageState wrong_tag = leaked;
+  wrong_tag.type = 13;
+  wrong_tag.alloc_known = false;
+  EXPECT_EQ(page_evidence_tokens({261079, "pgdat:1", "", "pgdat of node 1: expected Reserved Private NODE_INFO info 1 refcount >= 2; saw " +
+                                                             describe_state(wrong_tag, t)}),
+            "res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=MIX_SECTION_INFO info=513 nid=0");
+  // No page state in the text: nothing to compare.
+  EXPECT_EQ(page_evidence_tokens({0x11fc00, "memmap:35", "", "offline stopped at pfn 0x11fc00, a memmap page of the departing memory"}), "");
+}
+
+TEST(ReproducerExpect, AConsoleReportIsLookedForAgain) {
+  // The recorded panic (6.1 without a root fs): a crash, the failed run's only sign.
+  Scenario s = scenario("unplug-boot-dimm-busy");
+  ScenarioResult f;
+  f.scenario = s.name;
+  f.kernel = "6.1.0-56-amd64";
+  f.verdict = Verdict::Fail;
+  f.reason = "the guest crashed";
+  f.steps.push_back(step(0, "unplug", "dimm1", "refused", "refused", true));
+  f.console_findings = findings_of(data("console/panic-no-root-6.1.log"));
+  const std::string ex = reproducer_expect(s, &f);
+  EXPECT_TRUE(has_line(ex, "console panic Kernel panic - not syncing")) << ex;
+  EXPECT_TRUE(has_line(ex, "# was: Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)"));
+  EXPECT_TRUE(lines_starting(ex, "watch panic").empty());
+  EXPECT_TRUE(has_line(ex, "watch oops Oops:"));
+  EXPECT_TRUE(has_line(ex, "path 0 refused"));
+  EXPECT_TRUE(has_line(ex, "last 0")) << "a report may come at any step of the run: all of them run";
+
+  // The script's console matcher on the recorded logs (timestamps stripped as run.sh does).
+  const std::string awk = awk_program(reproducer_script(s, f.kernel), "console_awk");
+  auto matches = [&](const std::string& expect_text, const std::string& log) {
+    const std::string e = write("c.expect", expect_text);
+    const std::string l = write("c.log", log);
+    return shell("tr -d '\\r' < " + l + " | sed 's/^\\[ *[0-9]*\\.[0-9]*\\] //' > " + l + ".txt && awk -f " + awk + " " + e + " " + l + ".txt");
+  };
+  EXPECT_EQ(matches(ex, data("console/panic-no-root-6.1.log")),
+            "console panic Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\n");
+  EXPECT_EQ(matches(ex, data("console/busy-refusal-6.1.log")), "") << "a refusal is not a report";
+  // Without a failed run every kind is looked for; the refusal's page dumps are still not reports.
+  EXPECT_EQ(matches(reproducer_expect(s, nullptr), data("console/busy-refusal-6.1.log")), "");
+  EXPECT_EQ(matches(reproducer_expect(s, nullptr), data("console/movable-removed-6.1.log")), "");
+  EXPECT_EQ(matches(reproducer_expect(s, nullptr), "[    5.1] WARNING: CPU: 1 PID: 7 at mm/memory_hotplug.c:1234 f+0x1\n"),
+            "console warning WARNING: CPU: 1 PID: 7 at mm/memory_hotplug.c:1234 f+0x1\n");
+}
+
+TEST(ReproducerExpect, AFailureWithoutSignsTheScriptCanSeeSaysSo) {
+  Scenario s = scenario("hotplug-cycles");
+  ScenarioResult f;
+  f.verdict = Verdict::Fail;
+  f.reason = "cycles-memtotal-stable failed";
+  for (int i = 0; i < 18; ++i) f.steps.push_back(step(i, "x", "hot1", "", i % 3 == 0 ? "added" : i % 3 == 1 ? "online" : "removed", true));
+  CheckRecord c;
+  c.step = -1;
+  c.case_no = 1;
+  c.name = "cycles-memtotal-stable";
+  c.ok = false;
+  c.status = CheckStatus::Fail;
+  c.detail = "node 1 MemTotal short by 64 kB after cycle 3";
+  f.checks.push_back(c);
+  const std::string ex = reproducer_expect(s, &f);
+  EXPECT_FALSE(lines_starting(ex, "note cycles-memtotal-stable: a check without pages").empty());
+  EXPECT_TRUE(has_line(ex, "last 17"));
+  EXPECT_TRUE(lines_starting(ex, "page ").empty());
+  // The script says "could not tell" when expect names nothing it can look for.
+  EXPECT_NE(reproducer_script(s, "6.1").find("could not tell: ./expect names nothing this script can look for"), std::string::npos);
 }
