@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -43,13 +44,24 @@ std::vector<std::string> lines_starting(const std::string& text, const std::stri
   return out;
 }
 
-// A private scratch directory for files the shell tools below read.
-std::string scratch(const std::string& name) {
-  static const std::string dir = [] {
+// A private scratch directory for files the shell tools below read, removed at exit.
+struct ScratchDir {
+  std::string path;
+  ScratchDir() {
     char tmpl[] = "/tmp/rig-repro-unit-XXXXXX";
-    return std::string(::mkdtemp(tmpl));
-  }();
-  return dir + "/" + name;
+    const char* made = ::mkdtemp(tmpl);
+    path = made ? made : "/tmp";
+  }
+  ~ScratchDir() {
+    if (path == "/tmp") return;
+    const int rc = std::system(("rm -rf '" + path + "'").c_str());
+    (void)rc;
+  }
+};
+
+std::string scratch(const std::string& name) {
+  static const ScratchDir dir;
+  return dir.path + "/" + name;
 }
 
 std::string write(const std::string& name, const std::string& text) {
