@@ -29,10 +29,10 @@ for r in res:
     m = matrix.setdefault((r["scenario"], r["kernel"]), {"scenario": r["scenario"], "kernel": r["kernel"], "runs": 0, "passed": 0, "verdict": r["verdict"]})
     m["runs"] += 1
     m["passed"] += r["verdict"] in ("pass", "xfail", "xpass")
-s = {"pass": sum(r["verdict"] == "pass" for r in res), "total": len(res), "wall_s": 30.0 + len(res), "jobs": 2,
-     "matrix": list(matrix.values()), "flaky": 0}
+s = {"pass": sum(r["verdict"] == "pass" for r in res), "total": len(res), "wall_s": 30.0 + len(res), "jobs": 2, "repeat": 1,
+     "matrix": list(matrix.values()), "flaky": 0, "complete": not d.endswith("-unfinished"), "shard": "" if mark == "-" else mark.lstrip("@")}
 json.dump({"format": "rig-results/2", "results": res, "summary": s}, open(f"{d}/results.json", "w"))
-if mark != "-":
+if mark != "-" and not mark.startswith("@"):  # @I/N: a plain rig run --shard, no nightly.json
     json.dump({"format": "rig-nightly/1", "shard": mark}, open(f"{d}/nightly.json", "w"))
 with open(f"{d}/junit.xml", "w") as f:
     f.write('<?xml version="1.0"?>\n<testsuites name="rig" tests="%d">\n' % len(res))
@@ -70,7 +70,7 @@ assert len(s["matrix"]) == 4 and s["wall_s"] == 32.0 and s["jobs"] == 2, s
 assert s["cases_covered"] == [1] and s["cases_not_applicable"] == [5], s
 assert s["checks"] == 8 and s["checks_not_applicable"] == 4 and len(s["xpass_entries"]) == 1, s
 assert [x["shard"] for x in s["shards"]] == ["1/2", "2/2"], s["shards"]
-assert s["flaky"] == 0
+assert s["flaky"] == 0 and s["repeat"] == 1 and s["complete"] is True, s
 root = ET.parse(f"{d}/junit.xml").getroot()
 assert root.get("tests") == "4" and len(root.findall("testsuite")) == 4
 ktap = open(f"{d}/results.ktap").read().splitlines()
@@ -97,6 +97,20 @@ m = json.load(open('$t/mr/results.json'))['summary']['matrix']
 assert m == [{'scenario': 's1', 'kernel': '6.1', 'runs': 2, 'passed': 1, 'verdict': 'flaky'}], m
 " || fail "matrix of runs split over shards"
 echo "ok: runs of one pair on two shards add up to one matrix row (flaky)"
+
+# Shards of plain `rig run --shard I/N --out` (no nightly.json) are known by summary.shard.
+shard "$t/p1" @1/2 "s1:6.1:1:pass"
+shard "$t/p2" @2/2 "s2:6.1:1:pass"
+expect_exit 0 "$merge" "$t/mp" "$t/p1" "$t/p2"
+expect_exit 2 "$merge" "$t/mp1" "$t/p1"
+echo "ok: rig run --shard folders are checked by their summary.shard"
+
+# A shard whose rig did not finish (summary.complete false) is merged, and the merge exits 3.
+shard "$t/b-unfinished" 2/2 "s2:6.1:1:pass"
+expect_exit 3 "$merge" "$t/mu3" "$t/a" "$t/b-unfinished"
+grep -q 'did not finish' "$t/out.txt" || fail "unfinished message"
+python3 -c "import json; assert json.load(open('$t/mu3/results.json'))['summary']['complete'] is False" || fail "complete flag"
+echo "ok: an unfinished shard is merged and makes the merge exit 3"
 
 # Refusals: the same (scenario, kernel, run) twice, a missing or doubled shard, no results.
 shard "$t/d" 2/2 "s1:6.1:1:pass"

@@ -128,7 +128,8 @@ def main(bench):
         rig_wall = s.get("wall_s") if isinstance(s.get("wall_s"), (int, float)) else None
         target = TARGETS["cold_suite_s"] if w["mode"] == "cold" else TARGETS["warm_suite_s"]
         met = None if w["wall_s"] is None else w["wall_s"] < target
-        jobs = w["jobs"] if w["jobs"] != "default" else f"default ({s['jobs']})" if "jobs" in s else "default"
+        # summary.jobs is the -j given (0: the host's budget decided).
+        jobs = w["jobs"] if w["jobs"] != "default" else f"default ({s['jobs']})" if s.get("jobs") else "default"
         rows.append([w["kernel"], w["mode"], jobs, num(w["wall_s"]), num(rig_wall), times(ratio(w["wall_s"], fl)),
                      verdict_counts(rep.get("results", [])), w["exit"],
                      num(w.get("peak_rss_kb") and w["peak_rss_kb"] / 1024, "{:.0f}"),

@@ -14,13 +14,15 @@
 # falls back to what exists and the report prints n/a.
 #
 # Usage: tests/bench/run-bench.sh [--kernel K]... [--suite NAME] [--reps N] [--jobs LIST]
-#                                 [--floor-only] [--out DIR]
+#                                 [--floor-only] [--cache-dir DIR] [--out DIR]
 #   --kernel K    debian-6.1, debian-6.12, a bzImage or a build dir; repeatable (default: one
 #                 debian-X.Y for each kernel series installed in /boot, newest of each)
 #   --suite NAME  the suite to time (default spec)
 #   --reps N      timed floor boots per kernel (default 5)
 #   --jobs LIST   comma-separated -j values, "default" = the rig's own (default 1,default)
 #   --floor-only  measure the floor only
+#   --cache-dir D the rig's cache (RIG_CACHE_DIR) for this run: `rig cache clear` then empties
+#                 only this one, not the snapshots other users of the machine rely on
 # Environment: RIG (the rig binary; default build-bench/rig, then build/rig).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,7 +35,7 @@ reps=5
 jobs_list=1,default
 floor_only=0
 out=
-usage() { sed -n '16,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '16,26p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --kernel) kernels+=("$2"); shift 2 ;;
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
     --jobs) jobs_list=$2; shift 2 ;;
     --floor-only) floor_only=1; shift ;;
     --out) out=$2; shift 2 ;;
+    --cache-dir) mkdir -p "$2"; RIG_CACHE_DIR=$(cd "$2" && pwd); export RIG_CACHE_DIR; shift 2 ;;
     *) usage ;;
   esac
 done
@@ -88,7 +91,7 @@ env = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host_kernel": os.uname().r
        "ram_gib": round(mem_kb / 1024 / 1024, 1), "cpu": cpu, "qemu": sh("qemu-system-x86_64", "--version").splitlines()[0],
        "kvm": os.path.exists("/dev/kvm"), "rig": rig, "commit": sh("git", "rev-parse", "--short", "HEAD"),
        "tree_dirty": bool(sh("git", "status", "--porcelain", "--untracked-files=no")),
-       "loadavg": open("/proc/loadavg").read().split()[:3], "kernels": kernels}
+       "loadavg": open("/proc/loadavg").read().split()[:3], "kernels": kernels, "cache_dir": os.environ.get("RIG_CACHE_DIR")}
 json.dump(env, open(path, "w"), indent=2)
 PY
 
