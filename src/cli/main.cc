@@ -4,6 +4,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <sstream>
+#include <thread>
 #include <boost/filesystem.hpp>
 #include <fstream>
 #include <iostream>
@@ -15,7 +20,9 @@
 #include "rig/guest_image.h"
 #include "rig/kernel_builder.h"
 #include "rig/kernel_locator.h"
+#include "rig/matrix.h"
 #include "rig/paths.h"
+#include "rig/progress_board.h"
 #include "rig/qemu_args.h"
 #include "rig/qemu_machine.h"
 #include "rig/qemu_process.h"
@@ -23,6 +30,7 @@
 #include "rig/results_report.h"
 #include "rig/scenario_file.h"
 #include "rig/scenario_runner.h"
+#include "rig/snapshot_cache.h"
 #include "rig/suite_runner.h"
 #include "rig/test_reports.h"
 
@@ -77,25 +85,49 @@ struct RunArgs {
   std::string json;
   std::string junit;
   std::string ktap;
+  std::string out;
   std::string accel = "auto";
   std::string artifacts = "rig-runs";
+  bool artifacts_given = false;
   std::string qemu = "qemu-system-x86_64";
   double boot_timeout = 0;
   double step_timeout = 0;
+  int jobs = 0;
+  int repeat = 1;
+  std::string shard;
+  bool no_snapshots = false;
 };
 
-int cmd_run(const RunArgs& a) {
+void check_parent_dir(const std::string& option, const std::string& file) {
+  if (file.empty() || file == "-") return;
+  fs::path parent = fs::absolute(file).parent_path();
+  if (!fs::is_directory(parent)) throw UsageError(fmt::format("{} {}: directory {} does not exist", option, file, parent.string()));
+}
+
+int cmd_run(RunArgs a) {
   // Everything the user gave is checked before anything boots.
+  if (a.repeat < 1) throw UsageError(fmt::format("--repeat {}: must be at least 1", a.repeat));
+  if (a.jobs < 0) throw UsageError(fmt::format("-j {}: must be at least 1 (or 0: as many as the host allows)", a.jobs));
+  Shard shard;
+  if (!a.shard.empty()) shard = parse_shard(a.shard);
+  if (!a.no_snapshots) snapshot_cache_max_from_env();
   std::vector<Scenario> scenarios = select_scenarios(a.scenarios, a.suite);
   std::vector<KernelImage> kernels;
   for (const auto& k : a.kernels) kernels.push_back(locate_kernel(k));
   if (kernels.empty()) kernels.push_back(locate_kernel("debian-6.1"));
   if (find_program(a.qemu).empty())
     throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
-  if (!a.json.empty()) {
-    fs::path parent = fs::absolute(a.json).parent_path();
-    if (!fs::is_directory(parent)) throw UsageError(fmt::format("--json {}: directory {} does not exist", a.json, parent.string()));
+  if (!a.out.empty()) {
+    // One folder with everything a CI job keeps: reports and artifacts.
+    make_private_dir(fs::absolute(a.out).string());
+    if (a.json.empty()) a.json = a.out + "/results.json";
+    if (a.junit.empty()) a.junit = a.out + "/junit.xml";
+    if (a.ktap.empty()) a.ktap = a.out + "/results.ktap";
+    if (!a.artifacts_given) a.artifacts = a.out + "/runs";
   }
+  check_parent_dir("--json", a.json);
+  check_parent_dir("--junit", a.junit);
+  check_parent_dir("--ktap", a.ktap);
 
   SuiteOptions opts;
   opts.run.artifacts_root = fs::absolute(a.artifacts).lexically_normal().string();
@@ -103,23 +135,83 @@ int cmd_run(const RunArgs& a) {
   if (a.step_timeout > 0) opts.run.timeouts.step = a.step_timeout;
   opts.accel = a.accel;
   opts.qemu = a.qemu;
-  if (!a.json.empty())  // a killed run keeps what it did
-    opts.after_each = [&](const std::vector<ScenarioResult>& so_far) { write_report_file(so_far, a.json); };
+  opts.jobs = a.jobs;
+  opts.repeat = a.repeat;
+  opts.shard = shard;
+  opts.snapshots = !a.no_snapshots;
+
+  RunInfo info;
+  info.shard = a.shard;
+  info.jobs = a.jobs;
+  info.repeat = a.repeat;
+  const auto started = std::chrono::steady_clock::now();
+  // Every report is rewritten after each run, atomically: a run that is killed or interrupted
+  // leaves valid reports of what it finished.
+  auto write_reports = [&](const std::vector<ScenarioResult>& results, bool complete) {
+    info.complete = complete;
+    info.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (!a.json.empty()) write_report_file(results, a.json, info);
+    if (!a.junit.empty()) {
+      std::ostringstream x;
+      write_junit(results, x);
+      write_file_atomically(a.junit, x.str());
+    }
+    if (!a.ktap.empty() && a.ktap != "-") {
+      std::ostringstream x;
+      write_ktap(results, x);
+      write_file_atomically(a.ktap, x.str());
+    }
+  };
+  opts.after_each = [&](const std::vector<ScenarioResult>& so_far) { write_reports(so_far, false); };
   make_private_dir(opts.run.artifacts_root);
-  std::vector<ScenarioResult> results = run_suite(scenarios, kernels, opts, progress_to_stderr);
+
+  const char* term = std::getenv("TERM");
+  const bool live = ::isatty(2) && term && std::string(term) != "dumb";
+  ProgressBoard board(std::cerr, live);
+  std::atomic<bool> finished{false};
+  std::thread ticker([&] {
+    while (!finished) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      board.tick();
+    }
+  });
+  std::vector<ScenarioResult> results;
+  try {
+    results = run_suite(scenarios, kernels, opts, [&](const RunEvent& e) { board.handle(e); });
+  } catch (...) {
+    finished = true;
+    ticker.join();
+    throw;
+  }
+  finished = true;
+  ticker.join();
+  board.close();
 
   if (a.ktap == "-") write_ktap(results, std::cout);
   else print_table(results, std::cout);
-  if (!a.json.empty()) write_report_file(results, a.json);
-  if (!a.junit.empty()) {
-    std::ofstream out(a.junit);
-    write_junit(results, out);
-  }
-  if (!a.ktap.empty() && a.ktap != "-") {
-    std::ofstream out(a.ktap);
-    write_ktap(results, out);
-  }
+  write_reports(results, true);
   return exit_status_for(results);
+}
+
+int cmd_cache(bool clear) {
+  SnapshotCache cache = SnapshotCache::default_cache();
+  if (clear) {
+    const uint64_t freed = cache.clear();
+    std::cout << fmt::format("removed the snapshots in {} ({} MiB)\n", cache.root(), freed >> 20);
+    return 0;
+  }
+  uint64_t total = 0;
+  std::cout << fmt::format("{:<16} {:>9}  {:<19}  {}\n", "KEY", "SIZE", "LAST USED", "WHAT");
+  for (const auto& e : cache.list()) {
+    total += e.bytes;
+    std::tm tm{};
+    localtime_r(&e.last_used, &tm);
+    char when[32];
+    std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    std::cout << fmt::format("{:<16} {:>6} MiB  {}  {}\n", e.key, e.bytes >> 20, when, e.description);
+  }
+  std::cout << fmt::format("{} MiB of {} MiB (RIG_SNAPSHOT_CACHE_MAX) in {}\n", total >> 20, cache.max_bytes() >> 20, cache.root());
+  return 0;
 }
 
 int cmd_kernel_build(const KernelBuildRequest& req) {
@@ -278,10 +370,18 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--ktap", run.ktap, "Write KTAP to this file ('-': on stdout instead of the table)");
   run_cmd->add_option("--accel", run.accel, "auto, kvm or tcg (auto falls back to tcg when KVM guests do not run)")
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
-  run_cmd->add_option("--artifacts", run.artifacts, "Directory for per-run artifacts")->capture_default_str();
+  run_cmd->add_option("--artifacts", run.artifacts, "Directory for per-run artifacts")->capture_default_str()->each([&run](const std::string&) {
+    run.artifacts_given = true;
+  });
   run_cmd->add_option("--qemu", run.qemu, "QEMU binary")->capture_default_str();
   run_cmd->add_option("--boot-timeout", run.boot_timeout, "Seconds from QEMU start to a ready guest");
   run_cmd->add_option("--step-timeout", run.step_timeout, "Seconds for one step unless the scenario says");
+  run_cmd->add_option("-j,--jobs", run.jobs, "Guests at once (default: as many as the cores and memory allow)");
+  run_cmd->add_option("--shard", run.shard, "Run the I-th of N stable parts of the matrix (I/N), for CI machines splitting one matrix");
+  run_cmd->add_option("--repeat", run.repeat, "Runs of each scenario on each kernel; runs that disagree make it flaky")
+      ->capture_default_str();
+  run_cmd->add_flag("--no-snapshots", run.no_snapshots, "Boot every guest (default: restore ready guests from the snapshot cache)");
+  run_cmd->add_option("--out", run.out, "One folder for results.json, junit.xml, results.ktap and runs/ (the artifacts)");
 
   KernelBuildRequest kb;
   auto* kernel_cmd = app.add_subcommand("kernel", "Guest kernels");
@@ -320,6 +420,12 @@ int main(int argc, char** argv) {
   bisect_cmd->add_option("--good", ba.good, "A revision where the case holds")->required();
   bisect_cmd->add_option("--bad", ba.bad, "A revision where it fails")->required();
 
+  auto* cache_cmd = app.add_subcommand("cache", "The snapshot cache of ready guests");
+  cache_cmd->require_subcommand(1);
+  auto* cache_list_cmd = cache_cmd->add_subcommand("list", "List the cached snapshots, their size and what they hold");
+  auto* cache_clear_cmd = cache_cmd->add_subcommand("clear", "Remove every cached snapshot");
+  (void)cache_list_cmd;
+
   auto* list_cmd = app.add_subcommand("list", "List the shipped scenarios with the spec cases they exercise");
   std::vector<std::string> check_files;
   auto* check_cmd = app.add_subcommand("check", "Validate scenario files without booting anything");
@@ -338,6 +444,7 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) return cmd_run(run);
     if (*list_cmd) return cmd_list();
+    if (*cache_cmd) return cmd_cache(static_cast<bool>(*cache_clear_cmd));
     if (*kbuild_cmd) return cmd_kernel_build(kb);
     if (*repro_cmd) return cmd_repro(repro_file, repro_kernel, repro_out, repro_interactive);
     if (*bstep_cmd) return cmd_bisect_step(ba);

@@ -100,6 +100,7 @@ int bisect_step(const BisectOptions& opts, const ProgressSink& progress) {
   so.run.artifacts_root = opts.artifacts;
   so.accel = opts.accel;
   so.repeat = opts.runs;
+  so.snapshots = opts.runs > 1;  // every step is a new kernel: a snapshot pays only for its repeats
   make_private_dir(opts.artifacts);
   std::vector<ScenarioResult> results = run_suite(opts.scenarios, {kernel}, so, progress);
   BisectDecision d = decide_bisect_step(opts.case_no, results);

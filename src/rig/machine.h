@@ -26,7 +26,10 @@ struct Timeouts {
 // The guest stopped being a guest: it crashed (panic, QEMU exited), hung, or the rig lost it.
 class GuestDown : public std::runtime_error {
  public:
-  enum class Kind { Crashed, Hung, Exited };
+  // Crashed: panic or QEMU ended by the kernel; Reported: the kernel printed a report (BUG, Oops,
+  // a hung task, a soft lockup) and the step was ended at once; Hung: silent and not answering;
+  // Exited: QEMU went away (killed, QMP closed).
+  enum class Kind { Crashed, Reported, Hung, Exited };
   GuestDown(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
   Kind kind() const { return kind_; }
 
@@ -56,6 +59,22 @@ struct MemoryDevice {
   int node = -1;
 };
 
+// What the runner set up in a guest before its first step (the probe's boot-time snapshot). A
+// backend that saves ready guests keeps it beside the guest's state and hands it back on restore.
+struct ReadyState {
+  std::string probe_snapshot;  // raw text of the probe's boot-time snapshot; empty: no probe
+};
+
+// How the guest got to the point where its agent answers.
+struct StartInfo {
+  bool restored = false;
+  std::string snapshot;  // restored: the snapshot file it came from; booted: the one saved, if any
+  std::string key;       // the snapshot key (kernel, topology, guest image, QEMU version)
+  std::string fallback;  // why a cached snapshot was not used (missing, stale, refused); empty if none
+  ReadyState ready;      // restored: what the runner saved with it
+  double seconds = 0;    // boot or restore time
+};
+
 struct MachineInfo {
   std::string backend;  // "qemu"
   std::string accel;    // "kvm" or "tcg"
@@ -70,7 +89,14 @@ class Machine {
 
   // Brings the guest to the point where its agent answers. Throws GuestDown (the kernel
   // crashed or hung on the way) or InfraError (the backend could not start).
-  virtual void start() = 0;
+  virtual StartInfo start() = 0;
+  // Called once the runner's ready state is taken (booted guests only). A backend with a snapshot
+  // cache saves the guest and `ready` now; returns what it did (for the record), never throws for
+  // a cache problem (the run goes on without a snapshot).
+  virtual std::string save_ready(const ReadyState& ready) {
+    (void)ready;
+    return "";
+  }
   virtual PlugOutcome plug_dimm(const Dimm& d, double timeout_s) = 0;
   virtual UnplugOutcome unplug_dimm(const Dimm& d, double timeout_s) = 0;
   virtual std::vector<MemoryDevice> memory_devices() = 0;

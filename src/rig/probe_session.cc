@@ -6,6 +6,7 @@
 #include <fstream>
 #include <thread>
 
+#include "rig/clock.h"
 #include "rig/errors.h"
 #include "rig/page_accounting.h"
 
@@ -28,16 +29,38 @@ ProbeSession::ProbeSession(Machine& m, const Timeouts& timeouts, std::string art
                            std::function<void(const std::string&)> progress)
     : m_(m), timeouts_(timeouts), dir_(std::move(artifacts_dir)), checks_(checks), progress_(std::move(progress)) {}
 
-void ProbeSession::at_boot() {
+namespace {
+// Adds the time of a probe-session call to the session's total.
+struct Timed {
+  explicit Timed(double& total) : total_(total) {}
+  ~Timed() { total_ += seconds_since(start_); }
+  double& total_;
+  Clock::time_point start_ = Clock::now();
+};
+}  // namespace
+
+std::string ProbeSession::at_boot() {
+  Timed t(seconds_);
   SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
-  save("snapshot-boot.txt", snap.raw);
-  boot_ = snap.snapshot;
+  boot_tags(snap.raw, snap.snapshot);
+  return snap.raw;
+}
+
+void ProbeSession::at_boot_restored(const std::string& raw) {
+  Timed t(seconds_);
+  boot_tags(raw, parse_probe_snapshot(raw));
+}
+
+void ProbeSession::boot_tags(const std::string& raw, const MemmapSnapshot& snap) {
+  save("snapshot-boot.txt", raw);
+  boot_ = snap;
   progress_(fmt::format("  probe: {} sections, {} page runs, encoding {}, struct page {} B, {}-level paging", boot_.sections.size(),
                         boot_.runs.size(), boot_.encoding, boot_.struct_page, boot_.paging_levels));
   for (auto& c : check_boot_tags(boot_)) record(-1, c);
 }
 
 void ProbeSession::before_unplug(int step, const Dimm& d, StepResult& r) {
+  Timed t(seconds_);
   SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
   save(fmt::format("snapshot-before-step{}.txt", step), snap.raw);
   save_guest_state(fmt::format("guest-state-before-step{}.txt", step));
@@ -57,6 +80,7 @@ void ProbeSession::before_unplug(int step, const Dimm& d, StepResult& r) {
 }
 
 void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
+  Timed t(seconds_);
   if (outcome == UnplugResult::Timeout) return;  // the guest is mid-way: no state to judge
   std::string raw;
   std::string ranges = query_ranges(before_) + fmt::format(" {}-{}", d.addr >> 12, ((d.addr + d.size) >> 12) - 1);
@@ -93,6 +117,7 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
 }
 
 void ProbeSession::after_plug(int step, const Dimm& d) {
+  Timed t(seconds_);
   if (!boot_.node(d.node) || !gone_nodes_.count(d.node)) return;
   SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
   save(fmt::format("snapshot-after-step{}.txt", step), snap.raw);

@@ -29,8 +29,13 @@ class ProbeSession {
   ProbeSession(Machine& m, const Timeouts& timeouts, std::string artifacts_dir, std::vector<CheckRecord>& checks,
                std::function<void(const std::string&)> progress);
 
-  // The boot-time tags.
-  void at_boot();
+  // The boot-time tags. Returns the probe's raw snapshot (saved with a ready guest).
+  std::string at_boot();
+  // The same, for a guest restored from a snapshot: `raw` is the snapshot the probe took when that
+  // guest was booted (the guest's memory is as it was then, so it is still the boot state).
+  void at_boot_restored(const std::string& raw);
+  // Seconds spent reading the guest and judging pages so far.
+  double seconds() const { return seconds_; }
   // Snapshot before unplugging `d` in step `step`; adds the case analysis to `r`.
   void before_unplug(int step, const Dimm& d, StepResult& r);
   // The page-exact checks after the unplug ended in `outcome`.
@@ -40,6 +45,7 @@ class ProbeSession {
 
  private:
   void record(int step, const CaseCheck& c);
+  void boot_tags(const std::string& raw, const MemmapSnapshot& snap);
   // Writes an artifact; throws InfraError when the write fails.
   void save(const std::string& name, const std::string& text);
   void save_guest_state(const std::string& name);
@@ -54,6 +60,7 @@ class ProbeSession {
   RemovalAnalysis analysis_;
   size_t console_lines_ = 0;
   std::set<int> gone_nodes_;
+  double seconds_ = 0;
 };
 
 }  // namespace rig

@@ -69,7 +69,8 @@ std::vector<std::string> qemu_argv(const Scenario& s, const QemuLaunchSpec& spec
   if (spec.serial == "mon:stdio")
     add({"-serial", "mon:stdio"});
   else
-    add({"-chardev", fmt::format("file,id=console,path={}", spec.console_log), "-serial", "chardev:console"});
+    add({"-chardev", fmt::format("file,id=console,path={}{}", spec.console_log, spec.console_append ? ",append=on" : ""), "-serial",
+         "chardev:console"});
   add({"-qmp", fmt::format("unix:{},server=on,wait=off", spec.qmp_socket)});
   add({"-chardev", fmt::format("socket,id=qga,path={},server=on,wait=off", spec.qga_socket)});
   add({"-device", "virtio-serial-pci,id=vser0", "-device", "virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0"});

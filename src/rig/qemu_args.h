@@ -29,6 +29,7 @@ struct QemuLaunchSpec {
   std::string qga_socket;
   std::vector<std::string> extra_kernel_args;
   std::string incoming;  // "exec:cat FILE" to restore a saved guest instead of booting
+  bool console_append = false;  // keep what the console file holds (a restored guest's boot)
   bool paused = true;    // -S: the rig connects QMP, then sends "cont"
   // Where the serial console goes: a file the rig reads, or "mon:stdio" for a person (console
   // and monitor multiplexed on the terminal, Ctrl-A c switches).

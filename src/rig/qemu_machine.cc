@@ -2,12 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <deque>
 #include <sstream>
 #include <thread>
 
 #include "rig/errors.h"
+#include "rig/paths.h"
 #include "rig/qemu_args.h"
 
 namespace rig {
@@ -61,6 +64,33 @@ QemuMachine::QemuMachine(QemuMachineConfig cfg)
   spec.extra_kernel_args = rig_kernel_args();
   spec.extra_kernel_args.insert(spec.extra_kernel_args.end(), cfg_.extra_kernel_args.begin(), cfg_.extra_kernel_args.end());
   argv_ = qemu_argv(cfg_.scenario, spec);
+  if (cfg_.snapshots) {
+    key_ = snapshot_key(snapshot_inputs(cfg_));
+    spec.console_append = true;
+    spec.incoming = "defer";  // set to the entry's file at restore time
+    restore_argv_ = qemu_argv(cfg_.scenario, spec);
+  }
+}
+
+SnapshotInputs snapshot_inputs(const QemuMachineConfig& cfg) {
+  QemuLaunchSpec spec;
+  spec.qemu_binary = "QEMU";
+  spec.accel = cfg.accel;
+  spec.kernel = "KERNEL";
+  spec.initrd = "INITRD";
+  spec.console_log = "RUN/console.log";
+  spec.qmp_socket = "RUN/qmp.sock";
+  spec.qga_socket = "RUN/qga.sock";
+  spec.extra_kernel_args = rig_kernel_args();
+  spec.extra_kernel_args.insert(spec.extra_kernel_args.end(), cfg.extra_kernel_args.begin(), cfg.extra_kernel_args.end());
+  SnapshotInputs in;
+  in.argv = qemu_argv(cfg.scenario, spec);
+  in.kernel_hash = cfg.kernel_hash;
+  in.initrd_hash = cfg.initrd_hash;
+  in.qemu_version = cfg.qemu_version;
+  in.accel = cfg.accel;
+  in.probe = cfg.probe;
+  return in;
 }
 
 QemuMachine::~QemuMachine() {
@@ -70,12 +100,12 @@ QemuMachine::~QemuMachine() {
   }
 }
 
-void QemuMachine::start() {
+void QemuMachine::launch(const std::vector<std::string>& argv) {
   {
     std::ofstream cmd(path("qemu-command.sh"));
-    cmd << "#!/bin/sh\n# How the rig started this guest.\nexec " << shell_join(argv_) << "\n";
+    cmd << "#!/bin/sh\n# How the rig started this guest.\nexec " << shell_join(argv) << "\n";
   }
-  process_ = std::make_unique<QemuProcess>(argv_, path("qemu.log"));
+  process_ = std::make_unique<QemuProcess>(argv, path("qemu.log"));
   console_activity_ = Clock::now();
 
   // QEMU creates its sockets after parsing the command line; a bad argument ends it first.
@@ -88,8 +118,51 @@ void QemuMachine::start() {
   }
   guarded([&] { qmp_.connect(socket_path("qmp.sock"), connect_by); });
   if (!agent_.connect(socket_path("qga.sock"), connect_by)) throw InfraError("cannot connect to the guest-agent socket");
-  guarded([&] { return qmp_.execute_ok("cont", json::object(), deadline_in(10)); });
+}
 
+StartInfo QemuMachine::start() {
+  StartInfo info;
+  info.key = key_;
+  const auto started = Clock::now();
+  if (cfg_.snapshots) {
+    std::optional<SnapshotEntry> e;
+    try {
+      e = cfg_.snapshots->find(key_);
+    } catch (const std::exception& x) {
+      info.fallback = fmt::format("snapshot cache unreadable: {}", x.what());
+    }
+    if (!e && info.fallback.empty()) info.fallback = "no snapshot cached for this key yet";
+    if (e) {
+      try {
+        SnapshotReady ready = cfg_.snapshots->read_ready(*e);
+        restore(*e, ready);
+        restored_ = true;
+        info.restored = true;
+        info.snapshot = cfg_.snapshots->state_file(*e);
+        info.ready.probe_snapshot = ready.probe_snapshot;
+        info.seconds = seconds_since(started);
+        return info;
+      } catch (const std::exception& x) {
+        // Refused or stale: drop it, boot instead, and say why.
+        info.fallback = fmt::format("snapshot {} refused, booted instead: {}", e->key, x.what());
+        cfg_.snapshots->remove(key_);
+        stop_process();
+        console_ = ConsoleParser();
+        console_in_.close();
+        down_ = false;
+        reports_seen_ = 0;
+        ::unlink(path("console.log").c_str());
+      }
+    }
+  }
+  boot();
+  info.seconds = boot_s_ = seconds_since(started);
+  return info;
+}
+
+void QemuMachine::boot() {
+  launch(argv_);
+  guarded([&] { return qmp_.execute_ok("cont", json::object(), deadline_in(10)); });
   Deadline boot_by = deadline_in(cfg_.timeouts.boot);
   while (true) {
     check_alive();
@@ -98,6 +171,90 @@ void QemuMachine::start() {
       throw GuestDown(GuestDown::Kind::Hung,
                       fmt::format("the guest agent did not answer within {:.0f} s of boot (console: {} lines)",
                                   cfg_.timeouts.boot, console_.lines_seen()));
+  }
+}
+
+void QemuMachine::restore(const SnapshotEntry& e, const SnapshotReady& ready) {
+  {
+    // The boot's console comes first, so that the console and its findings read as after a boot.
+    std::ofstream console(path("console.log"), std::ios::binary | std::ios::trunc);
+    console << ready.console;
+    console.close();
+    if (!console) throw InfraError("cannot write the restored console to " + path("console.log"));
+  }
+  std::vector<std::string> argv = restore_argv_;
+  for (auto& a : argv)
+    if (a == "defer") a = "exec:" + shell_join({"cat", cfg_.snapshots->state_file(e)});
+  launch(argv);
+  // -S and -incoming: QEMU loads the state, then stays paused until "cont".
+  Deadline by = deadline_in(std::min(cfg_.timeouts.boot, 60.0));
+  while (true) {
+    if (!process_->running())
+      throw InfraError(fmt::format("QEMU refused the snapshot ({}): {}", process_->exit_status()->describe(), qemu_log_tail()));
+    json st = qmp_.execute_ok("query-status", json::object(), deadline_in(10));
+    if (st.value("status", "") != "inmigrate") break;
+    if (Clock::now() >= by) throw InfraError("QEMU did not finish loading the snapshot in time");
+    std::this_thread::sleep_for(std::chrono::duration<double>(std::min(cfg_.timeouts.poll, 0.05)));
+  }
+  json mig = qmp_.execute_ok("query-migrate", json::object(), deadline_in(10));
+  if (mig.value("status", "completed") == "failed") throw InfraError("loading the snapshot failed: " + mig.dump());
+  qmp_.execute_ok("cont", json::object(), deadline_in(10));
+  Deadline agent_by = deadline_in(std::min(cfg_.timeouts.boot, 30.0));
+  while (!agent_.sync(std::min(agent_by, deadline_in(2)))) {
+    check_alive();
+    if (Clock::now() >= agent_by) throw InfraError("the restored guest's agent did not answer");
+  }
+  check_alive();
+}
+
+std::string QemuMachine::save_ready(const ReadyState& ready) {
+  if (!cfg_.snapshots || restored_ || !process_ || down_) return "";
+  try {
+    if (cfg_.snapshots->find(key_)) return "";  // a parallel run saved it first
+  } catch (const std::exception&) {
+    return "";
+  }
+  std::string tmp;
+  bool stopped = false;
+  try {
+    tmp = cfg_.snapshots->begin(key_);
+    const std::string file = tmp + "/state.mig";
+    qmp_.execute_ok("stop", json::object(), deadline_in(10));
+    stopped = true;
+    // QEMU's default bandwidth cap (128 MiB/s) would make saving slower than booting.
+    qmp_.execute_ok("migrate-set-parameters", {{"max-bandwidth", uint64_t{64} << 30}}, deadline_in(10));
+    qmp_.execute_ok("migrate", {{"uri", "exec:cat > " + shell_join({file})}}, deadline_in(10));
+    Deadline by = deadline_in(cfg_.timeouts.step);
+    std::string status;
+    while (true) {
+      json m = qmp_.execute_ok("query-migrate", json::object(), deadline_in(10));
+      status = m.value("status", "");
+      if (status == "completed") break;
+      if (status == "failed" || status == "cancelled")
+        throw InfraError(fmt::format("migration {}: {}", status, m.value("error-desc", "")));
+      if (Clock::now() >= by) throw InfraError("migration did not complete in time");
+      std::this_thread::sleep_for(std::chrono::duration<double>(std::min(cfg_.timeouts.poll, 0.05)));
+    }
+    read_console();
+    SnapshotReady r;
+    r.console = read_text_file(path("console.log"));
+    r.probe_snapshot = ready.probe_snapshot;
+    r.description = fmt::format("{} on {}: {}", cfg_.scenario.name, cfg_.kernel_release, describe_inputs(snapshot_inputs(cfg_)));
+    r.boot_s = boot_s_;
+    cfg_.snapshots->write_ready(tmp, r);
+    qmp_.execute_ok("cont", json::object(), deadline_in(10));
+    stopped = false;
+    const std::string dir = cfg_.snapshots->commit(key_, tmp);
+    return "saved " + dir;
+  } catch (const std::exception& e) {
+    if (!tmp.empty()) cfg_.snapshots->abandon(tmp);
+    if (stopped) {
+      try {
+        qmp_.execute("cont", json::object(), deadline_in(10));
+      } catch (const std::exception&) {
+      }
+    }
+    return fmt::format("not saved: {}", e.what());
   }
 }
 
@@ -145,13 +302,81 @@ void QemuMachine::check_alive() {
     process_->wait_exit(5);
     throw_down();
   }
+  check_reports();
   auto last = std::max({console_activity_, qmp_.last_activity(), agent_.last_activity()});
   if (seconds_since(last) > cfg_.timeouts.watchdog) {
     // Silence alone is not a hang: ask the agent before calling it one.
     if (!agent_.sync(deadline_in(10))) {
       down_ = true;
-      throw GuestDown(GuestDown::Kind::Hung, fmt::format("no console output and no answer from the guest for {:.0f} s", cfg_.timeouts.watchdog));
+      save_hang_evidence();
+      throw GuestDown(GuestDown::Kind::Hung,
+                      fmt::format("no console output and no answer from the guest for {:.0f} s (evidence: hang-*.txt in the run directory)",
+                                  cfg_.timeouts.watchdog));
     }
+  }
+}
+
+namespace {
+// Reports after which the guest cannot be trusted to finish the step: waiting for the step's
+// timeout would only hide the report behind "timeout".
+bool ends_step(const std::string& kind) {
+  return kind == "bug" || kind == "oops" || kind == "kasan" || kind == "soft-lockup" || kind == "hung-task" || kind == "rcu-stall";
+}
+}  // namespace
+
+void QemuMachine::check_reports() {
+  const auto& findings = console_.findings();
+  for (; reports_seen_ < findings.size(); ++reports_seen_) {
+    if (!ends_step(findings[reports_seen_].kind)) continue;
+    // Let the report finish (its trace follows the headline) before the run ends.
+    const Deadline by = deadline_in(2);
+    while (Clock::now() < by) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      read_console();
+    }
+    const ConsoleFinding f = console_.findings()[reports_seen_++];
+    throw GuestDown(GuestDown::Kind::Reported, fmt::format("kernel reported {} (console line {}): {}", f.kind, f.line_no, f.headline));
+  }
+}
+
+void QemuMachine::save_hang_evidence() {
+  read_console();
+  {
+    // The console's last lines, where the hang's last words are.
+    std::ifstream in(path("console.log"));
+    std::deque<std::string> tail;
+    for (std::string line; std::getline(in, line);) {
+      tail.push_back(line);
+      if (tail.size() > 200) tail.pop_front();
+    }
+    std::ofstream out(path("hang-console-tail.txt"));
+    for (const auto& l : tail) out << l << "\n";
+  }
+  std::ofstream out(path("hang-status.txt"));
+  try {
+    QmpReply st = qmp_.execute("query-status", json::object(), deadline_in(5));
+    out << "query-status: " << (st.ok() ? st.ret.dump() : st.error->desc) << "\n";
+  } catch (const std::exception& e) {
+    out << "query-status: no answer: " << e.what() << "\n";
+    return;
+  }
+  // The guest's memory, for crash(8) or drgn, when it fits in the run directory's budget.
+  uint64_t ram = cfg_.scenario.boot_ram();
+  for (const auto& d : cfg_.scenario.dimms) ram += d.size;
+  struct statvfs fs {};
+  const bool room = ::statvfs(cfg_.run_dir.c_str(), &fs) == 0 && uint64_t(fs.f_bavail) * fs.f_frsize > 2 * ram;
+  if (ram > cfg_.dump_budget || !room) {
+    out << fmt::format("dump-guest-memory: skipped (guest RAM {} MiB, budget {} MiB, room {})\n", ram >> 20, cfg_.dump_budget >> 20,
+                       room ? "yes" : "no");
+    return;
+  }
+  try {
+    QmpReply d = qmp_.execute("dump-guest-memory",
+                              {{"paging", false}, {"protocol", "file:" + path("hang-memory.kdump")}, {"format", "kdump-zlib"}},
+                              deadline_in(120));
+    out << "dump-guest-memory: " << (d.ok() ? "hang-memory.kdump" : d.error->desc) << "\n";
+  } catch (const std::exception& e) {
+    out << "dump-guest-memory: " << e.what() << "\n";
   }
 }
 

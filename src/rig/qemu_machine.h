@@ -8,6 +8,7 @@
 #include "rig/machine.h"
 #include "rig/qmp_client.h"
 #include "rig/qemu_process.h"
+#include "rig/snapshot_cache.h"
 
 namespace rig {
 
@@ -21,7 +22,17 @@ struct QemuMachineConfig {
   Timeouts timeouts;
   std::vector<std::string> extra_kernel_args;
   std::string qemu_binary = "qemu-system-x86_64";
+  // Snapshots: null boots every time. The key's other inputs are the suite's (hashed once per
+  // kernel): the kernel image, the guest image and QEMU's version.
+  SnapshotCache* snapshots = nullptr;
+  std::string kernel_hash, initrd_hash, qemu_version;
+  bool probe = false;  // the runner takes the probe's boot snapshot before saving
+  // Artifacts of a hang (the guest's memory dump) may use at most this much of the run directory.
+  uint64_t dump_budget = 2ull << 30;
 };
+
+// Pure: the snapshot inputs of a configuration (argv with run-specific paths as placeholders).
+SnapshotInputs snapshot_inputs(const QemuMachineConfig& cfg);
 
 // Kernel arguments every rig guest gets: the console on the serial port, and a panic that ends
 // QEMU at once (with -no-reboot) so it is reported as a crash, never as a timeout.
@@ -32,7 +43,8 @@ class QemuMachine : public Machine {
   explicit QemuMachine(QemuMachineConfig cfg);
   ~QemuMachine() override;
 
-  void start() override;
+  StartInfo start() override;
+  std::string save_ready(const ReadyState& ready) override;
   PlugOutcome plug_dimm(const Dimm& d, double timeout_s) override;
   UnplugOutcome unplug_dimm(const Dimm& d, double timeout_s) override;
   std::vector<MemoryDevice> memory_devices() override;
@@ -49,6 +61,15 @@ class QemuMachine : public Machine {
   PlugOutcome plug_dimm_unguarded(const Dimm& d, double timeout_s);
   UnplugOutcome unplug_dimm_unguarded(const Dimm& d, double timeout_s);
   void stop_process();
+  // Starts QEMU with `argv` and connects QMP and the agent's socket (QEMU still paused).
+  void launch(const std::vector<std::string>& argv);
+  void boot();
+  // Restores the guest from `e`; throws (InfraError, GuestDown) when QEMU refuses it.
+  void restore(const SnapshotEntry& e, const SnapshotReady& ready);
+  // A hung guest: its console tail, run state and (within the budget) memory, for the reader.
+  void save_hang_evidence();
+  // A kernel report that ends the step at once (BUG, Oops, hung task, soft lockup).
+  void check_reports();
   void read_console();
   [[noreturn]] void throw_down();
   std::string qemu_log_tail() const;
@@ -63,6 +84,11 @@ class QemuMachine : public Machine {
 
   QemuMachineConfig cfg_;
   std::vector<std::string> argv_;
+  std::vector<std::string> restore_argv_;  // argv_ with the console appended to and -incoming
+  std::string key_;
+  double boot_s_ = 0;
+  bool restored_ = false;
+  size_t reports_seen_ = 0;
   std::ofstream transcript_;
   std::unique_ptr<QemuProcess> process_;
   QmpClient qmp_;

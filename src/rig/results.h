@@ -54,6 +54,14 @@ struct CheckRecord {
 enum class Verdict { Pass, Fail, Error, Skip, XFail, XPass };
 const char* verdict_name(Verdict v);
 
+// Time spent in one phase of a run: "boot" or "restore", "probe" (guest reads and page
+// judging), "steps" (plug/unplug and the rest, without the probe), "save" (a snapshot),
+// "teardown", "judge".
+struct Phase {
+  std::string name;
+  double seconds = 0;
+};
+
 struct ScenarioResult {
   std::string scenario;
   std::string scenario_path;
@@ -75,6 +83,12 @@ struct ScenarioResult {
   std::vector<ConsoleFinding> console_findings;
   std::string artifacts;
   std::string reproducer;  // failed runs: a self-contained reproducer directory
+  int run = 1;             // which run of the scenario on this kernel (--repeat)
+  std::string start;       // "boot" or "restore" ("" when the guest never started)
+  std::string snapshot;    // the snapshot restored from, or the one this boot saved
+  std::string snapshot_key;
+  std::string snapshot_note;  // why a snapshot was not used or not saved
+  std::vector<Phase> phases;
 };
 
 }  // namespace rig

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "rig/errors.h"
+#include "rig/matrix.h"
 
 namespace rig {
 
@@ -63,6 +64,8 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
                         {"line", f.line_no}, {"lines", f.lines}});
   nlohmann::json xpass = nlohmann::json::array();
   for (const auto& x : r.xpass) xpass.push_back(entry_to_json(x));
+  nlohmann::json phases = nlohmann::json::object();
+  for (const auto& p : r.phases) phases[p.name] = p.seconds;
   return {{"scenario", r.scenario},
           {"scenario_path", r.scenario_path},
           {"kernel", r.kernel},
@@ -82,10 +85,14 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
           {"checks", checks},
           {"console_findings", findings},
           {"artifacts", r.artifacts},
-          {"reproducer", r.reproducer}};
+          {"reproducer", r.reproducer},
+          {"run", r.run},
+          {"start", r.start},
+          {"snapshot", {{"file", r.snapshot}, {"key", r.snapshot_key}, {"note", r.snapshot_note}}},
+          {"phases", phases}};
 }
 
-nlohmann::json report_to_json(const std::vector<ScenarioResult>& results) {
+nlohmann::json report_to_json(const std::vector<ScenarioResult>& results, const RunInfo& info) {
   nlohmann::json all = nlohmann::json::array();
   nlohmann::json counts = {{"pass", 0}, {"fail", 0}, {"error", 0}, {"skip", 0}, {"xfail", 0}, {"xpass", 0}};
   std::set<int> covered, not_applicable;
@@ -120,23 +127,41 @@ nlohmann::json report_to_json(const std::vector<ScenarioResult>& results) {
   counts["checks_xpass"] = by_status[CheckStatus::XPass];
   counts["checks_not_applicable"] = by_status[CheckStatus::NotApplicable];
   counts["xpass_entries"] = xpass;
-  return {{"format", "rig-results/1"}, {"results", all}, {"summary", counts}};
+  nlohmann::json matrix = nlohmann::json::array();
+  int flaky = 0;
+  for (const auto& row : matrix_rows(results)) {
+    matrix.push_back({{"scenario", row.scenario}, {"kernel", row.kernel}, {"runs", row.runs}, {"passed", row.passed}, {"verdict", row.verdict}});
+    flaky += row.verdict == "flaky";
+  }
+  counts["matrix"] = matrix;
+  counts["flaky"] = flaky;
+  counts["shard"] = info.shard;
+  counts["jobs"] = info.jobs;
+  counts["repeat"] = info.repeat;
+  counts["wall_s"] = info.wall_s;
+  counts["complete"] = info.complete;
+  return {{"format", "rig-results/2"}, {"results", all}, {"summary", counts}};
+}
+
+void write_file_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  std::ofstream out(tmp);
+  out << text;
+  out.close();
+  if (!out || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw InfraError(fmt::format("cannot write {} (disk full or not writable?)", path));
+  }
 }
 
 namespace {
-void write_json(const nlohmann::json& j, const std::string& path) {
-  std::ofstream out(path + ".tmp");
-  out << j.dump(2) << "\n";
-  out.close();
-  if (!out || std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
-    throw InfraError(fmt::format("cannot write {}", path));
-}
+void write_json(const nlohmann::json& j, const std::string& path) { write_file_atomically(path, j.dump(2) + "\n"); }
 }  // namespace
 
 void write_result_file(const ScenarioResult& r, const std::string& path) { write_json(result_to_json(r), path); }
 
-void write_report_file(const std::vector<ScenarioResult>& results, const std::string& path) {
-  write_json(report_to_json(results), path);
+void write_report_file(const std::vector<ScenarioResult>& results, const std::string& path, const RunInfo& info) {
+  write_json(report_to_json(results, info), path);
 }
 
 void print_table(const std::vector<ScenarioResult>& results, std::ostream& out) {
@@ -159,8 +184,12 @@ void print_table(const std::vector<ScenarioResult>& results, std::ostream& out) 
     out << fmt::format("XPASS {} on {}: xfail entry case {} {} (evidence: {}) no longer fails: remove or narrow it\n",
                        x["scenario"].get<std::string>(), x["kernel_release"].get<std::string>(), x["case"].get<int>(),
                        x["check"].get<std::string>(), x["evidence"].get<std::string>());
-  out << fmt::format("{} passed, {} failed, {} errors, {} skipped, {} xfail, {} xpass\n", j["pass"].get<int>(), j["fail"].get<int>(),
-                     j["error"].get<int>(), j["skip"].get<int>(), j["xfail"].get<int>(), j["xpass"].get<int>());
+  for (const auto& row : matrix_rows(results))
+    if (row.runs > 1 || row.verdict == "flaky")
+      out << fmt::format("{} on {}: {} of {} runs passed: {}\n", row.scenario, row.kernel, row.passed, row.runs, row.verdict);
+  out << fmt::format("{} passed, {} failed, {} errors, {} skipped, {} xfail, {} xpass{}\n", j["pass"].get<int>(), j["fail"].get<int>(),
+                     j["error"].get<int>(), j["skip"].get<int>(), j["xfail"].get<int>(), j["xpass"].get<int>(),
+                     j["flaky"].get<int>() > 0 ? fmt::format("; {} flaky", j["flaky"].get<int>()) : "");
 }
 
 int exit_status_for(const std::vector<ScenarioResult>& results) {

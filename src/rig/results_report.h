@@ -9,11 +9,24 @@
 
 namespace rig {
 
+// How the whole run went, for the report's summary.
+struct RunInfo {
+  std::string shard;  // "1/2", empty when the whole matrix ran
+  int jobs = 0;       // -j, 0 when by the host's budget
+  int repeat = 1;
+  double wall_s = 0;
+  bool complete = true;  // false while the run is still going (reports written as results come)
+};
+
 nlohmann::json result_to_json(const ScenarioResult& r);
-// The whole report: every result plus a summary with counts per verdict.
-nlohmann::json report_to_json(const std::vector<ScenarioResult>& results);
+// The whole report: every result plus a summary with counts per verdict and the matrix (each
+// scenario x kernel pair with its runs, passes and verdict, "flaky" when runs disagreed).
+nlohmann::json report_to_json(const std::vector<ScenarioResult>& results, const RunInfo& info = {});
 void write_result_file(const ScenarioResult& r, const std::string& path);
-void write_report_file(const std::vector<ScenarioResult>& results, const std::string& path);
+void write_report_file(const std::vector<ScenarioResult>& results, const std::string& path, const RunInfo& info = {});
+// Writes `text` to `path` through a temporary file and a rename: a reader (or a run killed
+// half-way) sees the old file or the new one, never half of one. Throws InfraError.
+void write_file_atomically(const std::string& path, const std::string& text);
 void print_table(const std::vector<ScenarioResult>& results, std::ostream& out);
 
 // 0 all pass (xfail and xpass included), 1 a check failed, 3 an infrastructure error (it wins: nothing can be trusted).

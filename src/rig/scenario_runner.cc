@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <thread>
@@ -20,9 +24,21 @@ namespace {
 
 std::string timestamp() {
   std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", std::localtime(&t));
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
   return buf;
+}
+
+// A new private directory named `base`, or `base-2`, `base-3`... when parallel runs collide.
+std::string unique_run_dir(const std::string& base) {
+  make_private_dir(base.substr(0, base.rfind('/')));
+  for (int n = 1;; ++n) {
+    std::string dir = n == 1 ? base : fmt::format("{}-{}", base, n);
+    if (::mkdir(dir.c_str(), 0700) == 0) return dir;
+    if (errno != EEXIST || n > 1000) throw InfraError(fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
+  }
 }
 
 std::string blocks_list(const Dimm& d, uint64_t block_size) {
@@ -144,17 +160,52 @@ StepResult run_step(Machine& m, const Scenario& s, const Step& st, const RunOpti
 // Boot, the steps of every cycle and the probe session. Fills `raw` with what happened; throws
 // GuestDown or any other error, leaving in `raw` what was done before.
 void execute(Machine& m, const Scenario& s, const KernelImage& kernel, const RunOptions& opts, const std::string& artifacts,
-             RawOutcome& raw, double& boot_s, const ProgressSink& progress) {
-  const auto started = Clock::now();
-  m.start();
+             RawOutcome& raw, ScenarioResult& res, const ProgressSink& progress) {
+  StartInfo start = m.start();
   raw.booted = true;
-  boot_s = seconds_since(started);
-  progress(fmt::format("{} on {}: guest up in {:.1f} s", s.name, kernel.release, boot_s));
+  res.start = start.restored ? "restore" : "boot";
+  res.boot_s = start.seconds;
+  res.snapshot_key = start.key;
+  res.snapshot = start.snapshot;
+  res.snapshot_note = start.fallback;
+  res.phases.push_back({res.start, start.seconds});
+  progress(fmt::format("{} on {}: guest up in {:.1f} s ({}{})", s.name, kernel.release, start.seconds,
+                       start.restored ? "restored from " + start.snapshot : "booted",
+                       start.fallback.empty() || start.key.empty() ? "" : "; " + start.fallback));
   std::unique_ptr<ProbeSession> probe;
+  ReadyState ready;
   if (s.uses_probe()) {
     probe = std::make_unique<ProbeSession>(m, opts.timeouts, artifacts, raw.checks, progress);
-    probe->at_boot();
+    if (start.restored)
+      probe->at_boot_restored(start.ready.probe_snapshot);
+    else
+      ready.probe_snapshot = probe->at_boot();
   }
+  if (!start.restored) {
+    const auto save_started = Clock::now();
+    const std::string saved = m.save_ready(ready);
+    if (!saved.empty()) {
+      res.phases.push_back({"save", seconds_since(save_started)});
+      progress(fmt::format("  snapshot {}", saved));
+      if (saved.rfind("saved ", 0) == 0)
+        res.snapshot = saved.substr(6) + "/state.mig";
+      else
+        res.snapshot_note += (res.snapshot_note.empty() ? "" : "; ") + saved;
+    }
+  }
+  const auto steps_started = Clock::now();
+  const double probe_before_steps = probe ? probe->seconds() : 0;
+  struct StepsPhase {
+    ~StepsPhase() {
+      const double probe_s = probe ? probe->seconds() : 0;
+      res.phases.push_back({"probe", probe_s});
+      res.phases.push_back({"steps", std::max(0.0, seconds_since(started) - (probe_s - probe_before))});
+    }
+    ScenarioResult& res;
+    const std::unique_ptr<ProbeSession>& probe;
+    Clock::time_point started;
+    double probe_before;
+  } steps_phase{res, probe, steps_started, probe_before_steps};
   // Cycles: a baseline before the first cycle, then each cycle compared with the one before.
   NodeMeminfo baseline;
   std::vector<NodeMeminfo> after_cycle;
@@ -190,6 +241,7 @@ void execute(Machine& m, const Scenario& s, const KernelImage& kernel, const Run
 RunEnd run_end(GuestDown::Kind k) {
   switch (k) {
     case GuestDown::Kind::Crashed: return RunEnd::GuestCrashed;
+    case GuestDown::Kind::Reported: return RunEnd::GuestCrashed;
     case GuestDown::Kind::Hung: return RunEnd::GuestHung;
     case GuestDown::Kind::Exited: return RunEnd::GuestExited;
   }
@@ -214,7 +266,7 @@ std::pair<uint64_t, uint64_t> dimm_blocks(const Dimm& d, uint64_t block_size) {
 }
 
 ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const RunOptions& opts,
-                            const MachineFactory& make_machine, const ProgressSink& progress) {
+                            const MachineFactory& make_machine, const ProgressSink& progress, int run) {
   ScenarioResult res;
   res.scenario = s.name;
   res.scenario_path = s.path;
@@ -225,10 +277,9 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
   res.cpu = s.machine.cpu;
   const auto started = Clock::now();
 
-  res.artifacts = fmt::format("{}/{}--{}--{}", opts.artifacts_root, s.name, kernel.release, timestamp());
-  for (int n = 2; std::ifstream(res.artifacts + "/console.log").good(); ++n)
-    res.artifacts = fmt::format("{}/{}--{}--{}-{}", opts.artifacts_root, s.name, kernel.release, timestamp(), n);
-  make_private_dir(res.artifacts);
+  res.run = run;
+  res.artifacts = unique_run_dir(fmt::format("{}/{}--{}--{}{}", opts.artifacts_root, s.name, kernel.release, timestamp(),
+                                             run > 1 ? fmt::format("-run{}", run) : ""));
 
   RawOutcome raw;
   std::unique_ptr<Machine> m;
@@ -236,7 +287,7 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
     m = make_machine(s, res.artifacts);
     res.accel = m->info().accel;
     progress(fmt::format("{} on {}: booting ({}, cpu {})", s.name, kernel.release, res.accel, res.cpu));
-    execute(*m, s, kernel, opts, res.artifacts, raw, res.boot_s, progress);
+    execute(*m, s, kernel, opts, res.artifacts, raw, res, progress);
   } catch (const GuestDown& e) {
     raw.end = run_end(e.kind());
     raw.error = e.what();
@@ -244,9 +295,13 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
     raw.end = RunEnd::Error;
     raw.error = e.what();
   }
+  const auto teardown_started = Clock::now();
   teardown(m.get(), raw);
+  res.phases.push_back({"teardown", seconds_since(teardown_started)});
 
+  const auto judge_started = Clock::now();
   Judgement j = judge(raw, s.xfails, kernel.release);
+  res.phases.push_back({"judge", seconds_since(judge_started)});
   res.verdict = j.verdict;
   res.reason = j.reason;
   res.steps = std::move(raw.steps);

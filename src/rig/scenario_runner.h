@@ -22,8 +22,9 @@ struct RunOptions {
   Timeouts timeouts;
 };
 
+// `run` numbers repeated runs of the same scenario on the same kernel (1-based).
 ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const RunOptions& opts,
-                            const MachineFactory& make_machine, const ProgressSink& progress);
+                            const MachineFactory& make_machine, const ProgressSink& progress, int run = 1);
 
 // The guest memory blocks [first, last] a DIMM covers, for a block size in bytes.
 std::pair<uint64_t, uint64_t> dimm_blocks(const Dimm& d, uint64_t block_size);

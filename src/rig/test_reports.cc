@@ -7,6 +7,10 @@
 namespace rig {
 namespace {
 
+// A scenario's name, with the run number when it ran more than once (--repeat).
+std::string run_name(const ScenarioResult& r) { return r.run > 1 ? fmt::format("{}#{}", r.scenario, r.run) : r.scenario; }
+
+
 std::string xml_escape(const std::string& in) {
   std::string out;
   for (char c : in) {
@@ -86,7 +90,7 @@ void write_junit(const std::vector<ScenarioResult>& results, std::ostream& out) 
     out << fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3f}\">\n",
                        xml_escape(kernel), k.tests, k.failures, k.errors, k.skipped, k.time);
     for (const auto* r : rs) {
-      out << fmt::format("    <testcase classname=\"rig.{}\" name=\"{}\" time=\"{:.3f}\">\n", xml_escape(kernel), xml_escape(r->scenario),
+      out << fmt::format("    <testcase classname=\"rig.{}\" name=\"{}\" time=\"{:.3f}\">\n", xml_escape(kernel), xml_escape(run_name(*r)),
                          r->duration_s);
       const std::string details = check_lines(*r);
       if (r->verdict == Verdict::Fail)
@@ -101,7 +105,7 @@ void write_junit(const std::vector<ScenarioResult>& results, std::ostream& out) 
       out << "    </testcase>\n";
       // Each spec check as its own test: n/a and xfail are skipped with their reason.
       for (const auto& c : r->checks) {
-        out << fmt::format("    <testcase classname=\"rig.{}.{}\" name=\"{}\" time=\"0\">\n", xml_escape(kernel), xml_escape(r->scenario),
+        out << fmt::format("    <testcase classname=\"rig.{}.{}\" name=\"{}\" time=\"0\">\n", xml_escape(kernel), xml_escape(run_name(*r)),
                            xml_escape(check_test_name(c)));
         switch (c.status) {
           case CheckStatus::Pass: break;
@@ -134,7 +138,7 @@ void write_ktap(const std::vector<ScenarioResult>& results, std::ostream& out) {
     ++n;
     out << fmt::format("# {} on {}: {}\n", r.scenario, r.kernel, r.artifacts);
     out << "    KTAP version 1\n";
-    out << fmt::format("    # Subtest: {}\n", r.scenario);
+    out << fmt::format("    # Subtest: {}\n", run_name(r));
     out << fmt::format("    1..{}\n", r.steps.size() + r.checks.size());
     int k = 0;
     for (const auto& s : r.steps)
@@ -155,7 +159,7 @@ void write_ktap(const std::vector<ScenarioResult>& results, std::ostream& out) {
           break;
       }
     }
-    const std::string name = r.scenario + "@" + r.kernel;
+    const std::string name = run_name(r) + "@" + r.kernel;
     switch (r.verdict) {
       case Verdict::Pass: out << fmt::format("ok {} {}\n", n, name); break;
       case Verdict::XPass:

@@ -41,7 +41,7 @@ class FakeMachine : public Machine {
  public:
   FakeMachine(const Scenario& s, FakeScript script, std::shared_ptr<FakeLog> log);
 
-  void start() override;
+  StartInfo start() override;
   PlugOutcome plug_dimm(const Dimm& d, double timeout_s) override;
   UnplugOutcome unplug_dimm(const Dimm& d, double timeout_s) override;
   std::vector<MemoryDevice> memory_devices() override;

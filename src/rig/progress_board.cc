@@ -1,0 +1,96 @@
+#include "rig/progress_board.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace rig {
+
+ProgressBoard::ProgressBoard(std::ostream& out, bool live, int width) : out_(out), live_(live), width_(std::max(40, width)) {}
+
+ProgressBoard::~ProgressBoard() { close(); }
+
+std::string ProgressBoard::live_line(const std::string& label, const std::string& phase, double elapsed_s, int width) {
+  std::string p = phase;
+  // Progress lines are indented for the plain log; the live line has its own columns.
+  p.erase(0, p.find_first_not_of(' ') == std::string::npos ? p.size() : p.find_first_not_of(' '));
+  std::string line = fmt::format("  {:>5.0f}s  {}  {}", elapsed_s, label, p);
+  if (static_cast<int>(line.size()) > width) line = line.substr(0, static_cast<size_t>(width - 3)) + "...";
+  return line;
+}
+
+bool ProgressBoard::notable(const std::string& line) {
+  for (const char* word : {"failed", "MISMATCH", "XPASS", "XFAIL", "reproducer", "error", "refused", "crash", "kernel reported"})
+    if (line.find(word) != std::string::npos) return true;
+  return false;
+}
+
+void ProgressBoard::erase_live() {
+  if (!live_ || drawn_ == 0) return;
+  out_ << fmt::format("\x1b[{}A\x1b[J", drawn_);
+  drawn_ = 0;
+}
+
+void ProgressBoard::draw_live() {
+  if (!live_) return;
+  const auto now = Clock::now();
+  for (const auto& id : order_) {
+    const Running& r = running_.at(id);
+    out_ << live_line(r.label, r.phase, std::chrono::duration<double>(now - r.started).count(), width_) << "\n";
+    ++drawn_;
+  }
+  std::string counts;
+  for (const auto& [v, n] : verdicts_) counts += fmt::format(", {} {}", n, v);
+  out_ << fmt::format("  {} running, {} done{}", running_.size(), finished_, counts) << "\n";
+  ++drawn_;
+  out_.flush();
+}
+
+void ProgressBoard::handle(const RunEvent& e) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!live_) {
+    switch (e.kind) {
+      case RunEvent::Kind::Note: out_ << "[rig] " << e.text << "\n"; break;
+      case RunEvent::Kind::Started: out_ << fmt::format("[rig] [{}] start: {}\n", e.run_id, e.text); break;
+      case RunEvent::Kind::Line:
+      case RunEvent::Kind::Finished: out_ << fmt::format("[rig] [{}] {}\n", e.run_id, e.text); break;
+    }
+    out_.flush();
+    return;
+  }
+  erase_live();
+  switch (e.kind) {
+    case RunEvent::Kind::Note: out_ << "[rig] " << e.text << "\n"; break;
+    case RunEvent::Kind::Started:
+      running_[e.run_id] = {e.text, "starting", Clock::now()};
+      order_.push_back(e.run_id);
+      break;
+    case RunEvent::Kind::Line:
+      if (auto it = running_.find(e.run_id); it != running_.end()) it->second.phase = e.text;
+      if (notable(e.text)) out_ << fmt::format("[rig] [{}] {}\n", e.run_id, e.text);
+      break;
+    case RunEvent::Kind::Finished:
+      running_.erase(e.run_id);
+      order_.erase(std::remove(order_.begin(), order_.end(), e.run_id), order_.end());
+      ++finished_;
+      if (e.result) ++verdicts_[verdict_name(e.result->verdict)];
+      out_ << fmt::format("[rig] [{}] {}\n", e.run_id, e.text);
+      break;
+  }
+  draw_live();
+}
+
+void ProgressBoard::tick() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!live_ || running_.empty()) return;
+  erase_live();
+  draw_live();
+}
+
+void ProgressBoard::close() {
+  std::lock_guard<std::mutex> lock(mu_);
+  erase_live();
+  out_.flush();
+}
+
+}  // namespace rig
