@@ -7,6 +7,9 @@ namespace {
 
 constexpr size_t kLinesBefore = 8;
 constexpr size_t kLinesAfter = 40;
+// Kernel lines are at most 1 KiB (printk); longer console lines keep their first 64 KiB and drop
+// the rest, so an endless line costs bounded memory.
+constexpr size_t kMaxLineBytes = 64 * 1024;
 
 struct Pattern {
   const char* needle;
@@ -49,11 +52,15 @@ std::string strip_timestamp(std::string_view line) {
 }
 
 void ConsoleParser::feed(std::string_view chunk) {
-  partial_.append(chunk.data(), chunk.size());
-  size_t start = 0;
-  for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1)
-    line(partial_.substr(start, nl - start));
-  partial_.erase(0, start);
+  while (!chunk.empty()) {
+    const size_t nl = chunk.find('\n');
+    const std::string_view piece = chunk.substr(0, nl);
+    if (partial_.size() < kMaxLineBytes) partial_.append(piece.substr(0, kMaxLineBytes - partial_.size()));
+    if (nl == std::string_view::npos) break;
+    line(std::move(partial_));
+    partial_.clear();
+    chunk.remove_prefix(nl + 1);
+  }
 }
 
 void ConsoleParser::finish() {

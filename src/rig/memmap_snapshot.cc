@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <climits>
+#include <set>
 #include <sstream>
 
 namespace rig {
@@ -12,8 +14,28 @@ namespace {
 constexpr int kFormatMin = 1;
 constexpr int kFormatMax = 2;
 
+// The probe's own limits (images/probe/rig_probe.c): pfns below 2^(MAX_PHYSMEM_BITS - PAGE_SHIFT)
+// with x86-64's largest MAX_PHYSMEM_BITS (52); a snapshot holds at most MAX_ENTRIES (pfn, role)
+// entries, so at most that many pages; a query answers at most MAX_QUERY_PFNS pfns.
+constexpr uint64_t kPfnLimit = 1ull << (52 - 12);
+constexpr uint64_t kSnapshotMaxPages = 1ull << 18;
+constexpr uint64_t kQueryMaxPfns = 1ull << 22;
+
+// Messages are one line and short: control characters are escaped, and the middle of a long
+// text is cut (its start names the value, its end often says what is wrong with it).
+std::string one_line(const std::string& text, size_t max_chars) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else out += static_cast<char>(c);
+  }
+  if (out.size() > max_chars) out = out.substr(0, max_chars / 2) + "..." + out.substr(out.size() - max_chars / 4);
+  return out;
+}
+
 [[noreturn]] void bad(size_t line_no, const std::string& why, const std::string& line) {
-  throw ProbeFormatError(fmt::format("probe output line {}: {}: '{}'", line_no, why, line.substr(0, 120)));
+  throw ProbeFormatError(
+      fmt::format("probe output line {}: {}: '{}'", line_no, one_line(why, 200), one_line(line.substr(0, 120), 480)));
 }
 
 uint64_t to_u64(const std::string& v, size_t line_no, const std::string& line) {
@@ -26,27 +48,44 @@ uint64_t to_u64(const std::string& v, size_t line_no, const std::string& line) {
 }
 
 int64_t to_i64(const std::string& v, size_t line_no, const std::string& line) {
-  if (!v.empty() && v[0] == '-') return -static_cast<int64_t>(to_u64(v.substr(1), line_no, line));
-  return static_cast<int64_t>(to_u64(v, line_no, line));
+  const bool neg = !v.empty() && v[0] == '-';
+  const uint64_t mag = to_u64(neg ? v.substr(1) : v, line_no, line);
+  if (mag > static_cast<uint64_t>(INT64_MAX)) bad(line_no, "number out of range: " + v, line);
+  return neg ? -static_cast<int64_t>(mag) : static_cast<int64_t>(mag);
+}
+
+// A number that must fit an int (node ids, header values).
+int to_int(const std::string& v, size_t line_no, const std::string& line) {
+  const int64_t x = to_i64(v, line_no, line);
+  if (x < INT_MIN || x > INT_MAX) bad(line_no, "number out of range: " + v, line);
+  return static_cast<int>(x);
 }
 
 // The next whitespace-separated number of a line.
-uint64_t next_u64(std::istringstream& in, size_t line_no, const std::string& line) {
+int next_int(std::istringstream& in, size_t line_no, const std::string& line) {
   std::string v;
   in >> v;
-  return to_u64(v, line_no, line);
+  return to_int(v, line_no, line);
 }
 
-// "key=value" fields after the positional ones.
-std::map<std::string, std::string> fields(std::istringstream& in) {
+// "key=value" fields after the positional ones. A field given twice is ambiguous: an error.
+std::map<std::string, std::string> fields(std::istringstream& in, size_t line_no, const std::string& line) {
   std::map<std::string, std::string> f;
   std::string tok;
   while (in >> tok) {
     auto eq = tok.find('=');
-    if (eq == std::string::npos) f[tok] = "";
-    else f[tok.substr(0, eq)] = tok.substr(eq + 1);
+    std::string key = tok.substr(0, eq);
+    std::string value = eq == std::string::npos ? "" : tok.substr(eq + 1);
+    if (!f.emplace(key, std::move(value)).second) bad(line_no, fmt::format("field '{}' given twice", key), line);
   }
   return f;
+}
+
+// A run of pfns the probe could have reported: inside the physical address space, no wrap.
+void check_run(uint64_t pfn, uint64_t count, size_t line_no, const std::string& line) {
+  if (count == 0) bad(line_no, "empty run", line);
+  if (pfn >= kPfnLimit || count > kPfnLimit - pfn)
+    bad(line_no, "pfn run beyond the 2^52-byte physical address space", line);
 }
 
 const std::string& need(const std::map<std::string, std::string>& f, const char* key, size_t line_no, const std::string& line) {
@@ -59,7 +98,7 @@ PageState state_from(const std::map<std::string, std::string>& f, int format, si
   PageState s;
   if (f.count("gone")) return s;
   s.online = true;
-  s.nid = static_cast<int>(to_i64(need(f, "nid", n, line), n, line));
+  s.nid = to_int(need(f, "nid", n, line), n, line);
   s.reserved = to_u64(need(f, "res", n, line), n, line) != 0;
   s.private_ = to_u64(need(f, "priv", n, line), n, line) != 0;
   s.buddy = to_u64(need(f, "buddy", n, line), n, line) != 0;
@@ -163,9 +202,11 @@ MemmapSnapshot parse_probe_snapshot(const std::string& text) {
   size_t n = 0;
   bool ended = false;
   size_t p_lines = 0;
+  uint64_t pages = 0;
+  std::set<std::string> header_seen;
   while (std::getline(all, line)) {
     ++n;
-    if (line.empty()) continue;
+    if (line.empty() && n > 1) continue;
     if (ended) bad(n, "text after 'end'", line);
     std::istringstream in(line);
     std::string tag;
@@ -174,11 +215,16 @@ MemmapSnapshot parse_probe_snapshot(const std::string& text) {
       if (tag != "rig-probe") bad(n, "not probe output (expected 'rig-probe VERSION')", line);
       std::string v;
       in >> v;
-      s.format = static_cast<int>(to_u64(v, n, line));
-      if (s.format < kFormatMin || s.format > kFormatMax)
-        bad(n, fmt::format("unknown probe format {} (this rig reads {} to {})", s.format, kFormatMin, kFormatMax), line);
+      const uint64_t format = to_u64(v, n, line);
+      if (format < kFormatMin || format > kFormatMax)
+        bad(n, fmt::format("unknown probe format {} (this rig reads {} to {})", format, kFormatMin, kFormatMax), line);
+      s.format = static_cast<int>(format);
       continue;
     }
+    if ((tag == "kernel" || tag == "encoding" || tag == "types" || tag == "struct_page" || tag == "section_shift" ||
+         tag == "paging_levels") &&
+        !header_seen.insert(tag).second)
+      bad(n, fmt::format("'{}' given twice", tag), line);
     if (tag == "kernel") {
       in >> s.kernel;
     } else if (tag == "encoding") {
@@ -186,32 +232,33 @@ MemmapSnapshot parse_probe_snapshot(const std::string& text) {
       if (s.encoding != "index-private" && s.encoding != "private-packed" && s.encoding != "none")
         bad(n, "unknown encoding", line);
     } else if (tag == "types") {
-      auto f = fields(in);
+      auto f = fields(in, n, line);
       s.types = {to_u64(need(f, "section", n, line), n, line), to_u64(need(f, "mix", n, line), n, line),
                  to_u64(need(f, "node", n, line), n, line)};
     } else if (tag == "struct_page") {
-      s.struct_page = static_cast<int>(next_u64(in, n, line));
+      s.struct_page = next_int(in, n, line);
     } else if (tag == "section_shift") {
-      s.section_shift = static_cast<int>(next_u64(in, n, line));
+      s.section_shift = next_int(in, n, line);
       if (s.section_shift < 15 || s.section_shift > 40) bad(n, "implausible section shift", line);
     } else if (tag == "paging_levels") {
-      s.paging_levels = static_cast<int>(next_u64(in, n, line));
+      s.paging_levels = next_int(in, n, line);
     } else if (tag == "S") {
       std::string nr;
       in >> nr;
-      auto f = fields(in);
+      auto f = fields(in, n, line);
       SectionEntry e;
       e.nr = to_u64(nr, n, line);
-      e.nid = static_cast<int>(to_i64(need(f, "nid", n, line), n, line));
+      e.nid = to_int(need(f, "nid", n, line), n, line);
       e.early = to_u64(need(f, "early", n, line), n, line) != 0;
       e.online = to_u64(need(f, "online", n, line), n, line) != 0;
       s.sections.push_back(e);
     } else if (tag == "N") {
       std::string nid;
       in >> nid;
-      auto f = fields(in);
+      auto f = fields(in, n, line);
       NodeEntry e;
-      e.nid = static_cast<int>(to_u64(nid, n, line));
+      e.nid = to_int(nid, n, line);
+      if (e.nid < 0) bad(n, "negative node id", line);
       e.pgdat_pfn = to_u64(need(f, "pgdat_pfn", n, line), n, line);
       e.pgdat_bytes = to_u64(need(f, "pgdat_bytes", n, line), n, line);
       e.online = to_u64(need(f, "online", n, line), n, line) != 0;
@@ -219,11 +266,14 @@ MemmapSnapshot parse_probe_snapshot(const std::string& text) {
     } else if (tag == "P") {
       std::string pfn, count;
       in >> pfn >> count;
-      auto f = fields(in);
+      auto f = fields(in, n, line);
       PageRun r;
       r.pfn = to_u64(pfn, n, line);
       r.count = to_u64(count, n, line);
-      if (r.count == 0) bad(n, "empty run", line);
+      check_run(r.pfn, r.count, n, line);
+      pages += r.count;  // each at most 2^40: no wrap
+      if (pages > kSnapshotMaxPages)
+        bad(n, fmt::format("more than {} pages in one snapshot (the probe's MAX_ENTRIES)", kSnapshotMaxPages), line);
       r.state = state_from(f, s.format, n, line);
       r.roles = roles_from(need(f, "roles", n, line), n, line);
       s.runs.push_back(std::move(r));
@@ -252,9 +302,10 @@ std::vector<PfnStateRun> parse_probe_query(const std::string& text) {
   size_t n = 0;
   int format = 0;
   bool ended = false;
+  uint64_t pfns = 0;
   while (std::getline(all, line)) {
     ++n;
-    if (line.empty()) continue;
+    if (line.empty() && n > 1) continue;
     if (ended) bad(n, "text after 'end'", line);
     std::istringstream in(line);
     std::string tag;
@@ -282,8 +333,11 @@ std::vector<PfnStateRun> parse_probe_query(const std::string& text) {
     PfnStateRun r;
     r.pfn = to_u64(pfn, n, line);
     r.count = to_u64(count, n, line);
-    if (r.count == 0) bad(n, "empty run", line);
-    r.state = state_from(fields(in), format, n, line);
+    check_run(r.pfn, r.count, n, line);
+    pfns += r.count;  // each at most 2^40: no wrap
+    if (pfns > kQueryMaxPfns)
+      bad(n, fmt::format("more than {} pfns in one query answer (the probe's MAX_QUERY_PFNS)", kQueryMaxPfns), line);
+    r.state = state_from(fields(in, n, line), format, n, line);
     out.push_back(r);
   }
   if (format == 0) throw ProbeFormatError("probe query answer is empty");
@@ -310,14 +364,16 @@ std::vector<std::pair<uint64_t, uint64_t>> parse_query_ranges(const std::string&
       if (used != v.size()) throw 0;
       return x;
     } catch (...) {
-      throw ProbeFormatError("bad pfn range in a probe query: '" + tok + "'");
+      throw ProbeFormatError("bad pfn range in a probe query: '" + one_line(tok, 120) + "'");
     }
   };
   while (in >> tok) {
     auto dash = tok.find('-');
     uint64_t first = num(tok.substr(0, dash));
     uint64_t last = dash == std::string::npos ? first : num(tok.substr(dash + 1));
-    if (last < first) throw ProbeFormatError("bad pfn range in a probe query (last < first): '" + tok + "'");
+    if (last < first) throw ProbeFormatError("bad pfn range in a probe query (last < first): '" + one_line(tok, 120) + "'");
+    if (last >= kPfnLimit)
+      throw ProbeFormatError("bad pfn range in a probe query (beyond the 2^52-byte physical address space): '" + one_line(tok, 120) + "'");
     out.emplace_back(first, last);
   }
   return out;

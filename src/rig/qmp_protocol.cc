@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace rig {
 
 void LineBuffer::feed(const char* data, size_t n) {
@@ -9,10 +11,17 @@ void LineBuffer::feed(const char* data, size_t n) {
     char c = data[i];
     if (static_cast<unsigned char>(c) == 0xFF || c == '\r') continue;
     if (c == '\n') {
+      if (cut_) {
+        partial_.resize(std::min<size_t>(partial_.size(), 200));
+        partial_ += fmt::format("... (cut: a line longer than {} bytes)", max_line_);
+        cut_ = false;
+      }
       if (!partial_.empty()) lines_.push_back(std::move(partial_));
       partial_.clear();
-    } else {
+    } else if (partial_.size() < max_line_) {
       partial_ += c;
+    } else {
+      cut_ = true;
     }
   }
 }
@@ -24,26 +33,53 @@ std::optional<std::string> LineBuffer::pop() {
   return l;
 }
 
+namespace {
+
+// True when j nests deeper than `left` levels (recursion bounded by `left`).
+bool deeper_than(const json& j, int left) {
+  if (!j.is_structured()) return false;
+  if (left == 0) return true;
+  for (const auto& e : j)
+    if (deeper_than(e, left - 1)) return true;
+  return false;
+}
+
+// The member `key` of object `o` if it has the type `want` says, else nullptr.
+const json* member(const json& o, const char* key, bool (json::*want)() const noexcept) {
+  auto it = o.find(key);
+  return it != o.end() && ((*it).*want)() ? &*it : nullptr;
+}
+
+}  // namespace
+
 QmpMessage classify_qmp_message(const json& msg) {
   QmpMessage m;
-  if (!msg.is_object()) return m;
+  if (!msg.is_object() || deeper_than(msg, kQmpMaxDepth)) return m;
   if (msg.contains("QMP")) {
     m.kind = QmpMessageKind::Greeting;
   } else if (msg.contains("event")) {
     m.kind = QmpMessageKind::Event;
-    m.event.name = msg["event"].is_string() ? msg["event"].get<std::string>() : "";
-    m.event.data = msg.value("data", json::object());
-    if (msg.contains("timestamp") && msg["timestamp"].is_object()) {
-      const auto& ts = msg["timestamp"];
-      m.event.timestamp = ts.value("seconds", 0.0) + ts.value("microseconds", 0.0) / 1e6;
+    const json* name = member(msg, "event", &json::is_string);
+    m.event.name = name ? name->get<std::string>() : "";
+    const json* data = member(msg, "data", &json::is_object);
+    m.event.data = data ? *data : json::object();  // QEMU's event data is always an object
+    if (const json* ts = member(msg, "timestamp", &json::is_object)) {
+      const json* s = member(*ts, "seconds", &json::is_number);
+      const json* us = member(*ts, "microseconds", &json::is_number);
+      m.event.timestamp = (s ? s->get<double>() : 0.0) + (us ? us->get<double>() : 0.0) / 1e6;
     }
   } else if (msg.contains("return") || msg.contains("error")) {
     m.kind = QmpMessageKind::Reply;
     m.id = msg.value("id", json());
     if (msg.contains("return")) m.ret = msg["return"];
     if (msg.contains("error")) {
-      const auto& e = msg["error"];
-      m.error = QmpError{e.value("class", "GenericError"), e.value("desc", "")};
+      // A malformed error is still an error: its class and text read as unknown.
+      QmpError err{"GenericError", ""};
+      if (const json* e = member(msg, "error", &json::is_object)) {
+        if (const json* c = member(*e, "class", &json::is_string)) err.error_class = c->get<std::string>();
+        if (const json* d = member(*e, "desc", &json::is_string)) err.desc = d->get<std::string>();
+      }
+      m.error = err;
     }
   }
   return m;

@@ -15,13 +15,21 @@ using json = nlohmann::json;
 
 // Splits a byte stream into lines. QMP ends messages with "\r\n"; the guest agent may put 0xFF
 // delimiter bytes in front of a reply after guest-sync-delimited: both are dropped here.
+// Memory stays bounded on an endless line: a line longer than max_line bytes is cut, and what is
+// returned for it is its start and a note, which no JSON parser accepts.
 class LineBuffer {
  public:
+  // The largest legitimate line is a guest-exec-status with 16 MiB of output (qemu-ga's
+  // GUEST_EXEC_MAX_OUTPUT) in base64 for stdout and stderr each: about 43 MiB.
+  static constexpr size_t kDefaultMaxLine = size_t{64} << 20;
+  explicit LineBuffer(size_t max_line = kDefaultMaxLine) : max_line_(max_line) {}
   void feed(const char* data, size_t n);
   std::optional<std::string> pop();
   bool empty() const { return lines_.empty(); }
 
  private:
+  size_t max_line_;
+  bool cut_ = false;  // the current line is longer than max_line_: the rest of it is dropped
   std::string partial_;
   std::deque<std::string> lines_;
 };
@@ -47,6 +55,9 @@ struct QmpMessage {
   QmpEvent event;                 // events
 };
 
+// Never throws: fields of the wrong type read as absent. A message nested deeper than
+// kQmpMaxDepth levels (QEMU's nest a few) is Unknown, so nothing copies or compares it recursively.
+constexpr int kQmpMaxDepth = 64;
 QmpMessage classify_qmp_message(const json& msg);
 
 using EventMatcher = std::function<bool(const QmpEvent&)>;

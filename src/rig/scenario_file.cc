@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <climits>
+#include <cmath>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -16,12 +18,78 @@
 namespace rig {
 namespace {
 
+// The largest physical address space of x86-64 (MAX_PHYSMEM_BITS with 5-level paging): no size,
+// address or sum of them in a scenario can be beyond it, so none of their sums can wrap.
+constexpr uint64_t kMaxPhysBytes = 1ull << 52;
+// The longest step timeout: a deadline must stay far inside the clock's range.
+constexpr double kMaxTimeoutS = 7 * 24 * 3600.0;
+// xfail patterns are short; a long one only risks std::regex's recursive compiler.
+constexpr size_t kMaxPatternChars = 1000;
+// Keys nest two deep in this format; toml++ recurses once per level (a dotted key or header of
+// ~40000 parts overflows the stack), so a line with more dots outside strings is refused.
+constexpr size_t kMaxDotsPerLine = 32;
+
+// Messages are one line and short: control characters are escaped, and the middle of a long
+// text is cut (its start names the value, its end often says what is wrong with it).
+std::string one_line(const std::string& text, size_t max_chars) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else out += static_cast<char>(c);
+  }
+  if (out.size() > max_chars) out = out.substr(0, max_chars / 2) + "..." + out.substr(out.size() - max_chars / 4);
+  return out;
+}
+
+// The first line with more than kMaxDotsPerLine dots outside strings and comments (0: none).
+// Tracks TOML's four string kinds and comments; anything malformed is left to toml++.
+size_t too_deep_line(const std::string& text) {
+  enum { Plain, Basic, Literal, MlBasic, MlLiteral, Comment } st = Plain;
+  size_t line = 1, dots = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      dots = 0;
+      if (st == Basic || st == Literal || st == Comment) st = Plain;
+      continue;
+    }
+    switch (st) {
+      case Plain:
+        if (c == '.' && ++dots > kMaxDotsPerLine) return line;
+        if (c == '#') st = Comment;
+        else if (text.compare(i, 3, "\"\"\"") == 0) st = MlBasic, i += 2;
+        else if (text.compare(i, 3, "'''") == 0) st = MlLiteral, i += 2;
+        else if (c == '"') st = Basic;
+        else if (c == '\'') st = Literal;
+        break;
+      case Basic:
+        if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i;
+        else if (c == '"') st = Plain;
+        break;
+      case Literal:
+        if (c == '\'') st = Plain;
+        break;
+      case MlBasic:
+        if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i;
+        else if (text.compare(i, 3, "\"\"\"") == 0) st = Plain, i += 2;
+        break;
+      case MlLiteral:
+        if (text.compare(i, 3, "'''") == 0) st = Plain, i += 2;
+        break;
+      case Comment:
+        break;
+    }
+  }
+  return 0;
+}
+
 class Reader {
  public:
   explicit Reader(std::string path) : path_(std::move(path)) {}
 
   [[noreturn]] void fail(const std::string& key, const std::string& why) const {
-    throw UsageError(fmt::format("{}: {}: {}", path_, key, why));
+    throw UsageError(fmt::format("{}: {}: {}", path_, one_line(key, 120), one_line(why, 400)));
   }
 
   // Rejects keys the format does not know: a typo must not silently become a default.
@@ -57,6 +125,14 @@ class Reader {
     return *n->value<int64_t>();
   }
 
+  // An integer that must lie in [lo, hi] (checked before it is narrowed to int).
+  int small_int(const toml::table& t, const std::string& where, const char* key, int64_t def, int64_t lo, int64_t hi,
+                const std::string& why, bool required = false) const {
+    const int64_t v = integer(t, where, key, def, required);
+    if (v < lo || v > hi) fail(where + key, why);
+    return static_cast<int>(v);
+  }
+
   bool boolean(const toml::table& t, const std::string& where, const char* key, bool def) const {
     const toml::node* n = t.get(key);
     if (!n) return def;
@@ -68,7 +144,9 @@ class Reader {
     const toml::node* n = t.get(key);
     if (!n) return def;
     if (!n->is_number()) fail(where + key, "must be a number");
-    return *n->value<double>();
+    const double v = *n->value<double>();
+    if (!std::isfinite(v)) fail(where + key, "must be a finite number");
+    return v;
   }
 
   // Sizes may be written "512M" or as a plain integer of bytes.
@@ -105,15 +183,15 @@ class Reader {
     return out;
   }
 
-  std::vector<int> ints(const toml::table& t, const std::string& where, const char* key) const {
-    std::vector<int> out;
+  std::vector<int64_t> ints(const toml::table& t, const std::string& where, const char* key) const {
+    std::vector<int64_t> out;
     const toml::node* n = t.get(key);
     if (!n) return out;
     const toml::array* a = n->as_array();
     if (!a) fail(where + key, "must be an array of integers");
     for (auto&& e : *a) {
       if (!e.is_integer()) fail(where + key, "must be an array of integers");
-      out.push_back(static_cast<int>(*e.value<int64_t>()));
+      out.push_back(*e.value<int64_t>());
     }
     return out;
   }
@@ -159,14 +237,15 @@ std::vector<ExpectedFailure> parse_xfails(const Reader& r, const toml::table& ro
       std::string where = fmt::format("xfail[{}]", i);
       r.only_keys(t, where, {"case", "check", "kernel", "pattern", "max_pages", "evidence"});
       ExpectedFailure e;
-      e.case_no = static_cast<int>(r.integer(t, where + ".", "case", 0, true));
-      if (e.case_no < 1 || e.case_no > 5) r.fail(where + ".case", "must be a spec case, 1 to 5");
+      e.case_no = r.small_int(t, where + ".", "case", 0, 1, 5, "must be a spec case, 1 to 5", true);
       e.check = r.str(t, where + ".", "check", "", true);
       if (e.check.empty()) r.fail(where + ".check", "must name a check exactly");
       e.kernel = r.str(t, where + ".", "kernel", "");
       // The pattern is what keeps an entry narrow: every offending page must match it.
       e.pattern = r.str(t, where + ".", "pattern", "", true);
       if (e.pattern.empty()) r.fail(where + ".pattern", "must not be empty (it is what makes the entry narrow)");
+      if (e.pattern.size() > kMaxPatternChars)
+        r.fail(where + ".pattern", fmt::format("is longer than {} characters", kMaxPatternChars));
       try {
         std::regex re(e.pattern, std::regex::ECMAScript);
       } catch (const std::regex_error& err) {
@@ -184,11 +263,14 @@ std::vector<ExpectedFailure> parse_xfails(const Reader& r, const toml::table& ro
 }
 
 toml::table parse_toml(const std::string& text, const std::string& path) {
+  if (size_t line = too_deep_line(text))
+    throw UsageError(fmt::format("{}:{}: keys nested too deep (more than {} dots on the line)", path, line, kMaxDotsPerLine));
   try {
     return toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     const auto& src = e.source();
-    throw UsageError(fmt::format("{}:{}:{}: malformed TOML: {}", path, src.begin.line, src.begin.column, e.description()));
+    throw UsageError(fmt::format("{}:{}:{}: malformed TOML: {}", path, src.begin.line, src.begin.column,
+                                 one_line(std::string(e.description()), 400)));
   }
 }
 
@@ -210,13 +292,17 @@ Scenario parse_scenario(const std::string& text, const std::string& path) {
   Scenario s;
   s.path = path;
   s.name = r.str(root, "", "name", "", true);
+  // The name becomes part of the run's directory: no path separators, dot-dot or control bytes.
+  if (s.name.empty() || s.name.size() > 100 || s.name[0] == '.' ||
+      s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos)
+    r.fail("name", "must be 1 to 100 letters, digits, '.', '_' or '-', not starting with '.' (it names the run's directory)");
   s.description = r.str(root, "", "description", "");
   s.suites = r.strings(root, "", "suites");
-  s.cases = r.ints(root, "", "cases");
-  s.cycles = static_cast<int>(r.integer(root, "", "cycles", 1));
-  if (s.cycles < 1 || s.cycles > 1000) r.fail("cycles", "must be between 1 and 1000");
-  for (int c : s.cases)
+  s.cycles = r.small_int(root, "", "cycles", 1, 1, 1000, "must be between 1 and 1000");
+  for (int64_t c : r.ints(root, "", "cases")) {
     if (c < 1 || c > 5) r.fail("cases", fmt::format("case {} does not exist: the spec has cases 1 to 5", c));
+    s.cases.push_back(static_cast<int>(c));
+  }
 
   const toml::table* m = root["machine"].as_table();
   if (!m) r.fail("machine", "required table [machine] is missing");
@@ -224,11 +310,9 @@ Scenario parse_scenario(const std::string& text, const std::string& path) {
   s.machine.type = r.str(*m, "machine.", "type", "pc");
   check_one_of(r, "machine.type", s.machine.type, {"pc", "q35"});
   s.machine.cpu = r.str(*m, "machine.", "cpu", "qemu64");
-  s.machine.smp = static_cast<int>(r.integer(*m, "machine.", "smp", 2));
-  if (s.machine.smp < 1 || s.machine.smp > 64) r.fail("machine.smp", "must be between 1 and 64");
+  s.machine.smp = r.small_int(*m, "machine.", "smp", 2, 1, 64, "must be between 1 and 64");
   s.machine.maxmem = r.size(*m, "machine.", "maxmem", 0, true);
-  s.machine.slots = static_cast<int>(r.integer(*m, "machine.", "slots", 4));
-  if (s.machine.slots < 0 || s.machine.slots > 256) r.fail("machine.slots", "must be between 0 and 256");
+  s.machine.slots = r.small_int(*m, "machine.", "slots", 4, 0, 256, "must be between 0 and 256");
   s.machine.kernel_args = r.strings(*m, "machine.", "kernel_args");
 
   const toml::array* nodes = r.table_array(root, "node");
@@ -238,7 +322,7 @@ Scenario parse_scenario(const std::string& text, const std::string& path) {
     std::string where = fmt::format("node[{}]", i);
     r.only_keys(t, where, {"id", "cpus", "memory"});
     NumaNode n;
-    n.id = static_cast<int>(r.integer(t, where + ".", "id", static_cast<int64_t>(i)));
+    n.id = r.small_int(t, where + ".", "id", static_cast<int64_t>(i), 0, INT_MAX, "must be a node id, 0 or more");
     n.cpus = r.str(t, where + ".", "cpus", "");
     n.memory = r.size(t, where + ".", "memory", 0);
     s.nodes.push_back(n);
@@ -252,7 +336,7 @@ Scenario parse_scenario(const std::string& text, const std::string& path) {
       Dimm d;
       d.id = r.str(t, where + ".", "id", "", true);
       d.size = r.size(t, where + ".", "size", 0, true);
-      d.node = static_cast<int>(r.integer(t, where + ".", "node", 0, true));
+      d.node = r.small_int(t, where + ".", "node", 0, 0, INT_MAX, "must be a node id, 0 or more", true);
       d.addr = r.size(t, where + ".", "addr", 0, true);
       d.boot = r.boolean(t, where + ".", "boot", false);
       d.present = r.boolean(t, where + ".", "present", d.boot);
@@ -286,7 +370,7 @@ Scenario parse_scenario(const std::string& text, const std::string& path) {
           check_one_of(r, where + ".expect", st.expect, {"removed", "refused"});
           break;
         case StepAction::ExpectNode:
-          st.node = static_cast<int>(r.integer(t, where + ".", "node", 0, true));
+          st.node = r.small_int(t, where + ".", "node", 0, 0, INT_MAX, "must be a node id, 0 or more", true);
           st.expect = r.str(t, where + ".", "expect", "", true);
           check_one_of(r, where + ".expect", st.expect, {"present", "absent"});
           break;
@@ -310,18 +394,26 @@ Scenario parse_scenario(const std::string& text, const std::string& path) {
 
 void validate_scenario(const Scenario& s) {
   Reader r(s.path);
+  const auto beyond_phys = [](uint64_t v) {
+    return fmt::format("{} is beyond the 4P (2^52 bytes) physical address space of x86-64", format_hex(v));
+  };
   std::set<int> node_ids;
+  uint64_t ram_sum = 0;
   for (size_t i = 0; i < s.nodes.size(); ++i) {
     const auto& n = s.nodes[i];
     if (!node_ids.insert(n.id).second) r.fail(fmt::format("node[{}].id", i), fmt::format("node {} declared twice", n.id));
     if (n.memory % (2 * MiB) != 0)
       r.fail(fmt::format("node[{}].memory", i), "must be a multiple of 2M");
+    if (n.memory > kMaxPhysBytes) r.fail(fmt::format("node[{}].memory", i), beyond_phys(n.memory));
+    ram_sum += n.memory;  // both at most 2^52: no wrap
+    if (ram_sum > kMaxPhysBytes) r.fail("node", fmt::format("the nodes' memory adds up to {}", beyond_phys(ram_sum)));
   }
   for (int id = 0; id < static_cast<int>(s.nodes.size()); ++id)
     if (!node_ids.count(id)) r.fail("node", fmt::format("node ids must be 0..{} without gaps; {} is missing", s.nodes.size() - 1, id));
   if (s.boot_ram() == 0) r.fail("node", "no node has memory: the guest needs boot RAM");
 
   const uint64_t ram = s.boot_ram();
+  if (s.machine.maxmem > kMaxPhysBytes) r.fail("machine.maxmem", beyond_phys(s.machine.maxmem));
   if (s.machine.maxmem < ram) r.fail("machine.maxmem", fmt::format("{} is less than the boot RAM {}", format_size(s.machine.maxmem), format_size(ram)));
   if (static_cast<int>(s.dimms.size()) > s.machine.slots)
     r.fail("dimm", fmt::format("{} DIMMs but machine.slots = {}", s.dimms.size(), s.machine.slots));
@@ -333,9 +425,12 @@ void validate_scenario(const Scenario& s) {
     const Dimm& d = s.dimms[i];
     std::string where = fmt::format("dimm[{}]", i);
     if (!ids.insert(d.id).second) r.fail(where + ".id", fmt::format("DIMM id '{}' used twice", d.id));
-    if (d.id.empty() || d.id.find_first_of(",= \t\"'") != std::string::npos)
-      r.fail(where + ".id", "must be a non-empty QEMU id without commas, quotes, '=' or spaces");
+    if (d.id.empty() || d.id.find_first_of(",= \t\"'") != std::string::npos ||
+        std::any_of(d.id.begin(), d.id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      r.fail(where + ".id", "must be a non-empty QEMU id without commas, quotes, '=', spaces or control characters");
     if (!node_ids.count(d.node)) r.fail(where + ".node", fmt::format("node {} is not declared", d.node));
+    if (d.size > kMaxPhysBytes) r.fail(where + ".size", beyond_phys(d.size));
+    if (d.addr > kMaxPhysBytes) r.fail(where + ".addr", beyond_phys(d.addr));
     if (d.size == 0 || d.size % kMemoryBlockSize != 0)
       r.fail(where + ".size", fmt::format("{} is not a multiple of the 128M memory block", format_size(d.size)));
     if (d.addr % kMemoryBlockSize != 0)
@@ -363,6 +458,7 @@ void validate_scenario(const Scenario& s) {
     const Step& st = s.steps[i];
     std::string where = fmt::format("step[{}]", i);
     if (st.timeout_s < 0) r.fail(where + ".timeout", "must not be negative");
+    if (!(st.timeout_s <= kMaxTimeoutS)) r.fail(where + ".timeout", fmt::format("must be at most {} seconds (a week)", kMaxTimeoutS));
     if (st.action == StepAction::ExpectNode) {
       if (!node_ids.count(st.node)) r.fail(where + ".node", fmt::format("node {} is not declared", st.node));
       continue;
