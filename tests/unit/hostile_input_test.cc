@@ -87,11 +87,19 @@ bool one_line(const std::string& m) {
          std::none_of(m.begin(), m.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
+// A scratch file for the parsers that read a path, removed at exit.
 std::string temp_file(const std::string& text) {
-  static const std::string path = (fs::temp_directory_path() / fmt::format("rig-hostile-{}.toml", getpid())).string();
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  struct Scratch {
+    std::string path = (fs::temp_directory_path() / fmt::format("rig-hostile-{}.toml", getpid())).string();
+    ~Scratch() {
+      std::error_code ec;
+      fs::remove(path, ec);
+    }
+  };
+  static const Scratch scratch;
+  std::ofstream out(scratch.path, std::ios::binary | std::ios::trunc);
   out << text;
-  return path;
+  return scratch.path;
 }
 
 // Runs the parser on the input; the error it documents is a rejection, any other exception is
