@@ -28,6 +28,7 @@ const Pattern kPatterns[] = {
     {"BUG: ", true, "bug", Severity::Failure},
     {"Oops:", false, "oops", Severity::Failure},
     {"general protection fault", false, "oops", Severity::Failure},
+    {" blocked for more than ", false, "hung-task", Severity::Failure},
     {"WARNING: ", true, "warning", Severity::Failure},
     {"rcu: INFO: rcu_", false, "rcu-stall", Severity::Failure},
     {"watchdog: BUG: soft lockup", false, "soft-lockup", Severity::Failure},
