@@ -40,7 +40,12 @@ uint64_t snapshot_cache_max_from_env() {
 
 SnapshotCache::SnapshotCache(std::string root, uint64_t max_bytes) : root_(std::move(root)), max_bytes_(max_bytes) {}
 
-SnapshotCache SnapshotCache::default_cache() { return SnapshotCache(cache_dir() + "/snapshots", snapshot_cache_max_from_env()); }
+SnapshotCache SnapshotCache::default_cache() {
+  // RIG_SNAPSHOT_DIR puts the snapshots apart from the kernels and images (a CI cache of its own,
+  // a test's private cache); otherwise they live in the rig's cache directory.
+  if (const char* d = std::getenv("RIG_SNAPSHOT_DIR"); d && *d) return SnapshotCache(d, snapshot_cache_max_from_env());
+  return SnapshotCache(cache_dir() + "/snapshots", snapshot_cache_max_from_env());
+}
 
 namespace {
 

@@ -47,10 +47,13 @@ CommandResult run_command(const std::vector<std::string>& argv, double timeout_s
 struct BackgroundCommand::Impl {
   bp::child child;
   bool reaped = false;
+  int status = 0;
+  std::string dir;
 };
 
 BackgroundCommand::BackgroundCommand(const std::vector<std::string>& argv) : impl_(std::make_unique<Impl>()) {
   const std::string dir = fresh_dir("bg");
+  impl_->dir = dir;
   impl_->child = bp::child(bp::exe = argv[0], bp::args = std::vector<std::string>(argv.begin() + 1, argv.end()),
                            bp::std_out > dir + "/out", bp::std_err > dir + "/err", bp::std_in < bp::null);
 }
@@ -68,12 +71,20 @@ void BackgroundCommand::signal(int sig) { ::kill(impl_->child.id(), sig); }
 bool BackgroundCommand::wait(double timeout_s) {
   return wait_for(
       [&] {
-        int status;
-        if (::waitpid(impl_->child.id(), &status, WNOHANG) == impl_->child.id()) impl_->reaped = true;
+        if (impl_->reaped) return true;
+        if (::waitpid(impl_->child.id(), &impl_->status, WNOHANG) == impl_->child.id()) impl_->reaped = true;
         return impl_->reaped;
       },
       timeout_s);
 }
+
+int BackgroundCommand::exit_code() const {
+  if (!impl_->reaped) return -1;
+  return WIFEXITED(impl_->status) ? WEXITSTATUS(impl_->status) : 128 + WTERMSIG(impl_->status);
+}
+
+std::string BackgroundCommand::out() const { return read_file(impl_->dir + "/out"); }
+std::string BackgroundCommand::err() const { return read_file(impl_->dir + "/err"); }
 
 std::string fresh_dir(const std::string& name) {
   static int n = 0;

@@ -23,6 +23,10 @@ class BackgroundCommand {
   ~BackgroundCommand();
   void signal(int sig);
   bool wait(double timeout_s);
+  // The exit status once wait() returned true (128 + signal when killed), -1 before.
+  int exit_code() const;
+  std::string out() const;
+  std::string err() const;
 
  private:
   struct Impl;
