@@ -54,7 +54,12 @@ std::map<std::string, json> by_scenario(const json& report) {
 json judged(const json& r) {
   json steps = json::array(), checks = json::array(), reports = json::array();
   for (const auto& s : r["steps"]) steps.push_back({s["action"], s["target"], s["outcome"], s["ok"]});
-  for (const auto& c : r["checks"]) checks.push_back({c["step"], c["name"], c["status"], c["pages"]});
+  for (const auto& c : r["checks"]) {
+    // Whether a usage page loses all its owners depends on where the slab put the usage maps,
+    // which varies between any two runs, booted or restored; a failure still counts.
+    const bool slab_placed = c["name"] == "usage-freed" && c["status"] == "n/a";
+    checks.push_back({c["step"], c["name"], slab_placed ? json("pass") : c["status"], c["pages"]});
+  }
   for (const auto& f : r["console_findings"])
     if (f["severity"] != "notice") reports.push_back({f["kind"], f["headline"]});
   return {{"verdict", r["verdict"]}, {"cases", r["cases"]}, {"steps", steps}, {"checks", checks}, {"reports", reports}};
@@ -79,30 +84,44 @@ void restored_matches_booted(const std::string& kernel) {
   SnapshotCacheDir cache(dir + "/cache");
   int rc = -1;
 
-  // Cold: every guest boots, and its ready state is saved for the next run.
-  json booted = rig_run({"--suite", "spec", "--kernel", kernel, "-j", "2"}, dir + "/booted", &rc);
+  // Booted: no snapshots at all, every guest boots.
+  json booted = rig_run({"--suite", "spec", "--kernel", kernel, "-j", "2", "--no-snapshots"}, dir + "/booted", &rc);
   EXPECT_EQ(rc, 0);
   ASSERT_GE(booted["results"].size(), 8u);
   EXPECT_TRUE(booted["summary"]["complete"].get<bool>());
   for (const auto& r : booted["results"]) {
     EXPECT_EQ(r["start"], "boot") << r["scenario"];
-    EXPECT_EQ(r["snapshot"]["file"].get<std::string>().rfind(dir + "/cache/", 0), 0u) << r["scenario"] << ": " << r["snapshot"].dump();
-    EXPECT_TRUE(r["phases"].contains("save")) << r["scenario"];
+    EXPECT_EQ(r["snapshot"]["file"], "") << r["scenario"];
   }
+  auto base = by_scenario(booted);
 
-  // Warm: every guest is restored, from the snapshot the cold run saved, and is judged the same.
+  // Cold cache: the first guest of each machine boots and is saved, later ones of the same
+  // machine may already restore it.
+  json cold = rig_run({"--suite", "spec", "--kernel", kernel, "-j", "2"}, dir + "/cold", &rc);
+  EXPECT_EQ(rc, 0);
+  std::map<std::string, std::string> saved;  // snapshot key -> file
+  for (const auto& r : cold["results"]) {
+    const std::string name = r["scenario"];
+    EXPECT_EQ(r["snapshot"]["file"].get<std::string>().rfind(dir + "/cache/", 0), 0u) << name << ": " << r["snapshot"].dump();
+    if (r["start"] == "boot") {
+      EXPECT_TRUE(r["phases"].contains("save")) << name;
+      saved[r["snapshot"]["key"]] = r["snapshot"]["file"];
+    }
+    EXPECT_EQ(judged(r), judged(base[name])) << name << " (cold cache, " << r["start"] << ")";
+  }
+  EXPECT_FALSE(saved.empty());
+
+  // Warm: every guest is restored from the snapshot the cold run saved, and judged the same.
   json restored = rig_run({"--suite", "spec", "--kernel", kernel, "-j", "2"}, dir + "/restored", &rc);
   EXPECT_EQ(rc, 0);
-  auto cold = by_scenario(booted), warm = by_scenario(restored);
-  ASSERT_EQ(cold.size(), warm.size());
+  auto warm = by_scenario(restored);
+  ASSERT_EQ(base.size(), warm.size());
   for (const auto& [name, w] : warm) {
-    ASSERT_TRUE(cold.count(name)) << name;
-    const json& c = cold[name];
+    ASSERT_TRUE(base.count(name)) << name;
     EXPECT_EQ(w["start"], "restore") << name << ": " << w["snapshot"].dump();
-    EXPECT_EQ(w["snapshot"]["key"], c["snapshot"]["key"]) << name;
-    EXPECT_EQ(w["snapshot"]["file"], c["snapshot"]["file"]) << name;
+    EXPECT_EQ(w["snapshot"]["file"], saved[w["snapshot"]["key"]]) << name;
     EXPECT_TRUE(w["phases"].contains("restore") && !w["phases"].contains("boot")) << name << ": " << w["phases"].dump();
-    EXPECT_EQ(judged(w), judged(c)) << name << " restored:\n" << judged(w).dump(1) << "\nbooted:\n" << judged(c).dump(1);
+    EXPECT_EQ(judged(w), judged(base[name])) << name << " restored:\n" << judged(w).dump(1) << "\nbooted:\n" << judged(base[name]).dump(1);
   }
 
   // Shards: two stable halves, disjoint, whose union is the whole run with the same verdicts.
@@ -125,8 +144,8 @@ void restored_matches_booted(const std::string& kernel) {
 
   // A snapshot QEMU refuses (its file overwritten with garbage) falls back to a cold boot that
   // says why, and is judged the same.
-  const json& movable = cold["unplug-boot-dimm-movable"];
-  const std::string state = movable["snapshot"]["file"];
+  const json& movable = base["unplug-boot-dimm-movable"];
+  const std::string state = warm["unplug-boot-dimm-movable"]["snapshot"]["file"];
   {
     std::fstream f(state, std::ios::in | std::ios::out | std::ios::binary);
     ASSERT_TRUE(f.good()) << state;
