@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <deque>
 #include <sstream>
 #include <thread>
@@ -44,14 +47,14 @@ QemuMachine::QemuMachine(QemuMachineConfig cfg)
       transcript_(cfg_.run_dir + "/qmp-transcript.log"),
       qmp_(&transcript_),
       agent_(&transcript_) {
-  // Unix socket paths are limited to 108 bytes; a deep artifacts directory gets its sockets in a
-  // short private directory of their own instead.
+  // The sockets live in the private run directory and nowhere else. QEMU runs there and names
+  // them relative to it; a unix socket path is limited to 108 bytes, so the rig reaches a deep
+  // run directory through a descriptor of it (/proc/self/fd/N/qmp.sock).
   socket_dir_ = cfg_.run_dir;
   if (socket_dir_.size() + 10 >= 100) {
-    char tmpl[] = "/tmp/rig-sock-XXXXXX";
-    if (!::mkdtemp(tmpl)) throw InfraError("cannot create a directory for QEMU's sockets");
-    socket_dir_ = tmpl;
-    own_socket_dir_ = true;
+    run_dir_fd_ = ::open(cfg_.run_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (run_dir_fd_ < 0) throw InfraError(fmt::format("cannot open the run directory {}: {}", cfg_.run_dir, std::strerror(errno)));
+    socket_dir_ = fmt::format("/proc/self/fd/{}", run_dir_fd_);
   }
   QemuLaunchSpec spec;
   spec.qemu_binary = cfg_.qemu_binary;
@@ -59,8 +62,8 @@ QemuMachine::QemuMachine(QemuMachineConfig cfg)
   spec.kernel = cfg_.kernel_path;
   spec.initrd = cfg_.initrd;
   spec.console_log = path("console.log");
-  spec.qmp_socket = socket_path("qmp.sock");
-  spec.qga_socket = socket_path("qga.sock");
+  spec.qmp_socket = "qmp.sock";  // relative to the run directory, QEMU's working directory
+  spec.qga_socket = "qga.sock";
   spec.extra_kernel_args = rig_kernel_args();
   spec.extra_kernel_args.insert(spec.extra_kernel_args.end(), cfg_.extra_kernel_args.begin(), cfg_.extra_kernel_args.end());
   argv_ = qemu_argv(cfg_.scenario, spec);
@@ -98,14 +101,19 @@ QemuMachine::~QemuMachine() {
     shutdown();
   } catch (...) {
   }
+  if (run_dir_fd_ >= 0) ::close(run_dir_fd_);
 }
 
 void QemuMachine::launch(const std::vector<std::string>& argv) {
   {
     std::ofstream cmd(path("qemu-command.sh"));
-    cmd << "#!/bin/sh\n# How the rig started this guest.\nexec " << shell_join(argv) << "\n";
+    cmd << "#!/bin/sh\n# How the rig started this guest (in its run directory: the sockets are relative to it).\ncd \"$(dirname \"$0\")\" || exit 1\nexec "
+        << shell_join(argv) << "\n";
   }
-  process_ = std::make_unique<QemuProcess>(argv, path("qemu.log"));
+  // A QEMU killed before (a refused snapshot) leaves its sockets behind: never connect to those.
+  ::unlink(path("qmp.sock").c_str());
+  ::unlink(path("qga.sock").c_str());
+  process_ = std::make_unique<QemuProcess>(argv, path("qemu.log"), cfg_.run_dir);
   console_activity_ = Clock::now();
 
   // QEMU creates its sockets after parsing the command line; a bad argument ends it first.
@@ -482,13 +490,9 @@ MachineInfo QemuMachine::info() const {
 
 void QemuMachine::shutdown() {
   stop_process();
-  // The short socket directory is the machine's own, whether or not QEMU ever started.
-  if (own_socket_dir_) {
-    ::unlink(socket_path("qmp.sock").c_str());
-    ::unlink(socket_path("qga.sock").c_str());
-    ::rmdir(socket_dir_.c_str());
-    own_socket_dir_ = false;
-  }
+  // The sockets go with the guest; the run directory keeps the artifacts only.
+  ::unlink(path("qmp.sock").c_str());
+  ::unlink(path("qga.sock").c_str());
 }
 
 void QemuMachine::stop_process() {

@@ -74,13 +74,15 @@ class QemuMachine : public Machine {
   [[noreturn]] void throw_down();
   std::string qemu_log_tail() const;
   std::string path(const std::string& name) const { return cfg_.run_dir + "/" + name; }
+  // Where the rig reaches QEMU's socket `name`: QEMU makes it in the run directory (its working
+  // directory); the rig goes through /proc/self/fd when that path is too long for a socket.
   std::string socket_path(const std::string& name) const { return socket_dir_ + "/" + name; }
   // Runs `op`; when it fails because the guest went away, reports that instead (GuestDown).
   template <class Op>
   auto guarded(Op op) -> decltype(op());
 
   std::string socket_dir_;
-  bool own_socket_dir_ = false;
+  int run_dir_fd_ = -1;  // held open while socket_dir_ goes through it
 
   QemuMachineConfig cfg_;
   std::vector<std::string> argv_;

@@ -62,7 +62,7 @@ std::string find_program(const std::string& name) {
   return p.empty() ? "" : p.string();
 }
 
-QemuProcess::QemuProcess(const std::vector<std::string>& argv, const std::string& log_path) {
+QemuProcess::QemuProcess(const std::vector<std::string>& argv, const std::string& log_path, const std::string& work_dir) {
   if (argv.empty()) throw InfraError("no command to start");
   std::string exe = find_program(argv[0]);
   if (exe.empty()) throw InfraError(fmt::format("{} not found in PATH (apt-get install qemu-system-x86)", argv[0]));
@@ -72,6 +72,7 @@ QemuProcess::QemuProcess(const std::vector<std::string>& argv, const std::string
     impl_ = std::make_unique<Impl>();
     impl_->child = bp::child(
         bp::exe = exe, bp::args = args, (bp::std_out & bp::std_err) > log_path, bp::std_in < bp::null,
+        bp::start_dir = work_dir.empty() ? std::string(".") : work_dir,
         bp::extend::on_exec_setup = [parent](auto&) {
           // Own process group: the rig kills the whole group. Parent-death signal: a rig that
           // dies without running any handler (SIGKILL, OOM) still takes QEMU with it.

@@ -17,9 +17,9 @@ struct ProcessExit {
 
 class QemuProcess {
  public:
-  // Starts argv[0] (searched in PATH) with stdout and stderr to `log_path`. Throws InfraError
-  // when the binary is missing or cannot start.
-  QemuProcess(const std::vector<std::string>& argv, const std::string& log_path);
+  // Starts argv[0] (searched in PATH) with stdout and stderr to `log_path`, in `work_dir` when
+  // given. Throws InfraError when the binary is missing or cannot start.
+  QemuProcess(const std::vector<std::string>& argv, const std::string& log_path, const std::string& work_dir = "");
   ~QemuProcess();  // kills the process group if it still runs
   QemuProcess(const QemuProcess&) = delete;
   QemuProcess& operator=(const QemuProcess&) = delete;

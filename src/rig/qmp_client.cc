@@ -64,11 +64,20 @@ EventMatcher event_named(std::string name) {
   return [name](const QmpEvent& e) { return e.name == name; };
 }
 
+namespace {
+// obj[key] when obj is an object holding a string there; "" for anything else QEMU might send.
+std::string string_field(const nlohmann::json& obj, const char* key) {
+  if (!obj.is_object()) return "";
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
+}
+}  // namespace
+
 EventMatcher event_for_device(std::string name, std::string device_id) {
   return [name, device_id](const QmpEvent& e) {
     if (e.name != name) return false;
-    if (e.name == "ACPI_DEVICE_OST") return e.data.contains("info") && e.data["info"].value("device", "") == device_id;
-    return e.data.value("device", "") == device_id;
+    if (e.name == "ACPI_DEVICE_OST") return e.data.is_object() && e.data.contains("info") && string_field(e.data["info"], "device") == device_id;
+    return string_field(e.data, "device") == device_id;
   };
 }
 

@@ -2,8 +2,13 @@
 // These boot real guests (about 6-12 s each under TCG).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <boost/filesystem.hpp>
 #include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "integration/harness.h"
@@ -169,4 +174,62 @@ TEST(CliSignals, InterruptKillsQemu) {
     EXPECT_TRUE(wait_for([&] { return qemu_pids_mentioning(dir).empty(); }, 10))
         << "QEMU outlived the rig after signal " << sig;
   }
+}
+
+namespace {
+// Socket inodes of a process's open descriptors.
+std::set<std::string> socket_inodes(int pid) {
+  std::set<std::string> inodes;
+  boost::system::error_code ec;
+  for (boost::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end; it.increment(ec)) {
+    char buf[256];
+    ssize_t n = ::readlink(it->path().c_str(), buf, sizeof buf - 1);
+    if (n <= 0) continue;
+    const std::string link(buf, static_cast<size_t>(n));
+    if (link.rfind("socket:[", 0) == 0) inodes.insert(link.substr(8, link.size() - 9));
+  }
+  return inodes;
+}
+}  // namespace
+
+TEST(CliSockets, SocketsLiveInTheRunDirectoryAndNothingListensOnTheNetwork) {
+  // A run directory deeper than a unix socket path allows: QEMU still makes its sockets there.
+  const std::string dir = fresh_dir("sockets") + "/" + std::string(60, 'd') + "/" + std::string(60, 'e');
+  boost::filesystem::create_directories(dir);
+  BackgroundCommand rig({RIG_BINARY, "run", std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml", "--kernel",
+                         "debian-6.12", "--no-snapshots", "--artifacts", dir + "/runs", "--json", dir + "/out.json"});
+  std::vector<int> pids;
+  ASSERT_TRUE(wait_for([&] { return !(pids = qemu_pids_mentioning(dir)).empty(); }, 120)) << "QEMU never started";
+  std::string run_dir;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        char buf[4096];
+        ssize_t n = ::readlink(("/proc/" + std::to_string(pids[0]) + "/cwd").c_str(), buf, sizeof buf - 1);
+        if (n <= 0) return false;
+        run_dir.assign(buf, static_cast<size_t>(n));
+        return path_exists(run_dir + "/qmp.sock") && path_exists(run_dir + "/qga.sock");
+      },
+      60))
+      << "QEMU's sockets are not in its run directory " << run_dir;
+  EXPECT_EQ(run_dir.rfind(dir + "/runs/unplug-boot-dimm-movable--", 0), 0u) << run_dir;
+  EXPECT_GT(run_dir.size() + std::string("/qmp.sock").size(), 108u) << "the test wants a path too long for sun_path";
+  // None of QEMU's sockets is an IP socket.
+  const auto mine = socket_inodes(pids[0]);
+  EXPECT_FALSE(mine.empty());
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6"}) {
+    std::istringstream in(read_file(table));
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream f(line);
+      std::vector<std::string> cols{std::istream_iterator<std::string>(f), std::istream_iterator<std::string>()};
+      if (cols.size() > 9) {
+        EXPECT_FALSE(mine.count(cols[9])) << "QEMU has an IP socket: " << table << ": " << line;
+      }
+    }
+  }
+  ASSERT_TRUE(rig.wait(300));
+  EXPECT_EQ(rig.exit_code(), 0) << rig.out() << rig.err();
+  EXPECT_FALSE(path_exists(run_dir + "/qmp.sock")) << "the sockets go with the guest";
+  EXPECT_NE(read_file(run_dir + "/qemu-command.sh").find("unix:qmp.sock"), std::string::npos);
 }

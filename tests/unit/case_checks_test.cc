@@ -458,7 +458,8 @@ TEST(PageAccounting, KeptPagesHoldTheirReferences) {
                        914452, 918552);
   };
   // Higher than before: someone took a reference.
-  const CaseCheck* up = find_check(with_pud_ref(22), "pages-kept");
+  const auto checks_up = with_pud_ref(22);  // find_check points into it: keep it alive
+  const CaseCheck* up = find_check(checks_up, "pages-kept");
   EXPECT_FALSE(up->ok);
   EXPECT_NE(up->detail.find("refcount 22 outside 17..21"), std::string::npos) << up->detail;
   // The kernel may drop the removed sections' references (down to 1 + 2 x 8 staying sections).

@@ -219,3 +219,18 @@ TEST(QmpClient, ReplaysARecordedRefusal) {
   next = answers.size();
   qmp.execute("quit", json::object(), deadline_in(5));
 }
+
+TEST(QmpEvents, DeviceMatcherSurvivesMalformedEventData) {
+  // An event whose data is not what QEMU documents never matches and never throws.
+  auto ost = event_for_device("ACPI_DEVICE_OST", "dimm1");
+  auto deleted = event_for_device("DEVICE_DELETED", "dimm1");
+  for (const char* data : {"null", "[]", "5", "\"dimm1\"", "{\"info\": 7}", "{\"info\": [1]}", "{\"info\": {\"device\": 3}}",
+                           "{\"device\": {\"id\": \"dimm1\"}}", "{\"device\": null}"}) {
+    QmpEvent e{"ACPI_DEVICE_OST", json::parse(data), 0};
+    EXPECT_FALSE(ost(e)) << data;
+    e.name = "DEVICE_DELETED";
+    EXPECT_FALSE(deleted(e)) << data;
+  }
+  EXPECT_TRUE(ost(QmpEvent{"ACPI_DEVICE_OST", json::parse(R"({"info": {"device": "dimm1", "status": 0}})"), 0}));
+  EXPECT_TRUE(deleted(QmpEvent{"DEVICE_DELETED", json::parse(R"({"device": "dimm1"})"), 0}));
+}
