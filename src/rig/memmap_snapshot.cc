@@ -1,4 +1,5 @@
 #include "rig/memmap_snapshot.h"
+#include "rig/text.h"
 
 #include <fmt/format.h>
 
@@ -20,18 +21,6 @@ constexpr int kFormatMax = 2;
 constexpr uint64_t kPfnLimit = 1ull << (52 - 12);
 constexpr uint64_t kSnapshotMaxPages = 1ull << 18;
 constexpr uint64_t kQueryMaxPfns = 1ull << 22;
-
-// Messages are one line and short: control characters are escaped, and the middle of a long
-// text is cut (its start names the value, its end often says what is wrong with it).
-std::string one_line(const std::string& text, size_t max_chars) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
-    else out += static_cast<char>(c);
-  }
-  if (out.size() > max_chars) out = out.substr(0, max_chars / 2) + "..." + out.substr(out.size() - max_chars / 4);
-  return out;
-}
 
 [[noreturn]] void bad(size_t line_no, const std::string& why, const std::string& line) {
   throw ProbeFormatError(

@@ -14,6 +14,7 @@
 #include "rig/errors.h"
 #include "rig/qemu_args.h"
 #include "rig/size.h"
+#include "rig/text.h"
 
 namespace rig {
 namespace {
@@ -28,18 +29,6 @@ constexpr size_t kMaxPatternChars = 1000;
 // Keys nest two deep in this format; toml++ recurses once per level (a dotted key or header of
 // ~40000 parts overflows the stack), so a line with more dots outside strings is refused.
 constexpr size_t kMaxDotsPerLine = 32;
-
-// Messages are one line and short: control characters are escaped, and the middle of a long
-// text is cut (its start names the value, its end often says what is wrong with it).
-std::string one_line(const std::string& text, size_t max_chars) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
-    else out += static_cast<char>(c);
-  }
-  if (out.size() > max_chars) out = out.substr(0, max_chars / 2) + "..." + out.substr(out.size() - max_chars / 4);
-  return out;
-}
 
 // The first line with more than kMaxDotsPerLine dots outside strings and comments (0: none).
 // Tracks TOML's four string kinds and comments; anything malformed is left to toml++.

@@ -1,0 +1,13 @@
+// Text for one-line error messages.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace rig {
+
+// `text` fit for a one-line message: control characters escaped (\xNN), and when longer than
+// `max_chars` its middle cut (the start names the value, the end often says what is wrong).
+std::string one_line(const std::string& text, size_t max_chars);
+
+}  // namespace rig
