@@ -71,6 +71,7 @@ struct StartInfo {
   std::string snapshot;  // restored: the snapshot file it came from; booted: the one saved, if any
   std::string key;       // the snapshot key (kernel, topology, guest image, QEMU version)
   std::string fallback;  // why a cached snapshot was not used (missing, stale, refused); empty if none
+  std::string note;      // a boot that had to be repeated, and why; empty if none
   ReadyState ready;      // restored: what the runner saved with it
   double seconds = 0;    // boot or restore time
 };

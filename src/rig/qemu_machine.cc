@@ -154,18 +154,42 @@ StartInfo QemuMachine::start() {
         // Refused or stale: drop it, boot instead, and say why.
         info.fallback = fmt::format("snapshot {} refused, booted instead: {}", e->key, x.what());
         cfg_.snapshots->remove(key_);
-        stop_process();
-        console_ = ConsoleParser();
-        console_in_.close();
-        down_ = false;
-        reports_seen_ = 0;
-        ::unlink(path("console.log").c_str());
+        reset_for_restart("");
       }
     }
   }
-  boot();
+  try {
+    boot();
+  } catch (const GuestDown& d) {
+    if (!boot_again_under_tcg(cfg_.accel, d.kind(), read_text_file(path("console.log")))) throw;
+    reset_for_restart("boot1-");
+    info.note = fmt::format("the first boot under TCG ended before /init ran ({}); its files are boot1-* in the run directory; booted again",
+                            d.what());
+    boot();
+  }
   info.seconds = boot_s_ = seconds_since(started);
   return info;
+}
+
+bool boot_again_under_tcg(const std::string& accel, GuestDown::Kind kind, const std::string& console) {
+  if (accel != "tcg") return false;
+  if (kind != GuestDown::Kind::Crashed && kind != GuestDown::Kind::Hung) return false;
+  // "Run /init as init process": from there on, what the guest does is part of the result.
+  return console.find(" as init process") == std::string::npos;
+}
+
+void QemuMachine::reset_for_restart(const std::string& prefix) {
+  stop_process();
+  console_ = ConsoleParser();
+  console_in_.close();
+  down_ = false;
+  reports_seen_ = 0;
+  for (const char* name : {"console.log", "qemu.log", "hang-console-tail.txt", "hang-status.txt", "hang-memory.kdump"}) {
+    if (prefix.empty() || ::access(path(name).c_str(), F_OK) != 0)
+      ::unlink(path(name).c_str());
+    else
+      ::rename(path(name).c_str(), path(prefix + name).c_str());
+  }
 }
 
 void QemuMachine::boot() {

@@ -34,6 +34,12 @@ struct QemuMachineConfig {
 // Pure: the snapshot inputs of a configuration (argv with run-specific paths as placeholders).
 SnapshotInputs snapshot_inputs(const QemuMachineConfig& cfg);
 
+// Pure: whether a cold boot that ended in `kind` is booted once more. Only under TCG, whose
+// multi-threaded translation has crashed and hung these kernels at boot about once in a hundred
+// boots (docs/performance.md), and only when the kernel never got to run /init: a crash or hang
+// the guest's own userspace meets, and anything under KVM, is the result.
+bool boot_again_under_tcg(const std::string& accel, GuestDown::Kind kind, const std::string& console);
+
 // Kernel arguments every rig guest gets: the console on the serial port, and a panic that ends
 // QEMU at once (with -no-reboot) so it is reported as a crash, never as a timeout.
 std::vector<std::string> rig_kernel_args();
@@ -68,6 +74,9 @@ class QemuMachine : public Machine {
   void restore(const SnapshotEntry& e, const SnapshotReady& ready);
   // A hung guest: its console tail, run state and (within the budget) memory, for the reader.
   void save_hang_evidence();
+  // Forget the QEMU that ran (its process, console and findings) before starting another;
+  // its files are renamed with `prefix` when given, else removed.
+  void reset_for_restart(const std::string& prefix);
   // A kernel report that ends the step at once (BUG, Oops, hung task, soft lockup).
   void check_reports();
   void read_console();

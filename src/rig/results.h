@@ -88,6 +88,7 @@ struct ScenarioResult {
   std::string snapshot;    // the snapshot restored from, or the one this boot saved
   std::string snapshot_key;
   std::string snapshot_note;  // why a snapshot was not used or not saved
+  std::string start_note;     // a boot that had to be repeated (TCG), and why; empty if none
   std::vector<Phase> phases;
 };
 

@@ -88,6 +88,7 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
           {"reproducer", r.reproducer},
           {"run", r.run},
           {"start", r.start},
+          {"start_note", r.start_note},
           {"snapshot", {{"file", r.snapshot}, {"key", r.snapshot_key}, {"note", r.snapshot_note}}},
           {"phases", phases}};
 }

@@ -168,6 +168,8 @@ void execute(Machine& m, const Scenario& s, const KernelImage& kernel, const Run
   res.snapshot_key = start.key;
   res.snapshot = start.snapshot;
   res.snapshot_note = start.fallback;
+  res.start_note = start.note;
+  if (!start.note.empty()) progress(fmt::format("{} on {}: {}", s.name, kernel.release, start.note));
   res.phases.push_back({res.start, start.seconds});
   progress(fmt::format("{} on {}: guest up in {:.1f} s ({}{})", s.name, kernel.release, start.seconds,
                        start.restored ? "restored from " + start.snapshot : "booted",

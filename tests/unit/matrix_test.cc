@@ -13,6 +13,7 @@
 #include "rig/qemu_machine.h"
 #include "rig/results_report.h"
 #include "rig/snapshot_cache.h"
+#include "test_data.h"
 
 using namespace rig;
 
@@ -227,4 +228,27 @@ TEST(ProgressBoardTest, LiveModeRedrawsOneLinePerRunningGuest) {
   EXPECT_NE(s.find("[rig] [a@k]   check case 1 memmap-freed: failed"), std::string::npos);  // kept above
   EXPECT_EQ(s.find("[rig] [a@k]   step 1"), std::string::npos);  // a phase only changes the live line
   EXPECT_LE(ProgressBoard::live_line("x", std::string(200, 'y'), 1, 80).size(), 80u);
+}
+
+// ---- A boot that TCG broke before /init is booted once more; nothing else is.
+
+TEST(BootAgain, OnlyUnderTcgAndOnlyBeforeInitRan) {
+  const std::string int3 = rig_test::data("console/tcg-int3-at-boot-6.12.log");  // Oops: int3 at 1.4 s
+  const std::string hang = rig_test::data("console/tcg-hang-at-boot-6.1.log");   // silent after 1.45 s
+  const std::string after_init = rig_test::data("console/busy-refusal-6.1.log");
+  const std::string no_root = rig_test::data("console/panic-no-root-6.1.log");
+  ASSERT_NE(int3.find("Oops: int3"), std::string::npos);
+  EXPECT_TRUE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Crashed, int3));
+  EXPECT_TRUE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Hung, hang));
+  // KVM has no such race: its crash is the result.
+  EXPECT_FALSE(rig::boot_again_under_tcg("kvm", rig::GuestDown::Kind::Crashed, int3));
+  // Once /init ran, the guest's own doing is the result.
+  ASSERT_NE(after_init.find("Run /init as init process"), std::string::npos);
+  EXPECT_FALSE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Crashed, after_init));
+  EXPECT_FALSE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Hung, after_init));
+  // QEMU killed or the kernel's report in a step are never booted again.
+  EXPECT_FALSE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Exited, int3));
+  EXPECT_FALSE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Reported, int3));
+  // A kernel that cannot mount its root panics before /init every time: booted twice, reported.
+  EXPECT_TRUE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Crashed, no_root));
 }
