@@ -14,6 +14,7 @@
 #include <iostream>
 #include <unistd.h>
 
+#include "rig/explorer.h"
 #include "rig/accel_probe.h"
 #include "rig/bisect.h"
 #include "rig/errors.h"
@@ -191,6 +192,46 @@ int cmd_run(RunArgs a) {
   else print_table(results, std::cout);
   write_reports(results, true);
   return exit_status_for(results);
+}
+
+struct ExploreArgs {
+  std::vector<std::string> kernels;
+  std::string budget = "30m";
+  uint64_t seed = 1;
+  std::string out;
+  int jobs = 0;
+  std::string accel = "auto";
+  std::string qemu = "qemu-system-x86_64";
+  bool no_snapshots = false;
+  int max_tries = 40;
+};
+
+int cmd_explore(const ExploreArgs& a) {
+  // Everything checked before anything boots.
+  auto budget = parse_duration(a.budget);
+  if (!budget) throw UsageError(fmt::format("--budget {}: not a duration (e.g. 20m, 1h30m, 90s)", a.budget));
+  if (a.jobs < 0) throw UsageError(fmt::format("-j {}: must be at least 1 (or 0: as many as the host allows)", a.jobs));
+  if (a.max_tries < 0) throw UsageError(fmt::format("--max-tries {}: must not be negative", a.max_tries));
+  ExploreOptions o;
+  o.budget_s = *budget;
+  o.seed = a.seed;
+  o.out = fs::absolute(a.out.empty() ? fmt::format("rig-explore-{}", a.seed) : a.out).lexically_normal().string();
+  o.max_minimize_tries = a.max_tries;
+  for (const auto& k : a.kernels) o.kernels.push_back(locate_kernel(k));
+  if (o.kernels.empty()) o.kernels.push_back(locate_kernel("debian-6.1"));
+  if (find_program(a.qemu).empty()) throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
+  const std::string known = rig_home() + "/rig/known-failures.toml";
+  if (fs::exists(known)) o.known = load_known_failures(known);
+  o.suite.accel = a.accel;
+  o.suite.qemu = a.qemu;
+  o.suite.jobs = a.jobs;
+  o.suite.snapshots = !a.no_snapshots;
+  if (!a.no_snapshots) snapshot_cache_max_from_env();
+  progress_to_stderr(fmt::format("explore: seed {}, budget {:.0f} s, kernels {}, output {}", o.seed, o.budget_s, a.kernels.empty() ? "debian-6.1" : fmt::format("{}", fmt::join(a.kernels, " ")), o.out));
+  ExploreSummary s = explore(o, progress_to_stderr);
+  for (const auto& f : s.findings)
+    if (!f.finding.known && f.confirmed) return 1;
+  return s.coverage.runs > 0 && s.coverage.errors == s.coverage.runs ? 3 : 0;
 }
 
 int cmd_cache(bool clear) {
@@ -420,6 +461,18 @@ int main(int argc, char** argv) {
   bisect_cmd->add_option("--good", ba.good, "A revision where the case holds")->required();
   bisect_cmd->add_option("--bad", ba.bad, "A revision where it fails")->required();
 
+  ExploreArgs ea;
+  auto* explore_cmd = app.add_subcommand("explore", "Generate scenarios on the memmap's boundaries, run them until the budget is spent, minimize each failure");
+  explore_cmd->add_option("--kernel,-k", ea.kernels, "bzImage path, kernel build directory, or debian-6.1 / debian-6.12; repeatable");
+  explore_cmd->add_option("--budget", ea.budget, "Wall time to spend (20m, 1h30m, 90s)")->capture_default_str();
+  explore_cmd->add_option("--seed", ea.seed, "Seed of the draws: the same seed draws the same scenarios")->capture_default_str();
+  explore_cmd->add_option("--out", ea.out, "Folder for explore.json, generated/, findings/ and runs/ (default rig-explore-SEED)");
+  explore_cmd->add_option("-j,--jobs", ea.jobs, "Guests at once (default: as many as the cores and memory allow)");
+  explore_cmd->add_option("--accel", ea.accel, "auto, kvm or tcg")->check(CLI::IsMember({"auto", "kvm", "tcg"}));
+  explore_cmd->add_option("--qemu", ea.qemu, "QEMU binary")->capture_default_str();
+  explore_cmd->add_option("--max-tries", ea.max_tries, "Candidates tried when minimizing one finding")->capture_default_str();
+  explore_cmd->add_flag("--no-snapshots", ea.no_snapshots, "Boot every guest");
+
   auto* cache_cmd = app.add_subcommand("cache", "The snapshot cache of ready guests");
   cache_cmd->require_subcommand(1);
   auto* cache_list_cmd = cache_cmd->add_subcommand("list", "List the cached snapshots, their size and what they hold");
@@ -444,6 +497,7 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) return cmd_run(run);
     if (*list_cmd) return cmd_list();
+    if (*explore_cmd) return cmd_explore(ea);
     if (*cache_cmd) return cmd_cache(static_cast<bool>(*cache_clear_cmd));
     if (*kbuild_cmd) return cmd_kernel_build(kb);
     if (*repro_cmd) return cmd_repro(repro_file, repro_kernel, repro_out, repro_interactive);

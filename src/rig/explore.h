@@ -1,0 +1,94 @@
+// `rig explore`'s pure parts: draw valid scenarios from what matters to the kernel's memmap
+// layout, name each failure by a signature, and shrink a failing scenario step by step.
+// No I/O: the explorer (explorer.h) runs what these produce.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "rig/results.h"
+#include "rig/scenario.h"
+
+namespace rig {
+
+// Physical-address boundaries that change the memmap's layout on x86-64 with 4-level paging and
+// a 64-byte struct page: a memory section (128 MiB, its memmap one 2 MiB vmemmap block), the
+// memory one direct-map PMD table page covers (1 GiB), the memory whose memmap one vmemmap PMD
+// table page maps (512 x 2 MiB of memmap = 64 GiB), the memory one direct-map PUD table page
+// covers (512 GiB). Largest last.
+struct BoundaryClass {
+  std::string name;
+  uint64_t align = 0;
+};
+const std::vector<BoundaryClass>& boundary_classes();
+
+// The largest class whose boundary the range [addr, addr + size) starts or ends on, or that it
+// straddles by at most a section; "section" otherwise.
+std::string boundary_class_of(uint64_t addr, uint64_t size);
+
+// x86's memory block size for boot memory ending at `boot_end` (arch/x86/mm/init_64.c,
+// probe_memory_block_size, in a guest): 128 MiB below 64 GiB, else the largest power of two up
+// to 2 GiB that `boot_end` is aligned to.
+uint64_t x86_memory_block_size(uint64_t boot_end);
+
+// One generated scenario: an ordinary scenario, and the boundary class of each DIMM.
+struct Draw {
+  Scenario scenario;
+  std::map<std::string, std::string> dimm_class;  // DIMM id -> boundary class
+};
+
+// Deterministic in (seed, index); always a scenario the validator of `rig check` accepts.
+Draw draw_scenario(uint64_t seed, uint64_t index);
+
+// Whether `s` is one `rig check` would accept (through its TOML, as a user would write it).
+bool valid_scenario(const Scenario& s);
+
+// A failure found in a run, named so that the same defect found twice is one finding:
+// case, check and page role (or the kernel report, or the step's outcome), and the boundary class
+// of the DIMM the failing step removed.
+struct Finding {
+  std::string signature;
+  std::string kind;  // "check", "report", "step"
+  int case_no = 0;
+  std::string check;
+  std::string role;
+  std::string boundary;
+  std::string headline;  // one line for people
+  bool known = false;    // xfail: a known failure of docs/known-failures.md
+};
+std::vector<Finding> findings_of(const ScenarioResult& r, const Scenario& s);
+
+// Scenarios one step simpler than `s`, the biggest simplifications first, each valid: a DIMM
+// dropped (with its steps), a step or a kernel argument dropped, an unused node dropped, a DIMM
+// halved, a DIMM moved down to the next boundary of its class or of a smaller one, maxmem and
+// slots down to what the DIMMs need, node 0's RAM halved.
+std::vector<Scenario> shrink_candidates(const Scenario& s);
+
+// Greedy: take the first candidate that still fails, start again from it; stop when none does
+// or after `max_tries` calls of `still_fails`.
+struct Minimized {
+  Scenario scenario;
+  int tries = 0;
+  int steps_taken = 0;
+};
+Minimized minimize(const Scenario& s, const std::function<bool(const Scenario&)>& still_fails, int max_tries);
+
+// "30m", "90s", "1h", "1h30m", "45" (seconds). Nullopt for anything else.
+std::optional<double> parse_duration(const std::string& text);
+
+// What a budget of runs reached.
+struct Coverage {
+  int runs = 0, errors = 0;
+  double run_seconds = 0;
+  std::map<std::string, int> boundaries;  // class -> removals that ran
+  std::set<int> cases;
+  std::map<std::string, int> roles;  // page role judged -> checks that could fail
+  void add(const ScenarioResult& r, const Draw& d);
+};
+std::string coverage_table(const Coverage& c, size_t findings);
+
+}  // namespace rig

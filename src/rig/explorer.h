@@ -1,0 +1,45 @@
+// `rig explore`: draws scenarios (explore.h), runs them on the matrix runner until the budget is
+// spent, names each failure by its signature, minimizes every new one to a scenario file ready
+// to commit (each candidate run twice: a failure is kept only when it repeats, the flaky rule of
+// bisect-step) with the reproducer of its last run, and ends with a coverage table.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "rig/explore.h"
+#include "rig/kernel_locator.h"
+#include "rig/suite_runner.h"
+
+namespace rig {
+
+struct ExploreOptions {
+  std::vector<KernelImage> kernels;
+  double budget_s = 1800;
+  uint64_t seed = 1;
+  std::string out;                         // explore.json, generated/, findings/, runs/
+  std::vector<ExpectedFailure> known;      // rig/known-failures.toml, applied to every draw
+  SuiteOptions suite;                      // -j, snapshots, timeouts, artifacts under out/runs
+  int max_minimize_tries = 40;             // candidates tried per finding
+};
+
+struct ExploreFinding {
+  Finding finding;
+  std::string kernel;
+  std::string found_in;   // the generated scenario file that showed it first
+  std::string minimized;  // the minimized scenario file (findings/N-.../scenario.toml)
+  std::string reproducer; // the reproducer of the minimized scenario's last failing run
+  int minimize_tries = 0;
+  bool confirmed = false;  // the minimized scenario failed twice with this signature
+};
+
+struct ExploreSummary {
+  std::vector<ExploreFinding> findings;
+  Coverage coverage;
+  double seconds = 0;
+};
+
+ExploreSummary explore(const ExploreOptions& opts, const std::function<void(const std::string&)>& progress);
+
+}  // namespace rig

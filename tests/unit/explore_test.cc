@@ -1,0 +1,185 @@
+// rig explore's pure parts: the generator only draws valid scenarios (property over many seeds),
+// the TOML writer round-trips, the minimizer reaches a minimal failing scenario on a fake oracle,
+// and findings are one per signature.
+#include <gtest/gtest.h>
+
+#include <boost/filesystem.hpp>
+#include <set>
+
+#include "rig/explore.h"
+#include "rig/paths.h"
+#include "rig/scenario_file.h"
+#include "rig/scenario_writer.h"
+#include "rig/size.h"
+
+using namespace rig;
+
+namespace {
+
+std::vector<std::string> shipped() {
+  std::vector<std::string> files;
+  for (boost::filesystem::directory_iterator it(std::string(RIG_SOURCE_DIR) + "/rig/scenarios"), end; it != end; ++it)
+    if (it->path().extension() == ".toml") files.push_back(it->path().string());
+  return files;
+}
+
+// What the TOML of a scenario must keep.
+std::string essence(const Scenario& s) { return scenario_toml(s); }
+
+}  // namespace
+
+TEST(ScenarioWriter, EveryShippedScenarioRoundTrips) {
+  const auto files = shipped();
+  ASSERT_GE(files.size(), 8u);
+  for (const auto& f : files) {
+    Scenario s = load_scenario_file(f);
+    const std::string text = scenario_toml(s, "a header\n\nline three");
+    Scenario back = parse_scenario(text, f);
+    EXPECT_EQ(essence(back), essence(s)) << f;
+    EXPECT_EQ(text.rfind("# a header\n#\n# line three\nname = ", 0), 0u) << text.substr(0, 80);
+  }
+}
+
+TEST(ScenarioWriter, QuotesWhatTomlNeedsQuoted) {
+  Scenario s = load_scenario_file(shipped()[0]);
+  s.description = "a \"quoted\" back\\slash\tand a\nnewline";
+  EXPECT_EQ(parse_scenario(scenario_toml(s), "x.toml").description, s.description);
+}
+
+TEST(Explore, BoundaryClassesAndBlockSize) {
+  EXPECT_EQ(boundary_class_of(64 * GiB, 256 * MiB), "vmemmap-pmd-table");
+  EXPECT_EQ(boundary_class_of(64 * GiB - 256 * MiB, 256 * MiB), "vmemmap-pmd-table") << "ending at it";
+  EXPECT_EQ(boundary_class_of(64 * GiB - 128 * MiB, 256 * MiB), "vmemmap-pmd-table") << "straddling it by a section";
+  EXPECT_EQ(boundary_class_of(5 * GiB, 128 * MiB), "direct-map-pmd-table");
+  EXPECT_EQ(boundary_class_of(5 * GiB + 256 * MiB, 128 * MiB), "section");
+  EXPECT_EQ(boundary_class_of(512 * GiB, GiB), "direct-map-pud-table");
+  EXPECT_EQ(x86_memory_block_size(2 * GiB), 128 * MiB);
+  EXPECT_EQ(x86_memory_block_size(64 * GiB + 256 * MiB), 256 * MiB) << "boot-dimm-64g: one 256 MiB block";
+  EXPECT_EQ(x86_memory_block_size(64 * GiB + 128 * MiB), 128 * MiB);
+  EXPECT_EQ(x86_memory_block_size(66 * GiB), 2 * GiB);
+}
+
+TEST(Explore, GeneratorDrawsOnlyValidScenariosAndIsDeterministic) {
+  std::set<std::string> classes, names;
+  int boot_at_64g = 0, memoryless = 0, hot = 0;
+  for (uint64_t seed : {1ull, 2ull, 7ull, 12345ull}) {
+    for (uint64_t i = 0; i < 150; ++i) {
+      Draw d = draw_scenario(seed, i);
+      ASSERT_TRUE(valid_scenario(d.scenario)) << scenario_toml(d.scenario);
+      // What `rig check` reads back is what was drawn.
+      Scenario back = parse_scenario(scenario_toml(d.scenario), "draw.toml");
+      EXPECT_EQ(scenario_toml(back), scenario_toml(d.scenario));
+      EXPECT_EQ(scenario_toml(draw_scenario(seed, i).scenario), scenario_toml(d.scenario)) << "same seed, same draw";
+      EXPECT_TRUE(names.insert(d.scenario.name).second);
+      EXPECT_EQ(d.dimm_class.size(), d.scenario.dimms.size());
+      for (const auto& [id, c] : d.dimm_class) classes.insert(c);
+      for (const auto& dimm : d.scenario.dimms) {
+        boot_at_64g += dimm.boot && dimm.addr == 64 * GiB;
+        hot += !dimm.present;
+        // Every DIMM is removed by a step that expects the removal.
+        int unplugs = 0;
+        for (const auto& st : d.scenario.steps) unplugs += st.action == StepAction::Unplug && st.dimm == dimm.id && st.expect == "removed";
+        EXPECT_EQ(unplugs, 1);
+      }
+      for (const auto& n : d.scenario.nodes) memoryless += n.memory == 0;
+    }
+  }
+  for (const auto& b : boundary_classes()) EXPECT_TRUE(classes.count(b.name)) << b.name << " never drawn";
+  EXPECT_GT(boot_at_64g, 5) << "boot DIMMs on the vmemmap PMD table boundary are drawn often";
+  EXPECT_GT(memoryless, 50);
+  EXPECT_GT(hot, 50);
+  EXPECT_NE(scenario_toml(draw_scenario(1, 0).scenario), scenario_toml(draw_scenario(2, 0).scenario));
+}
+
+TEST(Explore, MinimizerReachesAMinimalFailingScenario) {
+  // A fake kernel that leaks whenever a boot DIMM starts on a 64 GiB boundary.
+  auto fails = [](const Scenario& s) {
+    for (const auto& d : s.dimms)
+      if (d.boot && d.addr % (64 * GiB) == 0) {
+        for (const auto& st : s.steps)
+          if (st.action == StepAction::Unplug && st.dimm == d.id) return true;
+      }
+    return false;
+  };
+  int found = 0;
+  for (uint64_t i = 0; i < 400 && found < 5; ++i) {
+    Draw d = draw_scenario(3, i);
+    if (!fails(d.scenario) || d.scenario.dimms.size() < 2) continue;
+    ++found;
+    int calls = 0;
+    Minimized m = minimize(d.scenario, [&](const Scenario& c) { ++calls; return fails(c); }, 500);
+    EXPECT_EQ(calls, m.tries);
+    ASSERT_TRUE(fails(m.scenario));
+    EXPECT_EQ(m.scenario.dimms.size(), 1u) << scenario_toml(m.scenario);
+    EXPECT_EQ(m.scenario.steps.size(), 1u) << "only the failing unplug is left";
+    EXPECT_EQ(m.scenario.dimms[0].addr, 64 * GiB) << "moved down to the smallest boundary that still fails";
+    EXPECT_EQ(m.scenario.dimms[0].size, 128 * MiB);
+    // Minimal: no candidate still fails.
+    for (const auto& c : shrink_candidates(m.scenario)) EXPECT_FALSE(fails(c)) << scenario_toml(c);
+  }
+  EXPECT_EQ(found, 5);
+}
+
+TEST(Explore, MinimizerStopsAtItsBudget) {
+  Draw d = draw_scenario(1, 0);
+  int calls = 0;
+  Minimized m = minimize(d.scenario, [&](const Scenario&) { ++calls; return false; }, 3);
+  EXPECT_LE(calls, 3);
+  EXPECT_EQ(m.steps_taken, 0);
+  EXPECT_EQ(scenario_toml(m.scenario), scenario_toml(d.scenario));
+}
+
+TEST(Explore, FindingsAreOnePerSignature) {
+  Draw d = draw_scenario(5, 1);
+  ScenarioResult r;
+  r.scenario = d.scenario.name;
+  StepResult unplug;
+  unplug.index = 0;
+  unplug.action = "unplug";
+  unplug.target = d.scenario.dimms[0].id;
+  unplug.expected = "removed";
+  unplug.outcome = "removed";
+  unplug.ok = true;
+  r.steps.push_back(unplug);
+  CheckRecord leak;
+  leak.step = 0;
+  leak.case_no = 1;
+  leak.name = "page-tables-freed";
+  leak.status = CheckStatus::Fail;
+  leak.pages.push_back({1, "pmd:512,pmd:513", "freed", "leaked"});
+  r.checks.push_back(leak);
+  r.checks.push_back(leak);  // the same defect named twice
+  CheckRecord mem = leak;
+  mem.name = "memtotal-node-0";
+  mem.pages.clear();
+  r.checks.push_back(mem);
+  CheckRecord ok = leak;
+  ok.name = "memmap-freed";
+  ok.status = CheckStatus::Pass;
+  r.checks.push_back(ok);
+  ConsoleFinding oops;
+  oops.kind = "oops";
+  oops.severity = Severity::Failure;
+  oops.headline = "Oops: int3: 0000 [#1] PREEMPT SMP NOPTI at ffffffffb9c060c8";
+  r.console_findings.push_back(oops);
+  oops.headline = "Oops: int3: 0000 [#2] PREEMPT SMP NOPTI at ffffffffb9c06000";
+  r.console_findings.push_back(oops);
+  ConsoleFinding notice;
+  notice.kind = "page-dump";
+  notice.severity = Severity::Notice;
+  r.console_findings.push_back(notice);
+  auto f = findings_of(r, d.scenario);
+  ASSERT_EQ(f.size(), 3u);
+  const std::string b = boundary_class_of(d.scenario.dimms[0].addr, d.scenario.dimms[0].size);
+  EXPECT_EQ(f[0].signature, "case 1 page-tables-freed pmd @" + b);
+  EXPECT_EQ(f[1].signature, "case 1 memtotal-node-0 - @" + b);
+  EXPECT_EQ(f[2].kind, "report") << "the same report with other numbers is one finding";
+}
+
+TEST(Explore, Durations) {
+  EXPECT_EQ(parse_duration("30m"), 1800.0);
+  EXPECT_EQ(parse_duration("1h30m"), 5400.0);
+  EXPECT_EQ(parse_duration("90s"), 90.0);
+  EXPECT_EQ(parse_duration("45"), 45.0);
+  for (const char* bad : {"", "m", "5x", "-3m", "0", "1d", "30 m", "99999h"}) EXPECT_FALSE(parse_duration(bad)) << bad;
+}
