@@ -203,7 +203,7 @@ struct ExploreArgs {
   std::string accel = "auto";
   std::string qemu = "qemu-system-x86_64";
   bool no_snapshots = false;
-  int max_tries = 40;
+  int max_tries = 16;
 };
 
 int cmd_explore(const ExploreArgs& a) {

@@ -21,7 +21,7 @@ struct ExploreOptions {
   std::string out;                         // explore.json, generated/, findings/, runs/
   std::vector<ExpectedFailure> known;      // rig/known-failures.toml, applied to every draw
   SuiteOptions suite;                      // -j, snapshots, timeouts, artifacts under out/runs
-  int max_minimize_tries = 40;             // candidates tried per finding
+  int max_minimize_tries = 16;             // candidates tried per finding
 };
 
 struct ExploreFinding {

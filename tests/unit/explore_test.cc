@@ -168,8 +168,17 @@ TEST(Explore, FindingsAreOnePerSignature) {
   notice.kind = "page-dump";
   notice.severity = Severity::Notice;
   r.console_findings.push_back(notice);
+  StepResult refused = unplug;
+  refused.index = 1;
+  refused.outcome = "refused";
+  refused.ok = false;
+  r.steps.push_back(refused);  // the spec's answer for memory holding a pgdat: judged by the checks
+  StepResult timeout = refused;
+  timeout.outcome = "timeout";
+  r.steps.push_back(timeout);
   auto f = findings_of(r, d.scenario);
-  ASSERT_EQ(f.size(), 3u);
+  ASSERT_EQ(f.size(), 4u);
+  EXPECT_EQ(f[3].signature, "step unplug expected removed got timeout @" + boundary_class_of(d.scenario.dimms[0].addr, d.scenario.dimms[0].size));
   const std::string b = boundary_class_of(d.scenario.dimms[0].addr, d.scenario.dimms[0].size);
   EXPECT_EQ(f[0].signature, "case 1 page-tables-freed pmd @" + b);
   EXPECT_EQ(f[1].signature, "case 1 memtotal-node-0 - @" + b);
