@@ -55,9 +55,19 @@ const T& pick(std::mt19937_64& rng, const std::vector<T>& v) {
 
 bool chance(std::mt19937_64& rng, double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; }
 
+size_t class_rank(const std::string& name) {
+  const auto& c = boundary_classes();
+  for (size_t i = 0; i < c.size(); ++i)
+    if (c[i].name == name) return i;
+  return 0;
+}
+
 // The steps of a generated scenario: hot-added DIMMs plugged and onlined movable first, then
-// every DIMM removed in a random order. Each removal is one the spec expects to succeed: boot
-// DIMMs sit on nodes that movable_node makes movable, hot-added ones are onlined movable.
+// every DIMM removed, those on the larger boundaries first (a refusal ends a scenario's steps, so
+// the rarest layouts go before it can happen), in a random order within a class. Each removal is
+// one the spec expects to succeed unless the memory holds what cannot move (then the refusal is
+// judged by the checks): boot DIMMs sit on nodes that movable_node makes movable, hot-added ones
+// are onlined movable.
 std::vector<Step> draw_steps(std::mt19937_64& rng, const std::vector<Dimm>& dimms) {
   std::vector<Step> steps;
   for (const auto& d : dimms)
@@ -65,10 +75,11 @@ std::vector<Step> draw_steps(std::mt19937_64& rng, const std::vector<Dimm>& dimm
       steps.push_back(Step{StepAction::Plug, d.id, "added", "", -1, 0});
       steps.push_back(Step{StepAction::Online, d.id, "", "online_movable", -1, 0});
     }
-  std::vector<std::string> order;
-  for (const auto& d : dimms) order.push_back(d.id);
+  std::vector<std::pair<size_t, std::string>> order;
+  for (const auto& d : dimms) order.emplace_back(class_rank(boundary_class_of(d.addr, d.size)), d.id);
   std::shuffle(order.begin(), order.end(), rng);
-  for (const auto& id : order) steps.push_back(Step{StepAction::Unplug, id, "removed", "", -1, 0});
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (const auto& [rank, id] : order) steps.push_back(Step{StepAction::Unplug, id, "removed", "", -1, 0});
   return steps;
 }
 
