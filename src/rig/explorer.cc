@@ -53,7 +53,8 @@ nlohmann::json summary_json(const ExploreOptions& o, const ExploreSummary& s, bo
                         {"minimized", f.minimized},
                         {"reproducer", f.reproducer},
                         {"confirmed", f.confirmed},
-                        {"minimize_tries", f.minimize_tries}});
+                        {"minimize_tries", f.minimize_tries},
+                        {"with", f.with}});
   nlohmann::json kernels = nlohmann::json::array();
   for (const auto& k : o.kernels) kernels.push_back(k.release);
   const Coverage& c = s.coverage;
@@ -125,6 +126,7 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
       progress(fmt::format("run {}: {} on {}: {} ({:.1f} s){}; {} findings, {:.0f} s left", sum.coverage.runs, r.scenario, r.kernel,
                            verdict_name(r.verdict), r.duration_s, r.verdict == Verdict::Error ? ": " + r.reason.substr(0, 120) : "",
                            sum.findings.size(), std::max(0.0, left())));
+      size_t first_new = 0;  // 1-based: the finding of this run that gets minimized
       for (const auto& f : found) {
         if (by_signature.count(f.signature)) continue;
         by_signature[f.signature] = sum.findings.size();
@@ -136,6 +138,16 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
         progress(fmt::format("new finding {}: {} ({} on {}): {}", sum.findings.size() + 1, f.signature, r.scenario, r.kernel, f.headline));
         sum.findings.push_back(ef);
         save(false);
+        // Several new signatures from one run are most often one defect seen by several checks
+        // (a leaked page fails its check and MemTotal): the first is minimized, the others go
+        // with its scenario.
+        if (first_new) {
+          sum.findings.back().with = first_new;
+          sum.findings.back().minimized = sum.findings[first_new - 1].minimized;
+          sum.findings.back().confirmed = sum.findings[first_new - 1].confirmed;
+          continue;
+        }
+        first_new = sum.findings.size();
         if (left() <= 0) continue;
 
         // Minimize on the kernel that showed it, every candidate run twice at once.
@@ -177,6 +189,12 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
                              cur.confirmed ? "" : "; not confirmed"));
         save(false);
       }
+      // The companions of this run's first finding share its minimized scenario.
+      for (auto& f : sum.findings)
+        if (first_new && f.with == first_new) {
+          f.minimized = sum.findings[first_new - 1].minimized;
+          f.confirmed = sum.findings[first_new - 1].confirmed;
+        }
     }
     save(false);
   }
@@ -184,8 +202,9 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
   progress(coverage_table(sum.coverage, sum.findings.size()));
   for (size_t i = 0; i < sum.findings.size(); ++i) {
     const auto& f = sum.findings[i];
-    progress(fmt::format("finding {}: {}{}{} on {}\n  {}\n  scenario: {}\n  reproducer: {}", i + 1, f.finding.signature,
-                         f.finding.known ? " (known)" : "", f.confirmed ? "" : " (not confirmed)", f.kernel, f.finding.headline,
+    progress(fmt::format("finding {}: {}{}{}{} on {}\n  {}\n  scenario: {}\n  reproducer: {}", i + 1, f.finding.signature,
+                         f.finding.known ? " (known)" : "", f.confirmed ? "" : " (not confirmed)",
+                         f.with ? fmt::format(" (with finding {})", f.with) : "", f.kernel, f.finding.headline,
                          f.minimized.empty() ? f.found_in : f.minimized, f.reproducer.empty() ? "-" : f.reproducer));
   }
   return sum;

@@ -32,6 +32,7 @@ struct ExploreFinding {
   std::string reproducer; // the reproducer of the minimized scenario's last failing run
   int minimize_tries = 0;
   bool confirmed = false;  // the minimized scenario failed twice with this signature
+  size_t with = 0;         // seen in the same run as finding N (1-based), minimized with it
 };
 
 struct ExploreSummary {
