@@ -147,6 +147,11 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
           sum.findings.back().confirmed = sum.findings[first_new - 1].confirmed;
           continue;
         }
+        // A known failure (xfail) has its scenario and evidence already: recorded, not minimized.
+        if (f.known) {
+          sum.findings.back().minimized = draw.scenario.path;
+          continue;
+        }
         first_new = sum.findings.size();
         if (left() <= 0) continue;
 
