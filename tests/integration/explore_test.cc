@@ -36,7 +36,9 @@ TEST(Explore, ShortBudgetRunsGeneratedScenarios) {
   for (const auto& f : j["findings"]) {
     EXPECT_TRUE(boost::filesystem::exists(f["found_in"].get<std::string>())) << f.dump();
     const std::string m = f["minimized"];
-    if (!m.empty()) EXPECT_TRUE(boost::filesystem::exists(m)) << f.dump();
+    if (!m.empty()) {
+      EXPECT_TRUE(boost::filesystem::exists(m)) << f.dump();
+    }
   }
   EXPECT_TRUE(qemu_pids_mentioning(dir).empty());
 }
