@@ -701,3 +701,32 @@ TEST(CaseChecks, MemTotalOfANodeThatShouldStayButVanishedFails) {
                          914452, 914452 + 1026 * 4 + 2);
   EXPECT_FALSE(find_check(odd, "memtotal-node-0")->ok);
 }
+
+TEST(PageAccounting, UsageFreedFailsWhenTheUsagePageIsLostAndIsNaWithoutOne) {
+  // The hot-added section's usage map sits alone in a slab page: when its section goes, the page
+  // must come back (allocated anew or free), never end with refcount 0 outside the allocator.
+  const uint64_t first = 32ull << 15, count = 1ull << 15;
+  const std::string freed_memmap = "nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=buddy held=none";
+  auto run = [&](const std::string& snapshot, const std::string& usage) {
+    MemmapSnapshot s = parse_probe_snapshot(snapshot);
+    RemovalAnalysis a = analyze_removal(s, first, count);
+    return check_after_removal(a, s, {{0, 900000}, {1, 131072}}, first, count,
+                               states_by_pfn(parse_probe_query(hot_query(freed_memmap, usage))), {{0, 900000}});
+  };
+  auto back = run(kHotSnapshot, "nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=242 free=no held=slab");
+  ASSERT_NE(find_check(back, "usage-freed"), nullptr);
+  EXPECT_TRUE(find_check(back, "usage-freed")->ok) << find_check(back, "usage-freed")->detail;
+  auto lost = run(kHotSnapshot, "nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=no held=none");
+  const CaseCheck* u = find_check(lost, "usage-freed");
+  ASSERT_NE(u, nullptr);
+  EXPECT_FALSE(u->ok);
+  EXPECT_NE(u->detail.find("usage:32"), std::string::npos) << u->detail;
+  // Without a usage page the probe knows, the check is there and n/a: it could not have failed.
+  std::string no_usage = kHotSnapshot;
+  const std::string line = "P 4000 1 nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=310 free=no held=slab roles=usage:32\n";
+  no_usage.erase(no_usage.find(line), line.size());
+  no_usage.replace(no_usage.find("end 4"), 5, "end 3");
+  auto none = run(no_usage, "nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=242 free=no held=slab");
+  ASSERT_NE(find_check(none, "usage-freed"), nullptr);
+  EXPECT_FALSE(find_check(none, "usage-freed")->applicable);
+}
