@@ -230,7 +230,7 @@ int cmd_explore(const ExploreArgs& a) {
   progress_to_stderr(fmt::format("explore: seed {}, budget {:.0f} s, kernels {}, output {}", o.seed, o.budget_s, a.kernels.empty() ? "debian-6.1" : fmt::format("{}", fmt::join(a.kernels, " ")), o.out));
   ExploreSummary s = explore(o, progress_to_stderr);
   for (const auto& f : s.findings)
-    if (!f.finding.known && f.confirmed) return 1;
+    if (!f.finding.known && !f.flaky) return 1;  // confirmed, or seen failing and never seen passing
   return s.coverage.runs > 0 && s.coverage.errors == s.coverage.runs ? 3 : 0;
 }
 

@@ -146,7 +146,8 @@ Draw draw_scenario(uint64_t seed, uint64_t index) {
     s.machine.type = "pc";
     s.machine.cpu = "qemu64";
     s.machine.smp = 2;
-    if (chance(rng, 0.85)) s.machine.kernel_args.push_back("movable_node");
+    const bool movable_node = chance(rng, 0.85);
+    if (movable_node) s.machine.kernel_args.push_back("movable_node");
     const int n_nodes = 1 + static_cast<int>(rng() % 3);
     for (int n = 0; n < n_nodes; ++n) {
       NumaNode node;
@@ -166,7 +167,7 @@ Draw draw_scenario(uint64_t seed, uint64_t index) {
       Dimm dimm;
       dimm.id = fmt::format("d{}", i);
       // Boot DIMMs only where movable_node makes them removable: a node other than 0.
-      dimm.boot = n_nodes > 1 && !s.machine.kernel_args.empty() && chance(rng, 0.6);
+      dimm.boot = n_nodes > 1 && movable_node && chance(rng, 0.6);
       dimm.present = dimm.boot;
       dimm.node = dimm.boot ? 1 + static_cast<int>(rng() % (n_nodes - 1)) : static_cast<int>(rng() % n_nodes);
       dimm.size = pick(rng, std::vector<uint64_t>{kSection, 2 * kSection, 2 * kSection, 4 * kSection, GiB});

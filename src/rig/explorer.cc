@@ -53,6 +53,7 @@ nlohmann::json summary_json(const ExploreOptions& o, const ExploreSummary& s, bo
                         {"minimized", f.minimized},
                         {"reproducer", f.reproducer},
                         {"confirmed", f.confirmed},
+                        {"flaky", f.flaky},
                         {"minimize_tries", f.minimize_tries},
                         {"with", f.with}});
   nlohmann::json kernels = nlohmann::json::array();
@@ -119,7 +120,7 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
     std::vector<ScenarioResult> results = run_suite(scenarios, o.kernels, so, quiet);
     for (const auto& r : results) {
       const auto dit = std::find_if(draws.begin(), draws.end(), [&](const Draw& d) { return d.scenario.name == r.scenario; });
-      if (dit == draws.end()) continue;
+      if (dit == draws.end()) throw InfraError(fmt::format("explore: a result for {}, which this batch did not draw", r.scenario));
       const Draw& draw = *dit;
       sum.coverage.add(r, draw);
       const auto found = findings_of(r, draw.scenario);
@@ -145,6 +146,7 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
           sum.findings.back().with = first_new;
           sum.findings.back().minimized = sum.findings[first_new - 1].minimized;
           sum.findings.back().confirmed = sum.findings[first_new - 1].confirmed;
+          sum.findings.back().flaky = sum.findings[first_new - 1].flaky;
           continue;
         }
         // A known failure (xfail) has its scenario and evidence already: recorded, not minimized.
@@ -177,8 +179,16 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
         };
         Minimized m = minimize(draw.scenario, still_fails, o.max_minimize_tries);
         cur.minimize_tries = m.tries;
-        // Nothing smaller failed: the draw itself must still fail twice to be confirmed.
-        cur.confirmed = m.steps_taken > 0 || still_fails(draw.scenario);
+        // Nothing smaller failed: the draw itself must still fail twice to be confirmed. With the
+        // budget spent first it stays unconfirmed, which is not flaky: nobody saw it pass.
+        if (m.steps_taken > 0) {
+          cur.confirmed = true;
+        } else if (left() > 0) {
+          cur.confirmed = still_fails(draw.scenario);
+          cur.flaky = !cur.confirmed && left() > 0;
+        }
+        const std::string status = cur.confirmed ? "fails twice" : cur.flaky ? "NOT confirmed: it did not fail twice (flaky)"
+                                                                             : "not confirmed: the budget was spent first";
         Scenario out = m.scenario;
         out.name = fmt::format("explore-finding-{}-{}", n, slug(f.signature));
         out.description = fmt::format("found by rig explore (seed {}) on {}: {}", o.seed, r.kernel, f.signature);
@@ -189,9 +199,9 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
         write_file_atomically(cur.minimized,
                               scenario_toml(out, fmt::format("{}\n{}\nfound in {} on {}; minimized in {} runs of 2 ({} steps taken); {}",
                                                              f.signature, f.headline.substr(0, 200), draw.scenario.path, r.kernel, m.tries,
-                                                             m.steps_taken, cur.confirmed ? "fails twice" : "NOT confirmed: did not repeat")));
+                                                             m.steps_taken, status)));
         progress(fmt::format("finding {} minimized: {} ({} DIMMs, {} steps){}", n, cur.minimized, out.dimms.size(), out.steps.size(),
-                             cur.confirmed ? "" : "; not confirmed"));
+                             cur.confirmed ? "" : "; " + status));
         save(false);
       }
       // The companions of this run's first finding share its minimized scenario.
@@ -199,6 +209,7 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
         if (first_new && f.with == first_new) {
           f.minimized = sum.findings[first_new - 1].minimized;
           f.confirmed = sum.findings[first_new - 1].confirmed;
+          f.flaky = sum.findings[first_new - 1].flaky;
         }
     }
     save(false);
@@ -208,7 +219,7 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
   for (size_t i = 0; i < sum.findings.size(); ++i) {
     const auto& f = sum.findings[i];
     progress(fmt::format("finding {}: {}{}{}{} on {}\n  {}\n  scenario: {}\n  reproducer: {}", i + 1, f.finding.signature,
-                         f.finding.known ? " (known)" : "", f.confirmed ? "" : " (not confirmed)",
+                         f.finding.known ? " (known)" : "", f.confirmed ? "" : f.flaky ? " (flaky: did not fail twice)" : " (not confirmed)",
                          f.with ? fmt::format(" (with finding {})", f.with) : "", f.kernel, f.finding.headline,
                          f.minimized.empty() ? f.found_in : f.minimized, f.reproducer.empty() ? "-" : f.reproducer));
   }

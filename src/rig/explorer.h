@@ -32,6 +32,8 @@ struct ExploreFinding {
   std::string reproducer; // the reproducer of the minimized scenario's last failing run
   int minimize_tries = 0;
   bool confirmed = false;  // the minimized scenario failed twice with this signature
+  bool flaky = false;      // tried twice and did not fail both times (not confirmed because the
+                           // budget ran out first is neither: the run that showed it did fail)
   size_t with = 0;         // seen in the same run as finding N (1-based), minimized with it
 };
 
