@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <sstream>
+#include <toml++/toml.h>
 
 #include "rig/size.h"
 
@@ -10,21 +11,11 @@ namespace rig {
 
 namespace {
 
-// A TOML basic string.
+// A TOML string, quoted and escaped by toml++ itself.
 std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) out += fmt::format("\\u{:04x}", c);
-        else out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
+  std::ostringstream o;
+  o << toml::value<std::string>(s);
+  return o.str();
 }
 
 template <class T, class F>
