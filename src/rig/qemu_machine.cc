@@ -154,7 +154,7 @@ StartInfo QemuMachine::start() {
         // Refused or stale: drop it, boot instead, and say why.
         info.fallback = fmt::format("snapshot {} refused, booted instead: {}", e->key, x.what());
         cfg_.snapshots->remove(key_);
-        reset_for_restart("");
+        reset_for_restart("refused-restore-");  // its console and QEMU log stay as evidence
       }
     }
   }

@@ -158,6 +158,7 @@ void restored_matches_booted(const std::string& kernel) {
   const json& f = fallback["results"][0];
   EXPECT_EQ(f["start"], "boot");
   EXPECT_NE(f["snapshot"]["note"].get<std::string>().find("refused"), std::string::npos) << f["snapshot"].dump();
+  EXPECT_TRUE(path_exists(f["artifacts"].get<std::string>() + "/refused-restore-qemu.log")) << "QEMU's refusal is kept as evidence";
   EXPECT_EQ(judged(f), judged(movable));
 }
 
