@@ -228,7 +228,42 @@ int cmd_explore(const ExploreArgs& a) {
   o.suite.snapshots = !a.no_snapshots;
   if (!a.no_snapshots) snapshot_cache_max_from_env();
   progress_to_stderr(fmt::format("explore: seed {}, budget {:.0f} s, kernels {}, output {}", o.seed, o.budget_s, a.kernels.empty() ? "debian-6.1" : fmt::format("{}", fmt::join(a.kernels, " ")), o.out));
-  ExploreSummary s = explore(o, progress_to_stderr);
+  // On a terminal: the guests' live lines and a status line with the budget left; elsewhere one
+  // line per run.
+  const char* term = std::getenv("TERM");
+  const bool live = ::isatty(2) && term && std::string(term) != "dumb";
+  ProgressBoard board(std::cerr, live);
+  std::function<void(const std::string&)> progress = progress_to_stderr;
+  if (live) {
+    const auto deadline = ProgressBoard::Clock::now() + std::chrono::milliseconds(static_cast<long>(o.budget_s * 1000));
+    o.on_event = [&](const RunEvent& e) {
+      if (e.kind != RunEvent::Kind::Note) board.handle(e);
+    };
+    o.status = [&board, deadline](const std::string& text) { board.set_status(text, deadline); };
+    // A finished guest has its own line above the live ones; the plain "run N: ..." would repeat it.
+    progress = [&](const std::string& line) {
+      if (line.rfind("run ", 0) != 0) board.print(line);
+    };
+  }
+  std::atomic<bool> finished{false};
+  std::thread ticker([&] {
+    while (live && !finished) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      board.tick();
+    }
+  });
+  ExploreSummary s;
+  try {
+    s = explore(o, progress);
+  } catch (...) {
+    finished = true;
+    ticker.join();
+    board.close();
+    throw;
+  }
+  finished = true;
+  ticker.join();
+  board.close();
   for (const auto& f : s.findings)
     if (!f.finding.known && !f.flaky) return 1;  // confirmed, or seen failing and never seen passing
   return s.coverage.runs > 0 && s.coverage.errors == s.coverage.runs ? 3 : 0;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <optional>
 #include <random>
+#include <set>
+#include <map>
 #include <regex>
 
 #include "rig/errors.h"
@@ -62,24 +64,53 @@ size_t class_rank(const std::string& name) {
   return 0;
 }
 
-// The steps of a generated scenario: hot-added DIMMs plugged and onlined movable first, then
-// every DIMM removed, those on the larger boundaries first (a refusal ends a scenario's steps, so
-// the rarest layouts go before it can happen), in a random order within a class. Each removal is
-// one the spec expects to succeed unless the memory holds what cannot move (then the refusal is
-// judged by the checks): boot DIMMs sit on nodes that movable_node makes movable, hot-added ones
-// are onlined movable.
-std::vector<Step> draw_steps(std::mt19937_64& rng, const std::vector<Dimm>& dimms) {
+// The steps of a generated scenario: hot-added DIMMs plugged and onlined (mostly movable, some
+// in a kernel zone), then every DIMM removed. Mostly those on the larger boundaries first (a
+// refusal the scenario did not expect ends its steps, so the rarest layouts go before it can
+// happen), sometimes in any order; DIMMs onlined to a kernel zone last (unmovable allocations may
+// land there). A hot-added movable DIMM is sometimes added again after its removal and removed
+// once more (re-add), and a scenario of hot-added DIMMs only sometimes runs twice (cycles).
+// Under movablecore= the top boot DIMM of a node holds that node's memmap, usage maps and pgdat
+// (memblock allocates top-down inside the node): its removal is expected to be refused.
+std::vector<Step> draw_steps(std::mt19937_64& rng, Scenario& s, const std::string& mode) {
   std::vector<Step> steps;
-  for (const auto& d : dimms)
+  std::map<std::string, std::string> zone;
+  for (const auto& d : s.dimms)
     if (!d.present) {
+      const double z = std::uniform_real_distribution<double>(0, 1)(rng);
+      zone[d.id] = z < 0.75 ? "online_movable" : z < 0.9 ? "online_kernel" : "online";
       steps.push_back(Step{StepAction::Plug, d.id, "added", "", -1, 0});
-      steps.push_back(Step{StepAction::Online, d.id, "", "online_movable", -1, 0});
+      steps.push_back(Step{StepAction::Online, d.id, "", zone[d.id], -1, 0});
     }
+  std::set<std::string> refused;
+  if (mode == "movablecore") {
+    std::map<int, std::string> top;  // node -> its highest boot DIMM (dimms are sorted by address)
+    for (const auto& d : s.dimms)
+      if (d.boot) top[d.node] = d.id;
+    for (const auto& [node, id] : top) refused.insert(id);
+  }
+  const bool by_class = chance(rng, 0.7);
   std::vector<std::pair<size_t, std::string>> order;
-  for (const auto& d : dimms) order.emplace_back(class_rank(boundary_class_of(d.addr, d.size)), d.id);
+  for (const auto& d : s.dimms) {
+    const bool kernel_zone = zone.count(d.id) && zone[d.id] != "online_movable";
+    const size_t rank = (kernel_zone ? 0 : 100) + (by_class ? class_rank(boundary_class_of(d.addr, d.size)) : 0);
+    order.emplace_back(rank, d.id);
+  }
   std::shuffle(order.begin(), order.end(), rng);
   std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (const auto& [rank, id] : order) steps.push_back(Step{StepAction::Unplug, id, "removed", "", -1, 0});
+  bool re_added = false;
+  for (const auto& [rank, id] : order) {
+    steps.push_back(Step{StepAction::Unplug, id, refused.count(id) ? "refused" : "removed", "", -1, 0});
+    if (zone.count(id) && zone[id] == "online_movable" && chance(rng, 0.25)) {
+      re_added = true;
+      steps.push_back(Step{StepAction::Plug, id, "added", "", -1, 0});
+      steps.push_back(Step{StepAction::Online, id, "", "online_movable", -1, 0});
+      steps.push_back(Step{StepAction::Unplug, id, "removed", "", -1, 0});
+    }
+  }
+  bool any_boot = false;
+  for (const auto& d : s.dimms) any_boot |= d.boot;
+  s.cycles = !any_boot && !re_added && refused.empty() && chance(rng, 0.15) ? 2 : 1;
   return steps;
 }
 
@@ -98,19 +129,44 @@ std::string report_shape(const std::string& headline) {
 }  // namespace
 
 const std::vector<BoundaryClass>& boundary_classes() {
-  static const std::vector<BoundaryClass> c = {
-      {"section", kSection}, {"direct-map-pmd-table", GiB}, {"vmemmap-pmd-table", 64 * GiB}, {"direct-map-pud-table", 512 * GiB}};
+  static const std::vector<BoundaryClass> c = {{"section", kSection, 64},
+                                               {"direct-map-pmd-table", GiB, 64},
+                                               {"vmemmap-pmd-table", 64 * GiB, 64},
+                                               {"vmemmap-pmd-table-56b", 0, 56},
+                                               {"direct-map-pud-table", 512 * GiB, 64}};
   return c;
+}
+
+namespace {
+// The k-th boundary (k >= 1) of a 56-byte struct page's vmemmap PMD tables: the first section
+// whose memmap lies wholly in table k (pfn * 56 >= k * 2^30, so addr >= k * 2^39 / 7).
+uint64_t boundary_56(uint64_t k) { return round_up((k * (uint64_t{1} << 39) + 6) / 7, kSection); }
+}  // namespace
+
+uint64_t boundary_at_or_above(const BoundaryClass& c, uint64_t addr) {
+  if (c.struct_page == 64) return round_up(addr, c.align);
+  if (addr == 0) return 0;
+  uint64_t k = 1;
+  while (boundary_56(k) < addr) ++k;
+  return boundary_56(k);
+}
+
+uint64_t boundary_below(const BoundaryClass& c, uint64_t addr) {
+  if (addr == 0) return 0;
+  if (c.struct_page == 64) return (addr - 1) / c.align * c.align;
+  uint64_t below = 0;
+  for (uint64_t k = 1; boundary_56(k) < addr; ++k) below = boundary_56(k);
+  return below;
 }
 
 std::string boundary_class_of(uint64_t addr, uint64_t size) {
   const auto& classes = boundary_classes();
+  const uint64_t end = addr + size;
   for (auto it = classes.rbegin(); it != classes.rend(); ++it) {
-    const uint64_t a = it->align;
-    if (addr % a == 0 || (addr + size) % a == 0) return it->name;
+    if (boundary_at_or_above(*it, addr) == addr || boundary_at_or_above(*it, end) == end) return it->name;
     // Straddling by one section on either side.
-    const uint64_t next = round_up(addr, a);
-    if (next > addr && next < addr + size && (next - addr == kSection || addr + size - next == kSection)) return it->name;
+    const uint64_t next = boundary_at_or_above(*it, addr);
+    if (next > addr && next < end && (next - addr == kSection || end - next == kSection)) return it->name;
   }
   return "section";
 }
@@ -135,7 +191,7 @@ Draw draw_scenario(uint64_t seed, uint64_t index) {
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + index);
   const auto& classes = boundary_classes();
   // Weights: the larger boundaries are where hand-written scenarios are thin.
-  const std::vector<int> class_weight = {3, 3, 4, 2};
+  const std::vector<int> class_weight = {3, 3, 4, 1, 2};
   std::discrete_distribution<size_t> class_dist(class_weight.begin(), class_weight.end());
   for (int attempt = 0;; ++attempt) {
     Draw d;
@@ -144,10 +200,18 @@ Draw draw_scenario(uint64_t seed, uint64_t index) {
     s.description = fmt::format("generated by rig explore, seed {} draw {}", seed, index);
     s.cases = {1, 2, 3, 5};
     s.machine.type = "pc";
-    s.machine.cpu = "qemu64";
+    // cpu max offers LA57: the kernel runs 5-level paging and frees page tables one level deeper.
+    const bool five_level = chance(rng, 0.15);
+    s.machine.cpu = five_level ? "max" : "qemu64";
     s.machine.smp = 2;
-    const bool movable_node = chance(rng, 0.85);
-    if (movable_node) s.machine.kernel_args.push_back("movable_node");
+    // How boot memory becomes removable: movable_node (every hot-pluggable node movable, boot
+    // allocations kept off it), movablecore= (ZONE_MOVABLE sized by hand; node data still lands
+    // on the node), or neither (only hot-added memory is removed).
+    const double layout = std::uniform_real_distribution<double>(0, 1)(rng);
+    const std::string mode = layout < 0.7 ? "movable_node" : layout < 0.85 ? "movablecore" : "hot-only";
+    if (mode == "movable_node") s.machine.kernel_args.push_back("movable_node");
+    const bool memmap_on_memory = chance(rng, 0.2);
+    if (memmap_on_memory) s.machine.kernel_args.push_back("memory_hotplug.memmap_on_memory=1");
     const int n_nodes = 1 + static_cast<int>(rng() % 3);
     for (int n = 0; n < n_nodes; ++n) {
       NumaNode node;
@@ -166,18 +230,21 @@ Draw draw_scenario(uint64_t seed, uint64_t index) {
     for (int i = 0; i < n_dimms; ++i) {
       Dimm dimm;
       dimm.id = fmt::format("d{}", i);
-      // Boot DIMMs only where movable_node makes them removable: a node other than 0.
-      dimm.boot = n_nodes > 1 && movable_node && chance(rng, 0.6);
+      // Boot DIMMs only where the layout can make them removable: a node other than 0.
+      dimm.boot = n_nodes > 1 && mode != "hot-only" && chance(rng, 0.6);
       dimm.present = dimm.boot;
       dimm.node = dimm.boot ? 1 + static_cast<int>(rng() % (n_nodes - 1)) : static_cast<int>(rng() % n_nodes);
       dimm.size = pick(rng, std::vector<uint64_t>{kSection, 2 * kSection, 2 * kSection, 4 * kSection, GiB});
+      // memmap_on_memory is honoured for a DIMM of one memory block on 6.1: mostly draw those.
+      if (memmap_on_memory && !dimm.boot && chance(rng, 0.7)) dimm.size = kSection;
       const BoundaryClass& c = classes[class_dist(rng)];
       // A boundary of that class in the device-memory window, then on it, ending at it, or
       // straddling it by a section.
-      const uint64_t first = round_up(base, c.align);
-      // 64 GiB and 128 GiB; 512 GiB only (1 TiB is beyond qemu64's 40 physical address bits).
-      const uint64_t k = c.align == 64 * GiB ? (chance(rng, 0.7) ? 0 : 1) : c.align > 64 * GiB ? 0 : rng() % 24;
-      const uint64_t boundary = first + k * c.align;
+      // 64 GiB and 128 GiB (73.25 and 146.4 GiB for a 56-byte struct page); 512 GiB only (1 TiB
+      // is beyond qemu64's 40 physical address bits).
+      const uint64_t k = c.align == 64 * GiB || c.struct_page != 64 ? (chance(rng, 0.7) ? 0 : 1) : c.align > 64 * GiB ? 0 : rng() % 24;
+      uint64_t boundary = boundary_at_or_above(c, base);
+      for (uint64_t j = 0; j < k; ++j) boundary = boundary_at_or_above(c, boundary + 1);
       // On it half the time: the memory past a boundary is what gets a table page of its own.
       const int where = chance(rng, 0.5) ? 0 : chance(rng, 0.5) ? 1 : 2;
       if (where == 0 || boundary - base < dimm.size) dimm.addr = boundary;
@@ -191,10 +258,32 @@ Draw draw_scenario(uint64_t seed, uint64_t index) {
     }
     if (s.dimms.empty()) continue;
     std::sort(s.dimms.begin(), s.dimms.end(), [](const Dimm& a, const Dimm& b) { return a.addr < b.addr; });
+    uint64_t boot_dimms = 0;
+    for (const auto& dm : s.dimms) boot_dimms += dm.boot ? dm.size : 0;
+    if (mode == "movablecore") {
+      if (!boot_dimms) continue;  // movablecore= only changes boot memory
+      s.machine.kernel_args.push_back(fmt::format("movablecore={}M", boot_dimms / MiB));
+    }
     fit_machine(s);
-    s.steps = draw_steps(rng, s.dimms);
-    if (valid_scenario(s)) return d;
-    if (attempt > 10000) throw InfraError(fmt::format("explore: no valid scenario in 10000 draws (seed {}, draw {})", seed, index));
+    s.steps = draw_steps(rng, s, mode);
+    if (!valid_scenario(s)) {
+      if (attempt > 10000) throw InfraError(fmt::format("explore: no valid scenario in 10000 draws (seed {}, draw {})", seed, index));
+      continue;
+    }
+    // What this draw exercises beyond its boundaries, for the coverage table.
+    d.features.push_back(mode);
+    if (five_level) d.features.push_back("5-level");
+    if (memmap_on_memory) d.features.push_back("memmap_on_memory");
+    if (s.cycles > 1) d.features.push_back("cycles");
+    std::set<std::string> plugs;
+    for (const auto& st : s.steps) {
+      if (st.action == StepAction::Online) d.features.push_back("zone " + st.zone);
+      if (st.action == StepAction::Plug && !plugs.insert(st.dimm).second) d.features.push_back("re-add");
+      if (st.action == StepAction::Unplug && st.expect == "refused") d.features.push_back("refusal");
+    }
+    std::sort(d.features.begin(), d.features.end());
+    d.features.erase(std::unique(d.features.begin(), d.features.end()), d.features.end());
+    return d;
   }
 }
 
@@ -312,16 +401,33 @@ std::vector<Scenario> shrink_candidates(const Scenario& s) {
   const auto& classes = boundary_classes();
   for (size_t i = 0; i < s.dimms.size(); ++i)
     for (auto it = classes.rbegin(); it != classes.rend(); ++it) {
-      const uint64_t a = it->align;
-      const uint64_t cur = s.dimms[i].addr;
-      if (cur < a) continue;
-      uint64_t to = (cur % a == 0 ? cur - a : cur / a * a);
+      const uint64_t cur = s.dimms[i].addr, end = cur + s.dimms[i].size;
+      uint64_t to = boundary_below(*it, cur);
       // Keep its placement relative to the boundary (on it, or ending at it).
-      const uint64_t off = cur % a;
-      if (off && (cur + s.dimms[i].size) % a == 0) to = cur - a;
-      if (to < base || to == cur) continue;
+      if (boundary_at_or_above(*it, cur) != cur && boundary_at_or_above(*it, end) == end) {
+        const uint64_t below = boundary_below(*it, end);
+        to = below >= s.dimms[i].size ? below - s.dimms[i].size : 0;
+      }
+      if (to < base || to >= cur) continue;
       Scenario c = s;
       c.dimms[i].addr = to;
+      add(c);
+    }
+  // One cycle; 4-level paging; an online to a kernel zone made movable.
+  if (s.cycles > 1) {
+    Scenario c = s;
+    c.cycles = 1;
+    add(c);
+  }
+  if (s.machine.cpu != "qemu64") {
+    Scenario c = s;
+    c.machine.cpu = "qemu64";
+    add(c);
+  }
+  for (size_t i = 0; i < s.steps.size(); ++i)
+    if (s.steps[i].action == StepAction::Online && s.steps[i].zone != "online_movable") {
+      Scenario c = s;
+      c.steps[i].zone = "online_movable";
       add(c);
     }
   return out;
@@ -368,6 +474,7 @@ void Coverage::add(const ScenarioResult& r, const Draw& d) {
       auto it = d.dimm_class.find(st.target);
       ++boundaries[it == d.dimm_class.end() ? "?" : it->second];
     }
+  for (const auto& f : d.features) ++features[f];
   cases.insert(r.cases_covered.begin(), r.cases_covered.end());
   for (const auto& c : r.checks) {
     if (c.status == CheckStatus::NotApplicable) continue;
@@ -384,6 +491,10 @@ std::string coverage_table(const Coverage& c, size_t findings) {
     auto it = c.boundaries.find(b.name);
     out += fmt::format(" {} {}", b.name, it == c.boundaries.end() ? 0 : it->second);
   }
+  out += "\n  drawn:";
+  if (c.features.empty()) out += " -";
+  for (const auto& [f, n] : c.features) out += fmt::format(" {} {},", f, n);
+  if (!c.features.empty()) out.pop_back();
   out += "\n  spec cases covered:";
   if (c.cases.empty()) out += " none";
   for (int k : c.cases) out += fmt::format(" {}", k);

@@ -71,6 +71,7 @@ nlohmann::json summary_json(const ExploreOptions& o, const ExploreSummary& s, bo
             {"errors", c.errors},
             {"seconds_per_run", c.runs ? c.run_seconds / c.runs : 0.0},
             {"boundaries", c.boundaries},
+            {"drawn", c.features},
             {"cases", c.cases},
             {"roles", c.roles}}}};
 }
@@ -99,7 +100,14 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
     sum.seconds = seconds_since(started);
     write_file_atomically(o.out + "/explore.json", summary_json(o, sum, complete).dump(2) + "\n");
   };
-  auto quiet = [](const RunEvent&) {};
+  const std::function<void(const RunEvent&)> quiet = o.on_event ? o.on_event : [](const RunEvent&) {};
+  auto status = [&] {
+    if (o.status)
+      o.status(fmt::format("explore: {} runs, {} findings ({} new), {:.1f} s per run", sum.coverage.runs, sum.findings.size(),
+                           std::count_if(sum.findings.begin(), sum.findings.end(), [](const ExploreFinding& f) { return !f.finding.known; }),
+                           sum.coverage.runs ? sum.coverage.run_seconds / sum.coverage.runs : 0.0));
+  };
+  status();
 
   uint64_t index = 0;
   while (left() > 0) {
@@ -124,6 +132,7 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
       const Draw& draw = *dit;
       sum.coverage.add(r, draw);
       const auto found = findings_of(r, draw.scenario);
+      status();
       progress(fmt::format("run {}: {} on {}: {} ({:.1f} s){}; {} findings, {:.0f} s left", sum.coverage.runs, r.scenario, r.kernel,
                            verdict_name(r.verdict), r.duration_s, r.verdict == Verdict::Error ? ": " + r.reason.substr(0, 120) : "",
                            sum.findings.size(), std::max(0.0, left())));
@@ -136,6 +145,7 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
         ef.kernel = r.kernel;
         ef.found_in = draw.scenario.path;
         ef.reproducer = r.reproducer;
+        status();
         progress(fmt::format("new finding {}: {} ({} on {}): {}", sum.findings.size() + 1, f.signature, r.scenario, r.kernel, f.headline));
         sum.findings.push_back(ef);
         save(false);

@@ -22,6 +22,10 @@ struct ExploreOptions {
   std::vector<ExpectedFailure> known;      // rig/known-failures.toml, applied to every draw
   SuiteOptions suite;                      // -j, snapshots, timeouts, artifacts under out/runs
   int max_minimize_tries = 16;             // candidates tried per finding
+  // Live progress: every guest's events (default: none), and a status after each run (runs
+  // done, findings); the plain one-line-per-run progress goes to explore()'s `progress`.
+  std::function<void(const RunEvent&)> on_event;
+  std::function<void(const std::string&)> status;
 };
 
 struct ExploreFinding {

@@ -43,6 +43,12 @@ void ProgressBoard::draw_live() {
   for (const auto& [v, n] : verdicts_) counts += fmt::format(", {} {}", n, v);
   out_ << fmt::format("  {} running, {} done{}", running_.size(), finished_, counts) << "\n";
   ++drawn_;
+  if (!status_.empty()) {
+    std::optional<double> left;
+    if (deadline_) left = std::chrono::duration<double>(*deadline_ - now).count();
+    out_ << status_line(status_, left, width_) << "\n";
+    ++drawn_;
+  }
   out_.flush();
 }
 
@@ -82,8 +88,35 @@ void ProgressBoard::handle(const RunEvent& e) {
 
 void ProgressBoard::tick() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!live_ || running_.empty()) return;
+  if (!live_ || (running_.empty() && status_.empty())) return;
   erase_live();
+  draw_live();
+}
+
+std::string ProgressBoard::status_line(const std::string& text, std::optional<double> left_s, int width) {
+  std::string line = "  " + text;
+  if (left_s) {
+    const long s = std::max(0L, static_cast<long>(*left_s + 0.5));
+    line += fmt::format(", {}:{:02d}:{:02d} left", s / 3600, s / 60 % 60, s % 60);
+  }
+  if (static_cast<int>(line.size()) > width) line = line.substr(0, static_cast<size_t>(width - 3)) + "...";
+  return line;
+}
+
+void ProgressBoard::print(const std::string& line) {
+  std::lock_guard<std::mutex> lock(mu_);
+  erase_live();
+  out_ << line << "\n";
+  if (!running_.empty() || !status_.empty()) draw_live();
+  out_.flush();
+}
+
+void ProgressBoard::set_status(const std::string& text, std::optional<Clock::time_point> deadline) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!live_) return;
+  erase_live();
+  status_ = text;
+  deadline_ = deadline;
   draw_live();
 }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -25,6 +26,13 @@ class ProgressBoard {
   void tick();
   // Removes the live lines (before the final table).
   void close();
+  // A line of its own: above the live lines on a terminal, as is elsewhere.
+  void print(const std::string& line);
+  // On a terminal, the last live line: `text` and, with a deadline, the time left to it
+  // (rig explore: runs done, findings, budget left). Ignored elsewhere.
+  void set_status(const std::string& text, std::optional<Clock::time_point> deadline = std::nullopt);
+  // Pure: the status line.
+  static std::string status_line(const std::string& text, std::optional<double> left_s, int width);
 
   // Pure: a live line, cut to `width`.
   static std::string live_line(const std::string& label, const std::string& phase, double elapsed_s, int width);
@@ -48,6 +56,8 @@ class ProgressBoard {
   size_t drawn_ = 0;  // live lines on screen
   int finished_ = 0;
   std::map<std::string, int> verdicts_;
+  std::string status_;
+  std::optional<Clock::time_point> deadline_;
 };
 
 }  // namespace rig

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/filesystem.hpp>
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "rig/explore.h"
@@ -53,6 +55,19 @@ TEST(Explore, BoundaryClassesAndBlockSize) {
   EXPECT_EQ(boundary_class_of(5 * GiB, 128 * MiB), "direct-map-pmd-table");
   EXPECT_EQ(boundary_class_of(5 * GiB + 256 * MiB, 128 * MiB), "section");
   EXPECT_EQ(boundary_class_of(512 * GiB, GiB), "direct-map-pud-table");
+  // A 56-byte struct page: vmemmap PMD table k maps pfns from k * 2^30 / 56; the first section
+  // wholly past table 1 starts at 73.25 GiB (section 586), past table 2 at 146.375 GiB.
+  const BoundaryClass& b56 = boundary_classes()[3];
+  ASSERT_EQ(b56.struct_page, 56);
+  EXPECT_EQ(boundary_at_or_above(b56, 4 * GiB), 586 * 128 * MiB);
+  EXPECT_EQ(boundary_at_or_above(b56, 586 * 128 * MiB + 1), 1171 * 128 * MiB);
+  EXPECT_EQ(boundary_below(b56, 1171 * 128 * MiB), 586 * 128 * MiB);
+  EXPECT_EQ(boundary_below(b56, 586 * 128 * MiB), 0u);
+  EXPECT_EQ(boundary_at_or_above(b56, 500 * GiB), 512 * GiB) << "table 7 starts at 2^39 exactly";
+  EXPECT_EQ(boundary_class_of(586 * 128 * MiB, 256 * MiB), "vmemmap-pmd-table-56b");
+  EXPECT_EQ(boundary_class_of(585 * 128 * MiB, 256 * MiB), "vmemmap-pmd-table-56b") << "straddling by a section";
+  EXPECT_EQ(boundary_below(boundary_classes()[2], 128 * GiB), 64 * GiB);
+  EXPECT_EQ(boundary_below(boundary_classes()[2], 64 * GiB + 1), 64 * GiB);
   EXPECT_EQ(x86_memory_block_size(2 * GiB), 128 * MiB);
   EXPECT_EQ(x86_memory_block_size(64 * GiB + 256 * MiB), 256 * MiB) << "boot-dimm-64g: one 256 MiB block";
   EXPECT_EQ(x86_memory_block_size(64 * GiB + 128 * MiB), 128 * MiB);
@@ -60,7 +75,9 @@ TEST(Explore, BoundaryClassesAndBlockSize) {
 }
 
 TEST(Explore, GeneratorDrawsOnlyValidScenariosAndIsDeterministic) {
-  std::set<std::string> classes, names;
+  std::set<std::string> classes, names, zones;
+  std::map<std::string, int> features;
+  auto has = [](const Draw& d, const std::string& f) { return std::count(d.features.begin(), d.features.end(), f) > 0; };
   int boot_at_64g = 0, memoryless = 0, hot = 0;
   for (uint64_t seed : {1ull, 2ull, 7ull, 12345ull}) {
     for (uint64_t i = 0; i < 150; ++i) {
@@ -76,15 +93,48 @@ TEST(Explore, GeneratorDrawsOnlyValidScenariosAndIsDeterministic) {
       for (const auto& dimm : d.scenario.dimms) {
         boot_at_64g += dimm.boot && dimm.addr == 64 * GiB;
         hot += !dimm.present;
-        // Every DIMM is removed by a step that expects the removal.
-        int unplugs = 0;
-        for (const auto& st : d.scenario.steps) unplugs += st.action == StepAction::Unplug && st.dimm == dimm.id && st.expect == "removed";
-        EXPECT_EQ(unplugs, 1);
+        // Every DIMM is removed by a step (twice when re-added), or, under movablecore=, the top
+        // boot DIMM of its node is expected to be refused (it holds the node's data).
+        int removed = 0, refused = 0;
+        for (const auto& st : d.scenario.steps)
+          if (st.action == StepAction::Unplug && st.dimm == dimm.id) (st.expect == "removed" ? removed : refused) += 1;
+        EXPECT_EQ(removed + refused, has(d, "re-add") ? removed + refused : 1) << scenario_toml(d.scenario);
+        EXPECT_GE(removed + refused, 1);
+        if (refused) {
+          EXPECT_TRUE(dimm.boot && has(d, "movablecore"));
+          for (const auto& o : d.scenario.dimms) EXPECT_FALSE(o.boot && o.node == dimm.node && o.addr > dimm.addr) << "the top one";
+        }
+        for (const auto& st : d.scenario.steps) {
+          if (st.dimm == dimm.id && st.action == StepAction::Online) zones.insert(st.zone);
+        }
       }
       for (const auto& n : d.scenario.nodes) memoryless += n.memory == 0;
+      for (const auto& f : d.features) ++features[f];
+      const auto& args = d.scenario.machine.kernel_args;
+      const bool mn = std::count(args.begin(), args.end(), "movable_node") > 0;
+      const bool mc = std::any_of(args.begin(), args.end(), [](const std::string& a) { return a.rfind("movablecore=", 0) == 0; });
+      EXPECT_EQ(has(d, "movable_node"), mn);
+      EXPECT_EQ(has(d, "movablecore"), mc);
+      EXPECT_EQ(has(d, "hot-only"), !mn && !mc);
+      EXPECT_EQ(has(d, "5-level"), d.scenario.machine.cpu == "max");
+      EXPECT_EQ(has(d, "memmap_on_memory"), std::count(args.begin(), args.end(), "memory_hotplug.memmap_on_memory=1") > 0);
+      EXPECT_EQ(has(d, "cycles"), d.scenario.cycles > 1);
+      for (const auto& dimm : d.scenario.dimms) {
+        if (d.scenario.cycles > 1) {
+          EXPECT_FALSE(dimm.present) << "cycles only of hot-added DIMMs";
+        }
+        if (has(d, "hot-only")) {
+          EXPECT_FALSE(dimm.boot);
+        }
+      }
     }
   }
   for (const auto& b : boundary_classes()) EXPECT_TRUE(classes.count(b.name)) << b.name << " never drawn";
+  for (const char* f : {"movable_node", "movablecore", "hot-only", "5-level", "memmap_on_memory", "zone online_movable", "zone online_kernel",
+                        "zone online", "re-add", "refusal", "cycles"})
+    EXPECT_GT(features[f], 5) << f << " drawn too rarely";
+  EXPECT_GT(features["movable_node"], features["movablecore"] + features["hot-only"]) << "movable_node stays the common layout";
+  EXPECT_EQ(zones.size(), 3u);
   EXPECT_GT(boot_at_64g, 5) << "boot DIMMs on the vmemmap PMD table boundary are drawn often";
   EXPECT_GT(memoryless, 50);
   EXPECT_GT(hot, 50);
@@ -191,4 +241,25 @@ TEST(Explore, Durations) {
   EXPECT_EQ(parse_duration("90s"), 90.0);
   EXPECT_EQ(parse_duration("45"), 45.0);
   for (const char* bad : {"", "m", "5x", "-3m", "0", "1d", "30 m", "99999h"}) EXPECT_FALSE(parse_duration(bad)) << bad;
+}
+
+TEST(Explore, ShrinkUndoesCyclesFiveLevelAndKernelZones) {
+  Scenario s = draw_scenario(1, 0).scenario;
+  s.machine.kernel_args.clear();
+  s.dimms = {Dimm{"d0", 256 * MiB, 0, 8 * GiB, false, false}};
+  s.nodes.resize(1);
+  s.steps = {Step{StepAction::Plug, "d0", "added", "", -1, 0}, Step{StepAction::Online, "d0", "", "online_kernel", -1, 0},
+             Step{StepAction::Unplug, "d0", "removed", "", -1, 0}};
+  s.cycles = 3;
+  s.machine.cpu = "max";
+  ASSERT_TRUE(valid_scenario(s)) << scenario_toml(s);
+  bool one_cycle = false, four_level = false, movable = false;
+  for (const auto& c : shrink_candidates(s)) {
+    one_cycle |= c.cycles == 1 && c.machine.cpu == "max" && c.steps.size() == 3;
+    four_level |= c.machine.cpu == "qemu64" && c.cycles == 3;
+    movable |= c.steps.size() == 3 && c.steps[1].zone == "online_movable";
+  }
+  EXPECT_TRUE(one_cycle);
+  EXPECT_TRUE(four_level);
+  EXPECT_TRUE(movable);
 }

@@ -230,6 +230,29 @@ TEST(ProgressBoardTest, LiveModeRedrawsOneLinePerRunningGuest) {
   EXPECT_LE(ProgressBoard::live_line("x", std::string(200, 'y'), 1, 80).size(), 80u);
 }
 
+TEST(ProgressBoardTest, ExploreStatusLineShowsTheBudgetLeftOnATerminalOnly) {
+  EXPECT_EQ(ProgressBoard::status_line("explore: 3 runs, 1 findings", 3725.2, 80), "  explore: 3 runs, 1 findings, 1:02:05 left");
+  EXPECT_EQ(ProgressBoard::status_line("x", -5, 80), "  x, 0:00:00 left");
+  EXPECT_EQ(ProgressBoard::status_line("x", std::nullopt, 80), "  x");
+  EXPECT_LE(ProgressBoard::status_line(std::string(200, 'y'), 1.0, 60).size(), 60u);
+
+  std::ostringstream live;
+  ProgressBoard b(live, true, 80);
+  b.set_status("explore: 0 runs", ProgressBoard::Clock::now() + std::chrono::seconds(90));
+  b.print("new finding 1: case 1 page-tables-freed pmd @vmemmap-pmd-table");
+  const std::string s = live.str();
+  EXPECT_NE(s.find("explore: 0 runs, 0:01:"), std::string::npos) << s;
+  EXPECT_NE(s.find("\x1b[2A\x1b[J"), std::string::npos) << "summary and status erased before the printed line";
+  EXPECT_NE(s.find("new finding 1: case 1"), std::string::npos);
+
+  std::ostringstream plain;
+  ProgressBoard p(plain, false);
+  p.set_status("explore: 0 runs", ProgressBoard::Clock::now());
+  p.print("run 1: explore-1-0 on 6.1: pass (9.0 s); 0 findings, 100 s left");
+  p.tick();
+  EXPECT_EQ(plain.str(), "run 1: explore-1-0 on 6.1: pass (9.0 s); 0 findings, 100 s left\n");
+}
+
 // ---- A boot that TCG broke before /init is booted once more; nothing else is.
 
 TEST(BootAgain, OnlyUnderTcgAndOnlyBeforeInitRan) {
