@@ -103,7 +103,7 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
   const std::function<void(const RunEvent&)> quiet = o.on_event ? o.on_event : [](const RunEvent&) {};
   auto status = [&] {
     if (o.status)
-      o.status(fmt::format("explore: {} runs, {} findings ({} new), {:.1f} s per run", sum.coverage.runs, sum.findings.size(),
+      o.status(fmt::format("explore: {} runs, {} findings ({} not known), {:.1f} s per run", sum.coverage.runs, sum.findings.size(),
                            std::count_if(sum.findings.begin(), sum.findings.end(), [](const ExploreFinding& f) { return !f.finding.known; }),
                            sum.coverage.runs ? sum.coverage.run_seconds / sum.coverage.runs : 0.0));
   };
@@ -145,9 +145,9 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
         ef.kernel = r.kernel;
         ef.found_in = draw.scenario.path;
         ef.reproducer = r.reproducer;
-        status();
         progress(fmt::format("new finding {}: {} ({} on {}): {}", sum.findings.size() + 1, f.signature, r.scenario, r.kernel, f.headline));
         sum.findings.push_back(ef);
+        status();
         save(false);
         // Several new signatures from one run are most often one defect seen by several checks
         // (a leaked page fails its check and MemTotal): the first is minimized, the others go

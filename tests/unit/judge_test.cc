@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "rig/scenario_file.h"
+
 using namespace rig;
 
 namespace {
@@ -289,4 +291,34 @@ TEST(Judge, KernelPrefixEndsAtAComponentBoundary) {
   EXPECT_TRUE(kernel_matches(x, "6.12.117+deb12-amd64"));
   x.kernel = "";
   EXPECT_TRUE(kernel_matches(x, "6.12.117+deb12-amd64"));
+}
+
+// The shipped entry for 6.12's pgdat packed with usage maps (docs/known-failures.md): the page the
+// rig recorded is xfail; a pgdat page with another wrong tag, a page without usage maps, two such
+// pages or the same evidence on 6.1 still fail.
+TEST(Judge, PgdatWithUsageMapsEntryIsNarrow) {
+  std::vector<ExpectedFailure> known;
+  for (const auto& x : load_known_failures(std::string(RIG_SOURCE_DIR) + "/rig/known-failures.toml"))
+    if (x.check == "boot-tags-pgdat") known.push_back(x);
+  ASSERT_EQ(known.size(), 1u);
+  const std::string k612 = "6.12.117+deb12-amd64";
+  const std::string seen =
+      "pgdat of node 1: expected Reserved Private NODE_INFO info 1 refcount >= 2; saw Reserved Private refcount 6 MIX_SECTION_INFO info 7 "
+      "node 1 held";
+  auto run = [&](std::vector<CheckPage> pages, const std::string& kernel) {
+    CheckRecord c = check(5, "boot-tags-pgdat", false, true, std::move(pages));
+    c.step = -1;
+    return judge(completed({c}), known, kernel).verdict;
+  };
+  const CheckPage recorded = page(261129, "usage:4,usage:5,usage:6,usage:7,pgdat:1", "", seen);
+  EXPECT_EQ(run({recorded}, k612), Verdict::XFail);
+  EXPECT_EQ(run({recorded}, k61), Verdict::Fail) << "6.1 page-aligns pgdat";
+  EXPECT_EQ(run({recorded, page(261130, "usage:8,pgdat:1", "", seen)}, k612), Verdict::Fail) << "two pages";
+  EXPECT_EQ(run({page(261130, "pgdat:1", "", seen)}, k612), Verdict::Fail) << "no usage map in the page";
+  std::string untagged = seen;
+  untagged.replace(untagged.find("MIX_SECTION_INFO"), 16, "SECTION_INFO");
+  EXPECT_EQ(run({page(261129, "usage:4,pgdat:1", "", untagged)}, k612), Verdict::Fail) << "another tag";
+  std::string unheld = seen;
+  unheld.replace(unheld.find(" held"), 5, " free");
+  EXPECT_EQ(run({page(261129, "usage:4,pgdat:1", "", unheld)}, k612), Verdict::Fail) << "a freed pgdat page";
 }
