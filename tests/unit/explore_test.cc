@@ -93,6 +93,9 @@ TEST(Explore, GeneratorDrawsOnlyValidScenariosAndIsDeterministic) {
       for (const auto& dimm : d.scenario.dimms) {
         boot_at_64g += dimm.boot && dimm.addr == 64 * GiB;
         hot += !dimm.present;
+        if (dimm.boot && has(d, "movable_node")) {
+          EXPECT_EQ(d.scenario.nodes.at(static_cast<size_t>(dimm.node)).memory, 0u) << "movable_node: boot DIMMs on memory-less nodes";
+        }
         // Every DIMM is removed by a step (twice when re-added), or, under movablecore=, the top
         // boot DIMM of its node is expected to be refused (it holds the node's data).
         int removed = 0, refused = 0;
