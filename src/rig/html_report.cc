@@ -249,7 +249,7 @@ std::string legend() {
   std::string out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"legend\" width=\"980\" height=\"44\" role=\"img\" aria-label=\"legend\">\n";
   int x = 2;
   auto swatch = [&](const char* cls, const char* text) {
-    out += fmt::format("<g class=\"{}\"><rect class=\"c\" x=\"{}\" y=\"4\" width=\"22\" height=\"16\" rx=\"2\"/></g>"
+    out += fmt::format("<g class=\"swatch {}\"><rect class=\"c\" x=\"{}\" y=\"4\" width=\"22\" height=\"16\" rx=\"2\"/></g>"
                        "<text class=\"lbl\" x=\"{}\" y=\"16\">{}</text>\n",
                        cls, x, x + 26, text);
     x += 26 + 6 * static_cast<int>(std::string(text).size()) + 14;
