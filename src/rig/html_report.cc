@@ -33,12 +33,12 @@ namespace {
 namespace stdfs = std::filesystem;
 
 // Geometry of a memory map (pixels).
-constexpr int kLabelW = 64;   // node label column
-constexpr int kCellW = 34;
-constexpr int kCellH = 30;
-constexpr int kGapW = 30;     // a jump in section numbers
-constexpr int kBracketH = 18;  // DIMM brackets above a row
-constexpr int kArcH = 30;      // memmap arcs below a row
+constexpr int kLabelW = 70;   // node label column
+constexpr int kCellW = 46;
+constexpr int kCellH = 38;
+constexpr int kGapW = 34;     // a jump in section numbers
+constexpr int kBracketH = 22;  // DIMM brackets above a row
+constexpr int kArcH = 34;      // memmap arcs below a row
 constexpr int kRowH = kBracketH + kCellH + kArcH;
 
 const char* kCss = R"(
@@ -62,9 +62,9 @@ rect.badpage{fill:#d00000}
 rect.checkmark{fill:none;stroke:#d00000;stroke-width:1.5;stroke-dasharray:4 2}
 .arc{fill:none;stroke:#6a4c93;stroke-width:1.2;opacity:.75}
 .bracket{fill:none;stroke:#333;stroke-width:1.2}
-.lbl{font-size:10px;fill:#222}.sec{font-size:9px;fill:#222}.zone{font-size:9px;fill:#333;font-weight:600}
+.lbl{font-size:12px;fill:#222}.sec{font-size:11px;fill:#222}.zone{font-size:11px;fill:#333;font-weight:600}
 .mark-pgdat{fill:#f2c200;stroke:#7a6100}.mark-table{fill:#e06666;stroke:#7a1f1f}.mark-host{fill:#6a4c93}
-.gap{font-size:10px;fill:#666}
+.gap{font-size:14px;fill:#666}.legend{display:flex;flex-wrap:wrap;gap:4px 18px;font-size:13px;margin:6px 0 10px}.li{display:inline-flex;align-items:center;gap:5px}.badlbl{font-size:11px;font-weight:700;fill:#d00000}
 )";
 
 std::string verdict_badge(const std::string& v) { return fmt::format("<span class=\"v v-{0}\">{0}</span>", html_escape(v)); }
@@ -209,25 +209,28 @@ std::string render_map(const ScenarioView& v, const MapFrame& f) {
     out += fmt::format("<g class=\"{}\" id=\"{}-sec-{}\" data-section=\"{}\" data-node=\"{}\"><title>{}</title>", cls, html_escape(f.id), nr,
                        nr, c.node, html_escape(cell_title(c, v.section_shift)));
     out += fmt::format("<rect class=\"c\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"2\"/>", x + 1, y, kCellW - 2, kCellH);
-    out += fmt::format("<text class=\"sec\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>", x + kCellW / 2, y + 11, nr);
+    out += fmt::format("<text class=\"sec\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>", x + kCellW / 2, y + 13, nr);
     if (!c.zone.empty())
-      out += fmt::format("<text class=\"zone\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>", x + kCellW / 2, y + 22,
+      out += fmt::format("<text class=\"zone\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>", x + kCellW / 2, y + 27,
                          html_escape(zone_short(c.zone)));
     else if (c.state == CellState::Removed)
-      out += fmt::format("<text class=\"zone\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">&#215;</text>", x + kCellW / 2, y + 22);
+      out += fmt::format("<text class=\"zone\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">&#215;</text>", x + kCellW / 2, y + 27);
     if (!c.pgdat_of.empty())
-      out += fmt::format("<circle class=\"mark-pgdat\" cx=\"{}\" cy=\"{}\" r=\"3.5\"/>", x + 6, y + kCellH - 6);
+      out += fmt::format("<circle class=\"mark-pgdat\" cx=\"{}\" cy=\"{}\" r=\"4\"/>", x + 7, y + kCellH - 7);
     if (c.table_pages > 0)
-      out += fmt::format("<path class=\"mark-table\" d=\"M{} {} l4 -7 l4 7 z\"/>", x + kCellW - 11, y + kCellH - 3);
+      out += fmt::format("<path class=\"mark-table\" d=\"M{} {} l5 -9 l5 9 z\"/>", x + kCellW - 13, y + kCellH - 3);
     if (!c.hosts_memmap_of.empty())
       out += fmt::format("<rect class=\"mark-host\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"3\"/>", x + 1, y, kCellW - 2);
     // Each page whose fate differs, as a tick where it lies in the section.
     for (const auto& b : c.bad) {
       const double off = c.pages ? static_cast<double>(b.pfn - c.first_pfn) / static_cast<double>(c.pages) : 0;
-      out += fmt::format("<rect class=\"badpage\" x=\"{:.1f}\" y=\"{}\" width=\"3\" height=\"{}\"><title>{}: pfn {} ({}) expected {}</title></rect>",
-                         x + 2 + off * (kCellW - 7), y - 4, kCellH + 8, html_escape(b.kind), b.pfn, html_escape(b.roles),
+      out += fmt::format("<rect class=\"badpage\" x=\"{:.1f}\" y=\"{}\" width=\"4\" height=\"{}\"><title>{}: pfn {} ({}) expected {}</title></rect>",
+                         x + 2 + off * (kCellW - 8), y - 4, kCellH + 8, html_escape(b.kind), b.pfn, html_escape(b.roles),
                          html_escape(b.expected));
     }
+    if (!c.bad.empty())
+      out += fmt::format("<text class=\"badlbl\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}{}</text>", x + kCellW / 2, y - 6,
+                         html_escape(c.bad[0].kind), c.bad.size() > 1 ? fmt::format(" +{}", c.bad.size() - 1) : "");
     if (!c.failed_checks.empty())
       out += fmt::format("<rect class=\"checkmark\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>", x - 1, y - 3, kCellW + 2, kCellH + 6);
     out += "</g>";
@@ -245,30 +248,30 @@ std::string render_frame(const ScenarioView& v, const MapFrame& f) {
   return out + "</div>\n";
 }
 
+// The legend as HTML: each sample a tiny inline SVG beside its words (the browser lays them out).
 std::string legend() {
-  std::string out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"legend\" width=\"980\" height=\"44\" role=\"img\" aria-label=\"legend\">\n";
-  int x = 2;
-  auto swatch = [&](const char* cls, const char* text) {
-    out += fmt::format("<g class=\"swatch {}\"><rect class=\"c\" x=\"{}\" y=\"4\" width=\"22\" height=\"16\" rx=\"2\"/></g>"
-                       "<text class=\"lbl\" x=\"{}\" y=\"16\">{}</text>\n",
-                       cls, x, x + 26, text);
-    x += 26 + 6 * static_cast<int>(std::string(text).size()) + 14;
+  auto item = [](const std::string& svg, const char* text) {
+    return fmt::format("<span class=\"li\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"26\" height=\"20\" viewBox=\"0 0 26 20\">{}</svg>{}</span>\n",
+                       svg, text);
   };
-  swatch("cell st-boot", "boot memory");
-  swatch("cell st-hot-added", "hot-added, online");
-  swatch("cell st-offline", "offline");
-  swatch("cell st-removed", "removed");
-  swatch("cell st-absent", "not plugged");
-  swatch("cell st-boot departing", "departs in this step");
-  swatch("cell st-boot bad", "holds a page whose fate differs");
-  out += "<circle class=\"mark-pgdat\" cx=\"8\" cy=\"34\" r=\"3.5\"/><text class=\"lbl\" x=\"16\" y=\"38\">pgdat</text>";
-  out += "<path class=\"mark-table\" d=\"M64 38 l4 -7 l4 7 z\"/><text class=\"lbl\" x=\"76\" y=\"38\">vmemmap page table</text>";
-  out += "<rect class=\"mark-host\" x=\"180\" y=\"31\" width=\"22\" height=\"3\"/><text class=\"lbl\" x=\"206\" y=\"38\">holds others' memmap (case 3)</text>";
-  out += "<path class=\"arc\" d=\"M370 30 Q385 44 400 30\"/><text class=\"lbl\" x=\"406\" y=\"38\">section &#8594; section holding its memmap</text>";
-  out += "<rect class=\"badpage\" x=\"620\" y=\"28\" width=\"3\" height=\"12\"/><text class=\"lbl\" x=\"628\" y=\"38\">a page leaked, lost or wrongly freed</text>";
-  out += "<rect class=\"checkmark\" x=\"830\" y=\"28\" width=\"18\" height=\"12\"/><text class=\"lbl\" x=\"852\" y=\"38\">named by a failed check</text>";
-  out += "\n</svg>\n";
-  return out;
+  auto swatch = [&](const char* cls, const char* text) {
+    return item(fmt::format("<g class=\"swatch {}\"><rect class=\"c\" x=\"2\" y=\"3\" width=\"22\" height=\"14\" rx=\"2\"/></g>", cls), text);
+  };
+  std::string out = "<div class=\"legend\">\n";
+  out += swatch("cell st-boot", "boot memory");
+  out += swatch("cell st-hot-added", "hot-added, online");
+  out += swatch("cell st-offline", "offline");
+  out += swatch("cell st-removed", "removed");
+  out += swatch("cell st-absent", "not plugged");
+  out += swatch("cell st-boot departing", "departs in this step");
+  out += swatch("cell st-boot bad", "holds a page whose fate differs");
+  out += item("<circle class=\"mark-pgdat\" cx=\"13\" cy=\"10\" r=\"4\"/>", "pgdat");
+  out += item("<path class=\"mark-table\" d=\"M8 15 l5 -9 l5 9 z\"/>", "vmemmap page table");
+  out += item("<rect class=\"mark-host\" x=\"2\" y=\"8\" width=\"22\" height=\"3\"/>", "holds others' memmap (case 3)");
+  out += item("<path class=\"arc\" d=\"M2 4 Q13 22 24 4\"/>", "section &#8594; the section holding its memmap");
+  out += item("<rect class=\"badpage\" x=\"11\" y=\"2\" width=\"4\" height=\"16\"/>", "a page leaked, lost or wrongly freed");
+  out += item("<rect class=\"checkmark\" x=\"2\" y=\"4\" width=\"22\" height=\"12\"/>", "named by a failed check");
+  return out + "</div>\n";
 }
 
 std::string artifact_href(const std::string& dir, const std::string& file) {

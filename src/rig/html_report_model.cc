@@ -101,8 +101,8 @@ bool is_table(PageRoleKind k) {
 
 // A frame from a snapshot (sections, placements, pages) and, when there is one, the guest's
 // memory-block states (zone, online).
-MapFrame frame_from_snapshot(const MemmapSnapshot& s, const std::string* guest_state, const std::vector<Dimm>& dimms,
-                             const std::string& id, const std::string& title) {
+MapFrame frame_from_snapshot(const MemmapSnapshot& s, const std::string* guest_state, uint64_t per_block,
+                             const std::vector<Dimm>& dimms, const std::string& id, const std::string& title) {
   MapFrame f;
   f.id = id;
   f.title = title;
@@ -135,23 +135,18 @@ MapFrame frame_from_snapshot(const MemmapSnapshot& s, const std::string* guest_s
       if (std::any_of(run.roles.begin(), run.roles.end(), [](const PageRole& r) { return is_table(r.kind); }))
         it->second.table_pages += static_cast<int>(n);
     });
-  if (guest_state) {
-    std::set<uint64_t> present;
-    for (const auto& [nr, c] : f.cells) present.insert(nr);
-    const uint64_t per_block = infer_block_sections(*guest_state, present);
-    if (per_block > 0)
-      for (const auto& [block, st] : parse_blocks(*guest_state))
-        for (uint64_t nr = block * per_block; nr < (block + 1) * per_block; ++nr) {
-          auto it = f.cells.find(nr);
-          if (it == f.cells.end()) continue;
-          if (st.state == "offline") {
-            it->second.state = CellState::Offline;
-          } else if (st.state == "online") {
-            if (it->second.state == CellState::Offline) it->second.state = CellState::HotAdded;
-            it->second.zone = st.zone == "none" ? "mixed" : st.zone;
-          }
+  if (guest_state && per_block > 0)
+    for (const auto& [block, st] : parse_blocks(*guest_state))
+      for (uint64_t nr = block * per_block; nr < (block + 1) * per_block; ++nr) {
+        auto it = f.cells.find(nr);
+        if (it == f.cells.end()) continue;
+        if (st.state == "offline") {
+          it->second.state = CellState::Offline;
+        } else if (st.state == "online") {
+          if (it->second.state == CellState::Offline) it->second.state = CellState::HotAdded;
+          it->second.zone = st.zone == "none" ? "mixed" : st.zone;
         }
-  }
+      }
   return f;
 }
 
@@ -224,6 +219,38 @@ int memtotal_node(const std::string& check) {
   }
 }
 
+// The guest's memory-block size in sections: its block_size_bytes line (recorded since the HTML
+// report), else inferred from each snapshot before a step and the guest state read with it (the
+// largest answer: after a removal fewer sections are left to tell sizes apart).
+uint64_t run_block_sections(const RunArtifacts& a, int section_shift) {
+  if (section_shift <= 0) return 0;
+  for (const auto& [name, text] : a) {
+    if (name.rfind("guest-state-", 0) != 0) continue;
+    const auto at = text.find("\nblock_size_bytes:");
+    if (at == std::string::npos) continue;
+    try {
+      const uint64_t bytes = std::stoull(text.substr(at + 18, 20), nullptr, 16);
+      if (bytes >> section_shift) return bytes >> section_shift;
+    } catch (const std::exception&) {
+    }
+  }
+  uint64_t best = 0;
+  for (const auto& [name, text] : a) {
+    const std::string prefix = "snapshot-before-step";
+    if (name.rfind(prefix, 0) != 0) continue;
+    auto gs = a.find("guest-state-before-step" + name.substr(prefix.size()));
+    if (gs == a.end()) continue;
+    try {
+      const MemmapSnapshot s = parse_probe_snapshot(text);
+      std::set<uint64_t> present;
+      for (const auto& e : s.sections) present.insert(e.nr);
+      best = std::max(best, infer_block_sections(gs->second, present));
+    } catch (const std::exception&) {
+    }
+  }
+  return best;
+}
+
 bool check_marks(const std::string& status) { return status == "fail" || status == "xfail"; }
 
 }  // namespace
@@ -271,13 +298,14 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
   if (boot) {
     v.has_map = true;
     v.section_shift = boot->section_shift;
-    v.boot = frame_from_snapshot(*boot, nullptr, r.dimms, id + "-boot", "at boot");
+    v.boot = frame_from_snapshot(*boot, nullptr, 0, r.dimms, id + "-boot", "at boot");
   } else if (!r.cases.empty() && r.verdict != Verdict::Error && r.verdict != Verdict::Skip) {
     v.notes.push_back("no probe snapshot of the boot (snapshot-boot.txt) in the run's artifacts");
   }
   if (r.dimms.empty() && boot) v.notes.push_back("the results do not record the DIMMs (written before rig-results/2 had topology): no DIMM brackets");
 
-  std::set<std::string> removed_dimms;
+  uint64_t per_block = 0;
+  bool per_block_known = false;
   for (const auto& st : r.steps) {
     StepView sv;
     sv.index = st.index;
@@ -296,10 +324,14 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
     if (before) {
       v.has_map = true;
       if (!v.section_shift) v.section_shift = before->section_shift;
+      if (!per_block_known) {
+        per_block = run_block_sections(a, v.section_shift);
+        per_block_known = true;
+      }
       auto gs_before = a.find(fmt::format("guest-state-before-step{}.txt", st.index));
       auto gs_after = a.find(fmt::format("guest-state-after-step{}.txt", st.index));
       sv.has_frames = true;
-      sv.before = frame_from_snapshot(*before, gs_before == a.end() ? nullptr : &gs_before->second, r.dimms,
+      sv.before = frame_from_snapshot(*before, gs_before == a.end() ? nullptr : &gs_before->second, per_block, r.dimms,
                                       fmt::format("{}-s{}-before", id, st.index), "before " + what);
       if (!d) {
         v.notes.push_back(fmt::format("{}: DIMM {} is not in the recorded topology: the departing sections are not marked", what, st.target));
@@ -326,12 +358,11 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
           sv.pages_judged = static_cast<int>(verdicts.size());
         }
         const MemmapSnapshot after_snap = snapshot_after(*before, verdicts, an.first_section, an.last_section, removed);
-        sv.after = frame_from_snapshot(after_snap, gs_after == a.end() ? nullptr : &gs_after->second, r.dimms,
+        sv.after = frame_from_snapshot(after_snap, gs_after == a.end() ? nullptr : &gs_after->second, per_block, r.dimms,
                                        fmt::format("{}-s{}-after", id, st.index), "after " + what);
         if (!judged) sv.after.note = fmt::format("the unplug ended in {}: no page was judged", st.outcome.empty() ? "nothing" : st.outcome);
         else if (after.empty()) sv.after.note = "no probe query after the step: pages not judged";
         if (removed) {
-          removed_dimms.insert(d->id);
           for (uint64_t nr = an.first_section; nr <= an.last_section; ++nr) {
             auto it = sv.before.cells.find(nr);
             if (it == sv.before.cells.end()) continue;
@@ -368,7 +399,12 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
     } else if (auto plugged = parse_snapshot(a, fmt::format("snapshot-after-step{}.txt", st.index), v.notes)) {
       auto gs = a.find(fmt::format("guest-state-after-step{}.txt", st.index));
       sv.has_frames = true;
-      sv.after = frame_from_snapshot(*plugged, gs == a.end() ? nullptr : &gs->second, r.dimms, fmt::format("{}-s{}-after", id, st.index),
+      if (!v.section_shift) v.section_shift = plugged->section_shift;
+      if (!per_block_known) {
+        per_block = run_block_sections(a, v.section_shift);
+        per_block_known = true;
+      }
+      sv.after = frame_from_snapshot(*plugged, gs == a.end() ? nullptr : &gs->second, per_block, r.dimms, fmt::format("{}-s{}-after", id, st.index),
                                      "after " + what);
     }
     v.steps.push_back(std::move(sv));
