@@ -245,6 +245,38 @@ TEST(ReportBrowser, AFailingRunsReportLoadsCleanlyWithItsCellsLinksAndTheLeakedP
   b.close();
 }
 
+// A real run writes report.html beside --json, or in the artifacts folder without it, and the
+// page of a fresh run loads as cleanly as the recorded one.
+TEST(ReportBrowser, RigRunWritesTheReportBesideItsJsonOrInItsArtifacts) {
+  ASSERT_EQ(::system("command -v chromium >/dev/null"), 0) << "chromium is not installed (setup.sh installs it)";
+  const std::string dir = fresh_dir("report-run");
+  fs::create_directories(dir + "/json");
+  const std::string scenario = std::string(RIG_SOURCE_DIR) + "/rig/scenarios/boot-dimm-64g.toml";
+  CommandResult r = run_command({RIG_BINARY, "run", scenario, "--kernel", "debian-6.1", "--json", dir + "/json/res.json", "--artifacts",
+                                 dir + "/runs"},
+                                600);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string html = read_file(dir + "/json/report.html");
+  EXPECT_NE(html.find("id=\"run-1-s0-after-sec-512\""), std::string::npos);
+  EXPECT_NE(html.find("class=\"v v-xfail\""), std::string::npos);
+  EXPECT_NE(r.err.find("report: " + dir + "/json/report.html"), std::string::npos) << r.err;
+
+  r = run_command({RIG_BINARY, "run", scenario, "--kernel", "debian-6.1", "--artifacts", dir + "/runs2"}, 600);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(path_exists(dir + "/runs2/report.html"));
+
+  Browser b(dir + "/chromium-profile");
+  b.open_page();
+  b.load("file://" + dir + "/json/report.html", 60);
+  EXPECT_EQ(b.eval("document.querySelectorAll('svg.map g.cell').length").get<int>(), 30);
+  // The leak is known (xfail): its page is still marked, and the xfail check names its cell.
+  EXPECT_EQ(b.eval("document.getElementById('run-1-s0-after-sec-7').getAttribute('class')").get<std::string>(),
+            "cell st-boot bad check-failed");
+  const auto problems = b.problems();
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  b.close();
+}
+
 // The checker itself: a page with a failed load, a console error and an uncaught exception is
 // not clean.
 TEST(ReportBrowser, TheCheckerSeesFailedLoadsConsoleErrorsAndExceptions) {
