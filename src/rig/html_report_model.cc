@@ -95,6 +95,14 @@ void per_section(const MemmapSnapshot& s, uint64_t pfn, uint64_t count, F f) {
   }
 }
 
+// A DIMM the map can draw: what a scenario file allows (at most 1 TiB of 128 MiB sections), not
+// whatever a hand-edited results file says.
+constexpr uint64_t kMaxDimmSections = 8192;
+bool plausible(const Dimm& d, int section_shift) {
+  return section_shift > 0 && d.size > 0 && d.addr + d.size > d.addr &&
+         ((d.addr + d.size - 1) >> section_shift) - (d.addr >> section_shift) < kMaxDimmSections;
+}
+
 bool is_table(PageRoleKind k) {
   return k == PageRoleKind::Pte || k == PageRoleKind::Pmd || k == PageRoleKind::Pud || k == PageRoleKind::P4d;
 }
@@ -321,6 +329,7 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
     const Dimm* d = nullptr;
     for (const auto& dm : r.dimms)
       if (dm.id == st.target) d = &dm;
+    if (d && before && !plausible(*d, before->section_shift)) d = nullptr;
     if (before) {
       v.has_map = true;
       if (!v.section_shift) v.section_shift = before->section_shift;
@@ -436,6 +445,11 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
       b.boot = d.boot;
       b.first_section = d.addr >> v.section_shift;
       b.last_section = (d.addr + d.size - 1) >> v.section_shift;
+      // A DIMM the map cannot draw (a size no scenario file allows, from a hand-edited file).
+      if (!plausible(d, v.section_shift)) {
+        v.notes.push_back(fmt::format("DIMM {} ({} bytes at {:#x}) is not drawn: not a plausible DIMM", d.id, d.size, d.addr));
+        continue;
+      }
       b.node = d.node;
       for (uint64_t nr = b.first_section; nr <= b.last_section; ++nr)
         if (node_of.count(nr)) {

@@ -289,3 +289,33 @@ TEST(HtmlReport, RebuiltFromAMovedFolderFindsTheArtifactsUnderRuns) {
   EXPECT_EQ(locate_run_artifacts("/gone/nothing-like-it", kDir), "");
   std::filesystem::remove(out);
 }
+
+TEST(ReportModel, TheGuestsBlockSizeLineWinsOverTheInference) {
+  const auto r = recorded();
+  const auto& res = by_name(r, "boot-dimm-64g");
+  RunArtifacts a = artifacts_of(res);
+  // Recorded before block_size_bytes was read: 256 MiB blocks inferred, memory0 (sections 0-1)
+  // spans two zones. Said to be 128 MiB, section 1 is memory1's alone: DMA32.
+  for (const char* name : {"guest-state-before-step0.txt", "guest-state-after-step0.txt"}) {
+    std::string& text = a.at(name);
+    const auto at = text.find("== memory blocks\n");
+    ASSERT_NE(at, std::string::npos);
+    text.insert(at + 17, "block_size_bytes:8000000\n");
+  }
+  const ScenarioView v = build_scenario_view(res, a, "run-1");
+  EXPECT_EQ(step(v, 0).before.cells.at(1).zone, "DMA32");
+  EXPECT_EQ(step(v, 0).before.cells.at(0).zone, "mixed");
+}
+
+TEST(ReportModel, AnImplausibleDimmInEditedResultsIsANoteNotAHang) {
+  auto r = recorded();
+  ScenarioResult res = by_name(r, "boot-dimm-64g");
+  const RunArtifacts a = artifacts_of(res);
+  res.dimms[0].size = ~0ull - 5;
+  const ScenarioView v = build_scenario_view(res, a, "run-1");
+  EXPECT_TRUE(v.dimms.empty());
+  EXPECT_EQ(v.columns.size(), 10u);
+  bool noted = false;
+  for (const auto& n : v.notes) noted |= n.find("DIMM dimm64g") != std::string::npos;
+  EXPECT_TRUE(noted);
+}
