@@ -204,8 +204,13 @@ std::string render_map(const ScenarioView& v, const MapFrame& f) {
     if (c.departing) cls += " departing";
     if (!c.bad.empty()) cls += " bad";
     if (!c.failed_checks.empty()) cls += " check-failed";
-    const bool linked = !c.bad.empty();
-    if (linked) out += fmt::format("<a href=\"#{}-bad-{}\">", html_escape(f.id), nr);
+    // A cell holding a page whose fate differs links to that page's row; one a failed check names
+    // (at boot, without pages judged) to the check.
+    const bool linked = !c.bad.empty() || !c.failed_check_rows.empty();
+    if (!c.bad.empty())
+      out += fmt::format("<a href=\"#{}-bad-{}\">", html_escape(f.id), nr);
+    else if (linked)
+      out += fmt::format("<a href=\"#{}-check-{}\">", html_escape(v.id), c.failed_check_rows.front());
     out += fmt::format("<g class=\"{}\" id=\"{}-sec-{}\" data-section=\"{}\" data-node=\"{}\"><title>{}</title>", cls, html_escape(f.id), nr,
                        nr, c.node, html_escape(cell_title(c, v.section_shift)));
     out += fmt::format("<rect class=\"c\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"2\"/>", x + 1, y, kCellW - 2, kCellH);

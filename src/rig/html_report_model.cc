@@ -517,7 +517,9 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
     if (frame && check_marks(l.status))
       for (uint64_t nr : l.sections) {
         auto it = frame->cells.find(nr);
-        if (it != frame->cells.end()) it->second.failed_checks.push_back(l.name);
+        if (it == frame->cells.end()) continue;
+        it->second.failed_checks.push_back(l.name);
+        it->second.failed_check_rows.push_back(static_cast<int>(v.checks.size()));
       }
     v.checks.push_back(std::move(l));
   }

@@ -47,6 +47,7 @@ struct SectionCell {
   std::set<int> cases;                        // departing: the spec cases the classifier found
   std::vector<BadPage> bad;                   // pages on this section whose fate differs
   std::vector<std::string> failed_checks;     // failed (or xfail) checks naming a page on it
+  std::vector<int> failed_check_rows;         // their places in ScenarioView::checks
   // The memmap case of the section when it departs, else how it stands: 1 memmap elsewhere,
   // 2 memmap on itself, 3 holds others' memmap; 0 not known.
   int memmap_case() const;

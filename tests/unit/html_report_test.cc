@@ -3,6 +3,8 @@
 // with its probe snapshots, queries and guest states.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -318,4 +320,41 @@ TEST(ReportModel, AnImplausibleDimmInEditedResultsIsANoteNotAHang) {
   bool noted = false;
   for (const auto& n : v.notes) noted |= n.find("DIMM dimm64g") != std::string::npos;
   EXPECT_TRUE(noted);
+}
+
+// Two kernels, three scenarios (tests/data/report/two-kernels: only the 6.12 boot-dimm-64g run's
+// artifacts kept). On 6.12 node 1's pgdat shares a page with node 0's (boot-tags-pgdat-shared-page,
+// xfail): the boot map's cell of that page links to the check.
+TEST(ReportModel, TwoKernelsAMatrixAndABootCheckLinkedFromItsCell) {
+  const std::string dir = std::string(RIG_TEST_DATA) + "/report/two-kernels";
+  auto r = report_from_json(nlohmann::json::parse(rig_test::data("report/two-kernels/results.json")));
+  std::vector<RunArtifacts> a;
+  for (const auto& x : r.results) a.push_back(read_run_artifacts(dir + "/runs/" + std::filesystem::path(x.artifacts).filename().string()));
+  const ReportView rv = build_report_view(r.results, a, r.info, "");
+  EXPECT_EQ(rv.matrix.kernels, (std::vector<std::string>{"6.1.0-56-amd64", "6.12.117+deb12-amd64"}));
+  EXPECT_EQ(rv.matrix.scenarios.size(), 3u);
+  EXPECT_EQ(rv.matrix.cells.at({"unplug-boot-dimm-movable", "6.12.117+deb12-amd64"}).verdict, "xfail");
+  EXPECT_EQ(rv.matrix.cells.at({"unplug-boot-dimm-movable", "6.1.0-56-amd64"}).verdict, "pass");
+  EXPECT_EQ(rv.matrix.totals.at("xfail"), 3);
+
+  const ScenarioView* v = nullptr;
+  for (const auto& s : rv.scenarios)
+    if (s.result->scenario == "boot-dimm-64g" && s.result->kernel.rfind("6.12", 0) == 0) v = &s;
+  ASSERT_TRUE(v && v->has_map);
+  const uint64_t pgdat_section = 261129 >> 15;
+  const SectionCell& cell = v->boot.cells.at(pgdat_section);
+  ASSERT_EQ(cell.failed_checks, (std::vector<std::string>{"boot-tags-pgdat-shared-page"}));
+  EXPECT_EQ(v->checks.at(cell.failed_check_rows.at(0)).name, "boot-tags-pgdat-shared-page");
+  const StepView& s = step(*v, 0);
+  ASSERT_EQ(s.bad.size(), 1u);
+  EXPECT_EQ(s.bad[0].kind, "leaked");
+  EXPECT_EQ(s.bad[0].roles, "pmd:512,pmd:513");
+  // Runs whose folders were not kept: verdicts, no map, a note.
+  int without = 0;
+  for (const auto& x : rv.scenarios) without += !x.has_map && !x.notes.empty();
+  EXPECT_EQ(without, 5);
+  const std::string html = render_html_report(rv);
+  EXPECT_NE(html.find(fmt::format("<a href=\"#{}-check-{}\"><g class=\"cell st-boot check-failed\" id=\"{}-boot-sec-{}\"", v->id,
+                                  cell.failed_check_rows[0], v->id, pgdat_section)),
+            std::string::npos);
 }
