@@ -306,7 +306,16 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
   if (boot) {
     v.has_map = true;
     v.section_shift = boot->section_shift;
-    v.boot = frame_from_snapshot(*boot, nullptr, 0, r.dimms, id + "-boot", "at boot");
+    // The guest's memory blocks are first read before the first unplug; when no step before it
+    // plugged, onlined or removed memory, that is still the state at boot.
+    const std::string* blocks = nullptr;
+    for (const auto& st : r.steps) {
+      auto gs = a.find(fmt::format("guest-state-before-step{}.txt", st.index));
+      if (st.action == "unplug" && gs != a.end()) blocks = &gs->second;
+      if (st.action == "plug" || st.action == "online" || st.action == "unplug") break;
+    }
+    v.boot = frame_from_snapshot(*boot, blocks, blocks ? run_block_sections(a, boot->section_shift) : 0, r.dimms, id + "-boot",
+                                 "at boot");
   } else if (!r.cases.empty() && r.verdict != Verdict::Error && r.verdict != Verdict::Skip) {
     v.notes.push_back("no probe snapshot of the boot (snapshot-boot.txt) in the run's artifacts");
   }

@@ -119,6 +119,8 @@ TEST(ReportModel, TheLeakedPmdTableAt64GiBIsOnTheSectionItSitsOnAndLinkedFromIts
     EXPECT_EQ(c.state, CellState::Boot) << nr;
     EXPECT_EQ(c.node, nr < 8 ? 0 : 1) << nr;
   }
+  // No step before the unplug changed memory: the blocks read before it are the boot state.
+  EXPECT_EQ(v.boot.cells.at(512).zone, "Movable");
   const SectionCell& host = v.boot.cells.at(7);
   EXPECT_EQ(host.hosts_memmap_of, (std::set<uint64_t>{0, 1, 2, 3, 4, 5, 6, 512, 513}));
   EXPECT_EQ(host.memmap_case(), 3);
@@ -181,6 +183,7 @@ TEST(ReportModel, Case3ShowsTheMemmapOnAnotherHotAddedSectionAndTheRemovalOrder)
   EXPECT_EQ(v.boot.cells.at(32).state, CellState::Absent);
   EXPECT_EQ(v.boot.cells.at(33).state, CellState::Absent);
   EXPECT_EQ(v.boot.cells.at(33).node, 1);
+  EXPECT_EQ(v.boot.cells.at(0).zone, "");  // hotA was plugged before the blocks were first read
 
   const StepView& refused = step(v, 4);
   EXPECT_EQ(refused.outcome, "refused");
