@@ -93,7 +93,7 @@ struct DimmBracket {
 
 struct ScenarioView {
   std::string id;  // HTML anchor, "run-3"
-  const ScenarioResult* result = nullptr;
+  const ScenarioResult* result = nullptr;  // into the results the view was built from: keep them alive
   std::vector<int> nodes;         // rows, in order
   std::vector<uint64_t> columns;  // sections in physical-address order (a gap where numbers jump)
   int section_shift = 0;
