@@ -361,3 +361,23 @@ TEST(ReportModel, TwoKernelsAMatrixAndABootCheckLinkedFromItsCell) {
                                   cell.failed_check_rows[0], v->id, pgdat_section)),
             std::string::npos);
 }
+
+// Every hostile recording (tests/data/hostile) in place of each artifact the report reads: the
+// view is built, the page rendered, and what could not be read is a note; nothing throws.
+TEST(ReportModel, HostileArtifactsAreNotesNeverAThrow) {
+  const auto r = recorded();
+  const auto& res = by_name(r, "boot-dimm-64g");
+  const RunArtifacts good = artifacts_of(res);
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(RIG_TEST_DATA) + "/hostile")) {
+    const std::string text = rig_test::data("hostile/" + entry.path().filename().string());
+    for (const auto& [name, unused] : good) {
+      RunArtifacts a = good;
+      a[name] = text;
+      ScenarioView v;
+      EXPECT_NO_THROW(v = build_scenario_view(res, a, "run-1")) << entry.path() << " as " << name;
+      ReportView rv;
+      rv.scenarios.push_back(v);
+      EXPECT_NO_THROW(render_html_report(rv)) << entry.path() << " as " << name;
+    }
+  }
+}
