@@ -19,6 +19,7 @@
 #include "rig/bisect.h"
 #include "rig/errors.h"
 #include "rig/guest_image.h"
+#include "rig/html_report.h"
 #include "rig/kernel_builder.h"
 #include "rig/kernel_locator.h"
 #include "rig/matrix.h"
@@ -34,6 +35,7 @@
 #include "rig/snapshot_cache.h"
 #include "rig/suite_runner.h"
 #include "rig/test_reports.h"
+#include "rig/text.h"
 
 namespace fs = boost::filesystem;
 using namespace rig;
@@ -86,6 +88,7 @@ struct RunArgs {
   std::string json;
   std::string junit;
   std::string ktap;
+  std::string html;
   std::string out;
   std::string accel = "auto";
   std::string artifacts = "rig-runs";
@@ -129,6 +132,12 @@ int cmd_run(RunArgs a) {
   check_parent_dir("--json", a.json);
   check_parent_dir("--junit", a.junit);
   check_parent_dir("--ktap", a.ktap);
+  // report.html beside the JSON (or in --out), else in the artifacts folder: every run has one.
+  if (!a.html.empty())
+    check_parent_dir("--html", a.html);
+  else  // the artifacts folder is made below
+    a.html = (a.json.empty() ? fs::absolute(a.artifacts) / "report.html" : fs::absolute(a.json).parent_path() / "report.html").string();
+  const std::string json_dir = a.json.empty() ? "" : fs::absolute(a.json).parent_path().string();
 
   SuiteOptions opts;
   opts.run.artifacts_root = fs::absolute(a.artifacts).lexically_normal().string();
@@ -162,6 +171,7 @@ int cmd_run(RunArgs a) {
       write_ktap(results, x);
       write_file_atomically(a.ktap, x.str());
     }
+    write_html_report(results, info, a.html, json_dir);
   };
   opts.after_each = [&](const std::vector<ScenarioResult>& so_far) { write_reports(so_far, false); };
   make_private_dir(opts.run.artifacts_root);
@@ -191,6 +201,7 @@ int cmd_run(RunArgs a) {
   if (a.ktap == "-") write_ktap(results, std::cout);
   else print_table(results, std::cout);
   write_reports(results, true);
+  std::cerr << "[rig] report: " << a.html << std::endl;
   return exit_status_for(results);
 }
 
@@ -416,6 +427,30 @@ int cmd_check(const std::vector<std::string>& files) {
   return 0;
 }
 
+// Rebuilds report.html from an earlier run's results and artifacts; runs nothing.
+int cmd_report(const std::string& results_file, std::string out) {
+  std::ifstream in(results_file);
+  if (!in) throw UsageError(fmt::format("{}: cannot read the file", results_file));
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(fmt::format("{}: not JSON: {}", results_file, one_line(e.what(), 200)));
+  }
+  LoadedReport report;
+  try {
+    report = report_from_json(j);
+  } catch (const UsageError& e) {
+    throw UsageError(fmt::format("{}: {}", results_file, one_line(e.what(), 300)));
+  }
+  const fs::path dir = fs::absolute(results_file).parent_path();
+  if (out.empty()) out = (dir / "report.html").string();
+  check_parent_dir("-o", out);
+  write_html_report(report.results, report.info, out, dir.string());
+  std::cout << out << "\n";
+  return 0;
+}
+
 int cmd_qemu_args(const std::string& file, const std::string& kernel) {
   Scenario s = load_scenario_file(file);
   QemuLaunchSpec spec;
@@ -457,7 +492,13 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--repeat", run.repeat, "Runs of each scenario on each kernel; runs that disagree make it flaky")
       ->capture_default_str();
   run_cmd->add_flag("--no-snapshots", run.no_snapshots, "Boot every guest (default: restore ready guests from the snapshot cache)");
-  run_cmd->add_option("--out", run.out, "One folder for results.json, junit.xml, results.ktap and runs/ (the artifacts)");
+  run_cmd->add_option("--out", run.out, "One folder for results.json, junit.xml, results.ktap, report.html and runs/ (the artifacts)");
+  run_cmd->add_option("--html", run.html, "Write the HTML report here (default: report.html beside --json, in --out, else in --artifacts)");
+
+  std::string report_file, report_out;
+  auto* report_cmd = app.add_subcommand("report", "Rebuild report.html from an earlier run's results and artifacts (runs nothing)");
+  report_cmd->add_option("results", report_file, "results.json of a run (or one run's result.json)")->required();
+  report_cmd->add_option("-o,--out", report_out, "The HTML file (default: report.html beside RESULTS)");
 
   KernelBuildRequest kb;
   auto* kernel_cmd = app.add_subcommand("kernel", "Guest kernels");
@@ -531,6 +572,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*run_cmd) return cmd_run(run);
+    if (*report_cmd) return cmd_report(report_file, report_out);
     if (*list_cmd) return cmd_list();
     if (*explore_cmd) return cmd_explore(ea);
     if (*cache_cmd) return cmd_cache(static_cast<bool>(*cache_clear_cmd));

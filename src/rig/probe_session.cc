@@ -145,7 +145,7 @@ void ProbeSession::save_guest_state(const std::string& name) {
       "for n in /sys/devices/system/node/node[0-9]*; do echo \"== $n/meminfo\"; cat $n/meminfo; done;"
       "echo '== /proc/zoneinfo'; cat /proc/zoneinfo; echo '== /proc/vmstat'; cat /proc/vmstat;"
       // One grep, not a shell loop with two forks per block: under TCG every fork costs.
-      "echo '== memory blocks'; cd /sys/devices/system/memory && grep -H . memory*/state; grep -H . memory*/valid_zones 2>/dev/null; true",
+      "echo '== memory blocks'; cd /sys/devices/system/memory && grep -H . block_size_bytes memory*/state; grep -H . memory*/valid_zones 2>/dev/null; true",
       timeouts_.guest_cmd);
   if (!g.ok())
     throw InfraError(fmt::format("cannot read the guest's memory state for {} (exit {}): {}", name, g.exit_code, g.err.substr(0, 200)));

@@ -90,6 +90,11 @@ struct ScenarioResult {
   std::string snapshot_note;  // why a snapshot was not used or not saved
   std::string start_note;     // a boot that had to be repeated (TCG), and why; empty if none
   std::vector<Phase> phases;
+  // The scenario's topology (for the HTML report's memory map: DIMM brackets, node rows). Results
+  // written before it was recorded lack it; the report then reads the scenario file if it still
+  // exists.
+  std::vector<NumaNode> nodes;
+  std::vector<Dimm> dimms;
 };
 
 }  // namespace rig

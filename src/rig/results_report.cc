@@ -66,6 +66,10 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
   for (const auto& x : r.xpass) xpass.push_back(entry_to_json(x));
   nlohmann::json phases = nlohmann::json::object();
   for (const auto& p : r.phases) phases[p.name] = p.seconds;
+  nlohmann::json nodes = nlohmann::json::array(), dimms = nlohmann::json::array();
+  for (const auto& n : r.nodes) nodes.push_back({{"id", n.id}, {"cpus", n.cpus}, {"memory", n.memory}});
+  for (const auto& d : r.dimms)
+    dimms.push_back({{"id", d.id}, {"size", d.size}, {"node", d.node}, {"addr", d.addr}, {"boot", d.boot}, {"present", d.present}});
   return {{"scenario", r.scenario},
           {"scenario_path", r.scenario_path},
           {"kernel", r.kernel},
@@ -90,7 +94,8 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
           {"start", r.start},
           {"start_note", r.start_note},
           {"snapshot", {{"file", r.snapshot}, {"key", r.snapshot_key}, {"note", r.snapshot_note}}},
-          {"phases", phases}};
+          {"phases", phases},
+          {"topology", {{"nodes", nodes}, {"dimms", dimms}}}};
 }
 
 nlohmann::json report_to_json(const std::vector<ScenarioResult>& results, const RunInfo& info) {
@@ -142,6 +147,160 @@ nlohmann::json report_to_json(const std::vector<ScenarioResult>& results, const 
   counts["wall_s"] = info.wall_s;
   counts["complete"] = info.complete;
   return {{"format", "rig-results/2"}, {"results", all}, {"summary", counts}};
+}
+
+namespace {
+
+Verdict verdict_from_name(const std::string& v) {
+  for (Verdict x : {Verdict::Pass, Verdict::Fail, Verdict::Error, Verdict::Skip, Verdict::XFail, Verdict::XPass})
+    if (v == verdict_name(x)) return x;
+  throw UsageError(fmt::format("unknown verdict \"{}\"", v));
+}
+
+CheckStatus check_status_from_name(const std::string& v) {
+  for (CheckStatus x : {CheckStatus::Pass, CheckStatus::Fail, CheckStatus::XFail, CheckStatus::XPass, CheckStatus::NotApplicable})
+    if (v == check_status_name(x)) return x;
+  throw UsageError(fmt::format("unknown check status \"{}\"", v));
+}
+
+template <typename T>
+T get_or(const nlohmann::json& j, const char* key, T fallback) {
+  auto it = j.find(key);
+  return it == j.end() || it->is_null() ? fallback : it->get<T>();
+}
+
+}  // namespace
+
+ScenarioResult result_from_json(const nlohmann::json& j) {
+  try {
+    if (!j.is_object() || !j.contains("scenario") || !j.contains("verdict"))
+      throw UsageError("a result without \"scenario\" or \"verdict\"");
+    ScenarioResult r;
+    r.scenario = j.at("scenario").get<std::string>();
+    r.scenario_path = get_or<std::string>(j, "scenario_path", "");
+    r.kernel = get_or<std::string>(j, "kernel", "");
+    r.kernel_name = get_or<std::string>(j, "kernel_name", "");
+    r.kernel_path = get_or<std::string>(j, "kernel_path", "");
+    r.verdict = verdict_from_name(j.at("verdict").get<std::string>());
+    r.reason = get_or<std::string>(j, "reason", "");
+    r.duration_s = get_or<double>(j, "duration_s", 0);
+    r.boot_s = get_or<double>(j, "boot_s", 0);
+    r.accel = get_or<std::string>(j, "accel", "");
+    r.cpu = get_or<std::string>(j, "cpu", "");
+    r.cases = get_or<std::vector<int>>(j, "scenario_cases", {});
+    r.cases_covered = get_or<std::vector<int>>(j, "cases", {});
+    r.cases_not_applicable = get_or<std::vector<int>>(j, "cases_not_applicable", {});
+    for (const auto& s : get_or<nlohmann::json>(j, "steps", nlohmann::json::array())) {
+      StepResult st;
+      st.index = get_or<int>(s, "index", 0);
+      st.cycle = get_or<int>(s, "cycle", 1);
+      st.action = get_or<std::string>(s, "action", "");
+      st.target = get_or<std::string>(s, "target", "");
+      st.expected = get_or<std::string>(s, "expected", "");
+      st.outcome = get_or<std::string>(s, "outcome", "");
+      st.ok = get_or<bool>(s, "ok", false);
+      st.detail = get_or<std::string>(s, "detail", "");
+      st.duration_s = get_or<double>(s, "duration_s", 0);
+      st.analysis = get_or<std::vector<std::string>>(s, "analysis", {});
+      r.steps.push_back(std::move(st));
+    }
+    for (const auto& c : get_or<nlohmann::json>(j, "checks", nlohmann::json::array())) {
+      CheckRecord rec;
+      rec.step = get_or<int>(c, "step", -1);
+      rec.case_no = get_or<int>(c, "case", 0);
+      rec.name = get_or<std::string>(c, "name", "");
+      rec.ok = get_or<bool>(c, "ok", false);
+      rec.detail = get_or<std::string>(c, "detail", "");
+      rec.xfail = get_or<bool>(c, "xfail", false);
+      rec.evidence = get_or<std::string>(c, "evidence", "");
+      // rig-results/1 had no status: derive it as judge() did then.
+      rec.status = c.contains("status") ? check_status_from_name(c.at("status").get<std::string>())
+                   : rec.xfail           ? CheckStatus::XFail
+                   : rec.ok              ? CheckStatus::Pass
+                                         : CheckStatus::Fail;
+      rec.applicable = rec.status != CheckStatus::NotApplicable;
+      for (const auto& p : get_or<nlohmann::json>(c, "pages", nlohmann::json::array()))
+        rec.pages.push_back({p.at("pfn").get<uint64_t>(), get_or<std::string>(p, "roles", ""), get_or<std::string>(p, "expected", ""),
+                             get_or<std::string>(p, "seen", "")});
+      r.checks.push_back(std::move(rec));
+    }
+    for (const auto& x : get_or<nlohmann::json>(j, "xpass", nlohmann::json::array())) {
+      ExpectedFailure e;
+      e.case_no = get_or<int>(x, "case", 0);
+      e.check = get_or<std::string>(x, "check", "");
+      e.kernel = get_or<std::string>(x, "kernel", "");
+      e.pattern = get_or<std::string>(x, "pattern", "");
+      e.max_pages = get_or<uint64_t>(x, "max_pages", 1);
+      e.evidence = get_or<std::string>(x, "evidence", "");
+      r.xpass.push_back(std::move(e));
+    }
+    for (const auto& f : get_or<nlohmann::json>(j, "console_findings", nlohmann::json::array())) {
+      ConsoleFinding cf;
+      cf.kind = get_or<std::string>(f, "kind", "");
+      const std::string sev = get_or<std::string>(f, "severity", "");
+      cf.severity = sev == "notice" ? Severity::Notice : sev == "crash" ? Severity::Crash : Severity::Failure;
+      cf.headline = get_or<std::string>(f, "headline", "");
+      cf.line_no = get_or<size_t>(f, "line", 0);
+      cf.lines = get_or<std::vector<std::string>>(f, "lines", {});
+      r.console_findings.push_back(std::move(cf));
+    }
+    r.artifacts = get_or<std::string>(j, "artifacts", "");
+    r.reproducer = get_or<std::string>(j, "reproducer", "");
+    r.run = get_or<int>(j, "run", 1);
+    r.start = get_or<std::string>(j, "start", "");
+    r.start_note = get_or<std::string>(j, "start_note", "");
+    if (auto snap = j.find("snapshot"); snap != j.end() && snap->is_object()) {
+      r.snapshot = get_or<std::string>(*snap, "file", "");
+      r.snapshot_key = get_or<std::string>(*snap, "key", "");
+      r.snapshot_note = get_or<std::string>(*snap, "note", "");
+    }
+    const nlohmann::json phases = get_or<nlohmann::json>(j, "phases", nlohmann::json::object());
+    for (const auto& [name, secs] : phases.items()) r.phases.push_back({name, secs.get<double>()});
+    if (auto topo = j.find("topology"); topo != j.end() && topo->is_object()) {
+      for (const auto& n : get_or<nlohmann::json>(*topo, "nodes", nlohmann::json::array()))
+        r.nodes.push_back({n.at("id").get<int>(), get_or<std::string>(n, "cpus", ""), get_or<uint64_t>(n, "memory", 0)});
+      for (const auto& d : get_or<nlohmann::json>(*topo, "dimms", nlohmann::json::array())) {
+        Dimm dm;
+        dm.id = d.at("id").get<std::string>();
+        dm.size = d.at("size").get<uint64_t>();
+        dm.node = get_or<int>(d, "node", 0);
+        dm.addr = d.at("addr").get<uint64_t>();
+        dm.boot = get_or<bool>(d, "boot", false);
+        dm.present = get_or<bool>(d, "present", dm.boot);
+        r.dimms.push_back(std::move(dm));
+      }
+    }
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(fmt::format("a result is malformed: {}", e.what()));
+  }
+}
+
+LoadedReport report_from_json(const nlohmann::json& j) {
+  LoadedReport out;
+  try {
+    if (j.is_object() && j.contains("format")) {
+      const std::string format = j.at("format").get<std::string>();
+      if (format != "rig-results/1" && format != "rig-results/2")
+        throw UsageError(fmt::format("format \"{}\" is not one this rig reads (rig-results/1 or rig-results/2)", format));
+      if (!j.contains("results") || !j.at("results").is_array()) throw UsageError("no \"results\" array");
+      for (const auto& r : j.at("results")) out.results.push_back(result_from_json(r));
+      if (auto s = j.find("summary"); s != j.end() && s->is_object()) {
+        out.info.shard = get_or<std::string>(*s, "shard", "");
+        out.info.jobs = get_or<int>(*s, "jobs", 0);
+        out.info.repeat = get_or<int>(*s, "repeat", 1);
+        out.info.wall_s = get_or<double>(*s, "wall_s", 0);
+        out.info.complete = get_or<bool>(*s, "complete", true);
+      }
+    } else if (j.is_object() && j.contains("scenario")) {
+      out.results.push_back(result_from_json(j));  // one run's result.json
+    } else {
+      throw UsageError("neither a rig results file (\"format\": \"rig-results/N\") nor a run's result.json");
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(fmt::format("malformed results: {}", e.what()));
+  }
+  return out;
 }
 
 void write_file_atomically(const std::string& path, const std::string& text) {

@@ -22,6 +22,16 @@ nlohmann::json result_to_json(const ScenarioResult& r);
 // The whole report: every result plus a summary with counts per verdict and the matrix (each
 // scenario x kernel pair with its runs, passes and verdict, "flaky" when runs disagreed).
 nlohmann::json report_to_json(const std::vector<ScenarioResult>& results, const RunInfo& info = {});
+// Readers of the above, for `rig report`: a whole report (rig-results/1 or /2) or one run's
+// result.json. Fields a file lacks take their defaults (rig-results/1 had no check status: it is
+// derived from ok and xfail). Throws UsageError naming what is wrong.
+struct LoadedReport {
+  std::vector<ScenarioResult> results;
+  RunInfo info;
+};
+ScenarioResult result_from_json(const nlohmann::json& j);
+LoadedReport report_from_json(const nlohmann::json& j);
+
 void write_result_file(const ScenarioResult& r, const std::string& path);
 void write_report_file(const std::vector<ScenarioResult>& results, const std::string& path, const RunInfo& info = {});
 // Writes `text` to `path` through a temporary file and a rename: a reader (or a run killed

@@ -277,6 +277,8 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
   res.kernel_path = kernel.path;
   res.cases = s.cases;
   res.cpu = s.machine.cpu;
+  res.nodes = s.nodes;
+  res.dimms = s.dimms;
   const auto started = Clock::now();
 
   res.run = run;

@@ -25,6 +25,7 @@ json run_suite_on(const std::string& kernel, int* exit_code) {
                                 1200);
   EXPECT_NE(read_file(dir + "/junit.xml").find("<testsuites name=\"rig\""), std::string::npos);
   EXPECT_EQ(read_file(dir + "/out.ktap").rfind("KTAP version 1\n", 0), 0u);
+  EXPECT_NE(read_file(dir + "/report.html").find("<svg"), std::string::npos) << "report.html beside --json";
   *exit_code = r.exit_code;
   EXPECT_FALSE(r.timed_out);
   std::ifstream in(dir + "/out.json");

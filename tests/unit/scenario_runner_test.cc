@@ -1,4 +1,5 @@
 // run_scenario on a scripted FakeMachine: step semantics, teardown and verdicts without a guest.
+#include "rig/results_report.h"
 #include "rig/scenario_runner.h"
 
 #include <fmt/format.h>
@@ -119,6 +120,10 @@ TEST_F(Runner, UnplugRemovedAsExpectedPasses) {
   EXPECT_TRUE(log_->shut_down);
   EXPECT_EQ(r.accel, "tcg");
   EXPECT_TRUE(boost::filesystem::exists(r.artifacts + "/result.json"));
+  // The topology goes into the result, for the HTML report's DIMM brackets.
+  ASSERT_FALSE(r.dimms.empty());
+  EXPECT_EQ(result_to_json(r)["topology"]["dimms"][0]["id"], r.dimms[0].id);
+  EXPECT_FALSE(r.nodes.empty());
   EXPECT_TRUE(r.checks.empty()) << "no cases: no probe";
   EXPECT_EQ(log_->count("exec:"), 0u) << "a scenario without cases never asks for the probe";
 }
