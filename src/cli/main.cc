@@ -25,6 +25,7 @@
 #include "rig/paths.h"
 #include "rig/progress_board.h"
 #include "rig/qemu_args.h"
+#include "rig/machine_factory.h"
 #include "rig/qemu_machine.h"
 #include "rig/qemu_process.h"
 #include "rig/reproducer.h"
@@ -91,6 +92,8 @@ struct RunArgs {
   std::string artifacts = "rig-runs";
   bool artifacts_given = false;
   std::string qemu = "qemu-system-x86_64";
+  std::string backend = "qemu";
+  std::string connect;
   double boot_timeout = 0;
   double step_timeout = 0;
   int jobs = 0;
@@ -107,6 +110,7 @@ void check_parent_dir(const std::string& option, const std::string& file) {
 
 int cmd_run(RunArgs a) {
   // Everything the user gave is checked before anything boots.
+  validate_backend({a.backend, a.qemu, a.accel, a.connect});
   if (a.repeat < 1) throw UsageError(fmt::format("--repeat {}: must be at least 1", a.repeat));
   if (a.jobs < 0) throw UsageError(fmt::format("-j {}: must be at least 1 (or 0: as many as the host allows)", a.jobs));
   Shard shard;
@@ -116,7 +120,7 @@ int cmd_run(RunArgs a) {
   std::vector<KernelImage> kernels;
   for (const auto& k : a.kernels) kernels.push_back(locate_kernel(k));
   if (kernels.empty()) kernels.push_back(locate_kernel("debian-6.1"));
-  if (find_program(a.qemu).empty())
+  if (a.backend == "qemu" && find_program(a.qemu).empty())
     throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
   if (!a.out.empty()) {
     // One folder with everything a CI job keeps: reports and artifacts.
@@ -134,6 +138,8 @@ int cmd_run(RunArgs a) {
   opts.run.artifacts_root = fs::absolute(a.artifacts).lexically_normal().string();
   if (a.boot_timeout > 0) opts.run.timeouts.boot = a.boot_timeout;
   if (a.step_timeout > 0) opts.run.timeouts.step = a.step_timeout;
+  opts.backend = a.backend;
+  opts.connect = a.connect;
   opts.accel = a.accel;
   opts.qemu = a.qemu;
   opts.jobs = a.jobs;
@@ -415,6 +421,8 @@ int main(int argc, char** argv) {
     run.artifacts_given = true;
   });
   run_cmd->add_option("--qemu", run.qemu, "QEMU binary")->capture_default_str();
+  run_cmd->add_option("--backend", run.backend, "What runs the guests: qemu, or libvirt")->capture_default_str();
+  run_cmd->add_option("--connect", run.connect, "libvirt URI for --backend libvirt (default qemu:///system)");
   run_cmd->add_option("--boot-timeout", run.boot_timeout, "Seconds from QEMU start to a ready guest");
   run_cmd->add_option("--step-timeout", run.step_timeout, "Seconds for one step unless the scenario says");
   run_cmd->add_option("-j,--jobs", run.jobs, "Guests at once (default: as many as the cores and memory allow)");
