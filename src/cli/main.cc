@@ -25,6 +25,7 @@
 #include "rig/paths.h"
 #include "rig/progress_board.h"
 #include "rig/qemu_args.h"
+#include "rig/libvirt_xml.h"
 #include "rig/machine_factory.h"
 #include "rig/qemu_machine.h"
 #include "rig/qemu_process.h"
@@ -387,6 +388,23 @@ int cmd_check(const std::vector<std::string>& files) {
   return 0;
 }
 
+int cmd_libvirt_xml(const std::string& file, const std::string& kernel, const std::string& initrd, const std::string& run_dir,
+                    const std::string& type) {
+  Scenario s = load_scenario_file(file);
+  const std::string skip = libvirt_skip_reason(s);
+  if (!skip.empty()) throw UsageError(fmt::format("{}: the libvirt backend skips it: {}", file, skip));
+  LibvirtDomainSpec spec;
+  spec.name = domain_name(static_cast<long>(::getpid()), 1, s.name);
+  spec.domain_type = type;
+  spec.kernel = kernel;
+  spec.initrd = initrd;
+  spec.console_log = run_dir + "/console.log";
+  spec.qga_socket = run_dir + "/qga.sock";
+  spec.extra_kernel_args = rig_kernel_args();
+  std::cout << domain_xml(s, spec);
+  return 0;
+}
+
 int cmd_qemu_args(const std::string& file, const std::string& kernel) {
   Scenario s = load_scenario_file(file);
   QemuLaunchSpec spec;
@@ -495,6 +513,13 @@ int main(int argc, char** argv) {
   auto* args_cmd = app.add_subcommand("qemu-args", "Print the QEMU command line of a scenario");
   args_cmd->add_option("file", args_file, "Scenario file")->required();
   args_cmd->add_option("--kernel", args_kernel, "Kernel path to show");
+  std::string lx_file, lx_kernel = "KERNEL", lx_initrd = "INITRD", lx_run = "RUN", lx_type = "qemu";
+  auto* lx_cmd = app.add_subcommand("libvirt-xml", "Print the libvirt domain XML of a scenario (or why the libvirt backend skips it)");
+  lx_cmd->add_option("file", lx_file, "Scenario file")->required();
+  lx_cmd->add_option("--kernel", lx_kernel, "Kernel path to put in <kernel>");
+  lx_cmd->add_option("--initrd", lx_initrd, "Initramfs path to put in <initrd>");
+  lx_cmd->add_option("--run-dir", lx_run, "Directory of console.log and qga.sock");
+  lx_cmd->add_option("--type", lx_type, "Domain type")->check(CLI::IsMember({"qemu", "kvm"}))->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -513,6 +538,7 @@ int main(int argc, char** argv) {
     if (*bisect_cmd) return cmd_bisect(ba);
     if (*check_cmd) return cmd_check(check_files);
     if (*args_cmd) return cmd_qemu_args(args_file, args_kernel);
+    if (*lx_cmd) return cmd_libvirt_xml(lx_file, lx_kernel, lx_initrd, lx_run, lx_type);
   } catch (const UsageError& e) {
     std::cerr << "rig: error: " << e.what() << std::endl;
     return 2;
