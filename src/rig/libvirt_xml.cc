@@ -48,6 +48,8 @@ std::string libvirt_skip_reason(const Scenario& s) {
   if (s.machine.cpu != "qemu64" && s.machine.cpu != "max")
     return fmt::format("cpu {}: the libvirt backend maps qemu64 and max only", s.machine.cpu);
   if (s.nodes.empty()) return "no NUMA node: libvirt's <numa> needs at least one cell";
+  if (s.dimms.size() > static_cast<size_t>(s.machine.slots))
+    return fmt::format("{} DIMMs in {} slots: libvirt pins each DIMM to a slot of its own", s.dimms.size(), s.machine.slots);
   for (const auto& n : s.nodes)
     if (n.memory % 1024 != 0) return fmt::format("node {}: memory not a whole number of KiB", n.id);
   for (const auto& d : s.dimms)
@@ -62,7 +64,13 @@ std::string libvirt_machine_type(const Scenario& s) {
   return s.machine.type == "q35" ? "pc-q35-5.0" : "pc-i440fx-5.0";
 }
 
-std::string dimm_device_xml(const Dimm& d) {
+int dimm_slot(const Scenario& s, const Dimm& d) {
+  for (size_t i = 0; i < s.dimms.size(); ++i)
+    if (s.dimms[i].id == d.id) return static_cast<int>(i);
+  throw UsageError(fmt::format("DIMM {}: not in scenario {}", d.id, s.name));
+}
+
+std::string dimm_device_xml(const Dimm& d, int slot) {
   return fmt::format(
       "<memory model='dimm'>\n"
       "  <alias name='{}'/>\n"
@@ -70,9 +78,9 @@ std::string dimm_device_xml(const Dimm& d) {
       "    <size unit='KiB'>{}</size>\n"
       "    <node>{}</node>\n"
       "  </target>\n"
-      "  <address type='dimm' base='{}'/>\n"
+      "  <address type='dimm' slot='{}' base='{}'/>\n"
       "</memory>\n",
-      xml_escape(dimm_alias(d)), kib(d.size), d.node, format_hex(d.addr));
+      xml_escape(dimm_alias(d)), kib(d.size), d.node, slot, format_hex(d.addr));
 }
 
 std::string domain_xml(const Scenario& s, const LibvirtDomainSpec& spec) {
@@ -94,6 +102,8 @@ std::string domain_xml(const Scenario& s, const LibvirtDomainSpec& spec) {
   if (!spec.initrd.empty()) x += fmt::format("    <initrd>{}</initrd>\n", xml_escape(spec.initrd));
   x += fmt::format("    <cmdline>{}</cmdline>\n", xml_escape(kernel_command_line(s, spec.extra_kernel_args)));
   x += "  </os>\n";
+  // ACPI is what memory hot-plug and the guest's _OST answers go through (QEMU has it by default).
+  x += "  <features>\n    <acpi/>\n    <apic/>\n  </features>\n";
   if (s.machine.cpu == "max")
     x += "  <cpu mode='maximum' migratable='off'>\n";
   else
@@ -118,7 +128,7 @@ std::string domain_xml(const Scenario& s, const LibvirtDomainSpec& spec) {
       xml_escape(spec.qga_socket));
   for (const auto& d : s.dimms) {
     if (!d.present) continue;
-    std::string dev = dimm_device_xml(d);
+    std::string dev = dimm_device_xml(d, dimm_slot(s, d));
     // Indent the device by four spaces.
     std::string indented;
     size_t start = 0;

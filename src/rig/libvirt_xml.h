@@ -40,8 +40,11 @@ std::string libvirt_machine_type(const Scenario& s);
 // Throws UsageError for a scenario with a skip reason.
 std::string domain_xml(const Scenario& s, const LibvirtDomainSpec& spec);
 
-// One <memory model='dimm'> device, for the domain and for virDomainAttachDeviceFlags.
-std::string dimm_device_xml(const Dimm& d);
+// One <memory model='dimm'> device, for the domain and for virDomainAttachDeviceFlags. libvirt
+// requires a slot beside the base; a DIMM's slot is its index in the scenario's DIMM list, so a
+// DIMM keeps its slot over unplug and re-plug.
+std::string dimm_device_xml(const Dimm& d, int slot);
+int dimm_slot(const Scenario& s, const Dimm& d);
 
 // XML text and attribute escaping.
 std::string xml_escape(const std::string& text);

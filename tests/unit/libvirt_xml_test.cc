@@ -85,13 +85,15 @@ TEST(LibvirtXml, MemorylessNodeNeedsTheOldMachineType) {
 TEST(LibvirtXml, PresentDimmsOnlyWithPinnedBase) {
   const std::string xml = domain_xml(two_nodes(0), fixed_spec("t"));
   EXPECT_NE(xml.find("<alias name='ua-a'/>"), std::string::npos);
-  EXPECT_NE(xml.find("<address type='dimm' base='0x100000000'/>"), std::string::npos);
+  EXPECT_NE(xml.find("<address type='dimm' slot='0' base='0x100000000'/>"), std::string::npos);
   EXPECT_EQ(xml.find("ua-h"), std::string::npos) << "a DIMM not present at start is not in the domain";
   EXPECT_NE(xml.find("<maxMemory slots='4' unit='KiB'>8388608</maxMemory>"), std::string::npos);
   EXPECT_NE(xml.find("<memory unit='KiB'>1310720</memory>"), std::string::npos) << "cells plus present DIMMs";
-  EXPECT_EQ(dimm_device_xml({"h", 128ull << 20, 1, 0x120000000ull, false, false}),
+  const Scenario s = two_nodes(0);
+  EXPECT_EQ(dimm_slot(s, s.dimms[1]), 1);
+  EXPECT_EQ(dimm_device_xml(s.dimms[1], dimm_slot(s, s.dimms[1])),
             "<memory model='dimm'>\n  <alias name='ua-h'/>\n  <target>\n    <size unit='KiB'>131072</size>\n"
-            "    <node>1</node>\n  </target>\n  <address type='dimm' base='0x120000000'/>\n</memory>\n");
+            "    <node>1</node>\n  </target>\n  <address type='dimm' slot='1' base='0x120000000'/>\n</memory>\n");
 }
 
 TEST(LibvirtXml, WhatLibvirtCannotExpressIsASkipReason) {
