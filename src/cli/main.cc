@@ -25,6 +25,7 @@
 #include "rig/paths.h"
 #include "rig/progress_board.h"
 #include "rig/qemu_args.h"
+#include "rig/libvirt_cleanup.h"
 #include "rig/libvirt_xml.h"
 #include "rig/machine_factory.h"
 #include "rig/qemu_machine.h"
@@ -388,6 +389,15 @@ int cmd_check(const std::vector<std::string>& files) {
   return 0;
 }
 
+int cmd_cleanup(const std::string& uri) {
+  const std::string target = uri.empty() ? default_libvirt_uri() : uri;
+  if (target.rfind("qemu", 0) != 0 || target.find("://") == std::string::npos)
+    throw UsageError(fmt::format("--connect {}: not a libvirt QEMU URI (e.g. qemu:///system)", target));
+  const auto removed = cleanup_rig_domains(target, [](const std::string& line) { std::cout << line << "\n"; });
+  std::cout << fmt::format("{} leftover domain(s) removed from {}\n", removed.size(), target);
+  return 0;
+}
+
 int cmd_libvirt_xml(const std::string& file, const std::string& kernel, const std::string& initrd, const std::string& run_dir,
                     const std::string& type) {
   Scenario s = load_scenario_file(file);
@@ -513,6 +523,9 @@ int main(int argc, char** argv) {
   auto* args_cmd = app.add_subcommand("qemu-args", "Print the QEMU command line of a scenario");
   args_cmd->add_option("file", args_file, "Scenario file")->required();
   args_cmd->add_option("--kernel", args_kernel, "Kernel path to show");
+  std::string cleanup_uri;
+  auto* cleanup_cmd = app.add_subcommand("cleanup", "Destroy and undefine libvirt domains a crashed run left behind (named rig-...)");
+  cleanup_cmd->add_option("--connect", cleanup_uri, "libvirt URI (default qemu:///system)");
   std::string lx_file, lx_kernel = "KERNEL", lx_initrd = "INITRD", lx_run = "RUN", lx_type = "qemu";
   auto* lx_cmd = app.add_subcommand("libvirt-xml", "Print the libvirt domain XML of a scenario (or why the libvirt backend skips it)");
   lx_cmd->add_option("file", lx_file, "Scenario file")->required();
@@ -538,6 +551,7 @@ int main(int argc, char** argv) {
     if (*bisect_cmd) return cmd_bisect(ba);
     if (*check_cmd) return cmd_check(check_files);
     if (*args_cmd) return cmd_qemu_args(args_file, args_kernel);
+    if (*cleanup_cmd) return cmd_cleanup(cleanup_uri);
     if (*lx_cmd) return cmd_libvirt_xml(lx_file, lx_kernel, lx_initrd, lx_run, lx_type);
   } catch (const UsageError& e) {
     std::cerr << "rig: error: " << e.what() << std::endl;
