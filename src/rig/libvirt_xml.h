@@ -15,7 +15,9 @@ struct LibvirtDomainSpec {
   std::string kernel;
   std::string initrd;
   std::string console_log;   // the serial console goes to this file
-  std::string qga_socket;    // unix channel for qemu-guest-agent
+  // Unix channel named org.qemu.guest_agent.0. libvirt connects to it itself (verified), so a
+  // LibvirtMachine reaches the agent through virDomainQemuAgentCommand, not this socket.
+  std::string qga_socket;
   std::vector<std::string> extra_kernel_args;  // as the QEMU backend's (console=ttyS0 panic=-1)
 };
 
