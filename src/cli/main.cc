@@ -26,6 +26,9 @@
 #include "rig/paths.h"
 #include "rig/progress_board.h"
 #include "rig/qemu_args.h"
+#include "rig/libvirt_cleanup.h"
+#include "rig/libvirt_xml.h"
+#include "rig/machine_factory.h"
 #include "rig/qemu_machine.h"
 #include "rig/qemu_process.h"
 #include "rig/reproducer.h"
@@ -94,6 +97,8 @@ struct RunArgs {
   std::string artifacts = "rig-runs";
   bool artifacts_given = false;
   std::string qemu = "qemu-system-x86_64";
+  std::string backend = "qemu";
+  std::string connect;
   double boot_timeout = 0;
   double step_timeout = 0;
   int jobs = 0;
@@ -110,6 +115,7 @@ void check_parent_dir(const std::string& option, const std::string& file) {
 
 int cmd_run(RunArgs a) {
   // Everything the user gave is checked before anything boots.
+  validate_backend({a.backend, a.qemu, a.accel, a.connect});
   if (a.repeat < 1) throw UsageError(fmt::format("--repeat {}: must be at least 1", a.repeat));
   if (a.jobs < 0) throw UsageError(fmt::format("-j {}: must be at least 1 (or 0: as many as the host allows)", a.jobs));
   Shard shard;
@@ -119,7 +125,7 @@ int cmd_run(RunArgs a) {
   std::vector<KernelImage> kernels;
   for (const auto& k : a.kernels) kernels.push_back(locate_kernel(k));
   if (kernels.empty()) kernels.push_back(locate_kernel("debian-6.1"));
-  if (find_program(a.qemu).empty())
+  if (a.backend == "qemu" && find_program(a.qemu).empty())
     throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
   if (!a.out.empty()) {
     // One folder with everything a CI job keeps: reports and artifacts.
@@ -143,6 +149,8 @@ int cmd_run(RunArgs a) {
   opts.run.artifacts_root = fs::absolute(a.artifacts).lexically_normal().string();
   if (a.boot_timeout > 0) opts.run.timeouts.boot = a.boot_timeout;
   if (a.step_timeout > 0) opts.run.timeouts.step = a.step_timeout;
+  opts.backend = a.backend;
+  opts.connect = a.connect;
   opts.accel = a.accel;
   opts.qemu = a.qemu;
   opts.jobs = a.jobs;
@@ -451,6 +459,32 @@ int cmd_report(const std::string& results_file, std::string out) {
   return 0;
 }
 
+int cmd_cleanup(const std::string& uri) {
+  const std::string target = uri.empty() ? default_libvirt_uri() : uri;
+  if (target.rfind("qemu", 0) != 0 || target.find("://") == std::string::npos)
+    throw UsageError(fmt::format("--connect {}: not a libvirt QEMU URI (e.g. qemu:///system)", target));
+  const auto removed = cleanup_rig_domains(target, [](const std::string& line) { std::cout << line << "\n"; });
+  std::cout << fmt::format("{} leftover domain(s) removed from {}\n", removed.size(), target);
+  return 0;
+}
+
+int cmd_libvirt_xml(const std::string& file, const std::string& kernel, const std::string& initrd, const std::string& run_dir,
+                    const std::string& type) {
+  Scenario s = load_scenario_file(file);
+  const std::string skip = libvirt_skip_reason(s);
+  if (!skip.empty()) throw UsageError(fmt::format("{}: the libvirt backend skips it: {}", file, skip));
+  LibvirtDomainSpec spec;
+  spec.name = domain_name(static_cast<long>(::getpid()), 1, s.name);
+  spec.domain_type = type;
+  spec.kernel = kernel;
+  spec.initrd = initrd;
+  spec.console_log = run_dir + "/console.log";
+  spec.qga_socket = run_dir + "/qga.sock";
+  spec.extra_kernel_args = rig_kernel_args();
+  std::cout << domain_xml(s, spec);
+  return 0;
+}
+
 int cmd_qemu_args(const std::string& file, const std::string& kernel) {
   Scenario s = load_scenario_file(file);
   QemuLaunchSpec spec;
@@ -485,6 +519,8 @@ int main(int argc, char** argv) {
     run.artifacts_given = true;
   });
   run_cmd->add_option("--qemu", run.qemu, "QEMU binary")->capture_default_str();
+  run_cmd->add_option("--backend", run.backend, "What runs the guests: qemu, or libvirt")->capture_default_str();
+  run_cmd->add_option("--connect", run.connect, "libvirt URI for --backend libvirt (default qemu:///system)");
   run_cmd->add_option("--boot-timeout", run.boot_timeout, "Seconds from QEMU start to a ready guest");
   run_cmd->add_option("--step-timeout", run.step_timeout, "Seconds for one step unless the scenario says");
   run_cmd->add_option("-j,--jobs", run.jobs, "Guests at once (default: as many as the cores and memory allow)");
@@ -563,6 +599,16 @@ int main(int argc, char** argv) {
   auto* args_cmd = app.add_subcommand("qemu-args", "Print the QEMU command line of a scenario");
   args_cmd->add_option("file", args_file, "Scenario file")->required();
   args_cmd->add_option("--kernel", args_kernel, "Kernel path to show");
+  std::string cleanup_uri;
+  auto* cleanup_cmd = app.add_subcommand("cleanup", "Destroy and undefine libvirt domains a crashed run left behind (named rig-...)");
+  cleanup_cmd->add_option("--connect", cleanup_uri, "libvirt URI (default qemu:///system)");
+  std::string lx_file, lx_kernel = "KERNEL", lx_initrd = "INITRD", lx_run = "RUN", lx_type = "qemu";
+  auto* lx_cmd = app.add_subcommand("libvirt-xml", "Print the libvirt domain XML of a scenario (or why the libvirt backend skips it)");
+  lx_cmd->add_option("file", lx_file, "Scenario file")->required();
+  lx_cmd->add_option("--kernel", lx_kernel, "Kernel path to put in <kernel>");
+  lx_cmd->add_option("--initrd", lx_initrd, "Initramfs path to put in <initrd>");
+  lx_cmd->add_option("--run-dir", lx_run, "Directory of console.log and qga.sock");
+  lx_cmd->add_option("--type", lx_type, "Domain type")->check(CLI::IsMember({"qemu", "kvm"}))->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -582,6 +628,8 @@ int main(int argc, char** argv) {
     if (*bisect_cmd) return cmd_bisect(ba);
     if (*check_cmd) return cmd_check(check_files);
     if (*args_cmd) return cmd_qemu_args(args_file, args_kernel);
+    if (*cleanup_cmd) return cmd_cleanup(cleanup_uri);
+    if (*lx_cmd) return cmd_libvirt_xml(lx_file, lx_kernel, lx_initrd, lx_run, lx_type);
   } catch (const UsageError& e) {
     std::cerr << "rig: error: " << e.what() << std::endl;
     return 2;

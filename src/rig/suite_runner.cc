@@ -15,7 +15,7 @@
 #include "rig/guest_image.h"
 #include "rig/host_command.h"
 #include "rig/paths.h"
-#include "rig/qemu_machine.h"
+#include "rig/machine_factory.h"
 #include "rig/reproducer.h"
 #include "rig/results_report.h"
 #include "rig/snapshot_cache.h"
@@ -63,9 +63,11 @@ ScenarioResult no_probe_result(const Scenario& s, const KernelImage& k, int run,
 std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, const std::vector<KernelImage>& kernels,
                                       const SuiteOptions& opts, const RunEventSink& events) {
   auto note = [&](const std::string& text) { events({RunEvent::Kind::Note, "", text, nullptr}); };
+  const BackendConfig backend{opts.backend, opts.qemu, opts.accel, opts.connect};
+  validate_backend(backend);
   std::optional<SnapshotCache> cache;
-  if (opts.snapshots) cache.emplace(SnapshotCache::default_cache());
-  const std::string qemu_version = opts.snapshots ? first_line(run_capture({opts.qemu, "--version"})) : "";
+  if (opts.snapshots && backend.backend == "qemu") cache.emplace(SnapshotCache::default_cache());
+  const std::string qemu_version = cache ? first_line(run_capture({opts.qemu, "--version"})) : "";
 
   std::vector<KernelSetup> setups;
   for (const auto& k : kernels) {
@@ -110,23 +112,22 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
       r = no_probe_result(s, k, it.run, ks.image.probe_problem);
     } else {
       MachineFactory factory = [&](const Scenario& sc, const std::string& run_dir) -> std::unique_ptr<Machine> {
-        QemuMachineConfig cfg;
-        cfg.scenario = sc;
-        cfg.kernel_path = k.path;
-        cfg.kernel_release = k.release;
-        cfg.initrd = ks.image.initramfs;
-        cfg.accel = ks.accel.accel;
-        cfg.run_dir = run_dir;
-        cfg.timeouts = opts.run.timeouts;
-        cfg.qemu_binary = opts.qemu;
+        MachineSetup setup;
+        setup.scenario = sc;
+        setup.kernel_path = k.path;
+        setup.kernel_release = k.release;
+        setup.initrd = ks.image.initramfs;
+        setup.accel = ks.accel.accel;
+        setup.run_dir = run_dir;
+        setup.timeouts = opts.run.timeouts;
         if (cache) {
-          cfg.snapshots = &*cache;
-          cfg.kernel_hash = ks.kernel_hash;
-          cfg.initrd_hash = ks.initrd_hash;
-          cfg.qemu_version = qemu_version;
-          cfg.probe = sc.uses_probe();
+          setup.snapshots = &*cache;
+          setup.kernel_hash = ks.kernel_hash;
+          setup.initrd_hash = ks.initrd_hash;
+          setup.qemu_version = qemu_version;
+          setup.probe = sc.uses_probe();
         }
-        return std::make_unique<QemuMachine>(cfg);
+        return make_machine(backend, setup);
       };
       r = run_scenario(s, k, opts.run, factory, line, it.run);
       if (r.verdict == Verdict::Fail) {

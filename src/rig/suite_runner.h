@@ -28,8 +28,10 @@ using RunEventSink = std::function<void(const RunEvent&)>;
 
 struct SuiteOptions {
   RunOptions run;
+  std::string backend = "qemu";  // machine_factory.h: qemu or libvirt
   std::string accel = "auto";
   std::string qemu = "qemu-system-x86_64";
+  std::string connect;  // libvirt URI; empty: qemu:///system
   int repeat = 1;  // runs of each scenario on each kernel
   int jobs = 0;    // guests at once; 0: as many as cores and memory allow
   Shard shard;

@@ -1,0 +1,48 @@
+#include "rig/machine_factory.h"
+
+#include <fmt/format.h>
+
+#include "rig/errors.h"
+#include "rig/qemu_machine.h"
+
+namespace rig {
+
+void validate_backend(const BackendConfig& b) {
+  if (b.backend != "qemu" && b.backend != "libvirt")
+    throw UsageError(fmt::format("--backend {}: unknown backend (qemu or libvirt)", b.backend));
+  if (b.accel != "auto" && b.accel != "kvm" && b.accel != "tcg")
+    throw UsageError(fmt::format("--accel {}: must be auto, kvm or tcg", b.accel));
+  if (b.backend == "qemu" && !b.connect.empty())
+    throw UsageError(fmt::format("--connect {}: only the libvirt backend connects to a URI (add --backend libvirt)", b.connect));
+  if (b.backend == "libvirt") {
+    const std::string uri = b.connect.empty() ? default_libvirt_uri() : b.connect;
+    if (uri.rfind("qemu", 0) != 0 || uri.find("://") == std::string::npos)
+      throw UsageError(fmt::format("--connect {}: not a libvirt QEMU URI (e.g. qemu:///system or qemu+tcp://HOST/system)", uri));
+    // The domain XML exists (rig libvirt-xml); the machine that drives it does not yet.
+    throw UsageError("--backend libvirt: the libvirt machine is not built yet (issue 10); `rig libvirt-xml` prints the domain XML");
+  }
+}
+
+std::unique_ptr<Machine> make_machine(const BackendConfig& b, const MachineSetup& setup) {
+  if (b.backend == "qemu") {
+    QemuMachineConfig cfg;
+    cfg.scenario = setup.scenario;
+    cfg.kernel_path = setup.kernel_path;
+    cfg.kernel_release = setup.kernel_release;
+    cfg.initrd = setup.initrd;
+    cfg.accel = setup.accel;
+    cfg.run_dir = setup.run_dir;
+    cfg.timeouts = setup.timeouts;
+    cfg.qemu_binary = b.qemu;
+    cfg.snapshots = setup.snapshots;
+    cfg.kernel_hash = setup.kernel_hash;
+    cfg.initrd_hash = setup.initrd_hash;
+    cfg.qemu_version = setup.qemu_version;
+    cfg.probe = setup.probe;
+    return std::make_unique<QemuMachine>(cfg);
+  }
+  validate_backend(b);  // throws for anything this build cannot run
+  throw UsageError(fmt::format("--backend {}: no machine for it", b.backend));
+}
+
+}  // namespace rig

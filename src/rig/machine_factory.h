@@ -1,0 +1,46 @@
+// The one place that picks a Machine backend. The runner and the suite get a MachineFactory built
+// here and never name a backend's class; adding a backend touches this file and its own files.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "rig/machine.h"
+#include "rig/snapshot_cache.h"
+
+namespace rig {
+
+// What the user chose: the backend and what it needs (QEMU binary and accelerator, or a libvirt
+// connection URI).
+struct BackendConfig {
+  std::string backend = "qemu";  // "qemu" or "libvirt"
+  std::string qemu = "qemu-system-x86_64";
+  std::string accel = "auto";  // auto, kvm or tcg
+  std::string connect;         // libvirt URI; empty: default_libvirt_uri
+};
+
+inline const char* default_libvirt_uri() { return "qemu:///system"; }
+
+// Checks the choice before anything boots; throws UsageError with a one-line reason.
+void validate_backend(const BackendConfig& b);
+
+// What every backend needs to bring up one guest of one run.
+struct MachineSetup {
+  Scenario scenario;
+  std::string kernel_path;
+  std::string kernel_release;
+  std::string initrd;
+  std::string accel = "tcg";  // the accelerator chosen for this kernel (kvm or tcg)
+  std::string run_dir;        // exists, mode 0700
+  Timeouts timeouts;
+  // Snapshots (QEMU backend only): null boots every time.
+  SnapshotCache* snapshots = nullptr;
+  std::string kernel_hash, initrd_hash, qemu_version;
+  bool probe = false;
+};
+
+// Builds the machine of the chosen backend. Throws UsageError for a backend it does not know and
+// InfraError for one that cannot run here.
+std::unique_ptr<Machine> make_machine(const BackendConfig& b, const MachineSetup& setup);
+
+}  // namespace rig
