@@ -1,5 +1,7 @@
 #include "rig/html_report.h"
 
+#include "rig/text.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,23 +12,7 @@
 
 namespace rig {
 
-std::string html_escape(const std::string& in) {
-  std::string out;
-  out.reserve(in.size());
-  for (char c : in) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += ' ';
-        else out += c;
-    }
-  }
-  return out;
-}
+std::string html_escape(const std::string& in) { return xml_escape(in); }
 
 namespace {
 

@@ -1,5 +1,7 @@
 #include "rig/libvirt_xml.h"
 
+#include "rig/text.h"
+
 #include <fmt/format.h>
 
 #include "rig/errors.h"
@@ -14,20 +16,6 @@ uint64_t kib(uint64_t bytes) { return bytes / 1024; }
 
 }  // namespace
 
-std::string xml_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\'': out += "&apos;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string domain_name(long pid, int n, const std::string& scenario) {
   std::string clean;

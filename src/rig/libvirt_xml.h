@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "rig/scenario.h"
+#include "rig/text.h"
 
 namespace rig {
 
@@ -48,7 +49,5 @@ std::string domain_xml(const Scenario& s, const LibvirtDomainSpec& spec);
 std::string dimm_device_xml(const Dimm& d, int slot);
 int dimm_slot(const Scenario& s, const Dimm& d);
 
-// XML text and attribute escaping.
-std::string xml_escape(const std::string& text);
 
 }  // namespace rig

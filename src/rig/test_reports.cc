@@ -1,5 +1,7 @@
 #include "rig/test_reports.h"
 
+#include "rig/text.h"
+
 #include <fmt/format.h>
 
 #include <map>
@@ -11,22 +13,6 @@ namespace {
 std::string run_name(const ScenarioResult& r) { return r.run > 1 ? fmt::format("{}#{}", r.scenario, r.run) : r.scenario; }
 
 
-std::string xml_escape(const std::string& in) {
-  std::string out;
-  for (char c : in) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += ' ';
-        else out += c;
-    }
-  }
-  return out;
-}
 
 // KTAP descriptions and directives must stay on one line and not contain '#'.
 std::string ktap_text(const std::string& in) {

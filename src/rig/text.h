@@ -10,4 +10,8 @@ namespace rig {
 // `max_chars` its middle cut (the start names the value, the end often says what is wrong).
 std::string one_line(const std::string& text, size_t max_chars);
 
+// `text` fit for XML or HTML text and attribute values: & < > " ' as entities, control
+// characters other than newline and tab as a space.
+std::string xml_escape(const std::string& text);
+
 }  // namespace rig

@@ -275,7 +275,7 @@ TEST(HtmlReport, OneCellPerSectionPerFrameLinksAndNothingUnescaped) {
   EXPECT_NE(html.find("<title>section 512 - node 1\npfn 16777216-16809983 (32768 pages, 128 MiB at 0x1000000000)"), std::string::npos);
   // Escaped, self-contained, no script.
   EXPECT_EQ(html.find("<script"), std::string::npos);
-  EXPECT_NE(html.find("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;quotes&quot;"), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt; &amp; &quot;quotes&quot;"), std::string::npos);
   EXPECT_EQ(std::regex_search(html, std::regex("(src|href)=\"https?:")), false);
   EXPECT_EQ(count(html, "http://"), count(html, "xmlns=\"http://www.w3.org/2000/svg\""));
 }
