@@ -127,13 +127,14 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
       if (r.kind == PageRoleKind::Memmap && early.count(static_cast<uint64_t>(r.owner)))
         for (uint64_t pfn = run.pfn & ~511ull; pfn < run.pfn + run.count; pfn += 512) block_registrants[pfn].insert(r.owner);
 
-  Offenders memmap, tables, pgdat, pgdat_shared;
+  Offenders memmap, tables, pgdat, pgdat_shared, pgdat_usage;
+  size_t pgdat_usage_pages = 0;
   const auto owners = page_owners(s);
   size_t memmap_pages = 0, table_pages = 0, pgdat_pages = 0;
   for (const auto& run : s.runs) {
     if (!run.state.online) continue;
     std::vector<int64_t> memmap_owners;
-    bool table = false, pg = false;
+    bool table = false, pg = false, usage = false;
     int64_t pg_node = -1;
     std::set<uint64_t> pg_nodes;
     bool early_table = false;
@@ -141,6 +142,7 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
       if (r.kind == PageRoleKind::Memmap) memmap_owners.push_back(r.owner);
       if (r.kind == PageRoleKind::Pmd || r.kind == PageRoleKind::Pud || r.kind == PageRoleKind::P4d || r.kind == PageRoleKind::Pte || r.kind == PageRoleKind::Usage) {
         table = true;
+        usage |= r.kind == PageRoleKind::Usage;
         early_table |= early.count(static_cast<uint64_t>(r.owner)) > 0;
       }
       if (r.kind == PageRoleKind::Pgdat) {
@@ -169,6 +171,7 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
       } else if (pg) {
         if (!boot_nodes.count(static_cast<int>(pg_node))) continue;  // pgdat of a node offline at boot: memblock, untagged
         ++pgdat_pages;
+        if (usage && pg_nodes.size() == 1) ++pgdat_usage_pages;
         const bool edge = i == 0 || i + 1 == run.count;
         const bool type_ok = st.type == s.types.node || (st.type == s.types.mix && edge);
         if (pg_nodes.size() > 1 && (!type_ok || !pg_nodes.count(st.info) || !st.reserved || !st.private_ || st.ref < 2)) {
@@ -183,7 +186,8 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
                                 st.info, seen),
                     pfn, roles_of(run));
         } else if (!type_ok || st.info != static_cast<uint64_t>(pg_node) || !st.reserved || !st.private_ || st.ref < 2) {
-          pgdat.add(fmt::format("pgdat of node {}: expected Reserved Private NODE_INFO info {} refcount >= 2; saw {}", pg_node, pg_node, seen), pfn,
+          // A page that holds usage maps as well as the pgdat (6.12 packs them): its own check.
+          (usage ? pgdat_usage : pgdat).add(fmt::format("pgdat of node {}: expected Reserved Private NODE_INFO info {} refcount >= 2; saw {}", pg_node, pg_node, seen), pfn,
                     roles_of(run));
         }
       } else if (table && early_table) {
@@ -219,6 +223,14 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
   // page is shared it cannot fail.
   if (pgdat_shared.empty()) out.push_back({5, "boot-tags-pgdat-shared-page", true, "no page holds the pgdat of two nodes", false, {}});
   else emit(5, "boot-tags-pgdat-shared-page", pgdat_shared, "");
+  // Likewise a pgdat page that also holds usage maps of sections (6.12 aligns pgdat to a cache
+  // line and allocates it right after them): applicable only where such a page exists, so a
+  // known failure of this shape is neither hidden in nor stale on every other layout.
+  if (pgdat_usage_pages == 0)
+    out.push_back({5, "boot-tags-pgdat-usage-page", true, "no pgdat page holds usage maps", false, {}});
+  else
+    emit(5, "boot-tags-pgdat-usage-page", pgdat_usage,
+         fmt::format("{} pgdat pages that also hold usage maps tagged NODE_INFO with their node", pgdat_usage_pages));
   return out;
 }
 

@@ -230,9 +230,10 @@ TEST(CaseChecks, RefusalWithSideEffectsFails) {
 
 TEST(CaseChecks, BootTagsOfDebian61AreConsistent) {
   auto checks = check_boot_tags(parse_probe_snapshot(data("probe/movable-6.1-before.txt")));
-  ASSERT_EQ(checks.size(), 4u);
+  ASSERT_EQ(checks.size(), 5u);
   for (const auto& c : checks) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
   EXPECT_FALSE(find_check(checks, "boot-tags-pgdat-shared-page")->applicable) << "no page is shared: it cannot fail";
+  EXPECT_FALSE(find_check(checks, "boot-tags-pgdat-usage-page")->applicable) << "6.1 page-aligns pgdat";
   EXPECT_EQ(checks[0].detail, "6144 memmap pages of boot sections tagged SECTION_INFO with their section, refcount 1 + registrations");
 }
 
@@ -643,6 +644,36 @@ TEST(CaseChecks, BootTagChecksFailOnAPlantedFault) {
   ASSERT_NE(p, nullptr);
   EXPECT_FALSE(p->ok);
   EXPECT_EQ(p->offenders.size(), 43u);
+}
+
+// A pgdat page that also holds usage maps has its own check: not applicable where there is none
+// (it cannot fail there), failed with the page's evidence where 6.12 tags it MIX_SECTION_INFO,
+// passed where it is tagged NODE_INFO with its node.
+TEST(CaseChecks, PgdatPageWithUsageMapsIsItsOwnCheck) {
+  const std::string text = data("probe/pt64-6.12-before.txt");
+  const std::string usage_line =
+      "P 261082 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=11 type=13 info=513 "
+      "roles=usage:0,usage:1,usage:2,usage:3,usage:4,usage:5,usage:6,usage:7,usage:512,usage:513";
+  auto none = check_boot_tags(parse_probe_snapshot(text));
+  const CaseCheck* n = find_check(none, "boot-tags-pgdat-usage-page");
+  ASSERT_NE(n, nullptr);
+  EXPECT_FALSE(n->applicable) << "no pgdat page holds usage maps: it cannot fail";
+  auto packed = check_boot_tags(parse_probe_snapshot(replace_line(text, usage_line, usage_line + ",pgdat:1")));
+  const CaseCheck* p = find_check(packed, "boot-tags-pgdat-usage-page");
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(p->applicable);
+  EXPECT_FALSE(p->ok);
+  ASSERT_EQ(p->offenders.size(), 1u);
+  EXPECT_EQ(p->offenders[0].pfn, 261082u);
+  EXPECT_NE(p->detail.find("saw Reserved Private refcount 11 MIX_SECTION_INFO info 513"), std::string::npos) << p->detail;
+  EXPECT_TRUE(find_check(packed, "boot-tags-pgdat")->ok) << "the rest of node 1's pgdat is tagged right";
+  std::string tagged = usage_line + ",pgdat:1";
+  tagged.replace(tagged.find("ref=11 type=13 info=513"), 23, "ref=12 type=14 info=1");
+  auto right = check_boot_tags(parse_probe_snapshot(replace_line(text, usage_line, tagged)));
+  const CaseCheck* r = find_check(right, "boot-tags-pgdat-usage-page");
+  ASSERT_NE(r, nullptr);
+  EXPECT_TRUE(r->applicable);
+  EXPECT_TRUE(r->ok) << r->detail;
 }
 
 TEST(CaseChecks, PgdatReuseFailsWhenThePgdatMovedOrChanged) {
