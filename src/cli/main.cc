@@ -464,7 +464,7 @@ int cmd_cleanup(const std::string& uri) {
   if (target.rfind("qemu", 0) != 0 || target.find("://") == std::string::npos)
     throw UsageError(fmt::format("--connect {}: not a libvirt QEMU URI (e.g. qemu:///system)", target));
   const auto removed = cleanup_rig_domains(target, [](const std::string& line) { std::cout << line << "\n"; });
-  std::cout << fmt::format("{} leftover domain(s) removed from {}\n", removed.size(), target);
+  std::cout << fmt::format("{} leftover domain(s) and storage pool(s) removed from {}\n", removed.size(), target);
   return 0;
 }
 
@@ -478,7 +478,6 @@ int cmd_libvirt_xml(const std::string& file, const std::string& kernel, const st
   spec.domain_type = type;
   spec.kernel = kernel;
   spec.initrd = initrd;
-  spec.console_log = run_dir + "/console.log";
   spec.qga_socket = run_dir + "/qga.sock";
   spec.extra_kernel_args = rig_kernel_args();
   std::cout << domain_xml(s, spec);

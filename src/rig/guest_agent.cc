@@ -81,7 +81,7 @@ json GuestAgent::call(const std::string& command, const json& args, Deadline dea
   }
 }
 
-GuestExecResult GuestAgent::exec(const std::string& script, Deadline deadline) {
+GuestExecResult agent_exec(const AgentCall& call, const std::string& script, Deadline deadline) {
   json r = call("guest-exec", {{"path", "/bin/sh"}, {"arg", {"-c", script}}, {"capture-output", true}}, deadline);
   const int64_t pid = r.value("pid", -1);
   if (pid < 0) throw InfraError("qga: guest-exec returned no pid");
@@ -101,7 +101,7 @@ GuestExecResult GuestAgent::exec(const std::string& script, Deadline deadline) {
   }
 }
 
-std::string GuestAgent::read_file(const std::string& path, Deadline deadline) {
+std::string agent_read_file(const AgentCall& call, const std::string& path, Deadline deadline) {
   json handle = call("guest-file-open", {{"path", path}, {"mode", "r"}}, deadline);
   std::string content;
   while (true) {
@@ -111,6 +111,14 @@ std::string GuestAgent::read_file(const std::string& path, Deadline deadline) {
   }
   call("guest-file-close", {{"handle", handle}}, deadline);
   return content;
+}
+
+GuestExecResult GuestAgent::exec(const std::string& script, Deadline deadline) {
+  return agent_exec([this](const std::string& c, const json& a, Deadline d) { return call(c, a, d); }, script, deadline);
+}
+
+std::string GuestAgent::read_file(const std::string& path, Deadline deadline) {
+  return agent_read_file([this](const std::string& c, const json& a, Deadline d) { return call(c, a, d); }, path, deadline);
 }
 
 }  // namespace rig

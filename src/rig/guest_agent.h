@@ -3,6 +3,7 @@
 // logs only, never for commands.
 #pragma once
 
+#include <functional>
 #include <set>
 #include <string>
 
@@ -16,6 +17,16 @@ struct GuestExecResult {
   std::string err;
   bool ok() const { return exit_code == 0; }
 };
+
+// One agent command and its "return" value; throws InfraError for an error or no answer in time.
+// The transport differs by backend (the rig's own socket, or libvirt's agent pass-through); what
+// is built on it is the same.
+using AgentCall = std::function<nlohmann::json(const std::string& command, const nlohmann::json& args, Deadline deadline)>;
+
+// guest-exec of "/bin/sh -c script" with its output captured, polled with guest-exec-status.
+GuestExecResult agent_exec(const AgentCall& call, const std::string& script, Deadline deadline);
+// guest-file-open/read/close of a whole file.
+std::string agent_read_file(const AgentCall& call, const std::string& path, Deadline deadline);
 
 class GuestAgent {
  public:

@@ -108,12 +108,16 @@ std::string domain_xml(const Scenario& s, const LibvirtDomainSpec& spec) {
   // Like -no-reboot and panic=-1: a guest that stops or panics is gone, and the rig sees it.
   x += "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>destroy</on_reboot>\n  <on_crash>destroy</on_crash>\n";
   x += "  <devices>\n";
-  x += fmt::format("    <serial type='file'>\n      <source path='{}'/>\n      <target port='0'/>\n    </serial>\n",
-                   xml_escape(spec.console_log));
-  x += fmt::format(
-      "    <channel type='unix'>\n      <source mode='bind' path='{}'/>\n"
-      "      <target type='virtio' name='org.qemu.guest_agent.0'/>\n    </channel>\n",
-      xml_escape(spec.qga_socket));
+  // The serial console is a pty that the rig reads through virDomainOpenConsole (a stream over
+  // the libvirt connection, so it works the same on another host); it is opened before the guest
+  // runs, so no line is lost.
+  x += "    <serial type='pty'>\n      <target port='0'/>\n    </serial>\n";
+  x += "    <console type='pty'>\n      <target type='serial' port='0'/>\n    </console>\n";
+  // The agent's channel: libvirt connects to it itself (virDomainQemuAgentCommand) and picks the
+  // socket's path on its own host unless one is given.
+  x += "    <channel type='unix'>\n";
+  if (!spec.qga_socket.empty()) x += fmt::format("      <source mode='bind' path='{}'/>\n", xml_escape(spec.qga_socket));
+  x += "      <target type='virtio' name='org.qemu.guest_agent.0'/>\n    </channel>\n";
   for (const auto& d : s.dimms) {
     if (!d.present) continue;
     std::string dev = dimm_device_xml(d, dimm_slot(s, d));
@@ -133,6 +137,20 @@ std::string domain_xml(const Scenario& s, const LibvirtDomainSpec& spec) {
   x += "  </devices>\n";
   x += "</domain>\n";
   return x;
+}
+
+std::string storage_pool_xml(const std::string& name) {
+  return fmt::format(
+      "<pool type='dir'>\n  <name>{0}</name>\n  <target>\n    <path>/var/lib/libvirt/images/{0}</path>\n"
+      "    <permissions>\n      <mode>0755</mode>\n    </permissions>\n  </target>\n</pool>\n",
+      xml_escape(name));
+}
+
+std::string storage_volume_xml(const std::string& name, uint64_t bytes) {
+  return fmt::format(
+      "<volume>\n  <name>{}</name>\n  <capacity unit='bytes'>{}</capacity>\n  <target>\n    <format type='raw'/>\n"
+      "    <permissions>\n      <mode>0644</mode>\n    </permissions>\n  </target>\n</volume>\n",
+      xml_escape(name), bytes);
 }
 
 }  // namespace rig

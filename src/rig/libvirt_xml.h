@@ -15,9 +15,8 @@ struct LibvirtDomainSpec {
   std::string domain_type = "qemu";  // "qemu" (TCG) or "kvm"
   std::string kernel;
   std::string initrd;
-  std::string console_log;   // the serial console goes to this file
-  // Unix channel named org.qemu.guest_agent.0. libvirt connects to it itself (verified), so a
-  // LibvirtMachine reaches the agent through virDomainQemuAgentCommand, not this socket.
+  // Unix channel named org.qemu.guest_agent.0; empty: libvirt picks the path. libvirt connects to
+  // it itself (verified), so a LibvirtMachine reaches the agent through virDomainQemuAgentCommand.
   std::string qga_socket;
   std::vector<std::string> extra_kernel_args;  // as the QEMU backend's (console=ttyS0 panic=-1)
 };
@@ -49,5 +48,11 @@ std::string domain_xml(const Scenario& s, const LibvirtDomainSpec& spec);
 std::string dimm_device_xml(const Dimm& d, int slot);
 int dimm_slot(const Scenario& s, const Dimm& d);
 
+// The directory pool a run's kernel and initramfs are uploaded to (virStorageVolUpload), named
+// like its domain, under /var/lib/libvirt/images on the libvirt host, readable by QEMU whatever
+// user libvirt runs it as.
+std::string storage_pool_xml(const std::string& name);
+// One raw volume of `bytes` in that pool, readable by QEMU.
+std::string storage_volume_xml(const std::string& name, uint64_t bytes);
 
 }  // namespace rig

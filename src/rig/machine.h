@@ -3,6 +3,7 @@
 // speaks QMP or builds a command line, and nothing assumes the rig booted the guest itself.
 #pragma once
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -83,6 +84,18 @@ struct MachineInfo {
   std::string kernel_release;
   std::string command_line;  // how to start it again by hand
 };
+
+// What every backend does with its console, whatever carries it.
+//
+// Throws GuestDown(Reported) for the first kernel report past `seen` after which the guest
+// cannot be trusted to finish the step (BUG, Oops, KASAN, a soft lockup, a hung task, an RCU
+// stall), after `read_more` has had two seconds to bring in the rest of the report.
+void throw_on_step_ending_report(const ConsoleParser& console, size_t& seen, const std::function<void()>& read_more);
+// The guest is gone: Crashed with the console's crash headline if it has one, else Exited with
+// `otherwise`.
+[[noreturn]] void throw_guest_gone(const ConsoleParser& console, const std::string& otherwise);
+// The last `lines` lines of the console log at `console_path`, written to `out_path`.
+void write_console_tail(const std::string& console_path, const std::string& out_path, size_t lines = 200);
 
 class Machine {
  public:

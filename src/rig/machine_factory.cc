@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "rig/errors.h"
+#include "rig/libvirt_machine.h"
+#include "rig/libvirt_xml.h"
 #include "rig/qemu_machine.h"
 
 namespace rig {
@@ -18,9 +20,15 @@ void validate_backend(const BackendConfig& b) {
     const std::string uri = b.connect.empty() ? default_libvirt_uri() : b.connect;
     if (uri.rfind("qemu", 0) != 0 || uri.find("://") == std::string::npos)
       throw UsageError(fmt::format("--connect {}: not a libvirt QEMU URI (e.g. qemu:///system or qemu+tcp://HOST/system)", uri));
-    // The domain XML exists (rig libvirt-xml); the machine that drives it does not yet.
-    throw UsageError("--backend libvirt: the libvirt machine is not built yet (issue 10); `rig libvirt-xml` prints the domain XML");
   }
+}
+
+std::string backend_skip_reason(const BackendConfig& b, const Scenario& s) {
+  if (b.backend == "libvirt") {
+    const std::string why = libvirt_skip_reason(s);
+    return why.empty() ? "" : "the libvirt backend cannot run it as the QEMU backend does: " + why;
+  }
+  return "";
 }
 
 std::unique_ptr<Machine> make_machine(const BackendConfig& b, const MachineSetup& setup) {
@@ -41,7 +49,19 @@ std::unique_ptr<Machine> make_machine(const BackendConfig& b, const MachineSetup
     cfg.probe = setup.probe;
     return std::make_unique<QemuMachine>(cfg);
   }
-  validate_backend(b);  // throws for anything this build cannot run
+  validate_backend(b);
+  if (b.backend == "libvirt") {
+    LibvirtMachineConfig cfg;
+    cfg.scenario = setup.scenario;
+    cfg.uri = b.connect.empty() ? default_libvirt_uri() : b.connect;
+    cfg.kernel_path = setup.kernel_path;
+    cfg.kernel_release = setup.kernel_release;
+    cfg.initrd = setup.initrd;
+    cfg.accel = setup.accel;
+    cfg.run_dir = setup.run_dir;
+    cfg.timeouts = setup.timeouts;
+    return std::make_unique<LibvirtMachine>(cfg);
+  }
   throw UsageError(fmt::format("--backend {}: no machine for it", b.backend));
 }
 

@@ -24,6 +24,10 @@ inline const char* default_libvirt_uri() { return "qemu:///system"; }
 // Checks the choice before anything boots; throws UsageError with a one-line reason.
 void validate_backend(const BackendConfig& b);
 
+// Why the chosen backend cannot run `s` faithfully (the run is a skip with this reason); empty if
+// it can.
+std::string backend_skip_reason(const BackendConfig& b, const Scenario& s);
+
 // What every backend needs to bring up one guest of one run.
 struct MachineSetup {
   Scenario scenario;
@@ -33,7 +37,7 @@ struct MachineSetup {
   std::string accel = "tcg";  // the accelerator chosen for this kernel (kvm or tcg)
   std::string run_dir;        // exists, mode 0700
   Timeouts timeouts;
-  // Snapshots (QEMU backend only): null boots every time.
+  // Snapshots (QEMU backend only): null boots every time. The libvirt backend always boots.
   SnapshotCache* snapshots = nullptr;
   std::string kernel_hash, initrd_hash, qemu_version;
   bool probe = false;

@@ -18,15 +18,6 @@
 
 namespace rig {
 
-const char* unplug_result_name(UnplugResult r) {
-  switch (r) {
-    case UnplugResult::Removed: return "removed";
-    case UnplugResult::Refused: return "refused";
-    case UnplugResult::Timeout: return "timeout";
-  }
-  return "?";
-}
-
 std::vector<std::string> rig_kernel_args() { return {"console=ttyS0", "panic=-1"}; }
 
 template <class Op>
@@ -318,11 +309,8 @@ void QemuMachine::throw_down() {
   down_ = true;
   read_console();
   console_.finish();
-  for (const auto& f : console_.findings())
-    if (f.severity == Severity::Crash)
-      throw GuestDown(GuestDown::Kind::Crashed, fmt::format("kernel crashed: {} (console line {})", f.headline, f.line_no));
   std::string how = process_ && process_->exit_status() ? process_->exit_status()->describe() : "unknown";
-  throw GuestDown(GuestDown::Kind::Exited, fmt::format("QEMU exited unexpectedly ({}): {}", how, qemu_log_tail()));
+  throw_guest_gone(console_, fmt::format("QEMU exited unexpectedly ({}): {}", how, qemu_log_tail()));
 }
 
 void QemuMachine::check_alive() {
@@ -348,42 +336,14 @@ void QemuMachine::check_alive() {
   }
 }
 
-namespace {
-// Reports after which the guest cannot be trusted to finish the step: waiting for the step's
-// timeout would only hide the report behind "timeout".
-bool ends_step(const std::string& kind) {
-  return kind == "bug" || kind == "oops" || kind == "kasan" || kind == "soft-lockup" || kind == "hung-task" || kind == "rcu-stall";
-}
-}  // namespace
-
 void QemuMachine::check_reports() {
-  const auto& findings = console_.findings();
-  for (; reports_seen_ < findings.size(); ++reports_seen_) {
-    if (!ends_step(findings[reports_seen_].kind)) continue;
-    // Let the report finish (its trace follows the headline) before the run ends.
-    const Deadline by = deadline_in(2);
-    while (Clock::now() < by) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      read_console();
-    }
-    const ConsoleFinding f = console_.findings()[reports_seen_++];
-    throw GuestDown(GuestDown::Kind::Reported, fmt::format("kernel reported {} (console line {}): {}", f.kind, f.line_no, f.headline));
-  }
+  throw_on_step_ending_report(console_, reports_seen_, [this] { read_console(); });
 }
 
 void QemuMachine::save_hang_evidence() {
   read_console();
-  {
-    // The console's last lines, where the hang's last words are.
-    std::ifstream in(path("console.log"));
-    std::deque<std::string> tail;
-    for (std::string line; std::getline(in, line);) {
-      tail.push_back(line);
-      if (tail.size() > 200) tail.pop_front();
-    }
-    std::ofstream out(path("hang-console-tail.txt"));
-    for (const auto& l : tail) out << l << "\n";
-  }
+  // The console's last lines, where the hang's last words are.
+  write_console_tail(path("console.log"), path("hang-console-tail.txt"));
   std::ofstream out(path("hang-status.txt"));
   try {
     QmpReply st = qmp_.execute("query-status", json::object(), deadline_in(5));

@@ -44,8 +44,8 @@ std::string run_id(const Scenario& s, const KernelImage& k, int run) {
   return fmt::format("{}@{}{}", s.name, k.release, run > 1 ? fmt::format("#{}", run) : "");
 }
 
-ScenarioResult no_probe_result(const Scenario& s, const KernelImage& k, int run, const std::string& why) {
-  // Spec checks without the probe would check nothing: say so instead of booting.
+// A run that boots nothing: skipped, or impossible here, with the reason.
+ScenarioResult unrun_result(const Scenario& s, const KernelImage& k, int run, Verdict verdict, const std::string& reason) {
   ScenarioResult r;
   r.scenario = s.name;
   r.scenario_path = s.path;
@@ -53,8 +53,8 @@ ScenarioResult no_probe_result(const Scenario& s, const KernelImage& k, int run,
   r.kernel_name = k.name;
   r.kernel_path = k.path;
   r.run = run;
-  r.verdict = Verdict::Error;
-  r.reason = "the spec checks need the probe: " + why;
+  r.verdict = verdict;
+  r.reason = reason;
   return r;
 }
 
@@ -108,8 +108,12 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
     auto line = [&](const std::string& text) { events({RunEvent::Kind::Line, id, text, nullptr}); };
     ScenarioResult r;
     try {
-    if (s.uses_probe() && ks.image.probe.empty()) {
-      r = no_probe_result(s, k, it.run, ks.image.probe_problem);
+    const std::string skip = backend_skip_reason(backend, s);
+    if (!skip.empty()) {
+      r = unrun_result(s, k, it.run, Verdict::Skip, skip);
+    } else if (s.uses_probe() && ks.image.probe.empty()) {
+      // Spec checks without the probe would check nothing: say so instead of booting.
+      r = unrun_result(s, k, it.run, Verdict::Error, "the spec checks need the probe: " + ks.image.probe_problem);
     } else {
       MachineFactory factory = [&](const Scenario& sc, const std::string& run_dir) -> std::unique_ptr<Machine> {
         MachineSetup setup;
@@ -149,8 +153,7 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
     }
     } catch (const std::exception& e) {
       // The run could not even be set up (its directory, a full disk): an error, and the matrix goes on.
-      r = no_probe_result(s, k, it.run, "");
-      r.reason = fmt::format("the run could not be set up: {}", e.what());
+      r = unrun_result(s, k, it.run, Verdict::Error, fmt::format("the run could not be set up: {}", e.what()));
     }
     std::lock_guard<std::mutex> lock(mu);
     done[i] = std::move(r);

@@ -23,7 +23,6 @@ LibvirtDomainSpec fixed_spec(const std::string& scenario) {
   spec.name = domain_name(1234, 1, scenario);
   spec.kernel = "/boot/vmlinuz";
   spec.initrd = "/cache/initramfs.cpio.gz";
-  spec.console_log = "/run/console.log";
   spec.qga_socket = "/run/qga.sock";
   spec.extra_kernel_args = {"console=ttyS0", "panic=-1"};
   return spec;
@@ -116,7 +115,9 @@ TEST(LibvirtXml, DomainNamesCarryTheRigPrefixAndAreEscaped) {
   EXPECT_TRUE(is_rig_domain("rig-42-3-x"));
   EXPECT_FALSE(is_rig_domain("debian12"));
   LibvirtDomainSpec spec = fixed_spec("t");
-  spec.console_log = "/run/a'b&c.log";
+  spec.qga_socket = "/run/a'b&c.sock";
   const std::string xml = domain_xml(two_nodes(0), spec);
-  EXPECT_NE(xml.find("<source path='/run/a&apos;b&amp;c.log'/>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<source mode='bind' path='/run/a&apos;b&amp;c.sock'/>"), std::string::npos) << xml;
+  spec.qga_socket.clear();
+  EXPECT_EQ(domain_xml(two_nodes(0), spec).find("<source mode='bind'"), std::string::npos) << "libvirt picks the path";
 }

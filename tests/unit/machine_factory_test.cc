@@ -23,12 +23,17 @@ TEST(MachineFactory, BadChoicesAreUsageErrors) {
   EXPECT_THROW(validate_backend({"libvirt", "qemu-system-x86_64", "auto", "http://127.0.0.1/"}), UsageError);
 }
 
-TEST(MachineFactory, LibvirtIsRefusedUntilItsMachineExists) {
-  try {
-    validate_backend({"libvirt", "qemu-system-x86_64", "auto", "qemu+tcp://127.0.0.1/system"});
-    FAIL() << "the libvirt backend has no machine yet";
-  } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("not built yet"), std::string::npos) << e.what();
-  }
+TEST(MachineFactory, LibvirtUrisAreAcceptedAndItsSkipsHaveReasons) {
+  EXPECT_NO_THROW(validate_backend({"libvirt", "qemu-system-x86_64", "auto", "qemu+tcp://127.0.0.1/system"}));
+  EXPECT_NO_THROW(validate_backend({"libvirt", "qemu-system-x86_64", "auto", ""}));
   EXPECT_STREQ(default_libvirt_uri(), "qemu:///system");
+  Scenario s;
+  s.name = "t";
+  s.machine.cpu = "Skylake-Server";
+  s.nodes = {{0, "0", 1ull << 30}};
+  const BackendConfig lv{"libvirt", "qemu-system-x86_64", "auto", ""};
+  EXPECT_NE(backend_skip_reason(lv, s).find("cpu Skylake-Server"), std::string::npos) << backend_skip_reason(lv, s);
+  EXPECT_EQ(backend_skip_reason(BackendConfig{}, s), "") << "the QEMU backend runs every valid scenario";
+  s.machine.cpu = "qemu64";
+  EXPECT_EQ(backend_skip_reason(lv, s), "");
 }

@@ -1,0 +1,62 @@
+#include "rig/machine.h"
+
+#include <fmt/format.h>
+
+#include <deque>
+#include <fstream>
+#include <thread>
+
+#include "rig/clock.h"
+
+namespace rig {
+
+const char* unplug_result_name(UnplugResult r) {
+  switch (r) {
+    case UnplugResult::Removed: return "removed";
+    case UnplugResult::Refused: return "refused";
+    case UnplugResult::Timeout: return "timeout";
+  }
+  return "?";
+}
+
+namespace {
+// Reports after which the guest cannot be trusted to finish the step: waiting for the step's
+// timeout would only hide the report behind "timeout".
+bool ends_step(const std::string& kind) {
+  return kind == "bug" || kind == "oops" || kind == "kasan" || kind == "soft-lockup" || kind == "hung-task" || kind == "rcu-stall";
+}
+}  // namespace
+
+void throw_on_step_ending_report(const ConsoleParser& console, size_t& seen, const std::function<void()>& read_more) {
+  for (; seen < console.findings().size(); ++seen) {
+    if (!ends_step(console.findings()[seen].kind)) continue;
+    // Let the report finish (its trace follows the headline) before the run ends.
+    const Deadline by = deadline_in(2);
+    while (Clock::now() < by) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      read_more();
+    }
+    const ConsoleFinding f = console.findings()[seen++];
+    throw GuestDown(GuestDown::Kind::Reported, fmt::format("kernel reported {} (console line {}): {}", f.kind, f.line_no, f.headline));
+  }
+}
+
+void throw_guest_gone(const ConsoleParser& console, const std::string& otherwise) {
+  for (const auto& f : console.findings())
+    if (f.severity == Severity::Crash)
+      throw GuestDown(GuestDown::Kind::Crashed, fmt::format("kernel crashed: {} (console line {})", f.headline, f.line_no));
+  throw GuestDown(GuestDown::Kind::Exited, otherwise);
+}
+
+void write_console_tail(const std::string& console_path, const std::string& out_path, size_t lines) {
+  std::ifstream in(console_path);
+  std::deque<std::string> tail;
+  for (std::string line; std::getline(in, line);) {
+    tail.push_back(line);
+    if (tail.size() > lines) tail.pop_front();
+  }
+  std::ofstream out(out_path);
+  for (const auto& l : tail) out << l << "\n";
+}
+
+}  // namespace rig
