@@ -548,14 +548,9 @@ PlugOutcome LibvirtMachine::plug_dimm(const Dimm& d, double timeout_s) {
   while (Clock::now() < by) {
     check_alive();
     auto e = impl_->wait_event(ost, std::min(by, deadline_in(0.5)));
-    if (!e) continue;
-    out.ost_status = e->data["info"].value("status", -1);
-    out.added = out.ost_status == kOstSuccess;
-    out.detail = fmt::format("guest acknowledged the device: _OST {:#x} ({})", out.ost_status, ost_status_name(out.ost_status));
-    return out;
+    if (e) return plug_acknowledged(*e);
   }
-  out.detail = "the guest did not acknowledge the new DIMM (no ACPI_DEVICE_OST) in time";
-  return out;
+  return plug_unacknowledged();
 }
 
 UnplugOutcome LibvirtMachine::unplug_dimm(const Dimm& d, double timeout_s) {

@@ -19,6 +19,20 @@ const char* unplug_result_name(UnplugResult r) {
   return "?";
 }
 
+PlugOutcome plug_acknowledged(const QmpEvent& ost) {
+  PlugOutcome out;
+  out.ost_status = ost.data.is_object() && ost.data.contains("info") ? ost.data["info"].value("status", -1) : -1;
+  out.added = out.ost_status == kOstSuccess;
+  out.detail = fmt::format("guest acknowledged the device: _OST {:#x} ({})", out.ost_status, ost_status_name(out.ost_status));
+  return out;
+}
+
+PlugOutcome plug_unacknowledged() {
+  PlugOutcome out;
+  out.detail = "the guest did not acknowledge the new DIMM (no ACPI_DEVICE_OST) in time";
+  return out;
+}
+
 namespace {
 // Reports after which the guest cannot be trusted to finish the step: waiting for the step's
 // timeout would only hide the report behind "timeout".

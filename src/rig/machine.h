@@ -10,6 +10,7 @@
 
 #include "rig/console_parser.h"
 #include "rig/guest_agent.h"
+#include "rig/qmp_protocol.h"
 #include "rig/scenario.h"
 
 namespace rig {
@@ -84,6 +85,11 @@ struct MachineInfo {
   std::string kernel_release;
   std::string command_line;  // how to start it again by hand
 };
+
+// A plug as the guest's _OST (source 1, the device check) answered it; and what a plug the guest
+// never answered is.
+PlugOutcome plug_acknowledged(const QmpEvent& ost);
+PlugOutcome plug_unacknowledged();
 
 // What every backend does with its console, whatever carries it.
 //

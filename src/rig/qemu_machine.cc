@@ -395,14 +395,9 @@ PlugOutcome QemuMachine::plug_dimm_unguarded(const Dimm& d, double timeout_s) {
   while (Clock::now() < by) {
     check_alive();
     auto e = qmp_.wait_event(event_for_device("ACPI_DEVICE_OST", d.id), std::min(by, deadline_in(0.5)));
-    if (!e) continue;
-    out.ost_status = e->data["info"].value("status", -1);
-    out.added = out.ost_status == kOstSuccess;
-    out.detail = fmt::format("guest acknowledged the device: _OST {:#x} ({})", out.ost_status, ost_status_name(out.ost_status));
-    return out;
+    if (e) return plug_acknowledged(*e);
   }
-  out.detail = "the guest did not acknowledge the new DIMM (no ACPI_DEVICE_OST) in time";
-  return out;
+  return plug_unacknowledged();
 }
 
 UnplugOutcome QemuMachine::unplug_dimm(const Dimm& d, double timeout_s) {
