@@ -127,6 +127,7 @@ int cmd_run(RunArgs a) {
   if (kernels.empty()) kernels.push_back(locate_kernel("debian-6.1"));
   if (a.backend == "qemu" && find_program(a.qemu).empty())
     throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
+  check_backend_reachable({a.backend, a.qemu, a.accel, a.connect});
   if (!a.out.empty()) {
     // One folder with everything a CI job keeps: reports and artifacts.
     make_private_dir(fs::absolute(a.out).string());

@@ -81,6 +81,16 @@ struct Shared {
   Clock::time_point console_activity = Clock::now();
   bool stopped = false;
   std::string stop_reason;
+
+  void reset() {
+    std::lock_guard<std::mutex> lock(mu);
+    events = EventQueue();
+    console.clear();
+    console_closed = false;
+    console_activity = Clock::now();
+    stopped = false;
+    stop_reason.clear();
+  }
 };
 using SharedPtr = std::shared_ptr<Shared>;
 
@@ -339,6 +349,14 @@ struct LibvirtMachine::Impl {
   }
 };
 
+void libvirt_reachable(const std::string& uri) {
+  silence_libvirt_errors();
+  virConnectPtr c = virConnectOpen(uri.c_str());
+  if (c == nullptr)
+    throw InfraError(fmt::format("cannot connect to libvirt at {}: {} (is libvirtd running? docs/libvirt.md)", uri, libvirt_error()));
+  virConnectClose(c);
+}
+
 LibvirtMachine::LibvirtMachine(LibvirtMachineConfig cfg) : cfg_(std::move(cfg)), impl_(std::make_unique<Impl>()) {
   name_ = rig::domain_name(static_cast<long>(::getpid()), ++g_domains, cfg_.scenario.name);
   impl_->transcript.open(path("libvirt-transcript.log"));
@@ -374,7 +392,7 @@ StartInfo LibvirtMachine::start() {
     console_ = ConsoleParser();
     reports_seen_ = 0;
     down_ = false;
-    impl_->shared = std::make_shared<Shared>();
+    impl_->shared->reset();  // the close callback keeps watching the same state
     info.note = fmt::format("the first boot under TCG ended before /init ran ({}); its files are boot1-* in the run directory; booted again",
                             d.what());
     boot();

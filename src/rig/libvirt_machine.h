@@ -50,6 +50,9 @@ class UnplugWatch {
 // Pure: the scenario's DIMM id of a libvirt memory device alias ("ua-dimm1" -> "dimm1").
 std::string dimm_id_of_alias(const std::string& alias);
 
+// Opens and closes a connection to `uri`; throws InfraError with libvirt's reason when it cannot.
+void libvirt_reachable(const std::string& uri);
+
 class LibvirtMachine : public Machine {
  public:
   explicit LibvirtMachine(LibvirtMachineConfig cfg);

@@ -23,6 +23,11 @@ void validate_backend(const BackendConfig& b) {
   }
 }
 
+void check_backend_reachable(const BackendConfig& b) {
+  if (b.backend != "libvirt") return;
+  libvirt_reachable(b.connect.empty() ? default_libvirt_uri() : b.connect);
+}
+
 std::string backend_skip_reason(const BackendConfig& b, const Scenario& s) {
   if (b.backend == "libvirt") {
     const std::string why = libvirt_skip_reason(s);

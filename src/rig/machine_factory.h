@@ -24,6 +24,10 @@ inline const char* default_libvirt_uri() { return "qemu:///system"; }
 // Checks the choice before anything boots; throws UsageError with a one-line reason.
 void validate_backend(const BackendConfig& b);
 
+// Throws InfraError (one line) when the backend's service cannot be reached before anything boots:
+// for libvirt, a connection to the URI is opened and closed again.
+void check_backend_reachable(const BackendConfig& b);
+
 // Why the chosen backend cannot run `s` faithfully (the run is a skip with this reason); empty if
 // it can.
 std::string backend_skip_reason(const BackendConfig& b, const Scenario& s);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -145,6 +146,13 @@ TEST_F(Libvirt, BadBackendChoicesFailBeforeAnythingBoots) {
   EXPECT_NE(r.err.find("not a libvirt QEMU URI"), std::string::npos) << r.err;
   r = run_command({RIG_BINARY, "cleanup", "--connect", "http://127.0.0.1/"}, 30);
   EXPECT_EQ(r.exit_code, 2);
+  // A libvirtd that does not answer: one line and exit 3 before any guest is set up.
+  r = run_command({RIG_BINARY, "run", "--backend", "libvirt", "--connect", "qemu+tcp://127.0.0.1:1/system", "--kernel", "debian-6.1",
+                   "--suite", "spec"},
+                  60);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("cannot connect to libvirt at qemu+tcp://127.0.0.1:1/system"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_TRUE(qemu_pids_mentioning("guest=rig-").empty());
 }
 
