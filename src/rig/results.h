@@ -72,6 +72,7 @@ struct ScenarioResult {
   std::string reason;       // one line: why it is not a pass
   double duration_s = 0;
   double boot_s = 0;
+  std::string backend;  // "qemu" or "libvirt"
   std::string accel;
   std::string cpu;
   std::vector<int> cases;

@@ -70,7 +70,7 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
   for (const auto& n : r.nodes) nodes.push_back({{"id", n.id}, {"cpus", n.cpus}, {"memory", n.memory}});
   for (const auto& d : r.dimms)
     dimms.push_back({{"id", d.id}, {"size", d.size}, {"node", d.node}, {"addr", d.addr}, {"boot", d.boot}, {"present", d.present}});
-  return {{"scenario", r.scenario},
+  nlohmann::json j = {{"scenario", r.scenario},
           {"scenario_path", r.scenario_path},
           {"kernel", r.kernel},
           {"kernel_name", r.kernel_name},
@@ -96,6 +96,9 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
           {"snapshot", {{"file", r.snapshot}, {"key", r.snapshot_key}, {"note", r.snapshot_note}}},
           {"phases", phases},
           {"topology", {{"nodes", nodes}, {"dimms", dimms}}}};
+  // Which backend ran it; absent in reports from before there was a choice (all QEMU).
+  if (!r.backend.empty()) j["backend"] = r.backend;
+  return j;
 }
 
 nlohmann::json report_to_json(const std::vector<ScenarioResult>& results, const RunInfo& info) {
@@ -185,6 +188,7 @@ ScenarioResult result_from_json(const nlohmann::json& j) {
     r.reason = get_or<std::string>(j, "reason", "");
     r.duration_s = get_or<double>(j, "duration_s", 0);
     r.boot_s = get_or<double>(j, "boot_s", 0);
+    r.backend = get_or<std::string>(j, "backend", "");
     r.accel = get_or<std::string>(j, "accel", "");
     r.cpu = get_or<std::string>(j, "cpu", "");
     r.cases = get_or<std::vector<int>>(j, "scenario_cases", {});

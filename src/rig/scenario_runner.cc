@@ -289,8 +289,9 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
   std::unique_ptr<Machine> m;
   try {
     m = make_machine(s, res.artifacts);
+    res.backend = m->info().backend;
     res.accel = m->info().accel;
-    progress(fmt::format("{} on {}: booting ({}, cpu {})", s.name, kernel.release, res.accel, res.cpu));
+    progress(fmt::format("{} on {}: booting ({} {}, cpu {})", s.name, kernel.release, res.backend, res.accel, res.cpu));
     execute(*m, s, kernel, opts, res.artifacts, raw, res, progress);
   } catch (const GuestDown& e) {
     raw.end = run_end(e.kind());

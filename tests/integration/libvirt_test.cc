@@ -248,7 +248,10 @@ TEST_F(Libvirt, SpecSuiteMatchesTheQemuBackendOnDebian61) {
   EXPECT_EQ(lv_exit, 0);
   EXPECT_EQ(lv_exit, qemu_exit);
   ASSERT_GE(lv["results"].size(), 8u);
-  for (const auto& r : lv["results"]) EXPECT_EQ(r["accel"], "tcg") << r["scenario"];
+  for (const auto& r : lv["results"]) {
+    EXPECT_EQ(r["accel"], "tcg") << r["scenario"];
+    EXPECT_EQ(r["backend"], "libvirt") << r["scenario"];
+  }
   expect_same_accounting(qemu, lv);
   EXPECT_TRUE(qemu_pids_mentioning("guest=rig-").empty());
 }

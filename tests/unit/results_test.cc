@@ -24,6 +24,7 @@ TEST(Results, ExitStatusFollowsTheWorstVerdict) {
 
 TEST(Results, JsonCarriesTheContractFields) {
   ScenarioResult r = result(Verdict::Fail);
+  r.backend = "libvirt";
   StepResult st;
   st.action = "unplug";
   st.target = "dimm1";
@@ -33,9 +34,11 @@ TEST(Results, JsonCarriesTheContractFields) {
   r.steps.push_back(st);
   auto j = report_to_json({r, result(Verdict::Pass)});
   const auto& first = j["results"][0];
-  for (const char* key : {"scenario", "kernel", "verdict", "duration_s", "steps", "artifacts", "cpu", "accel"})
+  for (const char* key : {"scenario", "kernel", "verdict", "duration_s", "steps", "artifacts", "backend", "cpu", "accel"})
     EXPECT_TRUE(first.contains(key)) << key;
   EXPECT_EQ(first["verdict"], "fail");
+  EXPECT_EQ(first["backend"], "libvirt");
+  EXPECT_FALSE(j["results"][1].contains("backend")) << "unknown (an older report's) stays absent";
   EXPECT_EQ(first["steps"][0]["outcome"], "refused");
   EXPECT_EQ(j["summary"]["fail"], 1);
   EXPECT_EQ(j["summary"]["pass"], 1);
