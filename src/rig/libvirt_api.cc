@@ -48,7 +48,10 @@ std::string remove_storage_pool(virStoragePoolPtr pool) {
     const int n = virStoragePoolListAllVolumes(pool, &vols, 0);
     if (n < 0) note("list volumes");
     for (int i = 0; i < n; ++i) {
-      if (virStorageVolDelete(vols[i], 0) != 0) note(fmt::format("delete volume {}", virStorageVolGetName(vols[i])));
+      if (virStorageVolDelete(vols[i], 0) != 0) {
+        const std::string err = libvirt_error();  // virStorageVolGetName resets it
+        problem += fmt::format("{}delete volume {}: {}", problem.empty() ? "" : "; ", virStorageVolGetName(vols[i]), err);
+      }
       virStorageVolFree(vols[i]);
     }
     free(vols);  // NOLINT: libvirt allocates the array with malloc

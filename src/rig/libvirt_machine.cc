@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -81,6 +82,10 @@ struct Shared {
   Clock::time_point console_activity = Clock::now();
   bool stopped = false;
   std::string stop_reason;
+  // The console callback may be running on the event-loop thread while the rig tears the stream
+  // down: the teardown retires it and waits until it is out before freeing the stream.
+  bool console_retired = false;
+  bool console_busy = false;
 
   void reset() {
     std::lock_guard<std::mutex> lock(mu);
@@ -90,12 +95,19 @@ struct Shared {
     console_activity = Clock::now();
     stopped = false;
     stop_reason.clear();
+    console_retired = false;
+    console_busy = false;
   }
 };
 using SharedPtr = std::shared_ptr<Shared>;
 
 Shared& shared_of(void* opaque) { return **static_cast<SharedPtr*>(opaque); }
 void free_shared(void* opaque) { delete static_cast<SharedPtr*>(opaque); }
+
+// The stream's opaque: a weak reference, because libvirt 9.0's remote driver never calls a
+// stream callback's free function (fixed upstream in 2025); it then leaks this, not Shared.
+using WeakShared = std::weak_ptr<Shared>;
+void free_weak(void* opaque) { delete static_cast<WeakShared*>(opaque); }
 
 void push_event(Shared& sh, QmpEvent e) {
   std::lock_guard<std::mutex> lock(sh.mu);
@@ -148,7 +160,15 @@ void on_close(virConnectPtr, int reason, void* opaque) {
 }
 
 void on_console(virStreamPtr st, int events, void* opaque) {
-  Shared& sh = shared_of(opaque);
+  const SharedPtr held = static_cast<WeakShared*>(opaque)->lock();
+  if (!held) return;
+  Shared& sh = *held;
+  {
+    std::lock_guard<std::mutex> lock(sh.mu);
+    if (sh.console_retired) return;
+    sh.console_busy = true;
+  }
+  bool closed = false;
   char buf[16384];
   while (true) {
     const int n = virStreamRecv(st, buf, sizeof buf);
@@ -158,20 +178,15 @@ void on_console(virStreamPtr st, int events, void* opaque) {
       sh.console_activity = Clock::now();
       continue;
     }
-    if (n == -2) break;  // nothing more for now
-    // 0: the console ended; -1: it broke. Either way nothing more comes.
-    virStreamEventUpdateCallback(st, 0);
-    std::lock_guard<std::mutex> lock(sh.mu);
-    sh.console_closed = true;
-    sh.changed.notify_all();
-    return;
+    // -2: nothing more for now; 0: the console ended; -1: it broke.
+    closed = n != -2 || (events & (VIR_STREAM_EVENT_HANGUP | VIR_STREAM_EVENT_ERROR)) != 0;
+    break;
   }
-  if ((events & (VIR_STREAM_EVENT_HANGUP | VIR_STREAM_EVENT_ERROR)) != 0) {
-    virStreamEventUpdateCallback(st, 0);
-    std::lock_guard<std::mutex> lock(sh.mu);
-    sh.console_closed = true;
-    sh.changed.notify_all();
-  }
+  if (closed) virStreamEventUpdateCallback(st, 0);
+  std::lock_guard<std::mutex> lock(sh.mu);
+  if (closed) sh.console_closed = true;
+  sh.console_busy = false;
+  sh.changed.notify_all();
 }
 
 // libvirt's typed callbacks are registered through one generic type; going through void(*)()
@@ -228,11 +243,25 @@ struct LibvirtMachine::Impl {
     json msg = {{"execute", command}};
     if (!args.is_null()) msg["arguments"] = args;
     log("qmp>", msg.dump());
-    char* reply = nullptr;
-    if (virDomainQemuMonitorCommand(dom, msg.dump().c_str(), &reply, 0) != 0)
-      throw InfraError(fmt::format("QEMU monitor (libvirt): {}: {}", command, libvirt_error()));
-    const std::string raw = reply != nullptr ? reply : "";
-    free(reply);  // NOLINT: as above
+    // libvirt waits for QEMU's answer without a time limit: ask on a thread of its own, and end a
+    // QEMU that does not answer within 30 s (destroying it ends the pending call).
+    const std::string text = msg.dump();
+    virDomainPtr d = dom;
+    auto call = std::async(std::launch::async, [d, text]() -> std::pair<bool, std::string> {
+      char* reply = nullptr;
+      if (virDomainQemuMonitorCommand(d, text.c_str(), &reply, 0) != 0) return {false, libvirt_error()};
+      std::string r = reply != nullptr ? reply : "";
+      free(reply);  // NOLINT: as above
+      return {true, r};
+    });
+    if (call.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+      log("qmp!", command + ": no answer in 30 s; destroying the domain");
+      virDomainDestroy(dom);
+      call.wait();
+      throw GuestDown(GuestDown::Kind::Hung, fmt::format("QEMU's monitor did not answer {} within 30 s (through libvirt)", command));
+    }
+    const auto [ok, raw] = call.get();
+    if (!ok) throw InfraError(fmt::format("QEMU monitor (libvirt): {}: {}", command, raw));
     log("qmp<", raw);
     json j = json::parse(raw, nullptr, false);
     if (j.is_discarded() || !j.is_object()) throw InfraError(fmt::format("QEMU monitor (libvirt): {}: unexpected reply", command));
@@ -289,6 +318,10 @@ struct LibvirtMachine::Impl {
     std::fseek(in, 0, SEEK_END);
     const long size = std::ftell(in);
     std::fseek(in, 0, SEEK_SET);
+    if (size < 0) {
+      std::fclose(in);
+      throw InfraError(fmt::format("cannot tell the size of {}", file));
+    }
     virStorageVolPtr vol = virStorageVolCreateXML(pool, storage_volume_xml(name, static_cast<uint64_t>(size)).c_str(), 0);
     if (vol == nullptr) {
       std::fclose(in);
@@ -312,6 +345,7 @@ struct LibvirtMachine::Impl {
           off += static_cast<size_t>(sent);
         }
       }
+      if (problem.empty() && std::ferror(in) != 0) problem = "reading " + file + " failed";
       if (problem.empty() && virStreamFinish(st) != 0) problem = libvirt_error();
     }
     if (!problem.empty()) virStreamAbort(st);
@@ -342,6 +376,12 @@ struct LibvirtMachine::Impl {
     monitor_ids.clear();
     if (console != nullptr) {
       virStreamEventRemoveCallback(console);
+      {
+        // A callback already running finishes before the stream goes.
+        std::unique_lock<std::mutex> lock(shared->mu);
+        shared->console_retired = true;
+        shared->changed.wait(lock, [&] { return !shared->console_busy; });
+      }
       virStreamAbort(console);
       virStreamFree(console);
       console = nullptr;
@@ -381,7 +421,11 @@ StartInfo LibvirtMachine::start() {
   if (impl_->conn == nullptr) throw InfraError(fmt::format("cannot connect to libvirt at {}: {}", cfg_.uri, libvirt_error()));
   // A libvirtd that goes away is noticed within seconds, not at the next call's timeout.
   virConnectSetKeepAlive(impl_->conn, 5, 3);
-  if (virConnectRegisterCloseCallback(impl_->conn, on_close, new SharedPtr(impl_->shared), free_shared) == 0) impl_->close_cb = true;
+  auto close_opaque = std::make_unique<SharedPtr>(impl_->shared);
+  if (virConnectRegisterCloseCallback(impl_->conn, on_close, close_opaque.get(), free_shared) == 0) {
+    close_opaque.release();  // libvirt owns it now
+    impl_->close_cb = true;
+  }
   try {
     boot();
   } catch (const GuestDown& d) {
@@ -393,6 +437,7 @@ StartInfo LibvirtMachine::start() {
     reports_seen_ = 0;
     down_ = false;
     impl_->shared->reset();  // the close callback keeps watching the same state
+    name_ += "-boot2";       // never collides with what the first boot may have left
     info.note = fmt::format("the first boot under TCG ended before /init ran ({}); its files are boot1-* in the run directory; booted again",
                             d.what());
     boot();
@@ -446,26 +491,40 @@ void LibvirtMachine::boot() {
   if (!pool_problem.empty()) m.log("pool", "not removed: " + pool_problem);
 
   auto reg = [&](int id, virConnectDomainEventGenericCallback cb) {
-    const int cb_id = virConnectDomainEventRegisterAny(m.conn, m.dom, id, cb, new SharedPtr(m.shared), free_shared);
+    auto opaque = std::make_unique<SharedPtr>(m.shared);
+    const int cb_id = virConnectDomainEventRegisterAny(m.conn, m.dom, id, cb, opaque.get(), free_shared);
     if (cb_id < 0) throw InfraError(fmt::format("cannot register for libvirt's domain events: {}", libvirt_error()));
+    opaque.release();
     m.event_ids.push_back(cb_id);
   };
   reg(VIR_DOMAIN_EVENT_ID_LIFECYCLE, generic(on_lifecycle));
   reg(VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, generic(on_device_removed));
   reg(VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED, generic(on_device_removal_failed));
-  const int mon = virConnectDomainQemuMonitorEventRegister(m.conn, m.dom, nullptr, on_monitor_event, new SharedPtr(m.shared), free_shared, 0);
+  auto mon_opaque = std::make_unique<SharedPtr>(m.shared);
+  const int mon = virConnectDomainQemuMonitorEventRegister(m.conn, m.dom, nullptr, on_monitor_event, mon_opaque.get(), free_shared, 0);
   if (mon < 0) throw InfraError(fmt::format("cannot register for QEMU's monitor events: {}", libvirt_error()));
+  mon_opaque.release();
   m.monitor_ids.push_back(mon);
 
   m.console_log.open(path("console.log"), std::ios::binary | std::ios::trunc);
   m.console = virStreamNew(m.conn, VIR_STREAM_NONBLOCK);
   if (m.console == nullptr || virDomainOpenConsole(m.dom, nullptr, m.console, VIR_DOMAIN_CONSOLE_FORCE) != 0)
     throw InfraError(fmt::format("cannot open the console of {}: {}", name_, libvirt_error()));
+  auto console_opaque = std::make_unique<WeakShared>(m.shared);
   if (virStreamEventAddCallback(m.console, VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_HANGUP | VIR_STREAM_EVENT_ERROR, on_console,
-                                new SharedPtr(m.shared), free_shared) != 0)
+                                console_opaque.get(), free_weak) != 0)
     throw InfraError(fmt::format("cannot watch the console of {}: {}", name_, libvirt_error()));
+  console_opaque.release();
+  // A QEMU that died before the events were in place would otherwise go unnoticed.
+  if (virDomainIsActive(m.dom) != 1) throw_down("the domain stopped before it was resumed");
 
   if (virDomainResume(m.dom) != 0) throw InfraError(fmt::format("cannot resume {}: {}", name_, libvirt_error()));
+  // The watchdog counts the guest's silence from here, not the upload's.
+  m.agent_activity = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(m.shared->mu);
+    m.shared->console_activity = Clock::now();
+  }
   Deadline boot_by = deadline_in(cfg_.timeouts.boot);
   while (true) {
     check_alive();
@@ -541,11 +600,12 @@ void LibvirtMachine::save_hang_evidence() {
   read_console();
   write_console_tail(path("console.log"), path("hang-console-tail.txt"));
   std::ofstream out(path("hang-status.txt"));
-  try {
-    out << "query-status: " << impl_->monitor("query-status", json()).dump() << "\n";
-  } catch (const std::exception& e) {
-    out << "query-status: no answer: " << e.what() << "\n";
-  }
+  // libvirt's own view of the domain: asking QEMU's monitor could wait on a wedged QEMU.
+  int state = -1, reason = -1;
+  if (virDomainGetState(impl_->dom, &state, &reason, 0) == 0)
+    out << fmt::format("libvirt domain state: {} (reason {})\n", state, reason);
+  else
+    out << "libvirt domain state: unknown: " << libvirt_error() << "\n";
   out << "dump-guest-memory: not taken under libvirt (the dump would land on the libvirt host)\n";
 }
 
