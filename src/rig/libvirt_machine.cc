@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -104,10 +105,27 @@ using SharedPtr = std::shared_ptr<Shared>;
 Shared& shared_of(void* opaque) { return **static_cast<SharedPtr*>(opaque); }
 void free_shared(void* opaque) { delete static_cast<SharedPtr*>(opaque); }
 
-// The stream's opaque: a weak reference, because libvirt 9.0's remote driver never calls a
-// stream callback's free function (fixed upstream in 2025); it then leaks this, not Shared.
-using WeakShared = std::weak_ptr<Shared>;
-void free_weak(void* opaque) { delete static_cast<WeakShared*>(opaque); }
+// The console stream's opaque is a number, not an allocation: libvirt 9.0's remote driver never
+// calls a stream callback's free function (fixed upstream in 2025), and a fixed one would free
+// what the rig freed itself. The number finds the machine's state in this registry.
+std::mutex g_consoles_mu;
+std::map<uintptr_t, std::weak_ptr<Shared>> g_consoles;
+uintptr_t g_next_console = 0;
+
+uintptr_t register_console(const SharedPtr& sh) {
+  std::lock_guard<std::mutex> lock(g_consoles_mu);
+  g_consoles[++g_next_console] = sh;
+  return g_next_console;
+}
+void forget_console(uintptr_t id) {
+  std::lock_guard<std::mutex> lock(g_consoles_mu);
+  g_consoles.erase(id);
+}
+SharedPtr console_state(void* opaque) {
+  std::lock_guard<std::mutex> lock(g_consoles_mu);
+  auto it = g_consoles.find(reinterpret_cast<uintptr_t>(opaque));
+  return it == g_consoles.end() ? nullptr : it->second.lock();
+}
 
 void push_event(Shared& sh, QmpEvent e) {
   std::lock_guard<std::mutex> lock(sh.mu);
@@ -160,7 +178,7 @@ void on_close(virConnectPtr, int reason, void* opaque) {
 }
 
 void on_console(virStreamPtr st, int events, void* opaque) {
-  const SharedPtr held = static_cast<WeakShared*>(opaque)->lock();
+  const SharedPtr held = console_state(opaque);
   if (!held) return;
   Shared& sh = *held;
   {
@@ -205,6 +223,7 @@ struct LibvirtMachine::Impl {
   virConnectPtr conn = nullptr;
   virDomainPtr dom = nullptr;
   virStreamPtr console = nullptr;
+  uintptr_t console_id = 0;  // the console callback's key in g_consoles
   virStoragePoolPtr pool = nullptr;
   std::vector<int> event_ids, monitor_ids;
   bool close_cb = false;
@@ -386,6 +405,10 @@ struct LibvirtMachine::Impl {
       virStreamFree(console);
       console = nullptr;
     }
+    if (console_id != 0) {
+      forget_console(console_id);
+      console_id = 0;
+    }
   }
 };
 
@@ -510,11 +533,10 @@ void LibvirtMachine::boot() {
   m.console = virStreamNew(m.conn, VIR_STREAM_NONBLOCK);
   if (m.console == nullptr || virDomainOpenConsole(m.dom, nullptr, m.console, VIR_DOMAIN_CONSOLE_FORCE) != 0)
     throw InfraError(fmt::format("cannot open the console of {}: {}", name_, libvirt_error()));
-  auto console_opaque = std::make_unique<WeakShared>(m.shared);
+  m.console_id = register_console(m.shared);
   if (virStreamEventAddCallback(m.console, VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_HANGUP | VIR_STREAM_EVENT_ERROR, on_console,
-                                console_opaque.get(), free_weak) != 0)
+                                reinterpret_cast<void*>(m.console_id), nullptr) != 0)
     throw InfraError(fmt::format("cannot watch the console of {}: {}", name_, libvirt_error()));
-  console_opaque.release();
   // A QEMU that died before the events were in place would otherwise go unnoticed.
   if (virDomainIsActive(m.dom) != 1) throw_down("the domain stopped before it was resumed");
 
