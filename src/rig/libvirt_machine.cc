@@ -605,17 +605,12 @@ void LibvirtMachine::check_alive() {
     throw_down("the kernel panicked");
   }
   throw_on_step_ending_report(console_, reports_seen_, [this] { read_console(); });
-  const auto last = std::max(console_activity, impl_->agent_activity);
-  if (seconds_since(last) > cfg_.timeouts.watchdog) {
-    // Silence alone is not a hang: ask the agent before calling it one.
-    if (!impl_->agent_answers(deadline_in(10))) {
-      down_ = true;
-      save_hang_evidence();
-      throw GuestDown(GuestDown::Kind::Hung,
-                      fmt::format("no console output and no answer from the guest for {:.0f} s (evidence: hang-*.txt in the run directory)",
-                                  cfg_.timeouts.watchdog));
-    }
-  }
+  check_watchdog(std::max(console_activity, impl_->agent_activity), cfg_.timeouts.watchdog,
+                 [this] { return impl_->agent_answers(deadline_in(10)); },
+                 [this] {
+                   down_ = true;
+                   save_hang_evidence();
+                 });
 }
 
 void LibvirtMachine::save_hang_evidence() {

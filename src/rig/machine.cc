@@ -62,6 +62,16 @@ void throw_guest_gone(const ConsoleParser& console, const std::string& otherwise
   throw GuestDown(GuestDown::Kind::Exited, otherwise);
 }
 
+void check_watchdog(Clock::time_point last, double watchdog_s, const std::function<bool()>& answers, const std::function<void()>& on_hang) {
+  if (seconds_since(last) <= watchdog_s) return;
+  // Silence alone is not a hang: ask the agent before calling it one.
+  if (answers()) return;
+  on_hang();
+  throw GuestDown(GuestDown::Kind::Hung,
+                  fmt::format("no console output and no answer from the guest for {:.0f} s (evidence: hang-*.txt in the run directory)",
+                              watchdog_s));
+}
+
 void write_console_tail(const std::string& console_path, const std::string& out_path, size_t lines) {
   std::ifstream in(console_path);
   std::deque<std::string> tail;

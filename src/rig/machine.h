@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "rig/clock.h"
 #include "rig/console_parser.h"
 #include "rig/guest_agent.h"
 #include "rig/qmp_protocol.h"
@@ -100,6 +101,9 @@ void throw_on_step_ending_report(const ConsoleParser& console, size_t& seen, con
 // The guest is gone: Crashed with the console's crash headline if it has one, else Exited with
 // `otherwise`.
 [[noreturn]] void throw_guest_gone(const ConsoleParser& console, const std::string& otherwise);
+// The no-output watchdog: after `watchdog_s` of silence since `last`, asks `answers` (the agent)
+// before calling it a hang; a hang runs `on_hang` (mark down, save evidence) and throws Hung.
+void check_watchdog(Clock::time_point last, double watchdog_s, const std::function<bool()>& answers, const std::function<void()>& on_hang);
 // The last `lines` lines of the console log at `console_path`, written to `out_path`.
 void write_console_tail(const std::string& console_path, const std::string& out_path, size_t lines = 200);
 

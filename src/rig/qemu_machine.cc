@@ -323,17 +323,12 @@ void QemuMachine::check_alive() {
     throw_down();
   }
   check_reports();
-  auto last = std::max({console_activity_, qmp_.last_activity(), agent_.last_activity()});
-  if (seconds_since(last) > cfg_.timeouts.watchdog) {
-    // Silence alone is not a hang: ask the agent before calling it one.
-    if (!agent_.sync(deadline_in(10))) {
-      down_ = true;
-      save_hang_evidence();
-      throw GuestDown(GuestDown::Kind::Hung,
-                      fmt::format("no console output and no answer from the guest for {:.0f} s (evidence: hang-*.txt in the run directory)",
-                                  cfg_.timeouts.watchdog));
-    }
-  }
+  check_watchdog(std::max({console_activity_, qmp_.last_activity(), agent_.last_activity()}), cfg_.timeouts.watchdog,
+                 [this] { return agent_.sync(deadline_in(10)); },
+                 [this] {
+                   down_ = true;
+                   save_hang_evidence();
+                 });
 }
 
 void QemuMachine::check_reports() {
