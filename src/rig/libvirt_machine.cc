@@ -587,16 +587,27 @@ void LibvirtMachine::throw_down(const std::string& why) {
 void LibvirtMachine::check_alive() {
   if (down_ || impl_->dom == nullptr) throw GuestDown(GuestDown::Kind::Exited, "the guest is not running");
   read_console();
-  bool stopped = false;
+  bool stopped = false, console_closed = false;
   std::string reason;
   Clock::time_point console_activity;
   {
-    std::lock_guard<std::mutex> lock(impl_->shared->mu);
+    std::unique_lock<std::mutex> lock(impl_->shared->mu);
+    // A console that ends is a domain that is stopping, unless libvirt says it still runs.
+    if (impl_->shared->console_closed)
+      impl_->shared->changed.wait_for(lock, std::chrono::seconds(2), [&] { return impl_->shared->stopped; });
     stopped = impl_->shared->stopped;
+    console_closed = impl_->shared->console_closed;
     reason = impl_->shared->stop_reason;
     console_activity = impl_->shared->console_activity;
   }
   if (stopped) throw_down(fmt::format("the domain stopped unexpectedly ({})", reason));
+  if (console_closed) {
+    if (virDomainIsActive(impl_->dom) != 1) throw_down("the domain stopped unexpectedly (its console ended)");
+    // Without the console a kernel report or panic would go unseen: the run cannot be judged.
+    throw InfraError(fmt::format("the console of {} ended while the guest runs (did another client take it with "
+                                 "`virsh console --force`?): kernel reports would go unseen",
+                                 name_));
+  }
   if (console_.panicked()) {
     // panic=-1 reboots at once and on_reboot=destroy ends the domain: give it a moment.
     std::unique_lock<std::mutex> lock(impl_->shared->mu);
@@ -682,17 +693,7 @@ UnplugOutcome LibvirtMachine::unplug_dimm(const Dimm& d, double timeout_s) {
 std::vector<MemoryDevice> LibvirtMachine::memory_devices() {
   check_alive();
   json r = impl_->monitor("query-memory-devices", json());
-  std::vector<MemoryDevice> out;
-  for (const auto& dev : r) {
-    const json& data = dev.value("data", json::object());
-    MemoryDevice m;
-    m.id = dimm_id_of_alias(data.value("id", ""));
-    m.addr = data.value("addr", uint64_t{0});
-    m.size = data.value("size", uint64_t{0});
-    m.node = data.value("node", -1);
-    out.push_back(m);
-  }
-  return out;
+  return memory_devices_from_qmp(r, dimm_id_of_alias);
 }
 
 GuestExecResult LibvirtMachine::guest_exec(const std::string& script, double timeout_s) {

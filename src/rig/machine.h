@@ -87,6 +87,11 @@ struct MachineInfo {
   std::string command_line;  // how to start it again by hand
 };
 
+// QEMU's query-memory-devices answer as the rig's devices; `id_of` maps QEMU's device id to the
+// scenario's DIMM id (the libvirt backend's aliases carry a prefix).
+std::vector<MemoryDevice> memory_devices_from_qmp(const nlohmann::json& ret,
+                                                  const std::function<std::string(const std::string&)>& id_of);
+
 // A plug as the guest's _OST (source 1, the device check) answered it; and what a plug the guest
 // never answered is.
 PlugOutcome plug_acknowledged(const QmpEvent& ost);

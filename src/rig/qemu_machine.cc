@@ -435,17 +435,7 @@ UnplugOutcome QemuMachine::unplug_dimm_unguarded(const Dimm& d, double timeout_s
 std::vector<MemoryDevice> QemuMachine::memory_devices() {
   check_alive();
   json r = guarded([&] { return qmp_.execute_ok("query-memory-devices", json::object(), deadline_in(10)); });
-  std::vector<MemoryDevice> out;
-  for (const auto& dev : r) {
-    const json& data = dev.value("data", json::object());
-    MemoryDevice m;
-    m.id = data.value("id", "");
-    m.addr = data.value("addr", uint64_t{0});
-    m.size = data.value("size", uint64_t{0});
-    m.node = data.value("node", -1);
-    out.push_back(m);
-  }
-  return out;
+  return memory_devices_from_qmp(r, [](const std::string& id) { return id; });
 }
 
 GuestExecResult QemuMachine::guest_exec(const std::string& script, double timeout_s) {

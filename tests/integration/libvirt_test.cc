@@ -5,6 +5,7 @@
 // and puts the original back at the end. A libvirtd that was already running is used as is and
 // left running. docs/libvirt.md.
 #include <gtest/gtest.h>
+#include <libvirt/libvirt.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -321,6 +322,42 @@ TEST_F(Libvirt, MachineRunsCommandsAndReportsAPanicAsACrash) {
   EXPECT_LT(rig::seconds_since(t0), 30) << "a panic must end the wait at once";
   m.shutdown();
   EXPECT_EQ(virsh({"dominfo", m.domain_name()}).find("running"), std::string::npos);
+}
+
+// A console taken by another client (virsh console --force) would leave the rig blind to kernel
+// reports: the machine says so instead of carrying on.
+TEST_F(Libvirt, ALostConsoleIsAnErrorNotSilence) {
+  rig::KernelImage k = rig::locate_kernel("debian-6.1");
+  rig::LibvirtMachineConfig cfg;
+  cfg.scenario = rig::load_scenario_file(std::string(RIG_SOURCE_DIR) + "/rig/scenarios/hotplug-then-unplug.toml");
+  cfg.kernel_path = k.path;
+  cfg.kernel_release = k.release;
+  cfg.initrd = rig::guest_initramfs(k);
+  cfg.run_dir = fresh_dir("libvirt-console");
+  rig::LibvirtMachine m(cfg);
+  m.start();
+  EXPECT_NO_THROW(m.check_alive());
+  virConnectPtr other = virConnectOpen(kLocal);
+  ASSERT_NE(other, nullptr);
+  virDomainPtr dom = virDomainLookupByName(other, m.domain_name().c_str());
+  ASSERT_NE(dom, nullptr);
+  virStreamPtr st = virStreamNew(other, 0);
+  ASSERT_EQ(virDomainOpenConsole(dom, nullptr, st, VIR_DOMAIN_CONSOLE_FORCE), 0);
+  std::string error;
+  for (int i = 0; i < 50 && error.empty(); ++i) {
+    try {
+      m.check_alive();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  EXPECT_NE(error.find("ended while the guest runs"), std::string::npos) << "no error, or another: " << error;
+  virStreamAbort(st);
+  virStreamFree(st);
+  virDomainFree(dom);
+  virConnectClose(other);
+  m.shutdown();
 }
 
 // Ctrl-C, and a rig killed outright: the domain is autodestroyed with the rig's connection, and
