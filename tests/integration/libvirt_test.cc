@@ -286,16 +286,24 @@ TEST_F(Libvirt, RemoteStyleUriRunsTheSpecSuiteLikeTheQemuBackendOnDebian612) {
   EXPECT_TRUE(removed_seen) << "no run saw libvirt's device-removed event";
 }
 
-// The machine itself: a guest command, QEMU's memory devices under their scenario ids, and a
-// kernel panic reported as a crash with its headline at once, not as a timeout.
-TEST_F(Libvirt, MachineRunsCommandsAndReportsAPanicAsACrash) {
+namespace {
+// A LibvirtMachine of a shipped scenario on Debian 6.1, on the default URI.
+rig::LibvirtMachineConfig machine_config(const std::string& scenario, const std::string& dir) {
   rig::KernelImage k = rig::locate_kernel("debian-6.1");
   rig::LibvirtMachineConfig cfg;
-  cfg.scenario = rig::load_scenario_file(std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml");
+  cfg.scenario = rig::load_scenario_file(std::string(RIG_SOURCE_DIR) + "/rig/scenarios/" + scenario);
   cfg.kernel_path = k.path;
   cfg.kernel_release = k.release;
   cfg.initrd = rig::guest_initramfs(k);
-  cfg.run_dir = fresh_dir("libvirt-machine");
+  cfg.run_dir = fresh_dir(dir);
+  return cfg;
+}
+}  // namespace
+
+// The machine itself: a guest command, QEMU's memory devices under their scenario ids, and a
+// kernel panic reported as a crash with its headline at once, not as a timeout.
+TEST_F(Libvirt, MachineRunsCommandsAndReportsAPanicAsACrash) {
+  const rig::LibvirtMachineConfig cfg = machine_config("unplug-boot-dimm-movable.toml", "libvirt-machine");
   rig::LibvirtMachine m(cfg);
   m.start();
   rig::GuestExecResult r = m.guest_exec("cat /sys/devices/system/node/online", 30);
@@ -327,13 +335,7 @@ TEST_F(Libvirt, MachineRunsCommandsAndReportsAPanicAsACrash) {
 // A console taken by another client (virsh console --force) would leave the rig blind to kernel
 // reports: the machine says so instead of carrying on.
 TEST_F(Libvirt, ALostConsoleIsAnErrorNotSilence) {
-  rig::KernelImage k = rig::locate_kernel("debian-6.1");
-  rig::LibvirtMachineConfig cfg;
-  cfg.scenario = rig::load_scenario_file(std::string(RIG_SOURCE_DIR) + "/rig/scenarios/hotplug-then-unplug.toml");
-  cfg.kernel_path = k.path;
-  cfg.kernel_release = k.release;
-  cfg.initrd = rig::guest_initramfs(k);
-  cfg.run_dir = fresh_dir("libvirt-console");
+  const rig::LibvirtMachineConfig cfg = machine_config("hotplug-then-unplug.toml", "libvirt-console");
   rig::LibvirtMachine m(cfg);
   m.start();
   EXPECT_NO_THROW(m.check_alive());
