@@ -39,7 +39,8 @@ struct GuestCost {
 };
 GuestCost guest_cost(const Scenario& s);
 
-// How many guests at once: `jobs` > 0 caps their number (the user's -j; vCPUs no longer
+// How many guests this process starts at once (host_slots.h then keeps all rig processes'
+// guests within the host's cores): `jobs` > 0 caps their number (the user's -j; vCPUs no longer
 // count), else the host's cores bound the sum of vCPUs. Memory always counts.
 struct HostBudget {
   int cpus = 1;

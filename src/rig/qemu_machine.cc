@@ -164,7 +164,7 @@ StartInfo QemuMachine::start() {
 
 bool boot_again_under_tcg(const std::string& accel, GuestDown::Kind kind, const std::string& console) {
   if (accel != "tcg") return false;
-  if (kind != GuestDown::Kind::Crashed && kind != GuestDown::Kind::Hung) return false;
+  if (kind == GuestDown::Kind::Exited) return false;  // QEMU itself went away: not the guest's boot
   // "Run /init as init process": from there on, what the guest does is part of the result.
   return console.find(" as init process") == std::string::npos;
 }

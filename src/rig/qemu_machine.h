@@ -35,9 +35,10 @@ struct QemuMachineConfig {
 SnapshotInputs snapshot_inputs(const QemuMachineConfig& cfg);
 
 // Pure: whether a cold boot that ended in `kind` is booted once more. Only under TCG, whose
-// multi-threaded translation has crashed and hung these kernels at boot about once in a hundred
-// boots (docs/performance.md), and only when the kernel never got to run /init: a crash or hang
-// the guest's own userspace meets, and anything under KVM, is the result.
+// multi-threaded translation has crashed, hung and soft-locked these kernels at boot about once
+// in a hundred boots (docs/performance.md), and only when the kernel never got to run /init: a
+// crash, report or hang the guest's own userspace meets, QEMU going away, and anything under KVM,
+// is the result. A boot that fails the same way twice is reported.
 bool boot_again_under_tcg(const std::string& accel, GuestDown::Kind kind, const std::string& console);
 
 // Kernel arguments every rig guest gets: the console on the serial port, and a panic that ends

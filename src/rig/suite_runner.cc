@@ -14,6 +14,7 @@
 #include "rig/accel_probe.h"
 #include "rig/guest_image.h"
 #include "rig/host_command.h"
+#include "rig/host_slots.h"
 #include "rig/paths.h"
 #include "rig/machine_factory.h"
 #include "rig/reproducer.h"
@@ -65,6 +66,7 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
   auto note = [&](const std::string& text) { events({RunEvent::Kind::Note, "", text, nullptr}); };
   const BackendConfig backend{opts.backend, opts.qemu, opts.accel, opts.connect};
   validate_backend(backend);
+  const HostSlots host = HostSlots::for_this_host();
   std::optional<SnapshotCache> cache;
   if (opts.snapshots && backend.backend == "qemu") cache.emplace(SnapshotCache::default_cache());
   const std::string qemu_version = cache ? first_line(run_capture({opts.qemu, "--version"})) : "";
@@ -88,11 +90,11 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
   for (const auto& k : kernels) kernel_names.push_back(k.name.empty() ? k.path : k.name);
   const std::vector<MatrixItem> items = plan_matrix(scenario_names, kernel_names, opts.repeat, opts.shard);
   const HostBudget budget = this_host_budget(opts.jobs);
-  note(fmt::format("{} runs{}; guests at once: {}; snapshots: {}", items.size(),
-                   opts.shard.count > 1 ? fmt::format(" (shard {}/{})", opts.shard.index, opts.shard.count) : "",
+  note(fmt::format("{} runs{}; guests at once: {}, their vCPUs within the host's {} cores across all rig processes; snapshots: {}",
+                   items.size(), opts.shard.count > 1 ? fmt::format(" (shard {}/{})", opts.shard.index, opts.shard.count) : "",
                    opts.jobs > 0 ? fmt::format("up to {} (-j)", opts.jobs)
                                  : fmt::format("by {} cores and {} MiB for guests", budget.cpus, budget.ram >> 20),
-                   cache ? cache->root() : "off"));
+                   host.capacity(), cache ? cache->root() : "off"));
 
   std::mutex mu;
   std::condition_variable changed;
@@ -133,7 +135,11 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
         }
         return make_machine(backend, setup);
       };
-      r = run_scenario(s, k, opts.run, factory, line, it.run);
+      {
+        // Held from boot to shutdown: guests of every rig process on this host share its cores.
+        HostSlots::Lease cores = host.acquire(guest_cost(s).vcpus, line);
+        r = run_scenario(s, k, opts.run, factory, line, it.run);
+      }
       if (r.verdict == Verdict::Fail) {
         // A kernel developer gets the failure in a form that reruns anywhere QEMU does.
         try {

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "integration/harness.h"
+#include "rig/host_slots.h"
 
 using nlohmann::json;
 using namespace rig_it;
@@ -228,4 +229,40 @@ TEST(Matrix, InterruptLeavesValidPartialReports) {
   EXPECT_EQ(ktap.rfind("KTAP version 1\n", 0), 0u);
   EXPECT_NE(ktap.find("\n1.."), std::string::npos) << "KTAP must carry its plan:\n" << ktap;
   EXPECT_NE(ktap.find("ok 1 "), std::string::npos) << ktap;
+}
+
+// Two rig processes on one host: a guest waits for cores the other process's guests hold, says
+// so, and starts as soon as they are free; a rig interrupted while waiting leaves at once.
+TEST(Matrix, GuestsOfTwoRigProcessesShareTheHostsCores) {
+  const std::string dir = fresh_dir("host-slots");
+  ::setenv("RIG_SLOT_DIR", (dir + "/slots").c_str(), 1);
+  ::setenv("RIG_HOST_CPUS", "2", 1);
+  rig::HostSlots other(dir + "/slots", 2);
+  auto held = other.try_acquire(2);  // what another rig's 2-vCPU guest would hold
+  ASSERT_TRUE(held);
+  const std::vector<std::string> run = {RIG_BINARY, "run", kScenarios + "hotplug-then-unplug.toml", "--kernel", "debian-6.1", "--no-snapshots"};
+
+  std::vector<std::string> argv = run;
+  argv.insert(argv.end(), {"--out", dir + "/waits"});
+  BackgroundCommand waits(argv);
+  ASSERT_TRUE(wait_for([&] { return waits.err().find("of the host's 2 cores: guests of this or other rig processes hold 2") != std::string::npos; }, 120)) << waits.err();
+  EXPECT_FALSE(wait_for([&] { return !qemu_pids_mentioning(dir + "/waits").empty(); }, 3)) << "a guest started on cores another rig holds";
+
+  argv = run;
+  argv.insert(argv.end(), {"--out", dir + "/interrupted"});
+  BackgroundCommand interrupted(argv);
+  ASSERT_TRUE(wait_for([&] { return interrupted.err().find("waiting for") != std::string::npos; }, 120)) << interrupted.err();
+  interrupted.signal(SIGINT);
+  EXPECT_TRUE(interrupted.wait(10)) << "a rig waiting for cores must stop on SIGINT";
+
+  held->release();
+  ASSERT_TRUE(waits.wait(600)) << waits.err();
+  EXPECT_EQ(waits.exit_code(), 0) << waits.err();
+  json j = load_json(dir + "/waits/results.json");
+  ASSERT_EQ(j["results"].size(), 1u);
+  EXPECT_EQ(j["results"][0]["verdict"], "pass");
+  EXPECT_TRUE(other.try_acquire(2)) << "the finished rig gave its core back";
+  EXPECT_TRUE(qemu_pids_mentioning(dir).empty());
+  ::unsetenv("RIG_SLOT_DIR");
+  ::unsetenv("RIG_HOST_CPUS");
 }

@@ -269,9 +269,13 @@ TEST(BootAgain, OnlyUnderTcgAndOnlyBeforeInitRan) {
   ASSERT_NE(after_init.find("Run /init as init process"), std::string::npos);
   EXPECT_FALSE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Crashed, after_init));
   EXPECT_FALSE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Hung, after_init));
-  // QEMU killed or the kernel's report in a step are never booted again.
+  // A kernel report before /init (a soft lockup at console line 328 of 398 in a CI run) is the
+  // same TCG flake as a crash there; after /init it is the result.
+  EXPECT_TRUE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Reported, int3));
+  EXPECT_FALSE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Reported, after_init));
+  EXPECT_FALSE(rig::boot_again_under_tcg("kvm", rig::GuestDown::Kind::Reported, int3));
+  // QEMU killed is never booted again.
   EXPECT_FALSE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Exited, int3));
-  EXPECT_FALSE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Reported, int3));
   // A kernel that cannot mount its root panics before /init every time: booted twice, reported.
   EXPECT_TRUE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Crashed, no_root));
 }
