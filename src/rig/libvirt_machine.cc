@@ -87,9 +87,13 @@ struct Shared {
   // down: the teardown retires it and waits until it is out before freeing the stream.
   bool console_retired = false;
   bool console_busy = false;
+  // Which boot the domain callbacks belong to: a boot repeated under TCG starts a new one, and a
+  // callback of the first domain still running on the event-loop thread changes nothing.
+  uint64_t generation = 0;
 
   void reset() {
     std::lock_guard<std::mutex> lock(mu);
+    ++generation;
     events = EventQueue();
     console.clear();
     console_closed = false;
@@ -104,6 +108,13 @@ using SharedPtr = std::shared_ptr<Shared>;
 
 Shared& shared_of(void* opaque) { return **static_cast<SharedPtr*>(opaque); }
 void free_shared(void* opaque) { delete static_cast<SharedPtr*>(opaque); }
+
+// A domain callback's opaque: the state and the boot it was registered for.
+struct DomainOpaque {
+  SharedPtr shared;
+  uint64_t generation;
+};
+void free_domain_opaque(void* opaque) { delete static_cast<DomainOpaque*>(opaque); }
 
 // The console stream's opaque is a number, not an allocation: libvirt 9.0's remote driver never
 // calls a stream callback's free function (fixed upstream in 2025), and a fixed one would free
@@ -127,14 +138,16 @@ SharedPtr console_state(void* opaque) {
   return it == g_consoles.end() ? nullptr : it->second.lock();
 }
 
-void push_event(Shared& sh, QmpEvent e) {
+void push_event(void* opaque, QmpEvent e) {
+  const DomainOpaque& d = *static_cast<DomainOpaque*>(opaque);
+  Shared& sh = *d.shared;
   std::lock_guard<std::mutex> lock(sh.mu);
+  if (d.generation != sh.generation) return;  // an earlier boot's domain
   sh.events.push(std::move(e));
   sh.changed.notify_all();
 }
 
-void mark_stopped(Shared& sh, const std::string& why) {
-  std::lock_guard<std::mutex> lock(sh.mu);
+void mark_stopped_locked(Shared& sh, const std::string& why) {
   if (!sh.stopped) sh.stop_reason = why;
   sh.stopped = true;
   sh.changed.notify_all();
@@ -150,17 +163,20 @@ const char* lifecycle_name(int event) {
 }
 
 int on_lifecycle(virConnectPtr, virDomainPtr, int event, int detail, void* opaque) {
-  if (event == VIR_DOMAIN_EVENT_STOPPED || event == VIR_DOMAIN_EVENT_CRASHED)
-    mark_stopped(shared_of(opaque), fmt::format("libvirt: domain {} (detail {})", lifecycle_name(event), detail));
+  if (event != VIR_DOMAIN_EVENT_STOPPED && event != VIR_DOMAIN_EVENT_CRASHED) return 0;
+  const DomainOpaque& d = *static_cast<DomainOpaque*>(opaque);
+  std::lock_guard<std::mutex> lock(d.shared->mu);
+  if (d.generation == d.shared->generation)
+    mark_stopped_locked(*d.shared, fmt::format("libvirt: domain {} (detail {})", lifecycle_name(event), detail));
   return 0;
 }
 
 void on_device_removed(virConnectPtr, virDomainPtr, const char* alias, void* opaque) {
-  push_event(shared_of(opaque), QmpEvent{kLibvirtDeviceRemoved, {{"device", alias != nullptr ? alias : ""}}, 0});
+  push_event(opaque, QmpEvent{kLibvirtDeviceRemoved, {{"device", alias != nullptr ? alias : ""}}, 0});
 }
 
 void on_device_removal_failed(virConnectPtr, virDomainPtr, const char* alias, void* opaque) {
-  push_event(shared_of(opaque), QmpEvent{kLibvirtDeviceRemovalFailed, {{"device", alias != nullptr ? alias : ""}}, 0});
+  push_event(opaque, QmpEvent{kLibvirtDeviceRemovalFailed, {{"device", alias != nullptr ? alias : ""}}, 0});
 }
 
 void on_monitor_event(virConnectPtr, virDomainPtr, const char* event, long long seconds, unsigned int micros, const char* details,
@@ -170,11 +186,13 @@ void on_monitor_event(virConnectPtr, virDomainPtr, const char* event, long long 
   e.data = details != nullptr ? json::parse(details, nullptr, false) : json::object();
   if (e.data.is_discarded()) e.data = json::object();
   e.timestamp = static_cast<double>(seconds) + micros / 1e6;
-  push_event(shared_of(opaque), std::move(e));
+  push_event(opaque, std::move(e));
 }
 
 void on_close(virConnectPtr, int reason, void* opaque) {
-  mark_stopped(shared_of(opaque), fmt::format("the connection to libvirt closed (reason {})", reason));
+  Shared& sh = shared_of(opaque);  // the connection outlives a repeated boot: every generation
+  std::lock_guard<std::mutex> lock(sh.mu);
+  mark_stopped_locked(sh, fmt::format("the connection to libvirt closed (reason {})", reason));
 }
 
 void on_console(virStreamPtr st, int events, void* opaque) {
@@ -513,9 +531,14 @@ void LibvirtMachine::boot() {
   const std::string pool_problem = m.drop_pool();
   if (!pool_problem.empty()) m.log("pool", "not removed: " + pool_problem);
 
+  uint64_t generation = 0;
+  {
+    std::lock_guard<std::mutex> lock(m.shared->mu);
+    generation = m.shared->generation;
+  }
   auto reg = [&](int id, virConnectDomainEventGenericCallback cb) {
-    auto opaque = std::make_unique<SharedPtr>(m.shared);
-    const int cb_id = virConnectDomainEventRegisterAny(m.conn, m.dom, id, cb, opaque.get(), free_shared);
+    auto opaque = std::make_unique<DomainOpaque>(DomainOpaque{m.shared, generation});
+    const int cb_id = virConnectDomainEventRegisterAny(m.conn, m.dom, id, cb, opaque.get(), free_domain_opaque);
     if (cb_id < 0) throw InfraError(fmt::format("cannot register for libvirt's domain events: {}", libvirt_error()));
     opaque.release();
     m.event_ids.push_back(cb_id);
@@ -523,8 +546,9 @@ void LibvirtMachine::boot() {
   reg(VIR_DOMAIN_EVENT_ID_LIFECYCLE, generic(on_lifecycle));
   reg(VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, generic(on_device_removed));
   reg(VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED, generic(on_device_removal_failed));
-  auto mon_opaque = std::make_unique<SharedPtr>(m.shared);
-  const int mon = virConnectDomainQemuMonitorEventRegister(m.conn, m.dom, nullptr, on_monitor_event, mon_opaque.get(), free_shared, 0);
+  auto mon_opaque = std::make_unique<DomainOpaque>(DomainOpaque{m.shared, generation});
+  const int mon =
+      virConnectDomainQemuMonitorEventRegister(m.conn, m.dom, nullptr, on_monitor_event, mon_opaque.get(), free_domain_opaque, 0);
   if (mon < 0) throw InfraError(fmt::format("cannot register for QEMU's monitor events: {}", libvirt_error()));
   mon_opaque.release();
   m.monitor_ids.push_back(mon);

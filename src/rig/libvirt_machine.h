@@ -14,15 +14,8 @@
 
 namespace rig {
 
-struct LibvirtMachineConfig {
-  Scenario scenario;
+struct LibvirtMachineConfig : GuestBoot {
   std::string uri = "qemu:///system";
-  std::string kernel_path;
-  std::string kernel_release;
-  std::string initrd;
-  std::string accel = "tcg";  // tcg: <domain type='qemu'>; kvm: <domain type='kvm'>
-  std::string run_dir;        // exists, mode 0700; console, transcript and domain XML go here
-  Timeouts timeouts;
 };
 
 // The names libvirt's own domain events get in the machine's event queue, beside QEMU's

@@ -1,5 +1,5 @@
-// The machine layer: one interface for a guest the rig drives, whatever runs it. QEMU is the
-// first backend (qemu_machine.h); libvirt is meant to be the next. Nothing above this interface
+// The machine layer: one interface for a guest the rig drives, whatever runs it: QEMU
+// (qemu_machine.h) or libvirt (libvirt_machine.h). Nothing above this interface
 // speaks QMP or builds a command line, and nothing assumes the rig booted the guest itself.
 #pragma once
 
@@ -24,6 +24,18 @@ struct Timeouts {
   double shutdown = 15;    // QMP quit to process exit, before SIGTERM
   double watchdog = 90;    // no console output, no QMP or agent answer: the guest is hung
   double poll = 0.2;       // pause between two looks at something the guest does asynchronously
+};
+
+// What every backend boots: the scenario's machine, the kernel and guest image, where the run's
+// files go and how long each wait may take.
+struct GuestBoot {
+  Scenario scenario;
+  std::string kernel_path;
+  std::string kernel_release;
+  std::string initrd;
+  std::string accel = "tcg";  // kvm or tcg (libvirt: <domain type='kvm'> or 'qemu')
+  std::string run_dir;        // exists, mode 0700; the machine writes its sockets, console and logs here
+  Timeouts timeouts;
 };
 
 // The guest stopped being a guest: it crashed (panic, QEMU exited), hung, or the rig lost it.

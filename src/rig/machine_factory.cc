@@ -39,13 +39,7 @@ std::string backend_skip_reason(const BackendConfig& b, const Scenario& s) {
 std::unique_ptr<Machine> make_machine(const BackendConfig& b, const MachineSetup& setup) {
   if (b.backend == "qemu") {
     QemuMachineConfig cfg;
-    cfg.scenario = setup.scenario;
-    cfg.kernel_path = setup.kernel_path;
-    cfg.kernel_release = setup.kernel_release;
-    cfg.initrd = setup.initrd;
-    cfg.accel = setup.accel;
-    cfg.run_dir = setup.run_dir;
-    cfg.timeouts = setup.timeouts;
+    static_cast<GuestBoot&>(cfg) = setup;
     cfg.qemu_binary = b.qemu;
     cfg.snapshots = setup.snapshots;
     cfg.kernel_hash = setup.kernel_hash;
@@ -57,14 +51,8 @@ std::unique_ptr<Machine> make_machine(const BackendConfig& b, const MachineSetup
   validate_backend(b);
   if (b.backend == "libvirt") {
     LibvirtMachineConfig cfg;
-    cfg.scenario = setup.scenario;
+    static_cast<GuestBoot&>(cfg) = setup;
     cfg.uri = b.connect.empty() ? default_libvirt_uri() : b.connect;
-    cfg.kernel_path = setup.kernel_path;
-    cfg.kernel_release = setup.kernel_release;
-    cfg.initrd = setup.initrd;
-    cfg.accel = setup.accel;
-    cfg.run_dir = setup.run_dir;
-    cfg.timeouts = setup.timeouts;
     return std::make_unique<LibvirtMachine>(cfg);
   }
   throw UsageError(fmt::format("--backend {}: no machine for it", b.backend));

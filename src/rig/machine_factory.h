@@ -33,14 +33,7 @@ void check_backend_reachable(const BackendConfig& b);
 std::string backend_skip_reason(const BackendConfig& b, const Scenario& s);
 
 // What every backend needs to bring up one guest of one run.
-struct MachineSetup {
-  Scenario scenario;
-  std::string kernel_path;
-  std::string kernel_release;
-  std::string initrd;
-  std::string accel = "tcg";  // the accelerator chosen for this kernel (kvm or tcg)
-  std::string run_dir;        // exists, mode 0700
-  Timeouts timeouts;
+struct MachineSetup : GuestBoot {
   // Snapshots (QEMU backend only): null boots every time. The libvirt backend always boots.
   SnapshotCache* snapshots = nullptr;
   std::string kernel_hash, initrd_hash, qemu_version;

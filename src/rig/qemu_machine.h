@@ -12,14 +12,7 @@
 
 namespace rig {
 
-struct QemuMachineConfig {
-  Scenario scenario;
-  std::string kernel_path;
-  std::string kernel_release;
-  std::string initrd;
-  std::string accel = "tcg";
-  std::string run_dir;  // exists, mode 0700; the machine writes its sockets and logs here
-  Timeouts timeouts;
+struct QemuMachineConfig : GuestBoot {
   std::vector<std::string> extra_kernel_args;
   std::string qemu_binary = "qemu-system-x86_64";
   // Snapshots: null boots every time. The key's other inputs are the suite's (hashed once per
