@@ -36,6 +36,21 @@ std::string backend_skip_reason(const BackendConfig& b, const Scenario& s) {
   return "";
 }
 
+bool guests_run_here(const BackendConfig& b, const std::string& this_host) {
+  if (b.backend != "libvirt") return true;
+  const std::string uri = b.connect.empty() ? default_libvirt_uri() : b.connect;
+  const size_t scheme = uri.find("://");
+  if (scheme == std::string::npos) return true;  // an alias or a bare name: assume this host
+  std::string host = uri.substr(scheme + 3, uri.find_first_of("/?", scheme + 3) - (scheme + 3));
+  if (const size_t at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') - 1);  // [::1]:16509
+  } else if (const size_t colon = host.find(':'); colon != std::string::npos) {
+    host.erase(colon);
+  }
+  return host.empty() || host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == this_host;
+}
+
 std::unique_ptr<Machine> make_machine(const BackendConfig& b, const MachineSetup& setup) {
   if (b.backend == "qemu") {
     QemuMachineConfig cfg;

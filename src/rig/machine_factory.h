@@ -32,6 +32,11 @@ void check_backend_reachable(const BackendConfig& b);
 // it can.
 std::string backend_skip_reason(const BackendConfig& b, const Scenario& s);
 
+// Whether the guests run on this host, so that they take its cores (host_slots.h): always under
+// QEMU; under libvirt unless the URI names another host (localhost and 127.x/::1 are this one).
+// `this_host` is this machine's name (gethostname). Pure.
+bool guests_run_here(const BackendConfig& b, const std::string& this_host);
+
 // What every backend needs to bring up one guest of one run.
 struct MachineSetup : GuestBoot {
   // Snapshots (QEMU backend only): null boots every time. The libvirt backend always boots.

@@ -34,6 +34,11 @@ HostBudget this_host_budget(int jobs) {
 
 namespace {
 
+std::string this_host_name() {
+  char name[256] = {};
+  return ::gethostname(name, sizeof name - 1) == 0 ? name : "";
+}
+
 // What every run on one kernel shares, prepared before anything boots.
 struct KernelSetup {
   AccelChoice accel;
@@ -67,6 +72,7 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
   const BackendConfig backend{opts.backend, opts.qemu, opts.accel, opts.connect};
   validate_backend(backend);
   const HostSlots host = HostSlots::for_this_host();
+  const bool leases_cores = guests_run_here(backend, this_host_name());
   std::optional<SnapshotCache> cache;
   if (opts.snapshots && backend.backend == "qemu") cache.emplace(SnapshotCache::default_cache());
   const std::string qemu_version = cache ? first_line(run_capture({opts.qemu, "--version"})) : "";
@@ -90,11 +96,13 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
   for (const auto& k : kernels) kernel_names.push_back(k.name.empty() ? k.path : k.name);
   const std::vector<MatrixItem> items = plan_matrix(scenario_names, kernel_names, opts.repeat, opts.shard);
   const HostBudget budget = this_host_budget(opts.jobs);
-  note(fmt::format("{} runs{}; guests at once: {}, their vCPUs within the host's {} cores across all rig processes; snapshots: {}",
-                   items.size(), opts.shard.count > 1 ? fmt::format(" (shard {}/{})", opts.shard.index, opts.shard.count) : "",
+  note(fmt::format("{} runs{}; guests at once: {}{}; snapshots: {}", items.size(),
+                   opts.shard.count > 1 ? fmt::format(" (shard {}/{})", opts.shard.index, opts.shard.count) : "",
                    opts.jobs > 0 ? fmt::format("up to {} (-j)", opts.jobs)
                                  : fmt::format("by {} cores and {} MiB for guests", budget.cpus, budget.ram >> 20),
-                   host.capacity(), cache ? cache->root() : "off"));
+                   leases_cores ? fmt::format(", their vCPUs within the host's {} cores across all rig processes", host.capacity())
+                                : " (on the libvirt host)",
+                   cache ? cache->root() : "off"));
 
   std::mutex mu;
   std::condition_variable changed;
@@ -137,7 +145,8 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
       };
       {
         // Held from boot to shutdown: guests of every rig process on this host share its cores.
-        HostSlots::Lease cores = host.acquire(guest_cost(s).vcpus, line);
+        HostSlots::Lease cores;
+        if (leases_cores) cores = host.acquire(guest_cost(s).vcpus, line);
         r = run_scenario(s, k, opts.run, factory, line, it.run);
       }
       if (r.verdict == Verdict::Fail) {

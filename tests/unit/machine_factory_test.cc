@@ -37,3 +37,23 @@ TEST(MachineFactory, LibvirtUrisAreAcceptedAndItsSkipsHaveReasons) {
   s.machine.cpu = "qemu64";
   EXPECT_EQ(backend_skip_reason(lv, s), "");
 }
+
+TEST(MachineFactory, GuestsTakeThisHostsCoresUnlessLibvirtRunsThemElsewhere) {
+  auto here = [](const std::string& backend, const std::string& uri) {
+    rig::BackendConfig b;
+    b.backend = backend;
+    b.connect = uri;
+    return rig::guests_run_here(b, "lab1");
+  };
+  EXPECT_TRUE(here("qemu", ""));
+  EXPECT_TRUE(here("libvirt", ""));
+  EXPECT_TRUE(here("libvirt", "qemu:///system"));
+  EXPECT_TRUE(here("libvirt", "qemu+unix:///system"));
+  EXPECT_TRUE(here("libvirt", "qemu+tcp://127.0.0.1:16599/system"));
+  EXPECT_TRUE(here("libvirt", "qemu+ssh://root@localhost/system"));
+  EXPECT_TRUE(here("libvirt", "qemu+tcp://[::1]:16509/system"));
+  EXPECT_TRUE(here("libvirt", "qemu+ssh://lab1/system?keyfile=/k"));
+  EXPECT_FALSE(here("libvirt", "qemu+ssh://root@lab2/system"));
+  EXPECT_FALSE(here("libvirt", "qemu+tcp://10.0.0.7:16509/system"));
+  EXPECT_FALSE(here("libvirt", "qemu+tls://[fd00::7]/system"));
+}
