@@ -64,12 +64,14 @@ std::vector<CaseCheck> check_pgdat_reuse(const MemmapSnapshot& boot, const Memma
 
 // Repeated scenarios: node id -> {MemTotal, free} kB before the first cycle (`baseline`) and
 // after each cycle. Each cycle is compared with the one before it: MemTotal must come back
-// exactly, free memory may drop by at most `slack_kb_per_cycle` (the measured noise of per-cpu
-// lists and slab, docs/accounting.md; a leaked memmap of a 256 MiB DIMM is 4096 kB a cycle).
+// exactly; free memory a cycle took must come back, within `slack_kb_per_cycle` (the measured
+// noise of per-cpu lists and slab, docs/accounting.md; a leaked memmap of a 256 MiB DIMM is
+// 4096 kB a cycle), in that cycle's reading or any later one, `settled` (readings taken after the
+// last cycle) included: a transient another cycle gave back is not a leak.
 using NodeMeminfo = std::map<int, std::pair<uint64_t, uint64_t>>;
 constexpr uint64_t kCycleFreeSlackKb = 1024;
 std::vector<CaseCheck> check_cycles(const NodeMeminfo& baseline, const std::vector<NodeMeminfo>& after_each_cycle,
-                                    uint64_t slack_kb_per_cycle = kCycleFreeSlackKb);
+                                    uint64_t slack_kb_per_cycle = kCycleFreeSlackKb, const std::vector<NodeMeminfo>& settled = {});
 
 // "0x3e200-0x3e3ff" style ranges for a sorted pfn list (at most `max` ranges, then "...").
 std::string pfn_ranges(const std::vector<uint64_t>& pfns, size_t max = 6);

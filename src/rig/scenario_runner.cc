@@ -231,12 +231,22 @@ void execute(Machine& m, const Scenario& s, const KernelImage& kernel, const Run
     }
     if (s.cycles > 1 && !mismatch) after_cycle.push_back(read_node_meminfo(m, opts.timeouts.guest_cmd));
   }
-  if (s.cycles > 1 && !after_cycle.empty())
-    for (const auto& c : check_cycles(baseline, after_cycle)) {
+  if (s.cycles > 1 && !after_cycle.empty()) {
+    std::vector<CaseCheck> checks = check_cycles(baseline, after_cycle);
+    // Free memory that no later cycle gave back is read again, settled, before it is called a
+    // leak: a transient of the last cycles (page cache, a worker's buffers) has had time to go.
+    std::vector<NodeMeminfo> settled;
+    for (int i = 0; i < 3 && !checks.empty() && !checks.back().ok; ++i) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(10 * opts.timeouts.poll));
+      settled.push_back(read_node_meminfo(m, opts.timeouts.guest_cmd));
+      checks = check_cycles(baseline, after_cycle, kCycleFreeSlackKb, settled);
+    }
+    for (const auto& c : checks) {
       raw.checks.push_back(raw_check_record(-1, c));
       progress(fmt::format("  check case {} {}: {}{}", c.case_no, c.name, !c.applicable ? "n/a" : c.ok ? "ok" : "failed",
                            c.ok && c.applicable ? "" : " - " + c.detail));
     }
+  }
   m.check_alive();
 }
 
