@@ -90,15 +90,36 @@ int HostSlots::held() const {
 }
 
 HostSlots::Lease HostSlots::acquire(int n, const std::function<void(const std::string&)>& waiting) const {
-  if (auto l = try_acquire(n)) return std::move(*l);
-  if (waiting)
+  // Waiters line up on one more lock, `queue`: only its holder takes slots, so a process that
+  // starts guest after guest cannot keep taking the cores another process is waiting for.
+  open_slot(0);  // creates the directory
+  const std::string queue_path = dir_ + "/queue";
+  int queue = ::open(queue_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (queue < 0 && errno == EACCES) queue = ::open(queue_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (queue < 0) throw InfraError(fmt::format("cannot open the host slot queue {}: {}", queue_path, std::strerror(errno)));
+  ::fchmod(queue, 0666);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }  // drops the queue lock too
+  } closer{queue};
+  bool said = false;
+  auto say = [&] {
+    if (said || !waiting) return;
+    said = true;
     waiting(fmt::format("waiting for {} of the host's {} cores: guests of this or other rig processes hold {} ({})",
                         std::max(1, std::min(n, capacity_)), capacity_, held(), dir_));
+  };
+  if (::flock(queue, LOCK_EX | LOCK_NB) != 0) {
+    say();
+    while (::flock(queue, LOCK_EX) != 0)
+      if (errno != EINTR) throw InfraError(fmt::format("cannot lock {}: {}", queue_path, std::strerror(errno)));
+  }
   std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> jitter(100, 300);  // waiters of several processes do not retry in step
+  std::uniform_int_distribution<int> jitter(100, 300);
   while (true) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
     if (auto l = try_acquire(n)) return std::move(*l);
+    say();
+    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
   }
 }
 

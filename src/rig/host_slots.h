@@ -40,8 +40,9 @@ class HostSlots {
   // All of `n` slots (clamped to 1..capacity) at once, or nothing. Throws std::runtime_error
   // when the directory or a slot file cannot be opened.
   std::optional<Lease> try_acquire(int n) const;
-  // Waits until `n` slots are free and takes them. `waiting` is called once, with what is held,
-  // when the slots are not free at the first try.
+  // Waits until `n` slots are free and takes them, first come first served: waiters of every
+  // process line up on the file `queue`, and only the first in line takes slots. `waiting` is
+  // called once, with what is held, when the slots are not free at the first try.
   Lease acquire(int n, const std::function<void(const std::string&)>& waiting = {}) const;
   // How many slots other leases hold now (for messages).
   int held() const;

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <boost/filesystem.hpp>
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "rig/errors.h"
@@ -68,6 +70,42 @@ TEST(HostSlots, AcquireWaitsForTheCoresAndSaysWhyOnce) {
   said.clear();
   HostSlots::Lease m = h.acquire(1, [&](const std::string& s) { said.push_back(s); });
   EXPECT_TRUE(said.empty());
+}
+
+TEST(HostSlots, WaitersAreServedInTurnNotByWhoeverTriesLast) {
+  HostSlots h(scratch_dir(), 2);
+  auto h1 = h.try_acquire(1);
+  auto h2 = h.try_acquire(1);
+  ASSERT_TRUE(h1 && h2);
+  std::mutex mu;
+  std::vector<std::string> order;
+  std::atomic<bool> first_waits{false}, newcomer_has{false};
+  std::thread first([&] {
+    HostSlots::Lease l = h.acquire(2, [&](const std::string&) { first_waits = true; });
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      order.push_back("first (2 cores)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  });
+  for (int i = 0; i < 200 && !first_waits; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(first_waits);
+  // One core comes free: a newcomer wanting one core must not take it ahead of the first waiter.
+  h1->release();
+  std::thread newcomer([&] {
+    HostSlots::Lease l = h.acquire(1);
+    newcomer_has = true;
+    std::lock_guard<std::mutex> lock(mu);
+    order.push_back("newcomer (1 core)");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_FALSE(newcomer_has) << "the newcomer took the free core ahead of the first in line";
+  h2->release();
+  first.join();
+  newcomer.join();
+  ASSERT_EQ(order.size(), 2u);
+  EXPECT_EQ(order[0], "first (2 cores)");
+  EXPECT_EQ(order[1], "newcomer (1 core)");
 }
 
 TEST(HostSlots, AKilledHolderLeavesNothingHeld) {
