@@ -53,20 +53,22 @@ void HostSlots::Lease::release() {
   fds_.clear();
 }
 
-std::string HostSlots::slot_path(int i) const { return fmt::format("{}/slot-{}", dir_, i); }
-
-int HostSlots::open_slot(int i) const {
+int HostSlots::open_lock_file(const std::string& name) const {
   if (::mkdir(dir_.c_str(), 0777) == 0) ::chmod(dir_.c_str(), 01777);  // every user's rig shares it
-  const std::string p = slot_path(i);
+  const std::string p = dir_ + "/" + name;
   int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0 && errno == EACCES) fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);  // another user's file: flock needs no write access
-  if (fd < 0) throw InfraError(fmt::format("cannot open the host slot {}: {}", p, std::strerror(errno)));
+  if (fd < 0) throw InfraError(fmt::format("cannot open the host slot file {}: {}", p, std::strerror(errno)));
   ::fchmod(fd, 0666);  // fails harmlessly on another user's file
   return fd;
 }
 
+int HostSlots::open_slot(int i) const { return open_lock_file(fmt::format("slot-{}", i)); }
+
+int HostSlots::clamp(int n) const { return std::max(1, std::min(n, capacity_)); }
+
 std::optional<HostSlots::Lease> HostSlots::try_acquire(int n) const {
-  n = std::max(1, std::min(n, capacity_));
+  n = clamp(n);
   Lease lease;
   for (int i = 0; i < capacity_ && static_cast<int>(lease.fds_.size()) < n; ++i) {
     const int fd = open_slot(i);
@@ -92,12 +94,7 @@ int HostSlots::held() const {
 HostSlots::Lease HostSlots::acquire(int n, const std::function<void(const std::string&)>& waiting) const {
   // Waiters line up on one more lock, `queue`: only its holder takes slots, so a process that
   // starts guest after guest cannot keep taking the cores another process is waiting for.
-  open_slot(0);  // creates the directory
-  const std::string queue_path = dir_ + "/queue";
-  int queue = ::open(queue_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-  if (queue < 0 && errno == EACCES) queue = ::open(queue_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (queue < 0) throw InfraError(fmt::format("cannot open the host slot queue {}: {}", queue_path, std::strerror(errno)));
-  ::fchmod(queue, 0666);
+  const int queue = open_lock_file("queue");
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }  // drops the queue lock too
@@ -107,12 +104,12 @@ HostSlots::Lease HostSlots::acquire(int n, const std::function<void(const std::s
     if (said || !waiting) return;
     said = true;
     waiting(fmt::format("waiting for {} of the host's {} cores: guests of this or other rig processes hold {} ({})",
-                        std::max(1, std::min(n, capacity_)), capacity_, held(), dir_));
+                        clamp(n), capacity_, held(), dir_));
   };
   if (::flock(queue, LOCK_EX | LOCK_NB) != 0) {
     say();
     while (::flock(queue, LOCK_EX) != 0)
-      if (errno != EINTR) throw InfraError(fmt::format("cannot lock {}: {}", queue_path, std::strerror(errno)));
+      if (errno != EINTR) throw InfraError(fmt::format("cannot lock {}/queue: {}", dir_, std::strerror(errno)));
   }
   std::mt19937 rng(std::random_device{}());
   std::uniform_int_distribution<int> jitter(100, 300);

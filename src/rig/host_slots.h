@@ -51,8 +51,9 @@ class HostSlots {
   int capacity() const { return capacity_; }
 
  private:
-  std::string slot_path(int i) const;
+  int open_lock_file(const std::string& name) const;  // in dir_, created when missing
   int open_slot(int i) const;
+  int clamp(int n) const;  // 1..capacity
 
   std::string dir_;
   int capacity_;
