@@ -14,31 +14,31 @@
 #include <iostream>
 #include <unistd.h>
 
-#include "rig/explorer.h"
-#include "rig/accel_probe.h"
-#include "rig/bisect.h"
-#include "rig/errors.h"
-#include "rig/guest_image.h"
-#include "rig/html_report.h"
-#include "rig/kernel_builder.h"
-#include "rig/kernel_locator.h"
-#include "rig/matrix.h"
-#include "rig/paths.h"
-#include "rig/progress_board.h"
-#include "rig/qemu_args.h"
-#include "rig/libvirt_cleanup.h"
-#include "rig/libvirt_xml.h"
-#include "rig/machine_factory.h"
-#include "rig/qemu_machine.h"
-#include "rig/qemu_process.h"
-#include "rig/reproducer.h"
-#include "rig/results_report.h"
-#include "rig/scenario_file.h"
-#include "rig/scenario_runner.h"
-#include "rig/snapshot_cache.h"
-#include "rig/suite_runner.h"
-#include "rig/test_reports.h"
-#include "rig/text.h"
+#include "rig/workflows/explorer.h"
+#include "rig/host/accel_probe.h"
+#include "rig/workflows/bisect.h"
+#include "rig/base/errors.h"
+#include "rig/host/guest_image.h"
+#include "rig/report/html_report.h"
+#include "rig/workflows/kernel_builder.h"
+#include "rig/host/kernel_locator.h"
+#include "rig/scenario/matrix.h"
+#include "rig/base/paths.h"
+#include "rig/run/progress_board.h"
+#include "rig/machine/qemu/qemu_args.h"
+#include "rig/machine/libvirt/libvirt_cleanup.h"
+#include "rig/machine/libvirt/libvirt_xml.h"
+#include "rig/run/machine_factory.h"
+#include "rig/machine/qemu/qemu_machine.h"
+#include "rig/host/qemu_process.h"
+#include "rig/run/reproducer.h"
+#include "rig/report/results_report.h"
+#include "rig/scenario/scenario_file.h"
+#include "rig/run/scenario_runner.h"
+#include "rig/host/snapshot_cache.h"
+#include "rig/run/suite_runner.h"
+#include "rig/report/test_reports.h"
+#include "rig/base/text.h"
 
 namespace fs = boost::filesystem;
 using namespace rig;
@@ -110,7 +110,8 @@ struct RunArgs {
 void check_parent_dir(const std::string& option, const std::string& file) {
   if (file.empty() || file == "-") return;
   fs::path parent = fs::absolute(file).parent_path();
-  if (!fs::is_directory(parent)) throw UsageError(fmt::format("{} {}: directory {} does not exist", option, file, parent.string()));
+  if (!fs::is_directory(parent))
+    throw UsageError(fmt::format("{} {}: directory {} does not exist", option, file, parent.string()));
 }
 
 int cmd_run(RunArgs a) {
@@ -143,7 +144,9 @@ int cmd_run(RunArgs a) {
   if (!a.html.empty())
     check_parent_dir("--html", a.html);
   else  // the artifacts folder is made below
-    a.html = (a.json.empty() ? fs::absolute(a.artifacts) / "report.html" : fs::absolute(a.json).parent_path() / "report.html").string();
+    a.html = (a.json.empty() ? fs::absolute(a.artifacts) / "report.html"
+                             : fs::absolute(a.json).parent_path() / "report.html")
+                 .string();
   const std::string json_dir = a.json.empty() ? "" : fs::absolute(a.json).parent_path().string();
 
   SuiteOptions opts;
@@ -207,8 +210,10 @@ int cmd_run(RunArgs a) {
   ticker.join();
   board.close();
 
-  if (a.ktap == "-") write_ktap(results, std::cout);
-  else print_table(results, std::cout);
+  if (a.ktap == "-")
+    write_ktap(results, std::cout);
+  else
+    print_table(results, std::cout);
   write_reports(results, true);
   std::cerr << "[rig] report: " << a.html << std::endl;
   return exit_status_for(results);
@@ -239,7 +244,8 @@ int cmd_explore(const ExploreArgs& a) {
   o.max_minimize_tries = a.max_tries;
   for (const auto& k : a.kernels) o.kernels.push_back(locate_kernel(k));
   if (o.kernels.empty()) o.kernels.push_back(locate_kernel("debian-6.1"));
-  if (find_program(a.qemu).empty()) throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
+  if (find_program(a.qemu).empty())
+    throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
   const std::string known = rig_home() + "/rig/known-failures.toml";
   if (fs::exists(known)) o.known = load_known_failures(known);
   o.suite.accel = a.accel;
@@ -247,7 +253,9 @@ int cmd_explore(const ExploreArgs& a) {
   o.suite.jobs = a.jobs;
   o.suite.snapshots = !a.no_snapshots;
   if (!a.no_snapshots) snapshot_cache_max_from_env();
-  progress_to_stderr(fmt::format("explore: seed {}, budget {:.0f} s, kernels {}, output {}", o.seed, o.budget_s, a.kernels.empty() ? "debian-6.1" : fmt::format("{}", fmt::join(a.kernels, " ")), o.out));
+  progress_to_stderr(fmt::format("explore: seed {}, budget {:.0f} s, kernels {}, output {}", o.seed, o.budget_s,
+                                 a.kernels.empty() ? "debian-6.1" : fmt::format("{}", fmt::join(a.kernels, " ")),
+                                 o.out));
   // On a terminal: the guests' live lines and a status line with the budget left; elsewhere one
   // line per run.
   const char* term = std::getenv("TERM");
@@ -306,7 +314,8 @@ int cmd_cache(bool clear) {
     std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
     std::cout << fmt::format("{:<16} {:>6} MiB  {}  {}\n", e.key, e.bytes >> 20, when, e.description);
   }
-  std::cout << fmt::format("{} MiB of {} MiB (RIG_SNAPSHOT_CACHE_MAX) in {}\n", total >> 20, cache.max_bytes() >> 20, cache.root());
+  std::cout << fmt::format("{} MiB of {} MiB (RIG_SNAPSHOT_CACHE_MAX) in {}\n", total >> 20, cache.max_bytes() >> 20,
+                           cache.root());
   return 0;
 }
 
@@ -360,8 +369,10 @@ BisectOptions bisect_options(const BisectArgs& a) {
   o.case_no = a.case_no;
   if (a.case_no < 1 || a.case_no > 5) throw UsageError(fmt::format("--case {}: the spec has cases 1 to 5", a.case_no));
   if (a.runs < 1) throw UsageError("--runs must be at least 1");
-  o.scenarios = a.scenarios.empty() ? scenarios_for_case(select_scenarios({}, "spec"), a.case_no) : select_scenarios(a.scenarios, "");
-  if (o.scenarios.empty()) throw UsageError(fmt::format("--case {}: no shipped scenario exercises it; name one with --scenario", a.case_no));
+  o.scenarios = a.scenarios.empty() ? scenarios_for_case(select_scenarios({}, "spec"), a.case_no)
+                                    : select_scenarios(a.scenarios, "");
+  if (o.scenarios.empty())
+    throw UsageError(fmt::format("--case {}: no shipped scenario exercises it; name one with --scenario", a.case_no));
   for (const auto& f : a.fragments) o.fragments.push_back(fs::absolute(f).string());
   o.runs = a.runs;
   o.src = fs::absolute(a.src).lexically_normal().string();
@@ -369,7 +380,8 @@ BisectOptions bisect_options(const BisectArgs& a) {
   o.log = fs::absolute(a.log).string();
   o.artifacts = fs::absolute(a.artifacts).lexically_normal().string();
   // One build directory for the whole bisection: each step rebuilds only what changed.
-  o.kernel_out = a.kernel_out.empty() ? cache_dir() + "/kernels/bisect-" + content_hash(o.src) : fs::absolute(a.kernel_out).string();
+  o.kernel_out = a.kernel_out.empty() ? cache_dir() + "/kernels/bisect-" + content_hash(o.src)
+                                      : fs::absolute(a.kernel_out).string();
   o.accel = a.accel;
   return o;
 }
@@ -395,12 +407,26 @@ int cmd_bisect_step(const BisectArgs& a) {
 
 int cmd_bisect(const BisectArgs& a) {
   BisectOptions o = bisect_options(a);
-  std::vector<std::string> step = {fs::canonical("/proc/self/exe").string(), "bisect-step", "--case", std::to_string(o.case_no),
-                                   "--src", o.src, "--log", o.log, "--artifacts", o.artifacts, "--kernel-out", o.kernel_out,
-                                   "--runs", std::to_string(o.runs), "--accel", o.accel};
+  std::vector<std::string> step = {fs::canonical("/proc/self/exe").string(),
+                                   "bisect-step",
+                                   "--case",
+                                   std::to_string(o.case_no),
+                                   "--src",
+                                   o.src,
+                                   "--log",
+                                   o.log,
+                                   "--artifacts",
+                                   o.artifacts,
+                                   "--kernel-out",
+                                   o.kernel_out,
+                                   "--runs",
+                                   std::to_string(o.runs),
+                                   "--accel",
+                                   o.accel};
   for (const auto& s : o.scenarios) step.insert(step.end(), {"--scenario", fs::absolute(s.path).string()});
   for (const auto& f : o.fragments) step.insert(step.end(), {"--fragment", f});
-  std::ofstream(o.log, std::ios::app) << fmt::format("# rig bisect --case {} good {} bad {} in {}\n", o.case_no, a.good, a.bad, o.src);
+  std::ofstream(o.log, std::ios::app) << fmt::format("# rig bisect --case {} good {} bad {} in {}\n", o.case_no, a.good,
+                                                     a.bad, o.src);
   BisectRunResult r = bisect_run(o, a.good, a.bad, step, progress_to_stderr);
   if (!r.stopped.empty()) {
     std::cerr << "rig: bisection stopped: " << r.stopped << std::endl;
@@ -469,8 +495,8 @@ int cmd_cleanup(const std::string& uri) {
   return 0;
 }
 
-int cmd_libvirt_xml(const std::string& file, const std::string& kernel, const std::string& initrd, const std::string& run_dir,
-                    const std::string& type) {
+int cmd_libvirt_xml(const std::string& file, const std::string& kernel, const std::string& initrd,
+                    const std::string& run_dir, const std::string& type) {
   Scenario s = load_scenario_file(file);
   const std::string skip = libvirt_skip_reason(s);
   if (!skip.empty()) throw UsageError(fmt::format("{}: the libvirt backend skips it: {}", file, skip));
@@ -509,47 +535,58 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Boot each kernel, run each scenario, report");
   run_cmd->add_option("scenarios", run.scenarios, "Scenario files (TOML)");
   run_cmd->add_option("--suite", run.suite, "Run the shipped scenarios of this suite (e.g. spec)");
-  run_cmd->add_option("--kernel,-k", run.kernels, "bzImage path, or debian-6.1 / debian-6.12 (default debian-6.1, Debian 12's kernel)");
+  run_cmd->add_option("--kernel,-k", run.kernels,
+                      "bzImage path, or debian-6.1 / debian-6.12 (default debian-6.1, Debian 12's kernel)");
   run_cmd->add_option("--json", run.json, "Write the results as JSON to this file");
   run_cmd->add_option("--junit", run.junit, "Write JUnit XML for CI dashboards to this file");
   run_cmd->add_option("--ktap", run.ktap, "Write KTAP to this file ('-': on stdout instead of the table)");
   run_cmd->add_option("--accel", run.accel, "auto, kvm or tcg (auto falls back to tcg when KVM guests do not run)")
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
-  run_cmd->add_option("--artifacts", run.artifacts, "Directory for per-run artifacts")->capture_default_str()->each([&run](const std::string&) {
-    run.artifacts_given = true;
-  });
+  run_cmd->add_option("--artifacts", run.artifacts, "Directory for per-run artifacts")
+      ->capture_default_str()
+      ->each([&run](const std::string&) { run.artifacts_given = true; });
   run_cmd->add_option("--qemu", run.qemu, "QEMU binary")->capture_default_str();
   run_cmd->add_option("--backend", run.backend, "What runs the guests: qemu, or libvirt")->capture_default_str();
   run_cmd->add_option("--connect", run.connect, "libvirt URI for --backend libvirt (default qemu:///system)");
   run_cmd->add_option("--boot-timeout", run.boot_timeout, "Seconds from QEMU start to a ready guest");
   run_cmd->add_option("--step-timeout", run.step_timeout, "Seconds for one step unless the scenario says");
   run_cmd->add_option("-j,--jobs", run.jobs, "Guests at once (default: as many as the cores and memory allow)");
-  run_cmd->add_option("--shard", run.shard, "Run the I-th of N stable parts of the matrix (I/N), for CI machines splitting one matrix");
+  run_cmd->add_option("--shard", run.shard,
+                      "Run the I-th of N stable parts of the matrix (I/N), for CI machines splitting one matrix");
   run_cmd->add_option("--repeat", run.repeat, "Runs of each scenario on each kernel; runs that disagree make it flaky")
       ->capture_default_str();
-  run_cmd->add_flag("--no-snapshots", run.no_snapshots, "Boot every guest (default: restore ready guests from the snapshot cache)");
-  run_cmd->add_option("--out", run.out, "One folder for results.json, junit.xml, results.ktap, report.html and runs/ (the artifacts)");
-  run_cmd->add_option("--html", run.html, "Write the HTML report here (default: report.html beside --json, in --out, else in --artifacts)");
+  run_cmd->add_flag("--no-snapshots", run.no_snapshots,
+                    "Boot every guest (default: restore ready guests from the snapshot cache)");
+  run_cmd->add_option("--out", run.out,
+                      "One folder for results.json, junit.xml, results.ktap, report.html and runs/ (the artifacts)");
+  run_cmd->add_option("--html", run.html,
+                      "Write the HTML report here (default: report.html beside --json, in --out, else in --artifacts)");
 
   std::string report_file, report_out;
-  auto* report_cmd = app.add_subcommand("report", "Rebuild report.html from an earlier run's results and artifacts (runs nothing)");
+  auto* report_cmd =
+      app.add_subcommand("report", "Rebuild report.html from an earlier run's results and artifacts (runs nothing)");
   report_cmd->add_option("results", report_file, "results.json of a run (or one run's result.json)")->required();
   report_cmd->add_option("-o,--out", report_out, "The HTML file (default: report.html beside RESULTS)");
 
   KernelBuildRequest kb;
   auto* kernel_cmd = app.add_subcommand("kernel", "Guest kernels");
   kernel_cmd->require_subcommand(1);
-  auto* kbuild_cmd = kernel_cmd->add_subcommand("build", "Build a patched guest kernel; prints the directory --kernel takes");
-  kbuild_cmd->add_option("--src", kb.src, "Kernel tree, source tarball, or debian-6.1 / debian-6.12 (linux-source-*)")->required();
-  kbuild_cmd->add_option("--patch", kb.patches, "Patch file, or a directory (series file, or *.patch in order); repeatable");
-  kbuild_cmd->add_option("--fragment", kb.fragments, "Kconfig fragment merged after guest-kernel-config/base.config; repeatable");
+  auto* kbuild_cmd =
+      kernel_cmd->add_subcommand("build", "Build a patched guest kernel; prints the directory --kernel takes");
+  kbuild_cmd->add_option("--src", kb.src, "Kernel tree, source tarball, or debian-6.1 / debian-6.12 (linux-source-*)")
+      ->required();
+  kbuild_cmd->add_option("--patch", kb.patches,
+                         "Patch file, or a directory (series file, or *.patch in order); repeatable");
+  kbuild_cmd->add_option("--fragment", kb.fragments,
+                         "Kconfig fragment merged after guest-kernel-config/base.config; repeatable");
   kbuild_cmd->add_option("--out", kb.out, "Kernel directory (default: in the cache, by inputs)");
 
   std::string repro_file, repro_kernel = "debian-6.1", repro_out;
   bool repro_interactive = false;
   auto* repro_cmd = app.add_subcommand("repro", "Write a self-contained reproducer (QEMU and sh only) for a scenario");
   repro_cmd->add_option("scenario", repro_file, "Scenario file")->required();
-  repro_cmd->add_option("--kernel,-k", repro_kernel, "bzImage path, kernel build directory, or debian-6.1 / debian-6.12");
+  repro_cmd->add_option("--kernel,-k", repro_kernel,
+                        "bzImage path, kernel build directory, or debian-6.1 / debian-6.12");
   repro_cmd->add_option("-o,--out", repro_out, "Directory (default repro-SCENARIO-RELEASE)");
   repro_cmd->add_flag("--interactive", repro_interactive, "Then boot it with the guest console on this terminal");
 
@@ -558,31 +595,40 @@ int main(int argc, char** argv) {
     c->add_option("--case", ba.case_no, "The spec case (1-5) whose failure makes a revision bad")->required();
     c->add_option("--scenario", ba.scenarios, "Scenario files (default: the shipped spec scenarios of that case)");
     c->add_option("--fragment", ba.fragments, "Extra Kconfig fragments");
-    c->add_option("--runs", ba.runs, "Runs of each scenario: bad only when the case fails and no run passes")->capture_default_str();
+    c->add_option("--runs", ba.runs, "Runs of each scenario: bad only when the case fails and no run passes")
+        ->capture_default_str();
     c->add_option("--log", ba.log, "Step log, appended")->capture_default_str();
     c->add_option("--artifacts", ba.artifacts, "Artifacts of the runs")->capture_default_str();
     c->add_option("--kernel-out", ba.kernel_out, "Build directory kept across steps");
     c->add_option("--accel", ba.accel, "auto, kvm or tcg")->check(CLI::IsMember({"auto", "kvm", "tcg"}));
   };
-  auto* bstep_cmd = app.add_subcommand("bisect-step", "For git bisect run: build this checkout, test a case; exit 0 good, 1 bad, 125 skip");
+  auto* bstep_cmd = app.add_subcommand(
+      "bisect-step", "For git bisect run: build this checkout, test a case; exit 0 good, 1 bad, 125 skip");
   add_bisect_options(bstep_cmd);
   bstep_cmd->add_option("--src", ba.src, "Kernel tree (default: the current directory)");
-  auto* bisect_cmd = app.add_subcommand("bisect", "Find the commit that broke a case: drives git bisect with bisect-step");
+  auto* bisect_cmd =
+      app.add_subcommand("bisect", "Find the commit that broke a case: drives git bisect with bisect-step");
   add_bisect_options(bisect_cmd);
   bisect_cmd->add_option("--src", ba.src, "Kernel git tree")->required();
   bisect_cmd->add_option("--good", ba.good, "A revision where the case holds")->required();
   bisect_cmd->add_option("--bad", ba.bad, "A revision where it fails")->required();
 
   ExploreArgs ea;
-  auto* explore_cmd = app.add_subcommand("explore", "Generate scenarios on the memmap's boundaries, run them until the budget is spent, minimize each failure");
-  explore_cmd->add_option("--kernel,-k", ea.kernels, "bzImage path, kernel build directory, or debian-6.1 / debian-6.12; repeatable");
+  auto* explore_cmd = app.add_subcommand(
+      "explore",
+      "Generate scenarios on the memmap's boundaries, run them until the budget is spent, minimize each failure");
+  explore_cmd->add_option("--kernel,-k", ea.kernels,
+                          "bzImage path, kernel build directory, or debian-6.1 / debian-6.12; repeatable");
   explore_cmd->add_option("--budget", ea.budget, "Wall time to spend (20m, 1h30m, 90s)")->capture_default_str();
-  explore_cmd->add_option("--seed", ea.seed, "Seed of the draws: the same seed draws the same scenarios")->capture_default_str();
-  explore_cmd->add_option("--out", ea.out, "Folder for explore.json, generated/, findings/ and runs/ (default rig-explore-SEED)");
+  explore_cmd->add_option("--seed", ea.seed, "Seed of the draws: the same seed draws the same scenarios")
+      ->capture_default_str();
+  explore_cmd->add_option("--out", ea.out,
+                          "Folder for explore.json, generated/, findings/ and runs/ (default rig-explore-SEED)");
   explore_cmd->add_option("-j,--jobs", ea.jobs, "Guests at once (default: as many as the cores and memory allow)");
   explore_cmd->add_option("--accel", ea.accel, "auto, kvm or tcg")->check(CLI::IsMember({"auto", "kvm", "tcg"}));
   explore_cmd->add_option("--qemu", ea.qemu, "QEMU binary")->capture_default_str();
-  explore_cmd->add_option("--max-tries", ea.max_tries, "Candidates tried when minimizing one finding")->capture_default_str();
+  explore_cmd->add_option("--max-tries", ea.max_tries, "Candidates tried when minimizing one finding")
+      ->capture_default_str();
   explore_cmd->add_flag("--no-snapshots", ea.no_snapshots, "Boot every guest");
 
   auto* cache_cmd = app.add_subcommand("cache", "The snapshot cache of ready guests");
@@ -600,10 +646,12 @@ int main(int argc, char** argv) {
   args_cmd->add_option("file", args_file, "Scenario file")->required();
   args_cmd->add_option("--kernel", args_kernel, "Kernel path to show");
   std::string cleanup_uri;
-  auto* cleanup_cmd = app.add_subcommand("cleanup", "Destroy and undefine libvirt domains a crashed run left behind (named rig-...)");
+  auto* cleanup_cmd =
+      app.add_subcommand("cleanup", "Destroy and undefine libvirt domains a crashed run left behind (named rig-...)");
   cleanup_cmd->add_option("--connect", cleanup_uri, "libvirt URI (default qemu:///system)");
   std::string lx_file, lx_kernel = "KERNEL", lx_initrd = "INITRD", lx_run = "RUN", lx_type = "qemu";
-  auto* lx_cmd = app.add_subcommand("libvirt-xml", "Print the libvirt domain XML of a scenario (or why the libvirt backend skips it)");
+  auto* lx_cmd = app.add_subcommand("libvirt-xml",
+                                    "Print the libvirt domain XML of a scenario (or why the libvirt backend skips it)");
   lx_cmd->add_option("file", lx_file, "Scenario file")->required();
   lx_cmd->add_option("--kernel", lx_kernel, "Kernel path to put in <kernel>");
   lx_cmd->add_option("--initrd", lx_initrd, "Initramfs path to put in <initrd>");

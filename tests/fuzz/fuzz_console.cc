@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "rig/console_parser.h"
+#include "rig/machine/console_parser.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "rig/memmap_snapshot.h"
+#include "rig/spec/memmap_snapshot.h"
 
 namespace {
 

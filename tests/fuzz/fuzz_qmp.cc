@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "rig/qmp_protocol.h"
+#include "rig/machine/qmp/qmp_protocol.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "rig/errors.h"
-#include "rig/scenario_file.h"
+#include "rig/base/errors.h"
+#include "rig/scenario/scenario_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -20,9 +20,10 @@ namespace {
 
 json run_suite_on(const std::string& kernel, int* exit_code) {
   const std::string dir = fresh_dir("suite-" + kernel);
-  CommandResult r = run_command({RIG_BINARY, "run", "--suite", "spec", "--kernel", kernel, "--json", dir + "/out.json",
-                                 "--junit", dir + "/junit.xml", "--ktap", dir + "/out.ktap", "--artifacts", dir + "/runs"},
-                                1200);
+  CommandResult r =
+      run_command({RIG_BINARY, "run", "--suite", "spec", "--kernel", kernel, "--json", dir + "/out.json", "--junit",
+                   dir + "/junit.xml", "--ktap", dir + "/out.ktap", "--artifacts", dir + "/runs"},
+                  1200);
   EXPECT_NE(read_file(dir + "/junit.xml").find("<testsuites name=\"rig\""), std::string::npos);
   EXPECT_EQ(read_file(dir + "/out.ktap").rfind("KTAP version 1\n", 0), 0u);
   EXPECT_NE(read_file(dir + "/report.html").find("<svg"), std::string::npos) << "report.html beside --json";
@@ -77,7 +78,8 @@ void expect_suite_outcomes(const std::string& kernel, const std::string& release
 
   bool freed_checked = false;
   for (const auto& c : movable["checks"])
-    freed_checked |= c["name"] == "memmap-freed" && c["ok"] == true && c["detail"].get<std::string>().rfind("2048 memmap pages", 0) == 0;
+    freed_checked |= c["name"] == "memmap-freed" && c["ok"] == true &&
+                     c["detail"].get<std::string>().rfind("2048 memmap pages", 0) == 0;
   EXPECT_TRUE(freed_checked) << "case 1: the memmap of every departing section is checked page by page";
 
   // The 64 GiB boot DIMM: the vmemmap PMD table that mapped only its two sections leaks on both
@@ -91,9 +93,12 @@ void expect_suite_outcomes(const std::string& kernel, const std::string& release
       ASSERT_EQ(c["pages"].size(), 1u) << c["detail"];
       EXPECT_EQ(c["pages"][0]["roles"], "pmd:512,pmd:513");
       const std::string d = c["detail"];
-      table_named = d.find("refcount 2 MIX_SECTION_INFO") != std::string::npos && d.find("owners: section 512 (1 ref), 513 (1 ref)") != std::string::npos;
+      table_named = d.find("refcount 2 MIX_SECTION_INFO") != std::string::npos &&
+                    d.find("owners: section 512 (1 ref), 513 (1 ref)") != std::string::npos;
     }
-    if (c["name"] == "memtotal-node-0") memtotal_short = c["status"] == "xfail" && c["detail"].get<std::string>().find("short by 1 pages") != std::string::npos;
+    if (c["name"] == "memtotal-node-0")
+      memtotal_short =
+          c["status"] == "xfail" && c["detail"].get<std::string>().find("short by 1 pages") != std::string::npos;
   }
   EXPECT_TRUE(table_named) << pt["checks"].dump();
   EXPECT_TRUE(memtotal_short) << pt["checks"].dump();
@@ -114,8 +119,10 @@ void expect_suite_outcomes(const std::string& kernel, const std::string& release
   EXPECT_EQ(hot["steps"][2]["outcome"], "removed");
   bool hot_memmap_freed = false;
   for (const auto& c : hot["checks"])
-    hot_memmap_freed |= c["name"] == "memmap-freed" && c["status"] == "pass" && c["detail"].get<std::string>().find("free (") != std::string::npos;
-  EXPECT_TRUE(hot_memmap_freed) << "hot-added memmap is judged page by page, shown back in the allocator: " << hot["checks"].dump();
+    hot_memmap_freed |= c["name"] == "memmap-freed" && c["status"] == "pass" &&
+                        c["detail"].get<std::string>().find("free (") != std::string::npos;
+  EXPECT_TRUE(hot_memmap_freed) << "hot-added memmap is judged page by page, shown back in the allocator: "
+                                << hot["checks"].dump();
 }
 
 }  // namespace
@@ -130,8 +137,8 @@ TEST(CliRuns, WrongExpectationFailsWithExitOne) {
   std::string text = read_file(std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-busy.toml");
   text.replace(text.find("expect = \"refused\""), 18, "expect = \"removed\"");
   write_file(dir + "/s.toml", text);
-  CommandResult r = run_command({RIG_BINARY, "run", dir + "/s.toml", "--kernel", "debian-6.12", "--json", dir + "/o.json",
-                                 "--artifacts", dir + "/runs"},
+  CommandResult r = run_command({RIG_BINARY, "run", dir + "/s.toml", "--kernel", "debian-6.12", "--json",
+                                 dir + "/o.json", "--artifacts", dir + "/runs"},
                                 300);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   json j = json::parse(read_file(dir + "/o.json"));
@@ -144,7 +151,8 @@ TEST(CliInput, BadScenarioIsRejectedBeforeBoot) {
   std::string text = read_file(std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml");
   text.replace(text.find("size = \"512M\""), 13, "size = \"500M\"");
   write_file(dir + "/bad.toml", text);
-  CommandResult r = run_command({RIG_BINARY, "run", dir + "/bad.toml", "--kernel", "debian-6.1", "--artifacts", dir + "/runs"}, 60);
+  CommandResult r =
+      run_command({RIG_BINARY, "run", dir + "/bad.toml", "--kernel", "debian-6.1", "--artifacts", dir + "/runs"}, 60);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "rig: error: " + dir + "/bad.toml: dimm[0].size: 500M is not a multiple of the 128M memory block\n");
   EXPECT_FALSE(path_exists(dir + "/runs")) << "nothing may start for a bad scenario";
@@ -153,11 +161,12 @@ TEST(CliInput, BadScenarioIsRejectedBeforeBoot) {
 TEST(CliInput, MissingKernelAndMissingQemu) {
   const std::string dir = fresh_dir("missing");
   const std::string scenario = std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml";
-  CommandResult k = run_command({RIG_BINARY, "run", scenario, "--kernel", dir + "/no-bzImage", "--artifacts", dir + "/runs"}, 60);
+  CommandResult k =
+      run_command({RIG_BINARY, "run", scenario, "--kernel", dir + "/no-bzImage", "--artifacts", dir + "/runs"}, 60);
   EXPECT_EQ(k.exit_code, 2);
   EXPECT_NE(k.err.find("no such file"), std::string::npos) << k.err;
-  CommandResult q = run_command({RIG_BINARY, "run", scenario, "--kernel", "debian-6.1", "--qemu", "/nonexistent/qemu-system-x86_64",
-                                 "--artifacts", dir + "/runs"},
+  CommandResult q = run_command({RIG_BINARY, "run", scenario, "--kernel", "debian-6.1", "--qemu",
+                                 "/nonexistent/qemu-system-x86_64", "--artifacts", dir + "/runs"},
                                 60);
   EXPECT_EQ(q.exit_code, 3);
   EXPECT_NE(q.err.find("/nonexistent/qemu-system-x86_64 not found"), std::string::npos) << q.err;
@@ -167,8 +176,9 @@ TEST(CliInput, MissingKernelAndMissingQemu) {
 TEST(CliSignals, InterruptKillsQemu) {
   for (int sig : {SIGINT, SIGKILL}) {
     const std::string dir = fresh_dir(std::string("signal-") + std::to_string(sig));
-    BackgroundCommand rig({RIG_BINARY, "run", std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml",
-                           "--kernel", "debian-6.1", "--accel", "tcg", "--artifacts", dir + "/runs"});
+    BackgroundCommand rig({RIG_BINARY, "run",
+                           std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml", "--kernel",
+                           "debian-6.1", "--accel", "tcg", "--artifacts", dir + "/runs"});
     ASSERT_TRUE(wait_for([&] { return !qemu_pids_mentioning(dir).empty(); }, 60)) << "QEMU never started";
     rig.signal(sig);
     rig.wait(30);
@@ -182,7 +192,8 @@ namespace {
 std::set<std::string> socket_inodes(int pid) {
   std::set<std::string> inodes;
   boost::system::error_code ec;
-  for (boost::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end; it.increment(ec)) {
+  for (boost::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end;
+       it.increment(ec)) {
     char buf[256];
     ssize_t n = ::readlink(it->path().c_str(), buf, sizeof buf - 1);
     if (n <= 0) continue;
@@ -197,7 +208,8 @@ TEST(CliSockets, SocketsLiveInTheRunDirectoryAndNothingListensOnTheNetwork) {
   // A run directory deeper than a unix socket path allows: QEMU still makes its sockets there.
   const std::string dir = fresh_dir("sockets") + "/" + std::string(60, 'd') + "/" + std::string(60, 'e');
   boost::filesystem::create_directories(dir);
-  BackgroundCommand rig({RIG_BINARY, "run", std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml", "--kernel",
+  BackgroundCommand rig({RIG_BINARY, "run",
+                         std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml", "--kernel",
                          "debian-6.12", "--no-snapshots", "--artifacts", dir + "/runs", "--json", dir + "/out.json"});
   std::vector<int> pids;
   ASSERT_TRUE(wait_for([&] { return !(pids = qemu_pids_mentioning(dir)).empty(); }, 120)) << "QEMU never started";

@@ -13,8 +13,8 @@ using namespace rig_it;
 
 TEST(Explore, ShortBudgetRunsGeneratedScenarios) {
   const std::string dir = fresh_dir("explore");
-  CommandResult r = run_command({RIG_BINARY, "explore", "--kernel", "debian-6.12", "--budget", "40s", "--seed", "7", "-j", "2",
-                                 "--max-tries", "2", "--out", dir + "/out"},
+  CommandResult r = run_command({RIG_BINARY, "explore", "--kernel", "debian-6.12", "--budget", "40s", "--seed", "7",
+                                 "-j", "2", "--max-tries", "2", "--out", dir + "/out"},
                                 900);
   EXPECT_FALSE(r.timed_out);
   EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.exit_code << "\n" << r.err;
@@ -26,7 +26,8 @@ TEST(Explore, ShortBudgetRunsGeneratedScenarios) {
   EXPECT_EQ(j["coverage"]["errors"], 0) << r.err;
   EXPECT_NE(r.err.find("coverage: "), std::string::npos) << r.err;
   std::vector<std::string> generated;
-  for (boost::filesystem::directory_iterator it(dir + "/out/generated"), end; it != end; ++it) generated.push_back(it->path().string());
+  for (boost::filesystem::directory_iterator it(dir + "/out/generated"), end; it != end; ++it)
+    generated.push_back(it->path().string());
   ASSERT_GE(generated.size(), 2u);
   std::vector<std::string> check = {RIG_BINARY, "check"};
   check.insert(check.end(), generated.begin(), generated.end());

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "rig/paths.h"
+#include "rig/base/paths.h"
 
 namespace bp = boost::process;
 namespace fs = boost::filesystem;
@@ -88,7 +88,8 @@ std::string BackgroundCommand::err() const { return read_file(impl_->dir + "/err
 
 std::string fresh_dir(const std::string& name) {
   static int n = 0;
-  std::string dir = fs::temp_directory_path().string() + "/rig-it-" + std::to_string(::getpid()) + "/" + name + "-" + std::to_string(n++);
+  std::string dir = fs::temp_directory_path().string() + "/rig-it-" + std::to_string(::getpid()) + "/" + name + "-" +
+                    std::to_string(n++);
   fs::create_directories(dir);
   return dir;
 }

@@ -28,7 +28,8 @@ std::string build(const std::vector<std::string>& extra) {
 
 json run_on(const std::string& kernel, int expect_exit) {
   const std::string dir = fresh_dir("fault-run");
-  CommandResult r = run_command({RIG_BINARY, "run", kScenario, "--kernel", kernel, "--json", dir + "/o.json", "--artifacts", dir + "/runs"}, 600);
+  CommandResult r = run_command(
+      {RIG_BINARY, "run", kScenario, "--kernel", kernel, "--json", dir + "/o.json", "--artifacts", dir + "/runs"}, 600);
   EXPECT_EQ(r.exit_code, expect_exit) << r.out << r.err;
   return json::parse(read_file(dir + "/o.json"));
 }
@@ -49,7 +50,8 @@ TEST(KernelFault, MissingPutFailsCaseOneOnly) {
     if (c["name"] == "memmap-freed") {
       memmap_named = true;
       EXPECT_NE(c["detail"].get<std::string>().find("SECTION_INFO"), std::string::npos) << c["detail"];
-      EXPECT_EQ(c["pages"].size(), 4u) << "one memmap page left behind for each of the 4 removed sections: " << c["detail"];
+      EXPECT_EQ(c["pages"].size(), 4u) << "one memmap page left behind for each of the 4 removed sections: "
+                                       << c["detail"];
     }
   }
   EXPECT_TRUE(memmap_named) << r["checks"].dump();
@@ -79,7 +81,8 @@ std::string build_from(const std::string& src, const std::string& patch) {
 // The result of one scenario on one kernel, and the rig's exit status.
 json run_scenario(const std::string& scenario, const std::string& kernel, int* exit_code) {
   const std::string dir = fresh_dir("fault");
-  CommandResult r = run_command({RIG_BINARY, "run", scenario, "--kernel", kernel, "--json", dir + "/o.json", "--artifacts", dir + "/runs"}, 1800);
+  CommandResult r = run_command(
+      {RIG_BINARY, "run", scenario, "--kernel", kernel, "--json", dir + "/o.json", "--artifacts", dir + "/runs"}, 1800);
   *exit_code = r.exit_code;
   if (!path_exists(dir + "/o.json")) {
     ADD_FAILURE() << "no results from " << scenario << " on " << kernel << ": " << r.out << r.err;
@@ -105,7 +108,8 @@ std::vector<json> failed_checks(const json& result) {
 
 std::string describe(const std::vector<json>& checks) {
   std::string s;
-  for (const auto& c : checks) s += "\n  case " + c["case"].dump() + " " + c["name"].get<std::string>() + ": " + c["detail"].get<std::string>();
+  for (const auto& c : checks)
+    s += "\n  case " + c["case"].dump() + " " + c["name"].get<std::string>() + ": " + c["detail"].get<std::string>();
   return s.empty() ? " (none)" : s;
 }
 
@@ -128,8 +132,8 @@ void expect_caught(const Fault& f) {
   int clean_exit = -1, faulty_exit = -1;
   const json clean = run_scenario(f.scenario, build_from(f.src, ""), &clean_exit);
   const std::vector<json> clean_failed = failed_checks(clean);
-  EXPECT_EQ(clean_exit, 0) << "the clean " << f.src << " build must pass " << f.scenario << ": " << clean.value("reason", "")
-                           << describe(clean_failed);
+  EXPECT_EQ(clean_exit, 0) << "the clean " << f.src << " build must pass " << f.scenario << ": "
+                           << clean.value("reason", "") << describe(clean_failed);
   EXPECT_TRUE(clean_failed.empty()) << describe(clean_failed);
 
   const json faulty = run_scenario(f.scenario, build_from(f.src, f.patch), &faulty_exit);
@@ -153,38 +157,62 @@ void expect_caught(const Fault& f) {
 
 // (a) vmemmap PMD-table freeing: the table of a 1 GiB vmemmap window that empties is never put.
 TEST(KernelFault, VmemmapPmdTableKeptFailsCaseOne) {
-  faults::expect_caught({"debian-6.1", "vmemmap-pmd-table-kept.patch", faults::kOwn + "boot-dimm-64g-128m.toml", 1,
-                         {"page-tables-freed", "memtotal-node-0"}, {"pmd"}});
+  faults::expect_caught({"debian-6.1",
+                         "vmemmap-pmd-table-kept.patch",
+                         faults::kOwn + "boot-dimm-64g-128m.toml",
+                         1,
+                         {"page-tables-freed", "memtotal-node-0"},
+                         {"pmd"}});
 }
 
 // (b) hot-added (non-bootmem) memmap: free_pagetable() gives back only the head of each order-9 block.
 TEST(KernelFault, HotplugMemmapHeadOnlyFailsCaseOne) {
-  faults::expect_caught({"debian-6.1", "hotplug-memmap-head-only.patch", faults::kShipped + "hotplug-cycles.toml", 1,
-                         {"memmap-freed", "cycles-no-free-memory-leak"}, {}});
+  faults::expect_caught({"debian-6.1",
+                         "hotplug-memmap-head-only.patch",
+                         faults::kShipped + "hotplug-cycles.toml",
+                         1,
+                         {"memmap-freed", "cycles-no-free-memory-leak"},
+                         {}});
 }
 
 // (c) on linux-source-6.12: put_page_bootmem() never frees (dec-and-test on a count that starts at 1).
 TEST(KernelFault, PutPageBootmemDecAndTest612FailsCaseOne) {
-  faults::expect_caught({"debian-6.12", "put-page-bootmem-dec-and-test-6.12.patch", faults::kShipped + "unplug-boot-dimm-movable.toml", 1,
-                         {"memmap-freed"}, {"SECTION_INFO"}});
+  faults::expect_caught({"debian-6.12",
+                         "put-page-bootmem-dec-and-test-6.12.patch",
+                         faults::kShipped + "unplug-boot-dimm-movable.toml",
+                         1,
+                         {"memmap-freed"},
+                         {"SECTION_INFO"}});
 }
 
 // mm/sparse.c: free_map_bootmem() frees 1/64 of the range, so nothing of the boot memmap.
 TEST(KernelFault, FreeMapBootmemBytesFailsCaseOne) {
-  faults::expect_caught({"debian-6.1", "free-map-bootmem-bytes.patch", faults::kShipped + "unplug-boot-dimm-movable.toml", 1,
-                         {"memmap-freed"}, {"SECTION_INFO"}});
+  faults::expect_caught({"debian-6.1",
+                         "free-map-bootmem-bytes.patch",
+                         faults::kShipped + "unplug-boot-dimm-movable.toml",
+                         1,
+                         {"memmap-freed"},
+                         {"SECTION_INFO"}});
 }
 
 // mm/bootmem_info.c: node 1's pgdat (on node 0 under movable_node) tagged with node 0.
 TEST(KernelFault, PgdatTagWrongNodeFailsCaseFive) {
-  faults::expect_caught({"debian-6.1", "pgdat-tag-wrong-node.patch", faults::kShipped + "unplug-boot-dimm-movable.toml", 5,
-                         {"boot-tags-pgdat"}, {"NODE_INFO"}});
+  faults::expect_caught({"debian-6.1",
+                         "pgdat-tag-wrong-node.patch",
+                         faults::kShipped + "unplug-boot-dimm-movable.toml",
+                         5,
+                         {"boot-tags-pgdat"},
+                         {"NODE_INFO"}});
 }
 
 // free_pagetable(): the untagged direct-map PMD table freed without adjust_managed_page_count().
 TEST(KernelFault, DmapTableUnaccountedFailsCaseOneMemTotal) {
-  faults::expect_caught({"debian-6.1", "dmap-table-unaccounted.patch", faults::kShipped + "unplug-boot-dimm-movable.toml", 1,
-                         {"memtotal-node-0"}, {"MemTotal"}});
+  faults::expect_caught({"debian-6.1",
+                         "dmap-table-unaccounted.patch",
+                         faults::kShipped + "unplug-boot-dimm-movable.toml",
+                         1,
+                         {"memtotal-node-0"},
+                         {"MemTotal"}});
 }
 // ---- end of the deliberate faults of docs/faults.md -------------------------------------------
 
@@ -200,15 +228,20 @@ TEST(KernelFault, BisectFindsTheFaultyCommit) {
   const std::string git = "git -C " + src + " -c user.name=rig -c user.email=rig@example.invalid ";
   // Debian's tarball ignores everything at its top level (.gitignore "/*"): add by force.
   sh(git + "init -q && " + git + "add -f -A . && " + git + "commit -q -m base");
-  sh("echo rig >> " + src + "/Documentation/admin-guide/README.rst && " + git + "commit -q -am 'docs: a harmless change'");
-  sh(git + "apply " + kFault + " && " + git + "commit -q -am 'x86/mm: free_pagetable() misses the last put_page_bootmem() of a block'");
-  sh("echo rig >> " + src + "/Documentation/admin-guide/README.rst && " + git + "commit -q -am 'docs: another harmless change'");
+  sh("echo rig >> " + src + "/Documentation/admin-guide/README.rst && " + git +
+     "commit -q -am 'docs: a harmless change'");
+  sh(git + "apply " + kFault + " && " + git +
+     "commit -q -am 'x86/mm: free_pagetable() misses the last put_page_bootmem() of a block'");
+  sh("echo rig >> " + src + "/Documentation/admin-guide/README.rst && " + git +
+     "commit -q -am 'docs: another harmless change'");
 
-  CommandResult r = run_command({RIG_BINARY, "bisect", "--src", src, "--good", "HEAD~3", "--bad", "HEAD", "--case", "1", "--scenario",
-                                 kScenario, "--kernel-out", dir + "/build", "--log", dir + "/bisect.log", "--artifacts", dir + "/runs"},
-                                3600);
+  CommandResult r = run_command(
+      {RIG_BINARY, "bisect", "--src", src, "--good", "HEAD~3", "--bad", "HEAD", "--case", "1", "--scenario", kScenario,
+       "--kernel-out", dir + "/build", "--log", dir + "/bisect.log", "--artifacts", dir + "/runs"},
+      3600);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("x86/mm: free_pagetable() misses the last put_page_bootmem() of a block"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("x86/mm: free_pagetable() misses the last put_page_bootmem() of a block"), std::string::npos)
+      << r.out << r.err;
   EXPECT_NE(r.out.find("evidence: unplug-boot-dimm-movable"), std::string::npos) << r.out;
   const std::string log = read_file(dir + "/bisect.log");
   EXPECT_NE(log.find(": bad: "), std::string::npos) << log;
@@ -232,7 +265,8 @@ TEST(KernelFault, NoMemcgFragmentFailsCaseOne) {
   EXPECT_EQ(meta["config_changes"][0]["value"], "n");
 
   const std::string dir = fresh_dir("no-memcg-run");
-  CommandResult r = run_command({RIG_BINARY, "run", "--suite", "spec", "--kernel", kernel, "--json", dir + "/o.json", "--artifacts", dir + "/runs"},
+  CommandResult r = run_command({RIG_BINARY, "run", "--suite", "spec", "--kernel", kernel, "--json", dir + "/o.json",
+                                 "--artifacts", dir + "/runs"},
                                 3600);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   const json out = json::parse(read_file(dir + "/o.json"));

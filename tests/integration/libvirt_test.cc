@@ -17,11 +17,11 @@
 #include <thread>
 
 #include "integration/harness.h"
-#include "rig/clock.h"
-#include "rig/guest_image.h"
-#include "rig/kernel_locator.h"
-#include "rig/libvirt_machine.h"
-#include "rig/scenario_file.h"
+#include "rig/base/clock.h"
+#include "rig/host/guest_image.h"
+#include "rig/host/kernel_locator.h"
+#include "rig/machine/libvirt/libvirt_machine.h"
+#include "rig/scenario/scenario_file.h"
 
 using namespace rig_it;
 using nlohmann::json;
@@ -40,7 +40,9 @@ int pid_in(const std::string& file) {
   }
 }
 
-bool answers(const std::string& uri) { return run_command({"/usr/bin/virsh", "-c", uri, "list", "--all"}, 20).exit_code == 0; }
+bool answers(const std::string& uri) {
+  return run_command({"/usr/bin/virsh", "-c", uri, "list", "--all"}, 20).exit_code == 0;
+}
 bool daemon_answers() { return answers(kLocal); }
 
 std::string virsh(const std::vector<std::string>& args) {
@@ -76,10 +78,14 @@ class Libvirt : public ::testing::Test {
                          "\n# added by the rig's libvirt test; the original is put back when it ends\n"
                          "security_driver = \"none\"\ncgroup_controllers = [ ]\nnamespaces = [ ]\n");
     restore_conf_ = true;
-    write_file(dir_ + "/libvirtd.conf",
-               "listen_tls = 0\nlisten_tcp = 1\nlisten_addr = \"127.0.0.1\"\ntcp_port = \"16599\"\nauth_tcp = \"none\"\n");
+    write_file(
+        dir_ + "/libvirtd.conf",
+        "listen_tls = 0\nlisten_tcp = 1\nlisten_addr = \"127.0.0.1\"\ntcp_port = \"16599\"\nauth_tcp = \"none\"\n");
     ASSERT_EQ(run_command({"/usr/sbin/virtlogd", "-d", "-p", dir_ + "/virtlogd.pid"}, 30).exit_code, 0);
-    ASSERT_EQ(run_command({"/usr/sbin/libvirtd", "-d", "-l", "-f", dir_ + "/libvirtd.conf", "-p", dir_ + "/libvirtd.pid"}, 30).exit_code, 0);
+    ASSERT_EQ(
+        run_command({"/usr/sbin/libvirtd", "-d", "-l", "-f", dir_ + "/libvirtd.conf", "-p", dir_ + "/libvirtd.pid"}, 30)
+            .exit_code,
+        0);
     ASSERT_TRUE(wait_for(daemon_answers, 30)) << "libvirtd did not answer within 30 s";
   }
   static void TearDownTestSuite() {
@@ -92,7 +98,9 @@ class Libvirt : public ::testing::Test {
     if (restore_conf_) write_file("/etc/libvirt/qemu.conf", read_file(dir_ + "/qemu.conf.orig"));
   }
   // A failed SetUpTestSuite only skips the tests under ctest: fail each test instead.
-  void SetUp() override { ASSERT_TRUE(daemon_answers()) << "no libvirtd answers on qemu:///system (see SetUpTestSuite)"; }
+  void SetUp() override {
+    ASSERT_TRUE(daemon_answers()) << "no libvirtd answers on qemu:///system (see SetUpTestSuite)";
+  }
   // Nothing of the rig's may be left on the daemon after any test.
   void TearDown() override {
     std::string names;
@@ -106,8 +114,8 @@ std::string Libvirt::dir_;
 bool Libvirt::restore_conf_ = false;
 
 std::string domain_xml_named(const std::string& name) {
-  CommandResult r = run_command({RIG_BINARY, "libvirt-xml", RIG_SOURCE_DIR "/rig/scenarios/hotplug-then-unplug.toml", "--kernel",
-                                 "/boot/vmlinuz", "--initrd", "/tmp/initrd", "--run-dir", "/tmp"},
+  CommandResult r = run_command({RIG_BINARY, "libvirt-xml", RIG_SOURCE_DIR "/rig/scenarios/hotplug-then-unplug.toml",
+                                 "--kernel", "/boot/vmlinuz", "--initrd", "/tmp/initrd", "--run-dir", "/tmp"},
                                 30);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   const size_t a = r.out.find("<name>"), b = r.out.find("</name>");
@@ -143,14 +151,15 @@ TEST_F(Libvirt, BadBackendChoicesFailBeforeAnythingBoots) {
   CommandResult r = run_command({RIG_BINARY, "run", "--backend", "xen", "--kernel", "debian-6.1"}, 30);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--backend xen"), std::string::npos) << r.err;
-  r = run_command({RIG_BINARY, "run", "--backend", "libvirt", "--connect", "http://127.0.0.1/", "--kernel", "debian-6.1"}, 30);
+  r = run_command(
+      {RIG_BINARY, "run", "--backend", "libvirt", "--connect", "http://127.0.0.1/", "--kernel", "debian-6.1"}, 30);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("not a libvirt QEMU URI"), std::string::npos) << r.err;
   r = run_command({RIG_BINARY, "cleanup", "--connect", "http://127.0.0.1/"}, 30);
   EXPECT_EQ(r.exit_code, 2);
   // A libvirtd that does not answer: one line and exit 3 before any guest is set up.
-  r = run_command({RIG_BINARY, "run", "--backend", "libvirt", "--connect", "qemu+tcp://127.0.0.1:1/system", "--kernel", "debian-6.1",
-                   "--suite", "spec"},
+  r = run_command({RIG_BINARY, "run", "--backend", "libvirt", "--connect", "qemu+tcp://127.0.0.1:1/system", "--kernel",
+                   "debian-6.1", "--suite", "spec"},
                   60);
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("cannot connect to libvirt at qemu+tcp://127.0.0.1:1/system"), std::string::npos) << r.err;
@@ -175,8 +184,10 @@ TEST_F(Libvirt, CleanupRemovesALeftoverStoragePoolWithItsVolumesAndDirectory) {
 
 namespace {
 
-std::string fmt_check(int step, int case_no, const std::string& name, const std::string& status, const std::string& counted) {
-  return "check step " + std::to_string(step) + " case " + std::to_string(case_no) + " " + name + " " + status + ": " + counted;
+std::string fmt_check(int step, int case_no, const std::string& name, const std::string& status,
+                      const std::string& counted) {
+  return "check step " + std::to_string(step) + " case " + std::to_string(case_no) + " " + name + " " + status + ": " +
+         counted;
 }
 
 // What must not differ between backends: each run's verdict and steps, every check's status, and
@@ -198,18 +209,25 @@ std::map<std::string, std::vector<std::string>> accounting(const json& results) 
       json analysis = json::array();
       for (const auto& line : s.value("analysis", json::array()))
         analysis.push_back(std::regex_replace(line.get<std::string>(), where, "memmap on a section that stays"));
-      json same = {{"index", s["index"]}, {"action", s["action"]}, {"target", s.value("target", "")}, {"expected", s.value("expected", "")},
-                   {"outcome", s.value("outcome", "")}, {"ok", s["ok"]}, {"analysis", analysis}};
+      json same = {{"index", s["index"]},
+                   {"action", s["action"]},
+                   {"target", s.value("target", "")},
+                   {"expected", s.value("expected", "")},
+                   {"outcome", s.value("outcome", "")},
+                   {"ok", s["ok"]},
+                   {"analysis", analysis}};
       v.push_back("step " + same.dump());
     }
     for (const auto& c : r["checks"]) {
       const std::string name = c["name"].get<std::string>();
       std::string status = c["status"].get<std::string>();
       std::string detail = c.value("detail", "");
-      static const std::set<std::string> fixed = {"memmap-freed", "boot-tags-memmap", "boot-tags-pgdat", "removed-memory-gone", "pgdat-kept"};
+      static const std::set<std::string> fixed = {"memmap-freed", "boot-tags-memmap", "boot-tags-pgdat",
+                                                  "removed-memory-gone", "pgdat-kept"};
       if (name == "usage-freed" && status == "n/a") status = "pass";
       if (!fixed.count(name)) detail.clear();
-      v.push_back(fmt_check(c.value("step", -1), c["case"].get<int>(), name, status, detail.substr(0, detail.find(':'))));
+      v.push_back(
+          fmt_check(c.value("step", -1), c["case"].get<int>(), name, status, detail.substr(0, detail.find(':'))));
     }
   }
   return out;
@@ -251,7 +269,8 @@ void expect_same_accounting(const json& qemu, const json& libvirt) {
 TEST_F(Libvirt, SpecSuiteMatchesTheQemuBackendOnDebian61) {
   const std::string dir = fresh_dir("libvirt-spec");
   int lv_exit = -1, qemu_exit = -1;
-  const json lv = run_json({"--suite", "spec", "--kernel", "debian-6.1", "--backend", "libvirt"}, dir + "/libvirt", &lv_exit);
+  const json lv =
+      run_json({"--suite", "spec", "--kernel", "debian-6.1", "--backend", "libvirt"}, dir + "/libvirt", &lv_exit);
   const json qemu = run_json({"--suite", "spec", "--kernel", "debian-6.1"}, dir + "/qemu", &qemu_exit);
   EXPECT_EQ(lv_exit, 0);
   EXPECT_EQ(lv_exit, qemu_exit);
@@ -268,10 +287,12 @@ TEST_F(Libvirt, SpecSuiteMatchesTheQemuBackendOnDebian61) {
 // may depend on sharing the rig's file system (uploads, console stream, agent pass-through). The
 // whole spec suite, on the other Debian kernel.
 TEST_F(Libvirt, RemoteStyleUriRunsTheSpecSuiteLikeTheQemuBackendOnDebian612) {
-  if (!answers(kTcp)) GTEST_SKIP() << "the libvirtd in use does not listen on " << kTcp << " (one this test starts does)";
+  if (!answers(kTcp))
+    GTEST_SKIP() << "the libvirtd in use does not listen on " << kTcp << " (one this test starts does)";
   const std::string dir = fresh_dir("libvirt-tcp");
   int lv_exit = -1, qemu_exit = -1;
-  const json lv = run_json({"--suite", "spec", "--kernel", "debian-6.12", "--backend", "libvirt", "--connect", kTcp}, dir + "/libvirt", &lv_exit);
+  const json lv = run_json({"--suite", "spec", "--kernel", "debian-6.12", "--backend", "libvirt", "--connect", kTcp},
+                           dir + "/libvirt", &lv_exit);
   const json qemu = run_json({"--suite", "spec", "--kernel", "debian-6.12"}, dir + "/qemu", &qemu_exit);
   EXPECT_EQ(lv_exit, 0);
   EXPECT_EQ(lv_exit, qemu_exit);
@@ -282,7 +303,9 @@ TEST_F(Libvirt, RemoteStyleUriRunsTheSpecSuiteLikeTheQemuBackendOnDebian612) {
   EXPECT_NE(read_file(run + "/domain.xml").find("<kernel>/boot/vmlinuz-6.12"), std::string::npos);
   bool removed_seen = false;
   for (const auto& r : lv["results"])
-    removed_seen |= read_file(r["artifacts"].get<std::string>() + "/libvirt-transcript.log").find("libvirt:device-removed") != std::string::npos;
+    removed_seen |=
+        read_file(r["artifacts"].get<std::string>() + "/libvirt-transcript.log").find("libvirt:device-removed") !=
+        std::string::npos;
   EXPECT_TRUE(removed_seen) << "no run saw libvirt's device-removed event";
 }
 
@@ -314,7 +337,8 @@ TEST_F(Libvirt, MachineRunsCommandsAndReportsAPanicAsACrash) {
   ASSERT_EQ(devs.size(), 1u);
   EXPECT_EQ(devs[0].id, "dimm1");
   EXPECT_EQ(devs[0].addr, 0x100000000ull);
-  EXPECT_NE(read_file(cfg.run_dir + "/console.log").find("rig: guest ready"), std::string::npos) << "the console stream is in the file";
+  EXPECT_NE(read_file(cfg.run_dir + "/console.log").find("rig: guest ready"), std::string::npos)
+      << "the console stream is in the file";
   const auto t0 = rig::Clock::now();
   try {
     m.guest_exec("echo c > /proc/sysrq-trigger", 60);
@@ -367,13 +391,15 @@ TEST_F(Libvirt, ALostConsoleIsAnErrorNotSilence) {
 TEST_F(Libvirt, InterruptedOrKilledRigLeavesNoDomainPoolOrQemu) {
   for (int sig : {SIGINT, SIGKILL}) {
     const std::string dir = fresh_dir("libvirt-signal-" + std::to_string(sig));
-    BackgroundCommand rig({RIG_BINARY, "run", std::string(RIG_SOURCE_DIR) + "/rig/scenarios/hotplug-cycles.toml", "--kernel",
-                           "debian-6.1", "--backend", "libvirt", "--out", dir});
+    BackgroundCommand rig({RIG_BINARY, "run", std::string(RIG_SOURCE_DIR) + "/rig/scenarios/hotplug-cycles.toml",
+                           "--kernel", "debian-6.1", "--backend", "libvirt", "--out", dir});
     ASSERT_TRUE(wait_for([] { return !qemu_pids_mentioning("guest=rig-").empty(); }, 120)) << "no domain started";
     std::this_thread::sleep_for(std::chrono::seconds(3));
     rig.signal(sig);
     rig.wait(30);
-    EXPECT_TRUE(wait_for([] { return qemu_pids_mentioning("guest=rig-").empty(); }, 30)) << "QEMU outlived the rig after signal " << sig;
-    EXPECT_TRUE(wait_for([] { return rig_leftovers().empty(); }, 10)) << "a domain or pool outlived the rig after signal " << sig;
+    EXPECT_TRUE(wait_for([] { return qemu_pids_mentioning("guest=rig-").empty(); }, 30))
+        << "QEMU outlived the rig after signal " << sig;
+    EXPECT_TRUE(wait_for([] { return rig_leftovers().empty(); }, 10))
+        << "a domain or pool outlived the rig after signal " << sig;
   }
 }

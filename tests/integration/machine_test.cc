@@ -6,12 +6,12 @@
 #include <thread>
 
 #include "integration/harness.h"
-#include "rig/clock.h"
-#include "rig/guest_image.h"
-#include "rig/kernel_locator.h"
-#include "rig/paths.h"
-#include "rig/qemu_machine.h"
-#include "rig/scenario_file.h"
+#include "rig/base/clock.h"
+#include "rig/host/guest_image.h"
+#include "rig/host/kernel_locator.h"
+#include "rig/base/paths.h"
+#include "rig/machine/qemu/qemu_machine.h"
+#include "rig/scenario/scenario_file.h"
 
 using namespace rig;
 
@@ -67,7 +67,8 @@ TEST(QemuMachineIT, KernelPanicIsACrashNotATimeout) {
     FAIL() << "the guest survived a sysrq crash";
   } catch (const GuestDown& e) {
     EXPECT_EQ(e.kind(), GuestDown::Kind::Crashed) << e.what();
-    EXPECT_NE(std::string(e.what()).find("Kernel panic - not syncing: sysrq triggered crash"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Kernel panic - not syncing: sysrq triggered crash"), std::string::npos)
+        << e.what();
   }
   EXPECT_LT(seconds_since(t0), 30) << "a panic must end the wait at once";
   EXPECT_TRUE(m.console().panicked());
@@ -90,7 +91,8 @@ TEST(QemuMachineIT, PanicAtBootIsReportedAsCrash) {
   // Under TCG a crash before /init is booted once more (TCG's own boot crashes); the first
   // attempt's console is kept beside the second's, and the second crash is the result.
   if (cfg.accel == "tcg") {
-    EXPECT_NE(rig_it::read_file(cfg.run_dir + "/boot1-console.log").find("VFS: Unable to mount root fs"), std::string::npos);
+    EXPECT_NE(rig_it::read_file(cfg.run_dir + "/boot1-console.log").find("VFS: Unable to mount root fs"),
+              std::string::npos);
     EXPECT_NE(rig_it::read_file(cfg.run_dir + "/console.log").find("VFS: Unable to mount root fs"), std::string::npos);
   }
 }

@@ -67,8 +67,8 @@ class Browser {
       ::dup2(null, 2);
       for (int fd = 5; fd < 1024; ++fd) ::close(fd);
       const std::string profile = "--user-data-dir=" + profile_dir;
-      ::execlp("chromium", "chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe", "--no-first-run",
-               "--hide-scrollbars", profile.c_str(), "about:blank", static_cast<char*>(nullptr));
+      ::execlp("chromium", "chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
+               "--no-first-run", "--hide-scrollbars", profile.c_str(), "about:blank", static_cast<char*>(nullptr));
       ::_exit(127);
     }
     ::setpgid(pid_, pid_);
@@ -92,13 +92,17 @@ class Browser {
 
   // Sends a command (to the page's session when there is one) and waits for its answer; events
   // that arrive meanwhile are kept. Throws on timeout or a protocol error.
-  nlohmann::json call(const std::string& method, const nlohmann::json& params, double timeout_s = 30, bool browser = false) {
+  nlohmann::json call(const std::string& method, const nlohmann::json& params, double timeout_s = 30,
+                      bool browser = false) {
     const int id = ++next_id_;
     nlohmann::json msg = {{"id", id}, {"method", method}, {"params", params}};
     if (!browser && !session_.empty()) msg["sessionId"] = session_;
     const std::string text = msg.dump() + '\0';
-    if (::write(write_fd_, text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw std::runtime_error("write to chromium");
-    const auto until = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout_s));
+    if (::write(write_fd_, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+      throw std::runtime_error("write to chromium");
+    const auto until =
+        std::chrono::steady_clock::now() +
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout_s));
     for (;;) {
       auto m = next(until);
       if (!m) throw std::runtime_error("chromium did not answer " + method + " in time");
@@ -117,13 +121,16 @@ class Browser {
     call("Runtime.enable", nlohmann::json::object());
     call("Log.enable", nlohmann::json::object());
     call("Page.enable", nlohmann::json::object());
-    call("Emulation.setDeviceMetricsOverride", {{"width", 1400}, {"height", 1000}, {"deviceScaleFactor", 1}, {"mobile", false}});
+    call("Emulation.setDeviceMetricsOverride",
+         {{"width", 1400}, {"height", 1000}, {"deviceScaleFactor", 1}, {"mobile", false}});
   }
 
   // Navigates and waits for the load event.
   void load(const std::string& url, double timeout_s) {
     call("Page.navigate", {{"url", url}});
-    const auto until = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout_s));
+    const auto until =
+        std::chrono::steady_clock::now() +
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout_s));
     for (const auto& e : events_)
       if (e.value("method", "") == "Page.loadEventFired") return;
     for (;;) {
@@ -176,7 +183,8 @@ class Browser {
         buffer_.erase(0, nul + 1);
         return j;
       }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
       if (left <= 0) return std::nullopt;
       pollfd pfd{read_fd_, POLLIN, 0};
       if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) return std::nullopt;
@@ -206,7 +214,8 @@ TEST(ReportBrowser, AFailingRunsReportLoadsCleanlyWithItsCellsLinksAndTheLeakedP
   for (fs::directory_iterator it(kRecorded + "/runs"), end; it != end; ++it) {
     const fs::path run = fs::path(dir) / "runs" / it->path().filename();
     fs::create_directories(run);
-    for (fs::directory_iterator f(it->path()); f != fs::directory_iterator(); ++f) fs::copy_file(f->path(), run / f->path().filename());
+    for (fs::directory_iterator f(it->path()); f != fs::directory_iterator(); ++f)
+      fs::copy_file(f->path(), run / f->path().filename());
   }
   CommandResult r = run_command({RIG_BINARY, "report", dir + "/results.json", "-o", dir + "/report.html"}, 60);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -223,13 +232,15 @@ TEST(ReportBrowser, AFailingRunsReportLoadsCleanlyWithItsCellsLinksAndTheLeakedP
   EXPECT_EQ(b.eval("document.querySelectorAll('svg.map g.cell.st-removed').length").get<int>(), 2);
   // The leaked PMD table page sits on section 7: its cell before and after links to its row.
   EXPECT_EQ(b.eval("document.querySelectorAll('svg.map a').length").get<int>(), 2);
-  EXPECT_EQ(b.eval("[...document.querySelectorAll('svg.map a')].map(a => a.getAttribute('href')).join(' ')").get<std::string>(),
+  EXPECT_EQ(b.eval("[...document.querySelectorAll('svg.map a')].map(a => a.getAttribute('href')).join(' ')")
+                .get<std::string>(),
             "#run-1-s0-before-bad-7 #run-1-s0-after-bad-7");
   EXPECT_EQ(b.eval("document.getElementById('run-1-s0-after-sec-7').getAttribute('class')").get<std::string>(),
             "cell st-boot bad check-failed");
   EXPECT_EQ(b.eval("document.querySelectorAll('svg.map .check-failed').length").get<int>(), 1);
-  EXPECT_NE(b.eval("document.getElementById('run-1-s0-after-sec-7').querySelector('title').textContent").get<std::string>().find(
-                "leaked: pfn 261060 (pmd:512,pmd:513) expected freed"),
+  EXPECT_NE(b.eval("document.getElementById('run-1-s0-after-sec-7').querySelector('title').textContent")
+                .get<std::string>()
+                .find("leaked: pfn 261060 (pmd:512,pmd:513) expected freed"),
             std::string::npos);
   // The failed check links to that cell, which the browser lays out with a size.
   EXPECT_EQ(b.eval("document.querySelectorAll('table.checks a[href=\"#run-1-s0-after-sec-7\"]').length").get<int>(), 1);
@@ -252,8 +263,8 @@ TEST(ReportBrowser, RigRunWritesTheReportBesideItsJsonOrInItsArtifacts) {
   const std::string dir = fresh_dir("report-run");
   fs::create_directories(dir + "/json");
   const std::string scenario = std::string(RIG_SOURCE_DIR) + "/rig/scenarios/boot-dimm-64g.toml";
-  CommandResult r = run_command({RIG_BINARY, "run", scenario, "--kernel", "debian-6.1", "--json", dir + "/json/res.json", "--artifacts",
-                                 dir + "/runs"},
+  CommandResult r = run_command({RIG_BINARY, "run", scenario, "--kernel", "debian-6.1", "--json",
+                                 dir + "/json/res.json", "--artifacts", dir + "/runs"},
                                 600);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string html = read_file(dir + "/json/report.html");
@@ -283,7 +294,8 @@ TEST(ReportBrowser, TheCheckerSeesFailedLoadsConsoleErrorsAndExceptions) {
   ASSERT_EQ(::system("command -v chromium >/dev/null"), 0) << "chromium is not installed (setup.sh installs it)";
   const std::string dir = fresh_dir("report-browser-bad");
   write_file(dir + "/bad.html",
-             "<!DOCTYPE html><html><body><img src=\"missing.png\"><script>console.error('boom'); nosuchfn();</script></body></html>");
+             "<!DOCTYPE html><html><body><img src=\"missing.png\"><script>console.error('boom'); "
+             "nosuchfn();</script></body></html>");
   Browser b(dir + "/chromium-profile");
   b.open_page();
   b.load("file://" + dir + "/bad.html", 60);

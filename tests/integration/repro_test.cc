@@ -6,10 +6,10 @@
 #include <chrono>
 
 #include "integration/harness.h"
-#include "rig/guest_image.h"
-#include "rig/kernel_locator.h"
-#include "rig/reproducer.h"
-#include "rig/scenario_file.h"
+#include "rig/host/guest_image.h"
+#include "rig/host/kernel_locator.h"
+#include "rig/run/reproducer.h"
+#include "rig/scenario/scenario_file.h"
 
 using namespace rig_it;
 
@@ -24,12 +24,15 @@ struct Rerun {
 };
 
 // Moves `written` to BASE/elsewhere and runs it there from /, stdin closed, with `env` (VAR=x ...).
-Rerun rerun_elsewhere(const std::string& written, const std::string& base, const std::string& env = "", double limit_s = 240) {
+Rerun rerun_elsewhere(const std::string& written, const std::string& base, const std::string& env = "",
+                      double limit_s = 240) {
   Rerun out;
   out.dir = base + "/elsewhere";
   const auto t0 = std::chrono::steady_clock::now();
-  out.r = run_command({"/bin/sh", "-c", "mv " + written + " " + out.dir + " && cd / && " + env + " sh " + out.dir + "/run.sh < /dev/null"},
-                      limit_s);
+  out.r =
+      run_command({"/bin/sh", "-c",
+                   "mv " + written + " " + out.dir + " && cd / && " + env + " sh " + out.dir + "/run.sh < /dev/null"},
+                  limit_s);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
@@ -120,7 +123,8 @@ TEST(Repro, AFailureThatDoesNotHappenHereIsNotReproduced) {
   f.kernel = "6.12.117+deb12-amd64";
   f.verdict = rig::Verdict::Fail;
   f.reason = "case 2 refusal-changed-nothing failed";
-  f.steps.push_back(step(0, "unplug", "dimm1", "refused", "refused", true, "the guest refused the eject: _OST 0x82 (device busy)"));
+  f.steps.push_back(
+      step(0, "unplug", "dimm1", "refused", "refused", true, "the guest refused the eject: _OST 0x82 (device busy)"));
   f.steps.push_back(step(1, "expect-dimm", "dimm1", "present", "absent", false, "query-memory-devices"));
   rig::CheckRecord c;
   c.step = 0;
@@ -129,7 +133,9 @@ TEST(Repro, AFailureThatDoesNotHappenHereIsNotReproduced) {
   c.ok = false;
   c.status = rig::CheckStatus::Fail;
   c.detail = "pfn 0x100000 (1 pages): gone after a refusal";
-  c.pages.push_back({0x100000, "memmap:32", "unchanged", "gone, but it lies on memory that stays: was refcount 1 untagged info 0 node 1; now gone (offline or removed)"});
+  c.pages.push_back(
+      {0x100000, "memmap:32", "unchanged",
+       "gone, but it lies on memory that stays: was refcount 1 untagged info 0 node 1; now gone (offline or removed)"});
   f.checks.push_back(c);
   const std::string dir = fresh_dir("repro-not");
   write_from(s, dir + "/written", &f);
@@ -143,19 +149,22 @@ TEST(Repro, AFailureThatDoesNotHappenHereIsNotReproduced) {
   // It did look: the probe answered for the pfn, and the step ran.
   EXPECT_NE(read_file(x.dir + "/probe-evidence-step0.txt").find("Q 10485"), std::string::npos);
   EXPECT_NE(x.r.err.find("pfn 0x100000 (refusal-changed-nothing) is no longer gone"), std::string::npos) << x.r.err;
-  EXPECT_NE(x.r.err.find("step 1 expect-dimm dimm1 ended present, in the failed run absent"), std::string::npos) << x.r.err;
+  EXPECT_NE(x.r.err.find("step 1 expect-dimm dimm1 ended present, in the failed run absent"), std::string::npos)
+      << x.r.err;
 }
 
 TEST(Repro, CouldNotTellWithoutQemuOrAGuestThatGetsReady) {
   const std::string dir = fresh_dir("repro-cannot");
   write_from(rig::load_scenario_file(kBusy), dir + "/written", nullptr);
   // QEMU missing: at once.
-  CommandResult q = run_command({"/bin/sh", "-c", "QEMU=/nonexistent/qemu sh " + dir + "/written/run.sh < /dev/null"}, 30);
+  CommandResult q =
+      run_command({"/bin/sh", "-c", "QEMU=/nonexistent/qemu sh " + dir + "/written/run.sh < /dev/null"}, 30);
   EXPECT_EQ(q.exit_code, rig::kReproCouldNotTell) << q.out << q.err;
   EXPECT_EQ(q.out, "could not tell: /nonexistent/qemu not found (install QEMU or set QEMU=)\n");
   // A guest that is not ready in time (1 s is far too little under TCG): a clear message, bounded.
   Rerun x = rerun_elsewhere(dir + "/written", dir, "BOOT_WAIT=1", 60);
-  expect_one_verdict_line(x, rig::kReproCouldNotTell, "could not tell: the guest did not print 'rig: guest ready' within 1 s");
+  expect_one_verdict_line(x, rig::kReproCouldNotTell,
+                          "could not tell: the guest did not print 'rig: guest ready' within 1 s");
   EXPECT_LT(x.seconds, 40);
   // And a wait that is not a number is refused before anything starts.
   CommandResult bad = run_command({"/bin/sh", "-c", "STEP_WAIT=forever sh " + x.dir + "/run.sh < /dev/null"}, 30);

@@ -15,7 +15,7 @@
 #include <set>
 
 #include "integration/harness.h"
-#include "rig/host_slots.h"
+#include "rig/host/host_slots.h"
 
 using nlohmann::json;
 using namespace rig_it;
@@ -103,7 +103,8 @@ void restored_matches_booted(const std::string& kernel) {
   std::map<std::string, std::string> saved;  // snapshot key -> file
   for (const auto& r : cold["results"]) {
     const std::string name = r["scenario"];
-    EXPECT_EQ(r["snapshot"]["file"].get<std::string>().rfind(dir + "/cache/", 0), 0u) << name << ": " << r["snapshot"].dump();
+    EXPECT_EQ(r["snapshot"]["file"].get<std::string>().rfind(dir + "/cache/", 0), 0u)
+        << name << ": " << r["snapshot"].dump();
     if (r["start"] == "boot") {
       EXPECT_TRUE(r["phases"].contains("save")) << name;
       saved[r["snapshot"]["key"]] = r["snapshot"]["file"];
@@ -122,7 +123,9 @@ void restored_matches_booted(const std::string& kernel) {
     EXPECT_EQ(w["start"], "restore") << name << ": " << w["snapshot"].dump();
     EXPECT_EQ(w["snapshot"]["file"], saved[w["snapshot"]["key"]]) << name;
     EXPECT_TRUE(w["phases"].contains("restore") && !w["phases"].contains("boot")) << name << ": " << w["phases"].dump();
-    EXPECT_EQ(judged(w), judged(base[name])) << name << " restored:\n" << judged(w).dump(1) << "\nbooted:\n" << judged(base[name]).dump(1);
+    EXPECT_EQ(judged(w), judged(base[name])) << name << " restored:\n"
+                                             << judged(w).dump(1) << "\nbooted:\n"
+                                             << judged(base[name]).dump(1);
   }
 
   // Shards: two stable halves, disjoint, whose union is the whole run with the same verdicts.
@@ -159,7 +162,8 @@ void restored_matches_booted(const std::string& kernel) {
   const json& f = fallback["results"][0];
   EXPECT_EQ(f["start"], "boot");
   EXPECT_NE(f["snapshot"]["note"].get<std::string>().find("refused"), std::string::npos) << f["snapshot"].dump();
-  EXPECT_TRUE(path_exists(f["artifacts"].get<std::string>() + "/refused-restore-qemu.log")) << "QEMU's refusal is kept as evidence";
+  EXPECT_TRUE(path_exists(f["artifacts"].get<std::string>() + "/refused-restore-qemu.log"))
+      << "QEMU's refusal is kept as evidence";
   EXPECT_EQ(judged(f), judged(movable));
 }
 
@@ -178,7 +182,8 @@ TEST(Matrix, KilledQemuIsAnErrorAndTheRestCompletes) {
   std::vector<int> pids;
   ASSERT_TRUE(wait_for([&] { return !(pids = qemu_pids_mentioning(dir)).empty(); }, 120)) << "QEMU never started";
   // Mid-scenario: the guest is up and the first unplug has been asked for.
-  EXPECT_TRUE(wait_for([&] { return file_says(dir + "/out/runs", "qmp-transcript.log", "device_del"); }, 180)) << "no unplug was sent";
+  EXPECT_TRUE(wait_for([&] { return file_says(dir + "/out/runs", "qmp-transcript.log", "device_del"); }, 180))
+      << "no unplug was sent";
   ASSERT_EQ(::kill(pids[0], SIGKILL), 0);
   ASSERT_TRUE(rig.wait(600)) << "the rig did not finish after its QEMU was killed";
   EXPECT_EQ(rig.exit_code(), 3) << rig.out() << rig.err();
@@ -202,14 +207,16 @@ TEST(Matrix, KilledQemuIsAnErrorAndTheRestCompletes) {
 
 TEST(Matrix, InterruptLeavesValidPartialReports) {
   const std::string dir = fresh_dir("interrupt");
-  BackgroundCommand rig({RIG_BINARY, "run", "--suite", "spec", "--kernel", "debian-6.1", "--no-snapshots", "-j", "1", "--out", dir + "/out"});
+  BackgroundCommand rig({RIG_BINARY, "run", "--suite", "spec", "--kernel", "debian-6.1", "--no-snapshots", "-j", "1",
+                         "--out", dir + "/out"});
   // Interrupt once the first result is written and the next guest is running.
   ASSERT_TRUE(wait_for(
       [&] {
         std::ifstream in(dir + "/out/results.json");
         if (!in.good()) return false;
         json j = json::parse(in, nullptr, false);
-        return !j.is_discarded() && j.contains("results") && !j["results"].empty() && !qemu_pids_mentioning(dir).empty();
+        return !j.is_discarded() && j.contains("results") && !j["results"].empty() &&
+               !qemu_pids_mentioning(dir).empty();
       },
       600))
       << "no result was written";
@@ -240,18 +247,27 @@ TEST(Matrix, GuestsOfTwoRigProcessesShareTheHostsCores) {
   rig::HostSlots other(dir + "/slots", 2);
   auto held = other.try_acquire(2);  // what another rig's 2-vCPU guest would hold
   ASSERT_TRUE(held);
-  const std::vector<std::string> run = {RIG_BINARY, "run", kScenarios + "hotplug-then-unplug.toml", "--kernel", "debian-6.1", "--no-snapshots"};
+  const std::vector<std::string> run = {RIG_BINARY, "run",        kScenarios + "hotplug-then-unplug.toml",
+                                        "--kernel", "debian-6.1", "--no-snapshots"};
 
   std::vector<std::string> argv = run;
   argv.insert(argv.end(), {"--out", dir + "/waits"});
   BackgroundCommand waits(argv);
-  ASSERT_TRUE(wait_for([&] { return waits.err().find("of the host's 2 cores: guests of this or other rig processes hold 2") != std::string::npos; }, 120)) << waits.err();
-  EXPECT_FALSE(wait_for([&] { return !qemu_pids_mentioning(dir + "/waits").empty(); }, 3)) << "a guest started on cores another rig holds";
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return waits.err().find("of the host's 2 cores: guests of this or other rig processes hold 2") !=
+               std::string::npos;
+      },
+      120))
+      << waits.err();
+  EXPECT_FALSE(wait_for([&] { return !qemu_pids_mentioning(dir + "/waits").empty(); }, 3))
+      << "a guest started on cores another rig holds";
 
   argv = run;
   argv.insert(argv.end(), {"--out", dir + "/interrupted"});
   BackgroundCommand interrupted(argv);
-  ASSERT_TRUE(wait_for([&] { return interrupted.err().find("waiting for") != std::string::npos; }, 120)) << interrupted.err();
+  ASSERT_TRUE(wait_for([&] { return interrupted.err().find("waiting for") != std::string::npos; }, 120))
+      << interrupted.err();
   interrupted.signal(SIGINT);
   EXPECT_TRUE(interrupted.wait(10)) << "a rig waiting for cores must stop on SIGINT";
 

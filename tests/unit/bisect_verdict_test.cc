@@ -1,4 +1,4 @@
-#include "rig/bisect_verdict.h"
+#include "rig/workflows/bisect_verdict.h"
 
 #include <gtest/gtest.h>
 
@@ -44,7 +44,9 @@ TEST(BisectVerdict, TheNamedCaseFailingEverywhereIsBadWithEvidence) {
   auto d = decide_bisect_step(1, {run(Verdict::Fail, 1), run(Verdict::Fail, 1)});
   EXPECT_EQ(d.verdict, BisectVerdict::Bad);
   EXPECT_EQ(bisect_exit_code(d.verdict), 1);
-  EXPECT_EQ(d.evidence, "unplug-boot-dimm-movable on 6.1.192: case 1 memmap-freed-section-33: pfn 0x3e7ff (1 pages): left Reserved");
+  EXPECT_EQ(
+      d.evidence,
+      "unplug-boot-dimm-movable on 6.1.192: case 1 memmap-freed-section-33: pfn 0x3e7ff (1 pages): left Reserved");
 }
 
 TEST(BisectVerdict, AnotherCaseACrashOrAnErrorIsASkipNeverBad) {
@@ -59,23 +61,35 @@ TEST(BisectVerdict, AnotherCaseACrashOrAnErrorIsASkipNeverBad) {
 TEST(BisectVerdict, DisagreeingRunsAreSkippedAndSaySo) {
   auto d = decide_bisect_step(1, {run(Verdict::Fail, 1), run(Verdict::Pass), run(Verdict::Fail, 1)});
   EXPECT_EQ(d.verdict, BisectVerdict::Skip);
-  EXPECT_EQ(d.why, "3 runs: 1 pass, 2 fail case 1, 0 other: the runs disagree, so this revision is skipped rather than risk a wrong verdict");
+  EXPECT_EQ(d.why,
+            "3 runs: 1 pass, 2 fail case 1, 0 other: the runs disagree, so this revision is skipped rather than risk a "
+            "wrong verdict");
 }
 
 TEST(BisectVerdict, ReadsCheckStatusNotTheRunVerdict) {
   // An xfail counts as good only when its pattern matched (status XFail); an xfail entry whose
   // pattern did not match leaves the check Fail, which is not covered.
-  EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::XFail), check(1, CheckStatus::XFail))}).verdict, BisectVerdict::Good);
-  EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::Pass), check(3, CheckStatus::XPass, "dependents-first"))}).verdict, BisectVerdict::Good);
-  EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::XPass), check(5, CheckStatus::XPass, "boot-tags-pgdat-shared-page"))}).verdict, BisectVerdict::Good)
-      << "a stale xfail entry is no reason to skip a revision";
-  EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::Pass), check(4, CheckStatus::NotApplicable, "offline-skips-memmap"))}).verdict,
+  EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::XFail), check(1, CheckStatus::XFail))}).verdict,
             BisectVerdict::Good);
+  EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::Pass), check(3, CheckStatus::XPass, "dependents-first"))}).verdict,
+            BisectVerdict::Good);
+  EXPECT_EQ(
+      decide_bisect_step(1, {with(run(Verdict::XPass), check(5, CheckStatus::XPass, "boot-tags-pgdat-shared-page"))})
+          .verdict,
+      BisectVerdict::Good)
+      << "a stale xfail entry is no reason to skip a revision";
+  EXPECT_EQ(
+      decide_bisect_step(1, {with(run(Verdict::Pass), check(4, CheckStatus::NotApplicable, "offline-skips-memmap"))})
+          .verdict,
+      BisectVerdict::Good);
   // A run whose verdict says pass but that carries a failed check is not good.
-  EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::XFail), check(1, CheckStatus::Fail))}).verdict, BisectVerdict::Skip);
-  EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::Pass), check(5, CheckStatus::Fail, "pgdat-kept"))}).verdict, BisectVerdict::Skip);
+  EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::XFail), check(1, CheckStatus::Fail))}).verdict,
+            BisectVerdict::Skip);
+  EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::Pass), check(5, CheckStatus::Fail, "pgdat-kept"))}).verdict,
+            BisectVerdict::Skip);
   // ok=false with a status other than Fail (a matched xfail) is not a failure of the case.
-  EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::Fail), check(1, CheckStatus::XFail))}).verdict, BisectVerdict::Skip);
+  EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::Fail), check(1, CheckStatus::XFail))}).verdict,
+            BisectVerdict::Skip);
 }
 
 TEST(BisectVerdict, AFailedCheckOfAnotherCaseMakesTheRunOther) {
@@ -83,8 +97,9 @@ TEST(BisectVerdict, AFailedCheckOfAnotherCaseMakesTheRunOther) {
   EXPECT_EQ(d.verdict, BisectVerdict::Skip);
   EXPECT_EQ(d.why, "1 runs: 0 pass, 0 fail case 1, 1 other: unplug-boot-dimm-movable: case 5 pgdat-kept failed");
   // The case's own failures alongside matched xfails of other cases are still bad.
-  EXPECT_EQ(decide_bisect_step(1, {with(run(Verdict::Fail, 1), check(4, CheckStatus::XFail, "memmap-on-memory"))}).verdict,
-            BisectVerdict::Bad);
+  EXPECT_EQ(
+      decide_bisect_step(1, {with(run(Verdict::Fail, 1), check(4, CheckStatus::XFail, "memmap-on-memory"))}).verdict,
+      BisectVerdict::Bad);
 }
 
 TEST(BisectVerdict, AHostFailureStopsTheBisection) {
@@ -95,7 +110,9 @@ TEST(BisectVerdict, AHostFailureStopsTheBisection) {
   EXPECT_EQ(d.verdict, BisectVerdict::Stop);
   EXPECT_EQ(bisect_exit_code(d.verdict), 128);
   EXPECT_GE(bisect_exit_code(d.verdict), 128) << "git bisect run aborts only on 128 and above";
-  EXPECT_EQ(d.why, "host failure, not the kernel's: unplug-boot-dimm-movable: cannot start qemu-system-x86_64: No such file or directory");
+  EXPECT_EQ(d.why,
+            "host failure, not the kernel's: unplug-boot-dimm-movable: cannot start qemu-system-x86_64: No such file "
+            "or directory");
   // A kernel that does not boot, or against which the probe does not build, is the kernel's: skip.
   ScenarioResult no_boot = no_qemu;
   no_boot.reason = "guest did not boot: no console output and no answer from the guest for 120 s";
@@ -110,40 +127,57 @@ TEST(BisectVerdict, AHostFailureStopsTheBisection) {
 }
 
 TEST(BisectVerdict, ACompileErrorInTheKernelIsASkip) {
-  auto d = diagnose_build_failure(1,
-                                  "rig-kernel: build bzImage and modules with 2 jobs (ccache gcc)\n"
-                                  "  CC      mm/memory_hotplug.o\n"
-                                  "/src/mm/memory_hotplug.c:1234:5: error: 'foo' undeclared (first use in this function)\n"
-                                  "make[3]: *** [scripts/Makefile.build:250: mm/memory_hotplug.o] Error 1\n"
-                                  "rig-kernel: the build failed; see /out/build.log\n");
+  auto d =
+      diagnose_build_failure(1,
+                             "rig-kernel: build bzImage and modules with 2 jobs (ccache gcc)\n"
+                             "  CC      mm/memory_hotplug.o\n"
+                             "/src/mm/memory_hotplug.c:1234:5: error: 'foo' undeclared (first use in this function)\n"
+                             "make[3]: *** [scripts/Makefile.build:250: mm/memory_hotplug.o] Error 1\n"
+                             "rig-kernel: the build failed; see /out/build.log\n");
   EXPECT_TRUE(d.kernel);
-  EXPECT_EQ(d.why, "the kernel does not build (compile error): /src/mm/memory_hotplug.c:1234:5: error: 'foo' undeclared (first use in this function)");
-  EXPECT_TRUE(diagnose_build_failure(1, "ld: vmlinux.o: in function `x':\nfoo.c:(.text+0x1): undefined reference to `bar'\n").kernel);
-  EXPECT_TRUE(diagnose_build_failure(1, "include/linux/mm.h:12:10: fatal error: linux/gone.h: No such file or directory\n").kernel);
+  EXPECT_EQ(d.why,
+            "the kernel does not build (compile error): /src/mm/memory_hotplug.c:1234:5: error: 'foo' undeclared "
+            "(first use in this function)");
+  EXPECT_TRUE(
+      diagnose_build_failure(1, "ld: vmlinux.o: in function `x':\nfoo.c:(.text+0x1): undefined reference to `bar'\n")
+          .kernel);
+  EXPECT_TRUE(
+      diagnose_build_failure(1, "include/linux/mm.h:12:10: fatal error: linux/gone.h: No such file or directory\n")
+          .kernel);
   EXPECT_TRUE(diagnose_build_failure(1, "ERROR: modpost: \"foo\" [drivers/x.ko] undefined!\n").kernel);
   EXPECT_TRUE(diagnose_build_failure(3, "arch/x86/Kconfig:12: syntax error\n").kernel);
-  auto lacks = diagnose_build_failure(4, "rig-kernel: options the rig needs are not in this kernel's configuration: CONFIG_MEMORY_HOTREMOVE\n");
+  auto lacks = diagnose_build_failure(
+      4, "rig-kernel: options the rig needs are not in this kernel's configuration: CONFIG_MEMORY_HOTREMOVE\n");
   EXPECT_TRUE(lacks.kernel);
-  EXPECT_EQ(lacks.why, "this kernel's Kconfig lacks an option the rig needs: rig-kernel: options the rig needs are not in this kernel's configuration: CONFIG_MEMORY_HOTREMOVE");
+  EXPECT_EQ(lacks.why,
+            "this kernel's Kconfig lacks an option the rig needs: rig-kernel: options the rig needs are not in this "
+            "kernel's configuration: CONFIG_MEMORY_HOTREMOVE");
 }
 
 TEST(BisectVerdict, AHostFailureDuringTheBuildStopsEvenWhenTheCompilerReportsIt) {
   // A full disk makes the compiler print "error:" too: host signs win.
-  auto full = diagnose_build_failure(1,
-                                     "  CC      mm/page_alloc.o\n"
-                                     "/src/mm/page_alloc.c:1:1: fatal error: error writing to /tmp/ccX.s: No space left on device\n");
+  auto full = diagnose_build_failure(
+      1,
+      "  CC      mm/page_alloc.o\n"
+      "/src/mm/page_alloc.c:1:1: fatal error: error writing to /tmp/ccX.s: No space left on device\n");
   EXPECT_FALSE(full.kernel);
-  EXPECT_EQ(full.why, "host failure (disk full): /src/mm/page_alloc.c:1:1: fatal error: error writing to /tmp/ccX.s: No space left on device");
-  EXPECT_FALSE(diagnose_build_failure(1, "ccache: error: Failed to create temporary file for /root/.ccache/tmp/x: Read-only file system\n").kernel);
+  EXPECT_EQ(full.why,
+            "host failure (disk full): /src/mm/page_alloc.c:1:1: fatal error: error writing to /tmp/ccX.s: No space "
+            "left on device");
+  EXPECT_FALSE(diagnose_build_failure(
+                   1, "ccache: error: Failed to create temporary file for /root/.ccache/tmp/x: Read-only file system\n")
+                   .kernel);
   EXPECT_FALSE(diagnose_build_failure(1, "/bin/sh: 1: gcc: not found\n").kernel);
   EXPECT_FALSE(diagnose_build_failure(1, "make: bc: command not found\n").kernel);
-  EXPECT_FALSE(diagnose_build_failure(1, "fatal: not a git repository (or any of the parent directories): .git\n").kernel);
+  EXPECT_FALSE(
+      diagnose_build_failure(1, "fatal: not a git repository (or any of the parent directories): .git\n").kernel);
   EXPECT_FALSE(diagnose_build_failure(1, "gcc: fatal error: Killed signal terminated program cc1\n").kernel);
   // A failure with no error in the kernel's source is not blamed on the kernel.
   auto unknown = diagnose_build_failure(1, "make[1]: *** [Makefile:1234: vmlinux] Error 2\n");
   EXPECT_FALSE(unknown.kernel);
   EXPECT_EQ(unknown.why,
-            "host failure: the build failed (exit 1) without a compile, link or Kconfig error in the kernel's source; last line: make[1]: *** "
+            "host failure: the build failed (exit 1) without a compile, link or Kconfig error in the kernel's source; "
+            "last line: make[1]: *** "
             "[Makefile:1234: vmlinux] Error 2");
   EXPECT_FALSE(diagnose_build_failure(1, "").kernel);
 }

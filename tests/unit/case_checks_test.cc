@@ -8,10 +8,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "rig/case_checks.h"
-#include "rig/case_classifier.h"
-#include "rig/console_parser.h"
-#include "rig/memmap_snapshot.h"
+#include "rig/spec/case_checks.h"
+#include "rig/spec/case_classifier.h"
+#include "rig/machine/console_parser.h"
+#include "rig/spec/memmap_snapshot.h"
 
 using namespace rig;
 
@@ -53,10 +53,10 @@ DimmRemoval recorded_before(const std::string& snapshot) {
   return r;
 }
 
-std::vector<CaseCheck> removal_checks(const DimmRemoval& r, const std::string& after_text, const NodeMemTotals& mem_before,
-                                      const NodeMemTotals& mem_after) {
-  return check_after_removal(r.analysis, r.before, mem_before, kDimmPfn, kDimmPages, states_by_pfn(parse_probe_query(after_text)),
-                             mem_after);
+std::vector<CaseCheck> removal_checks(const DimmRemoval& r, const std::string& after_text,
+                                      const NodeMemTotals& mem_before, const NodeMemTotals& mem_after) {
+  return check_after_removal(r.analysis, r.before, mem_before, kDimmPfn, kDimmPages,
+                             states_by_pfn(parse_probe_query(after_text)), mem_after);
 }
 
 }  // namespace
@@ -87,9 +87,11 @@ TEST(ProbeFormat, RejectsMalformedAndUnknownVersions) {
     }
     return "(accepted)";
   };
-  EXPECT_NE(error_of(replace_line(good, "rig-probe 1", "rig-probe 9")).find("unknown probe format 9"), std::string::npos);
+  EXPECT_NE(error_of(replace_line(good, "rig-probe 1", "rig-probe 9")).find("unknown probe format 9"),
+            std::string::npos);
   EXPECT_NE(error_of(good.substr(0, good.find("end "))).find("truncated"), std::string::npos);
-  EXPECT_NE(error_of(replace_line(good, "S 7 nid=0 early=1 online=1", "S 7 nid=zero early=1 online=1")).find("line 15: not a number: zero"),
+  EXPECT_NE(error_of(replace_line(good, "S 7 nid=0 early=1 online=1", "S 7 nid=zero early=1 online=1"))
+                .find("line 15: not a number: zero"),
             std::string::npos);
   EXPECT_NE(error_of("hello\n").find("not probe output"), std::string::npos);
   EXPECT_NE(error_of("").find("empty"), std::string::npos);
@@ -137,13 +139,16 @@ TEST(CaseClassifier, RemovalOrderForAHolderWhoseDependentsStay) {
 }
 
 TEST(CaseChecks, RecordedRemovalOnDebian61Passes) {
-  auto checks = removal_checks(recorded_before("movable-6.1-before.txt"), data("probe/movable-6.1-after.txt"), kMemBefore, kMemAfter);
+  auto checks = removal_checks(recorded_before("movable-6.1-before.txt"), data("probe/movable-6.1-after.txt"),
+                               kMemBefore, kMemAfter);
   ASSERT_GE(checks.size(), 6u);
   for (const auto& c : checks) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
   const CaseCheck* mem = find_check(checks, "memtotal-node-0");
   ASSERT_NE(mem, nullptr);
-  EXPECT_EQ(mem->detail, "node 0 MemTotal +8196 kB (+2049 pages); the accounting model expects +2049 pages (Reserved pages to be freed "
-                         "onto it: dmap_pmd 1, memmap 2048)");
+  EXPECT_EQ(
+      mem->detail,
+      "node 0 MemTotal +8196 kB (+2049 pages); the accounting model expects +2049 pages (Reserved pages to be freed "
+      "onto it: dmap_pmd 1, memmap 2048)");
   EXPECT_TRUE(find_check(checks, "page-tables-freed")->ok) << "the direct-map PMD table of [4G, 5G) goes with the DIMM";
   EXPECT_TRUE(find_check(checks, "pages-kept")->ok) << "vmemmap PMD/PUD tables, usage: shared with node 0";
 }
@@ -158,8 +163,10 @@ TEST(CaseChecks, LeakedMemmapFailsNamingPfnsAndSection) {
   ASSERT_NE(leak, nullptr);
   EXPECT_FALSE(leak->ok);
   EXPECT_EQ(leak->detail,
-            "pfn 0x3e600-0x3e7ff (512 pages): bootmem memmap:33: expected freed (every owner is gone and it lies on memory that "
-            "stays; owners: section 33 (1 ref)); leaked: every owner is gone but the page was not given back: Reserved Private "
+            "pfn 0x3e600-0x3e7ff (512 pages): bootmem memmap:33: expected freed (every owner is gone and it lies on "
+            "memory that "
+            "stays; owners: section 33 (1 ref)); leaked: every owner is gone but the page was not given back: Reserved "
+            "Private "
             "refcount 1 SECTION_INFO info 33 node 0");
   EXPECT_EQ(leak->offenders.size(), 512u);
   EXPECT_EQ(leak->offenders.front().roles, "memmap:33");
@@ -170,24 +177,29 @@ TEST(CaseChecks, LeakedMemmapFailsNamingPfnsAndSection) {
 }
 
 TEST(CaseChecks, MemTotalThatDoesNotMatchTheFreedPagesFails) {
-  auto checks = removal_checks(recorded_before("movable-6.1-before.txt"), data("probe/movable-6.1-after.txt"), kMemBefore,
-                               {{0, 918560 + 4}});
+  auto checks = removal_checks(recorded_before("movable-6.1-before.txt"), data("probe/movable-6.1-after.txt"),
+                               kMemBefore, {{0, 918560 + 4}});
   const CaseCheck* mem = find_check(checks, "memtotal-node-0");
   ASSERT_NE(mem, nullptr);
   EXPECT_FALSE(mem->ok);
-  EXPECT_EQ(mem->detail, "node 0 MemTotal +8200 kB (+2050 pages); the accounting model expects +2049 pages (Reserved pages to be freed "
-                         "onto it: dmap_pmd 1, memmap 2048): over by 1 pages");
+  EXPECT_EQ(
+      mem->detail,
+      "node 0 MemTotal +8200 kB (+2050 pages); the accounting model expects +2049 pages (Reserved pages to be freed "
+      "onto it: dmap_pmd 1, memmap 2048): over by 1 pages");
 }
 
 TEST(CaseChecks, PageInsideRemovedMemoryHandedToTheAllocatorFails) {
-  std::string after_text = replace_line(data("probe/movable-6.1-after.txt"), "Q 1048576 131072 gone",
-                                        "Q 1048576 2 nid=1 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=9\nQ 1048578 131070 gone");
+  std::string after_text =
+      replace_line(data("probe/movable-6.1-after.txt"), "Q 1048576 131072 gone",
+                   "Q 1048576 2 nid=1 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=9\nQ 1048578 131070 gone");
   auto checks = removal_checks(recorded_before("movable-6.1-before.txt"), after_text, kMemBefore, kMemAfter);
   const CaseCheck* gone = find_check(checks, "removed-memory-gone");
   ASSERT_NE(gone, nullptr);
   EXPECT_FALSE(gone->ok);
   EXPECT_EQ(gone->case_no, 2);
-  EXPECT_EQ(gone->detail, "pfn 0x100000-0x100001 (2 pages): inside removed section 32, handed to the page allocator: Buddy refcount 0 untagged info 9 node 1");
+  EXPECT_EQ(gone->detail,
+            "pfn 0x100000-0x100001 (2 pages): inside removed section 32, handed to the page allocator: Buddy refcount "
+            "0 untagged info 9 node 1");
 }
 
 TEST(CaseChecks, RecordedRefusalOnDebian61Passes) {
@@ -216,13 +228,16 @@ TEST(CaseChecks, RefusalWithSideEffectsFails) {
   std::string changed = pgdat_line;
   changed.replace(changed.find("ref=2"), 5, "ref=1");
   // The pfns appear twice in the answer (as snapshot pages and inside the DIMM's range).
-  for (size_t at; (at = after_text.find(pgdat_line + "\n")) != std::string::npos;) after_text.replace(at, pgdat_line.size(), changed);
+  for (size_t at; (at = after_text.find(pgdat_line + "\n")) != std::string::npos;)
+    after_text.replace(at, pgdat_line.size(), changed);
   const NodeMemTotals mem = {{0, 910000}, {1, 500000}};
-  auto checks = check_after_refusal(r.analysis, r.before, mem, states_by_pfn(parse_probe_query(after_text)), {{0, 910000}, {1, 500004}}, {});
+  auto checks = check_after_refusal(r.analysis, r.before, mem, states_by_pfn(parse_probe_query(after_text)),
+                                    {{0, 910000}, {1, 500004}}, {});
   const CaseCheck* c = find_check(checks, "refusal-changed-nothing");
   ASSERT_NE(c, nullptr);
   EXPECT_FALSE(c->ok);
-  EXPECT_NE(c->detail.find("was Reserved Private refcount 2 NODE_INFO info 1 node 1; now Reserved Private refcount 1 NODE_INFO info 1 node 1"),
+  EXPECT_NE(c->detail.find("was Reserved Private refcount 2 NODE_INFO info 1 node 1; now Reserved Private refcount 1 "
+                           "NODE_INFO info 1 node 1"),
             std::string::npos)
       << c->detail;
   EXPECT_NE(c->detail.find("node 1 MemTotal 500000 -> 500004 kB"), std::string::npos) << c->detail;
@@ -234,7 +249,8 @@ TEST(CaseChecks, BootTagsOfDebian61AreConsistent) {
   for (const auto& c : checks) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
   EXPECT_FALSE(find_check(checks, "boot-tags-pgdat-shared-page")->applicable) << "no page is shared: it cannot fail";
   EXPECT_FALSE(find_check(checks, "boot-tags-pgdat-usage-page")->applicable) << "6.1 page-aligns pgdat";
-  EXPECT_EQ(checks[0].detail, "6144 memmap pages of boot sections tagged SECTION_INFO with their section, refcount 1 + registrations");
+  EXPECT_EQ(checks[0].detail,
+            "6144 memmap pages of boot sections tagged SECTION_INFO with their section, refcount 1 + registrations");
 }
 
 TEST(CaseChecks, Debian612PgdatSharingAPageIsReported) {
@@ -246,8 +262,9 @@ TEST(CaseChecks, Debian612PgdatSharingAPageIsReported) {
   EXPECT_FALSE(pg->ok);
   ASSERT_EQ(pg->offenders.size(), 1u);
   EXPECT_EQ(pg->offenders[0].roles, "pgdat:0,pgdat:1");
-  EXPECT_EQ(pg->detail, "pfn 0x3fc0f (1 pages): one page holds the pgdat of nodes 0, 1 and is tagged for node 0 only: "
-                        "Reserved Private refcount 2 NODE_INFO info 0 node 0");
+  EXPECT_EQ(pg->detail,
+            "pfn 0x3fc0f (1 pages): one page holds the pgdat of nodes 0, 1 and is tagged for node 0 only: "
+            "Reserved Private refcount 2 NODE_INFO info 0 node 0");
 }
 
 TEST(CaseChecks, SectionSharingItsBackingBlockWithANeighbour) {
@@ -268,22 +285,27 @@ TEST(CaseChecks, SectionSharingItsBackingBlockWithANeighbour) {
   const CaseCheck* c = find_check(bad, "boot-tags-memmap");
   ASSERT_NE(c, nullptr);
   EXPECT_FALSE(c->ok);
-  EXPECT_EQ(c->detail, "pfn 0x3ea00-0x3eb7f (384 pages): backs section 33 in a block registered by section 33, 34: expected Reserved "
-                       "Private SECTION_INFO naming one of them, refcount 3; saw Reserved Private refcount 2 SECTION_INFO info 34 node 0");
+  EXPECT_EQ(
+      c->detail,
+      "pfn 0x3ea00-0x3eb7f (384 pages): backs section 33 in a block registered by section 33, 34: expected Reserved "
+      "Private SECTION_INFO naming one of them, refcount 3; saw Reserved Private refcount 2 SECTION_INFO info 34 node "
+      "0");
 }
 
 TEST(CaseChecks, RecordedLeakOfStraddlingBlocksFailsCaseOne) {
   // The same kernel leaks: removing sections 32-35 puts each straddling block once, though two
   // sections registered it; those pages stay tagged with refcount 2.
   // Recorded: node 0 MemTotal +2052 kB.
-  auto checks = removal_checks(recorded_before("tiny56-6.1-before.txt"), data("probe/tiny56-6.1-after.txt"), {{0, 900000}, {1, 500000}},
-                               {{0, 902052}});
+  auto checks = removal_checks(recorded_before("tiny56-6.1-before.txt"), data("probe/tiny56-6.1-after.txt"),
+                               {{0, 900000}, {1, 500000}}, {{0, 902052}});
   const CaseCheck* leak = find_check(checks, "memmap-freed");
   ASSERT_NE(leak, nullptr);
   EXPECT_FALSE(leak->ok);
-  EXPECT_NE(leak->detail.find("pfn 0x3ea01-0x3eb7f (383 pages): bootmem memmap:33: expected freed (every owner is gone and it lies on "
-                              "memory that stays; owners: section 33 (1 ref), 34 (1 ref)); leaked"),
-            std::string::npos)
+  EXPECT_NE(
+      leak->detail.find(
+          "pfn 0x3ea01-0x3eb7f (383 pages): bootmem memmap:33: expected freed (every owner is gone and it lies on "
+          "memory that stays; owners: section 33 (1 ref), 34 (1 ref)); leaked"),
+      std::string::npos)
       << leak->detail;
   bool names_35 = false;
   for (const auto& p : leak->offenders) names_35 |= p.pfn == 0x3e940 && p.roles == "memmap:35";
@@ -309,15 +331,17 @@ TEST(CaseChecks, CyclesCatchAFreeMemoryLeakAndMemTotalDrift) {
   std::vector<NodeMeminfo> clean = {{{0, {918000, 800000}}}, {{0, {918000, 799700}}}, {{0, {918000, 800100}}}};
   for (const auto& c : check_cycles(base, clean)) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
   // The memmap of a 128M section (2 MiB) lost in one cycle, MemTotal short by a page in another.
-  std::vector<NodeMeminfo> leaky = {{{0, {918000, 800000}}}, {{0, {918000, 797952}}}, {{0, {918000, 797900}}}, {{0, {917996, 797800}}}};
+  std::vector<NodeMeminfo> leaky = {
+      {{0, {918000, 800000}}}, {{0, {918000, 797952}}}, {{0, {918000, 797900}}}, {{0, {917996, 797800}}}};
   auto checks = check_cycles(base, leaky);
   ASSERT_EQ(checks.size(), 2u);
   EXPECT_FALSE(checks[0].ok);
   EXPECT_EQ(checks[0].detail, "after cycle 4 node 0 MemTotal 917996 kB (918000 kB after cycle 3)");
   EXPECT_FALSE(checks[1].ok);
-  EXPECT_EQ(checks[1].detail, "free memory change of each cycle against the one before (kB): -300, -2048, -52, -100; worst drop 2048 kB, "
-                              "worst that no later reading gave back 2048 kB (slack 1024 kB per cycle): cycle 2 lost 2048 kB of free "
-                              "memory that never came back");
+  EXPECT_EQ(checks[1].detail,
+            "free memory change of each cycle against the one before (kB): -300, -2048, -52, -100; worst drop 2048 kB, "
+            "worst that no later reading gave back 2048 kB (slack 1024 kB per cycle): cycle 2 lost 2048 kB of free "
+            "memory that never came back");
   // The first cycle is judged too: against the baseline.
   auto first = check_cycles(base, {{{0, {917996, 798000}}}});
   EXPECT_FALSE(first[0].ok);
@@ -338,7 +362,8 @@ TEST(CaseChecks, CyclesForgiveATransientThatALaterReadingGaveBack) {
   auto checks = check_cycles(base, ci);
   ASSERT_EQ(checks.size(), 2u);
   EXPECT_TRUE(checks[1].ok) << checks[1].detail;
-  EXPECT_NE(checks[1].detail.find("worst drop 6852 kB, worst that no later reading gave back 52 kB"), std::string::npos) << checks[1].detail;
+  EXPECT_NE(checks[1].detail.find("worst drop 6852 kB, worst that no later reading gave back 52 kB"), std::string::npos)
+      << checks[1].detail;
 
   // The same transient in the last cycle: a leak until a settled reading after it gives it back.
   std::vector<NodeMeminfo> last = {{{0, {887000, 699900}}}, {{0, {887000, 693000}}}};
@@ -346,29 +371,34 @@ TEST(CaseChecks, CyclesForgiveATransientThatALaterReadingGaveBack) {
   EXPECT_FALSE(check_cycles(b0, last)[1].ok);
   auto settled = check_cycles(b0, last, kCycleFreeSlackKb, {{{0, {887000, 694000}}}, {{0, {887000, 699950}}}});
   EXPECT_TRUE(settled[1].ok) << settled[1].detail;
-  EXPECT_NE(settled[1].detail.find("settled readings after the last cycle: +1000, +6950"), std::string::npos) << settled[1].detail;
+  EXPECT_NE(settled[1].detail.find("settled readings after the last cycle: +1000, +6950"), std::string::npos)
+      << settled[1].detail;
 
   // Half of it back is still a leak of the other half, named as such.
   auto half = check_cycles(b0, last, kCycleFreeSlackKb, {{{0, {887000, 696450}}}});
   EXPECT_FALSE(half[1].ok);
-  EXPECT_NE(half[1].detail.find("cycle 2 lost 6900 kB of free memory, 3450 kB of it never came back"), std::string::npos) << half[1].detail;
+  EXPECT_NE(half[1].detail.find("cycle 2 lost 6900 kB of free memory, 3450 kB of it never came back"),
+            std::string::npos)
+      << half[1].detail;
   // A leak in an early cycle is not hidden by later noise.
   std::vector<NodeMeminfo> early = {{{0, {887000, 695904}}}, {{0, {887000, 696000}}}, {{0, {887000, 695950}}}};
   EXPECT_FALSE(check_cycles(b0, early, kCycleFreeSlackKb, {{{0, {887000, 696100}}}})[1].ok);
 }
 
-#include "rig/guest_memory.h"
+#include "rig/run/guest_memory.h"
 
 TEST(GuestMemory, CountsPerCpuPagesPerNode) {
   const std::string zoneinfo =
-      "Node 0, zone      DMA\n  pages free     3840\n  pagesets\n    cpu: 0\n              count: 0\n              high:  0\n"
+      "Node 0, zone      DMA\n  pages free     3840\n  pagesets\n    cpu: 0\n              count: 0\n              "
+      "high:  0\n"
       "Node 0, zone   Normal\n  pagesets\n    cpu: 0\n              count: 1024\n    cpu: 1\n              count: 60\n"
       "Node 1, zone  Movable\n  pagesets\n    cpu: 0\n              count: 5\n  node_unreclaimable:  0\n";
   auto pcp = parse_zoneinfo_pcp_pages(zoneinfo);
   EXPECT_EQ(pcp[0], 1084u);
   EXPECT_EQ(pcp[1], 5u);
   EXPECT_EQ(parse_node_memtotal("Node 0 MemTotal:         918560 kB\nNode 0 MemFree: 1 kB\n"), 918560u);
-  EXPECT_EQ(parse_node_meminfo_field("Node 0 MemTotal:         918560 kB\nNode 0 MemFree:   848000 kB\n", "MemFree"), 848000u);
+  EXPECT_EQ(parse_node_meminfo_field("Node 0 MemTotal:         918560 kB\nNode 0 MemFree:   848000 kB\n", "MemFree"),
+            848000u);
 }
 
 TEST(CaseChecks, RemovingAHolderBeforeItsDependentsFailsCaseThree) {
@@ -380,18 +410,21 @@ TEST(CaseChecks, RemovingAHolderBeforeItsDependentsFailsCaseThree) {
   for (const auto& run : before.runs)
     for (uint64_t pfn = run.pfn; pfn < run.pfn + run.count; ++pfn)
       if (!a.contains(before.pfn_section(pfn))) after[pfn] = run.state;
-  auto checks = check_after_removal(a, before, {{0, 900000}, {1, 500000}}, first, count, after, {{0, 900000}, {1, 369072}});
+  auto checks =
+      check_after_removal(a, before, {{0, 900000}, {1, 500000}}, first, count, after, {{0, 900000}, {1, 369072}});
   const CaseCheck* c = find_check(checks, "dependents-first-section-35");
   ASSERT_NE(c, nullptr);
   EXPECT_FALSE(c->ok);
   EXPECT_EQ(c->case_no, 3);
-  EXPECT_EQ(c->detail, "section 35 was removed while it held the memmap of section 32, 33, 34, which stays: the kernel should have "
-                       "refused and said to remove 32, 33, 34 first");
+  EXPECT_EQ(
+      c->detail,
+      "section 35 was removed while it held the memmap of section 32, 33, 34, which stays: the kernel should have "
+      "refused and said to remove 32, 33, 34 first");
   EXPECT_FALSE(find_check(checks, "pgdat-kept")->ok) << "node 1's pgdat went with section 35";
 }
 
 // ---- Page accounting: every page the probe knows has one expected fate after a step. ----
-#include "rig/page_accounting.h"
+#include "rig/spec/page_accounting.h"
 
 namespace {
 
@@ -399,11 +432,12 @@ namespace {
 constexpr uint64_t k64gPfn = 0x1000000000ull >> 12;
 constexpr uint64_t k64gPages = (256ull << 20) >> 12;
 
-std::vector<CaseCheck> removal_64g(const std::string& kernel, const std::string& after_text, uint64_t kb_before, uint64_t kb_after) {
+std::vector<CaseCheck> removal_64g(const std::string& kernel, const std::string& after_text, uint64_t kb_before,
+                                   uint64_t kb_after) {
   MemmapSnapshot before = parse_probe_snapshot(data("probe/pt64-" + kernel + "-before.txt"));
   RemovalAnalysis a = analyze_removal(before, k64gPfn, k64gPages);
-  return check_after_removal(a, before, {{0, kb_before}, {1, 262144}}, k64gPfn, k64gPages, states_by_pfn(parse_probe_query(after_text)),
-                             {{0, kb_after}});
+  return check_after_removal(a, before, {{0, kb_before}, {1, 262144}}, k64gPfn, k64gPages,
+                             states_by_pfn(parse_probe_query(after_text)), {{0, kb_after}});
 }
 
 }  // namespace
@@ -450,14 +484,17 @@ TEST(PageAccounting, PmdTableLeakAt64GiBFailsTwiceOnDebian61) {
   EXPECT_FALSE(pt->ok);
   EXPECT_EQ(pt->case_no, 1);
   EXPECT_EQ(pt->detail,
-            "pfn 0x3fbc9 (1 pages): bootmem pmd:512,pmd:513: expected freed (every owner is gone and it lies on memory that stays; "
-            "owners: section 512 (1 ref), 513 (1 ref)); leaked: every owner is gone but the page was not given back: Private refcount 2 "
+            "pfn 0x3fbc9 (1 pages): bootmem pmd:512,pmd:513: expected freed (every owner is gone and it lies on memory "
+            "that stays; "
+            "owners: section 512 (1 ref), 513 (1 ref)); leaked: every owner is gone but the page was not given back: "
+            "Private refcount 2 "
             "MIX_SECTION_INFO info 513 node 0");
   ASSERT_EQ(pt->offenders.size(), 1u);
   EXPECT_EQ(pt->offenders[0].pfn, 261065u);
   const CaseCheck* mem = find_check(checks, "memtotal-node-0");
   EXPECT_FALSE(mem->ok);
-  EXPECT_NE(mem->detail.find("+1025 pages); the accounting model expects +1026 pages"), std::string::npos) << mem->detail;
+  EXPECT_NE(mem->detail.find("+1025 pages); the accounting model expects +1026 pages"), std::string::npos)
+      << mem->detail;
   EXPECT_NE(mem->detail.find("short by 1 pages"), std::string::npos) << mem->detail;
   EXPECT_TRUE(find_check(checks, "memmap-freed")->ok) << find_check(checks, "memmap-freed")->detail;
   EXPECT_TRUE(find_check(checks, "pages-kept")->ok) << find_check(checks, "pages-kept")->detail;
@@ -470,14 +507,17 @@ TEST(PageAccounting, PmdTableLeakAt64GiBFailsOnDebian612) {
   const CaseCheck* pt = find_check(checks, "page-tables-freed");
   ASSERT_NE(pt, nullptr);
   EXPECT_FALSE(pt->ok);
-  EXPECT_NE(pt->detail.find("leaked: every owner is gone but the page was not given back: Reserved Private refcount 2 MIX_SECTION_INFO"),
-            std::string::npos)
+  EXPECT_NE(
+      pt->detail.find(
+          "leaked: every owner is gone but the page was not given back: Reserved Private refcount 2 MIX_SECTION_INFO"),
+      std::string::npos)
       << pt->detail;
   EXPECT_FALSE(find_check(checks, "memtotal-node-0")->ok);
 }
 
 TEST(PageAccounting, AFreedPageTableAndExactMemTotalPass) {
-  std::string after = replace_line(data("probe/pt64-6.1-after.txt"), "Q 261065 1 nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=2 type=13 info=513",
+  std::string after = replace_line(data("probe/pt64-6.1-after.txt"),
+                                   "Q 261065 1 nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=2 type=13 info=513",
                                    "Q 261065 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0");
   auto checks = removal_64g("6.1", after, 914452, 914452 + 1026 * 4);
   for (const auto& c : checks) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
@@ -486,10 +526,11 @@ TEST(PageAccounting, AFreedPageTableAndExactMemTotalPass) {
 TEST(PageAccounting, KeptPagesHoldTheirReferences) {
   const std::string pud = "Q 261067 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=21 type=13 info=513";
   auto with_pud_ref = [&](int ref) {
-    return removal_64g("6.1",
-                       replace_line(data("probe/pt64-6.1-after.txt"), pud,
-                                    fmt::format("Q 261067 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref={} type=13 info=513", ref)),
-                       914452, 918552);
+    return removal_64g(
+        "6.1",
+        replace_line(data("probe/pt64-6.1-after.txt"), pud,
+                     fmt::format("Q 261067 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref={} type=13 info=513", ref)),
+        914452, 918552);
   };
   // Higher than before: someone took a reference.
   const auto checks_up = with_pud_ref(22);  // find_check points into it: keep it alive
@@ -506,8 +547,10 @@ namespace {
 
 // A hot-added section 32 (not early) whose memmap lives on node 0, in probe format 2.
 const char* kHotSnapshot =
-    "rig-probe 2\nkernel 6.1.0-test\nencoding index-private\ntypes section=12 mix=13 node=14\nstruct_page 64\nsection_shift 27\n"
-    "paging_levels 4\nS 7 nid=0 early=1 online=1\nS 32 nid=1 early=0 online=1\nN 0 pgdat_pfn=1000 pgdat_bytes=4096 online=1\n"
+    "rig-probe 2\nkernel 6.1.0-test\nencoding index-private\ntypes section=12 mix=13 node=14\nstruct_page "
+    "64\nsection_shift 27\n"
+    "paging_levels 4\nS 7 nid=0 early=1 online=1\nS 32 nid=1 early=0 online=1\nN 0 pgdat_pfn=1000 pgdat_bytes=4096 "
+    "online=1\n"
     "P 1000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 free=no held=other roles=pgdat:0\n"
     "P 3000 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=other roles=memmap:32\n"
     "P 3001 511 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=no held=none roles=memmap:32\n"
@@ -517,7 +560,8 @@ const char* kHotSnapshot =
 std::string hot_query(const std::string& memmap_tail, const std::string& usage) {
   return "rig-probe-query 2\nQ 1000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 free=no held=other\n"
          "Q 3000 1 nid=0 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=0 free=buddy held=none\n"
-         "Q 3001 511 " + memmap_tail + "\nQ 4000 1 " + usage + "\nend 4\n";
+         "Q 3001 511 " +
+         memmap_tail + "\nQ 4000 1 " + usage + "\nend 4\n";
 }
 
 }  // namespace
@@ -527,9 +571,11 @@ TEST(PageAccounting, HotAddedMemmapFreedIsShownLostIsNamed) {
   const uint64_t first = 32ull << 15, count = 1ull << 15;
   RemovalAnalysis a = analyze_removal(s, first, count);
   auto run = [&](const std::string& tail) {
-    return check_after_removal(a, s, {{0, 900000}, {1, 131072}}, first, count,
-                               states_by_pfn(parse_probe_query(hot_query(tail, "nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=242 free=no held=slab"))),
-                               {{0, 900000}});
+    return check_after_removal(
+        a, s, {{0, 900000}, {1, 131072}}, first, count,
+        states_by_pfn(parse_probe_query(
+            hot_query(tail, "nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=242 free=no held=slab"))),
+        {{0, 900000}});
   };
   // Inside a free buddy block (only the head has PageBuddy): freed.
   auto ok = run("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=buddy held=none");
@@ -538,29 +584,40 @@ TEST(PageAccounting, HotAddedMemmapFreedIsShownLostIsNamed) {
   EXPECT_EQ(m->detail, "512 memmap pages of the removed sections freed: 512 free (inside a free buddy block)");
   EXPECT_TRUE(find_check(ok, "memtotal-node-0")->ok) << "buddy pages were managed all along";
   // On a per-cpu list, or allocated anew: freed too.
-  EXPECT_TRUE(find_check(run("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=pcp held=none"), "memmap-freed")->ok);
-  EXPECT_TRUE(find_check(run("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=lru"), "memmap-freed")->ok);
+  EXPECT_TRUE(
+      find_check(run("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=pcp held=none"), "memmap-freed")
+          ->ok);
+  EXPECT_TRUE(
+      find_check(run("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=lru"), "memmap-freed")
+          ->ok);
   // Refcount 0, in no free block and on no list: lost (the head-only free of bf9e4e30f353).
   auto lost = run("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=no held=none");
   const CaseCheck* l = find_check(lost, "memmap-freed");
   EXPECT_FALSE(l->ok);
   EXPECT_EQ(l->offenders.size(), 511u);
-  EXPECT_NE(l->detail.find("pfn 0xbb9-0xdb7 (511 pages): page allocator memmap:32: expected freed"), std::string::npos) << l->detail;
-  EXPECT_NE(l->detail.find("lost: refcount 0, no free buddy block covers it, it is on no per-cpu list and no compound page holds it"),
-            std::string::npos);
+  EXPECT_NE(l->detail.find("pfn 0xbb9-0xdb7 (511 pages): page allocator memmap:32: expected freed"), std::string::npos)
+      << l->detail;
+  EXPECT_NE(
+      l->detail.find(
+          "lost: refcount 0, no free buddy block covers it, it is on no per-cpu list and no compound page holds it"),
+      std::string::npos);
   // Refcount 0 inside a compound page someone holds (a tail; the probe judges it by its head,
   // seen on 6.12: an order-6 slab page on freed memmap): allocated anew, not lost.
   auto tail = run("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=no held=other");
   EXPECT_TRUE(find_check(tail, "memmap-freed")->ok) << find_check(tail, "memmap-freed")->detail;
-  EXPECT_NE(find_check(tail, "memmap-freed")->detail.find("allocated anew (part of a compound page)"), std::string::npos);
+  EXPECT_NE(find_check(tail, "memmap-freed")->detail.find("allocated anew (part of a compound page)"),
+            std::string::npos);
   // A non-compound block allocated anew: its head (pfn 3000, aligned to order 3) has the
   // reference, its tails 3001-3007 refcount 0. Those are held; the 504 pages after them are not.
   MemmapSnapshot s2 = s;
   std::string q = hot_query("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=no held=none",
                             "nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=242 free=no held=slab");
-  const std::string head_free = "Q 3000 1 nid=0 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=0 free=buddy held=none";
-  q.replace(q.find(head_free), head_free.size(), "Q 3000 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=other");
-  auto block = check_after_removal(a, s2, {{0, 900000}, {1, 131072}}, first, count, states_by_pfn(parse_probe_query(q)), {{0, 900000}});
+  const std::string head_free =
+      "Q 3000 1 nid=0 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=0 free=buddy held=none";
+  q.replace(q.find(head_free), head_free.size(),
+            "Q 3000 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=other");
+  auto block = check_after_removal(a, s2, {{0, 900000}, {1, 131072}}, first, count, states_by_pfn(parse_probe_query(q)),
+                                   {{0, 900000}});
   const CaseCheck* b = find_check(block, "memmap-freed");
   EXPECT_FALSE(b->ok);
   EXPECT_EQ(b->offenders.size(), 504u) << b->detail;
@@ -575,20 +632,28 @@ TEST(PageAccounting, RefusalJudgesWhatTheFateIsAbout) {
   RemovalAnalysis a = analyze_removal(s, 32ull << 15, 1ull << 15);
   auto query = [&](const std::string& tail, const std::string& usage) {
     std::string q = hot_query(tail, usage);
-    const std::string head_free = "Q 3000 1 nid=0 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=0 free=buddy held=none";
-    q.replace(q.find(head_free), head_free.size(), "Q 3000 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=other");
+    const std::string head_free =
+        "Q 3000 1 nid=0 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=0 free=buddy held=none";
+    q.replace(q.find(head_free), head_free.size(),
+              "Q 3000 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=other");
     return states_by_pfn(parse_probe_query(q));
   };
   const std::string tail_held = "nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=no held=none";
-  auto good = check_after_refusal(a, s, {{0, 1}}, query(tail_held, "nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=242 free=no held=slab"), {{0, 1}}, {});
+  auto good = check_after_refusal(
+      a, s, {{0, 1}},
+      query(tail_held, "nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=242 free=no held=slab"), {{0, 1}},
+      {});
   EXPECT_TRUE(find_check(good, "refusal-changed-nothing")->ok) << find_check(good, "refusal-changed-nothing")->detail;
   // The memmap of the section that stayed went back to the allocator: a failure.
-  auto bad = check_after_refusal(a, s, {{0, 1}}, query("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=pcp held=none",
-                                                       "nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=242 free=no held=slab"),
-                                 {{0, 1}}, {});
+  auto bad =
+      check_after_refusal(a, s, {{0, 1}},
+                          query("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=pcp held=none",
+                                "nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=242 free=no held=slab"),
+                          {{0, 1}}, {});
   const CaseCheck* c = find_check(bad, "refusal-changed-nothing");
   EXPECT_FALSE(c->ok);
-  EXPECT_NE(c->detail.find("handed back to the page allocator while an owner still uses it"), std::string::npos) << c->detail;
+  EXPECT_NE(c->detail.find("handed back to the page allocator while an owner still uses it"), std::string::npos)
+      << c->detail;
 }
 
 TEST(PageAccounting, RecordedFormat2RemovalShowsEveryFreedPageInTheAllocator) {
@@ -627,8 +692,10 @@ TEST(PageAccounting, RecordedFormat2RemovalShowsEveryFreedPageInTheAllocator) {
 
 TEST(CaseChecks, MemmapOnMemoryIsCaseFourAndCanFail) {
   const std::string snap =
-      "rig-probe 2\nkernel 6.1.0-test\nencoding index-private\ntypes section=12 mix=13 node=14\nstruct_page 64\nsection_shift 27\n"
-      "paging_levels 4\nS 7 nid=0 early=1 online=1\nS 32 nid=1 early=0 online=1\nN 0 pgdat_pfn=1000 pgdat_bytes=4096 online=1\n"
+      "rig-probe 2\nkernel 6.1.0-test\nencoding index-private\ntypes section=12 mix=13 node=14\nstruct_page "
+      "64\nsection_shift 27\n"
+      "paging_levels 4\nS 7 nid=0 early=1 online=1\nS 32 nid=1 early=0 online=1\nN 0 pgdat_pfn=1000 pgdat_bytes=4096 "
+      "online=1\n"
       "P 1000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 free=no held=other roles=pgdat:0\n"
       "P 1048576 512 nid=1 res=0 priv=0 buddy=0 selfhosted=1 ref=1 type=0 info=0 free=no held=other roles=memmap:32\n"
       "end 2\n";
@@ -636,10 +703,12 @@ TEST(CaseChecks, MemmapOnMemoryIsCaseFourAndCanFail) {
   auto run = [&](const std::string& snapshot, const std::string& memmap_after) {
     MemmapSnapshot s = parse_probe_snapshot(snapshot);
     RemovalAnalysis a = analyze_removal(s, first, count);
-    const std::string q = "rig-probe-query 2\nQ 1000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 free=no held=other\n" +
-                          memmap_after + "end 0\n";
-    std::map<uint64_t, PageState> after = states_by_pfn(parse_probe_query(q.substr(0, q.size() - 6) + "end " +
-                                                                          std::to_string(std::count(q.begin(), q.end(), 'Q')) + "\n"));
+    const std::string q =
+        "rig-probe-query 2\nQ 1000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 free=no "
+        "held=other\n" +
+        memmap_after + "end 0\n";
+    std::map<uint64_t, PageState> after = states_by_pfn(parse_probe_query(
+        q.substr(0, q.size() - 6) + "end " + std::to_string(std::count(q.begin(), q.end(), 'Q')) + "\n"));
     return check_after_removal(a, s, {{0, 900000}, {1, 129024}}, first, count, after, {{0, 900000}});
   };
   auto good = run(snap, "Q 1048576 32768 gone\n");
@@ -654,7 +723,9 @@ TEST(CaseChecks, MemmapOnMemoryIsCaseFourAndCanFail) {
                        "selfhosted=1 ref=0 type=0 info=0 free=pcp held=none");
   auto bad = run(in_allocator, "Q 1048576 32768 gone\n");
   EXPECT_FALSE(find_check(bad, "offline-skips-self-hosted-memmap")->ok);
-  EXPECT_NE(find_check(bad, "offline-skips-self-hosted-memmap")->detail.find("self-hosted memmap sat in the page allocator"), std::string::npos);
+  EXPECT_NE(
+      find_check(bad, "offline-skips-self-hosted-memmap")->detail.find("self-hosted memmap sat in the page allocator"),
+      std::string::npos);
 }
 
 // ---- Each remaining check made to fail on recorded data with one planted fault. ----
@@ -670,9 +741,9 @@ TEST(CaseChecks, BootTagChecksFailOnAPlantedFault) {
   EXPECT_FALSE(t->ok);
   EXPECT_NE(t->detail.find("expected Reserved Private MIX_SECTION_INFO refcount 3"), std::string::npos) << t->detail;
   // Node 1's pgdat tagged with node 0.
-  auto pg = check_boot_tags(parse_probe_snapshot(replace_line(
-      text, "P 261079 43 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=1 roles=pgdat:1",
-      "P 261079 43 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 roles=pgdat:1")));
+  auto pg = check_boot_tags(parse_probe_snapshot(
+      replace_line(text, "P 261079 43 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=1 roles=pgdat:1",
+                   "P 261079 43 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 roles=pgdat:1")));
   const CaseCheck* p = find_check(pg, "boot-tags-pgdat");
   ASSERT_NE(p, nullptr);
   EXPECT_FALSE(p->ok);
@@ -698,7 +769,8 @@ TEST(CaseChecks, PgdatPageWithUsageMapsIsItsOwnCheck) {
   EXPECT_FALSE(p->ok);
   ASSERT_EQ(p->offenders.size(), 1u);
   EXPECT_EQ(p->offenders[0].pfn, 261082u);
-  EXPECT_NE(p->detail.find("saw Reserved Private refcount 11 MIX_SECTION_INFO info 513"), std::string::npos) << p->detail;
+  EXPECT_NE(p->detail.find("saw Reserved Private refcount 11 MIX_SECTION_INFO info 513"), std::string::npos)
+      << p->detail;
   EXPECT_TRUE(find_check(packed, "boot-tags-pgdat")->ok) << "the rest of node 1's pgdat is tagged right";
   std::string tagged = usage_line + ",pgdat:1";
   tagged.replace(tagged.find("ref=11 type=13 info=513"), 23, "ref=12 type=14 info=1");
@@ -713,15 +785,19 @@ TEST(CaseChecks, PgdatReuseFailsWhenThePgdatMovedOrChanged) {
   const std::string text = data("probe/pt64-6.1-before.txt");
   MemmapSnapshot boot = parse_probe_snapshot(text);
   ASSERT_TRUE(check_pgdat_reuse(boot, boot, 1).front().ok);
-  auto moved = check_pgdat_reuse(boot, parse_probe_snapshot(replace_line(text, "N 1 pgdat_pfn=261079 pgdat_bytes=174208 online=1",
-                                                                          "N 1 pgdat_pfn=300000 pgdat_bytes=174208 online=1")),
-                                 1);
+  auto moved =
+      check_pgdat_reuse(boot,
+                        parse_probe_snapshot(replace_line(text, "N 1 pgdat_pfn=261079 pgdat_bytes=174208 online=1",
+                                                          "N 1 pgdat_pfn=300000 pgdat_bytes=174208 online=1")),
+                        1);
   EXPECT_FALSE(moved.front().ok);
   EXPECT_NE(moved.front().detail.find("moved from pfn 0x3fbd7 to 0x493e0"), std::string::npos) << moved.front().detail;
-  auto untagged = check_pgdat_reuse(boot, parse_probe_snapshot(replace_line(
-                                              text, "P 261079 43 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=1 roles=pgdat:1",
-                                              "P 261079 43 nid=0 res=1 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 roles=pgdat:1")),
-                                    1);
+  auto untagged = check_pgdat_reuse(
+      boot,
+      parse_probe_snapshot(
+          replace_line(text, "P 261079 43 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=1 roles=pgdat:1",
+                       "P 261079 43 nid=0 res=1 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 roles=pgdat:1")),
+      1);
   EXPECT_FALSE(untagged.front().ok);
 }
 
@@ -742,7 +818,8 @@ TEST(CaseChecks, RefusalBlockedAtItsOwnMemmapFailsCaseFour) {
   ASSERT_EQ(c->offenders.size(), 1u) << "ACPI offlines twice: the repeated dump is one page";
   EXPECT_EQ(c->offenders[0].roles, "memmap:32");
   // Without a dump naming such a page the refusal says nothing about case 4.
-  EXPECT_FALSE(find_check(check_after_refusal(r.analysis, r.before, mem, after, mem, {}), "offline-skips-memmap")->applicable);
+  EXPECT_FALSE(
+      find_check(check_after_refusal(r.analysis, r.before, mem, after, mem, {}), "offline-skips-memmap")->applicable);
   // MemTotal moving alone fails the refusal, with the node named first.
   auto moved = check_after_refusal(r.analysis, r.before, mem, after, {{0, 910004}, {1, 500000}}, {});
   const CaseCheck* m = find_check(moved, "refusal-changed-nothing");
@@ -760,8 +837,10 @@ TEST(CaseChecks, MemTotalOfANodeThatShouldStayButVanishedFails) {
   EXPECT_FALSE(m->ok);
   EXPECT_EQ(m->detail, "node 0 disappeared, though only node 1's memory was removed");
   // A kB-level change that is not whole pages is no match either.
-  auto odd = removal_64g("6.1", replace_line(data("probe/pt64-6.1-after.txt"), "Q 261065 1 nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=2 type=13 info=513",
-                                             "Q 261065 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0"),
+  auto odd = removal_64g("6.1",
+                         replace_line(data("probe/pt64-6.1-after.txt"),
+                                      "Q 261065 1 nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=2 type=13 info=513",
+                                      "Q 261065 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0"),
                          914452, 914452 + 1026 * 4 + 2);
   EXPECT_FALSE(find_check(odd, "memtotal-node-0")->ok);
 }
@@ -787,7 +866,8 @@ TEST(PageAccounting, UsageFreedFailsWhenTheUsagePageIsLostAndIsNaWithoutOne) {
   EXPECT_NE(u->detail.find("usage:32"), std::string::npos) << u->detail;
   // Without a usage page the probe knows, the check is there and n/a: it could not have failed.
   std::string no_usage = kHotSnapshot;
-  const std::string line = "P 4000 1 nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=310 free=no held=slab roles=usage:32\n";
+  const std::string line =
+      "P 4000 1 nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=310 free=no held=slab roles=usage:32\n";
   no_usage.erase(no_usage.find(line), line.size());
   no_usage.replace(no_usage.find("end 4"), 5, "end 3");
   auto none = run(no_usage, "nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=242 free=no held=slab");

@@ -1,4 +1,4 @@
-#include "rig/console_parser.h"
+#include "rig/machine/console_parser.h"
 
 #include <gtest/gtest.h>
 
@@ -42,7 +42,8 @@ TEST(ConsoleParser, RefusedOfflineDumpsAreNoticesWithTheirPage) {
       EXPECT_EQ(f.kind, "page-dump") << log;
       EXPECT_EQ(f.severity, Severity::Notice) << log;
       ASSERT_GE(f.lines.size(), 3u);
-      EXPECT_EQ(f.lines.front().rfind("page:", 0), 0u) << "context starts at the dump's first line: " << f.lines.front();
+      EXPECT_EQ(f.lines.front().rfind("page:", 0), 0u)
+          << "context starts at the dump's first line: " << f.lines.front();
       EXPECT_EQ(f.lines.back(), "page dumped because: unmovable page");
     }
     EXPECT_TRUE(p.saw("Offline failed.")) << log;

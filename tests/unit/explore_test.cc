@@ -8,11 +8,11 @@
 #include <map>
 #include <set>
 
-#include "rig/explore.h"
-#include "rig/paths.h"
-#include "rig/scenario_file.h"
-#include "rig/scenario_writer.h"
-#include "rig/size.h"
+#include "rig/workflows/explore.h"
+#include "rig/base/paths.h"
+#include "rig/scenario/scenario_file.h"
+#include "rig/scenario/scenario_writer.h"
+#include "rig/base/size.h"
 
 using namespace rig;
 
@@ -77,7 +77,9 @@ TEST(Explore, BoundaryClassesAndBlockSize) {
 TEST(Explore, GeneratorDrawsOnlyValidScenariosAndIsDeterministic) {
   std::set<std::string> classes, names, zones;
   std::map<std::string, int> features;
-  auto has = [](const Draw& d, const std::string& f) { return std::count(d.features.begin(), d.features.end(), f) > 0; };
+  auto has = [](const Draw& d, const std::string& f) {
+    return std::count(d.features.begin(), d.features.end(), f) > 0;
+  };
   int boot_at_64g = 0, memoryless = 0, hot = 0;
   for (uint64_t seed : {1ull, 2ull, 7ull, 12345ull}) {
     for (uint64_t i = 0; i < 150; ++i) {
@@ -94,7 +96,8 @@ TEST(Explore, GeneratorDrawsOnlyValidScenariosAndIsDeterministic) {
         boot_at_64g += dimm.boot && dimm.addr == 64 * GiB;
         hot += !dimm.present;
         if (dimm.boot && has(d, "movable_node")) {
-          EXPECT_EQ(d.scenario.nodes.at(static_cast<size_t>(dimm.node)).memory, 0u) << "movable_node: boot DIMMs on memory-less nodes";
+          EXPECT_EQ(d.scenario.nodes.at(static_cast<size_t>(dimm.node)).memory, 0u)
+              << "movable_node: boot DIMMs on memory-less nodes";
         }
         // Every DIMM is removed by a step (twice when re-added), or, under movablecore=, the top
         // boot DIMM of its node is expected to be refused (it holds the node's data).
@@ -105,7 +108,8 @@ TEST(Explore, GeneratorDrawsOnlyValidScenariosAndIsDeterministic) {
         EXPECT_GE(removed + refused, 1);
         if (refused) {
           EXPECT_TRUE(dimm.boot && has(d, "movablecore"));
-          for (const auto& o : d.scenario.dimms) EXPECT_FALSE(o.boot && o.node == dimm.node && o.addr > dimm.addr) << "the top one";
+          for (const auto& o : d.scenario.dimms)
+            EXPECT_FALSE(o.boot && o.node == dimm.node && o.addr > dimm.addr) << "the top one";
         }
         for (const auto& st : d.scenario.steps) {
           if (st.dimm == dimm.id && st.action == StepAction::Online) zones.insert(st.zone);
@@ -115,12 +119,14 @@ TEST(Explore, GeneratorDrawsOnlyValidScenariosAndIsDeterministic) {
       for (const auto& f : d.features) ++features[f];
       const auto& args = d.scenario.machine.kernel_args;
       const bool mn = std::count(args.begin(), args.end(), "movable_node") > 0;
-      const bool mc = std::any_of(args.begin(), args.end(), [](const std::string& a) { return a.rfind("movablecore=", 0) == 0; });
+      const bool mc =
+          std::any_of(args.begin(), args.end(), [](const std::string& a) { return a.rfind("movablecore=", 0) == 0; });
       EXPECT_EQ(has(d, "movable_node"), mn);
       EXPECT_EQ(has(d, "movablecore"), mc);
       EXPECT_EQ(has(d, "hot-only"), !mn && !mc);
       EXPECT_EQ(has(d, "5-level"), d.scenario.machine.cpu == "max");
-      EXPECT_EQ(has(d, "memmap_on_memory"), std::count(args.begin(), args.end(), "memory_hotplug.memmap_on_memory=1") > 0);
+      EXPECT_EQ(has(d, "memmap_on_memory"),
+                std::count(args.begin(), args.end(), "memory_hotplug.memmap_on_memory=1") > 0);
       EXPECT_EQ(has(d, "cycles"), d.scenario.cycles > 1);
       for (const auto& dimm : d.scenario.dimms) {
         if (d.scenario.cycles > 1) {
@@ -133,10 +139,11 @@ TEST(Explore, GeneratorDrawsOnlyValidScenariosAndIsDeterministic) {
     }
   }
   for (const auto& b : boundary_classes()) EXPECT_TRUE(classes.count(b.name)) << b.name << " never drawn";
-  for (const char* f : {"movable_node", "movablecore", "hot-only", "5-level", "memmap_on_memory", "zone online_movable", "zone online_kernel",
-                        "zone online", "re-add", "refusal", "cycles"})
+  for (const char* f : {"movable_node", "movablecore", "hot-only", "5-level", "memmap_on_memory", "zone online_movable",
+                        "zone online_kernel", "zone online", "re-add", "refusal", "cycles"})
     EXPECT_GT(features[f], 5) << f << " drawn too rarely";
-  EXPECT_GT(features["movable_node"], features["movablecore"] + features["hot-only"]) << "movable_node stays the common layout";
+  EXPECT_GT(features["movable_node"], features["movablecore"] + features["hot-only"])
+      << "movable_node stays the common layout";
   EXPECT_EQ(zones.size(), 3u);
   EXPECT_GT(boot_at_64g, 5) << "boot DIMMs on the vmemmap PMD table boundary are drawn often";
   EXPECT_GT(memoryless, 50);
@@ -160,7 +167,13 @@ TEST(Explore, MinimizerReachesAMinimalFailingScenario) {
     if (!fails(d.scenario) || d.scenario.dimms.size() < 2) continue;
     ++found;
     int calls = 0;
-    Minimized m = minimize(d.scenario, [&](const Scenario& c) { ++calls; return fails(c); }, 500);
+    Minimized m = minimize(
+        d.scenario,
+        [&](const Scenario& c) {
+          ++calls;
+          return fails(c);
+        },
+        500);
     EXPECT_EQ(calls, m.tries);
     ASSERT_TRUE(fails(m.scenario));
     EXPECT_EQ(m.scenario.dimms.size(), 1u) << scenario_toml(m.scenario);
@@ -176,7 +189,13 @@ TEST(Explore, MinimizerReachesAMinimalFailingScenario) {
 TEST(Explore, MinimizerStopsAtItsBudget) {
   Draw d = draw_scenario(1, 0);
   int calls = 0;
-  Minimized m = minimize(d.scenario, [&](const Scenario&) { ++calls; return false; }, 3);
+  Minimized m = minimize(
+      d.scenario,
+      [&](const Scenario&) {
+        ++calls;
+        return false;
+      },
+      3);
   EXPECT_LE(calls, 3);
   EXPECT_EQ(m.steps_taken, 0);
   EXPECT_EQ(scenario_toml(m.scenario), scenario_toml(d.scenario));
@@ -231,7 +250,8 @@ TEST(Explore, FindingsAreOnePerSignature) {
   r.steps.push_back(timeout);
   auto f = findings_of(r, d.scenario);
   ASSERT_EQ(f.size(), 4u);
-  EXPECT_EQ(f[3].signature, "step unplug expected removed got timeout @" + boundary_class_of(d.scenario.dimms[0].addr, d.scenario.dimms[0].size));
+  EXPECT_EQ(f[3].signature, "step unplug expected removed got timeout @" +
+                                boundary_class_of(d.scenario.dimms[0].addr, d.scenario.dimms[0].size));
   const std::string b = boundary_class_of(d.scenario.dimms[0].addr, d.scenario.dimms[0].size);
   EXPECT_EQ(f[0].signature, "case 1 page-tables-freed pmd @" + b);
   EXPECT_EQ(f[1].signature, "case 1 memtotal-node-0 - @" + b);
@@ -251,7 +271,8 @@ TEST(Explore, ShrinkUndoesCyclesFiveLevelAndKernelZones) {
   s.machine.kernel_args.clear();
   s.dimms = {Dimm{"d0", 256 * MiB, 0, 8 * GiB, false, false}};
   s.nodes.resize(1);
-  s.steps = {Step{StepAction::Plug, "d0", "added", "", -1, 0}, Step{StepAction::Online, "d0", "", "online_kernel", -1, 0},
+  s.steps = {Step{StepAction::Plug, "d0", "added", "", -1, 0},
+             Step{StepAction::Online, "d0", "", "online_kernel", -1, 0},
              Step{StepAction::Unplug, "d0", "removed", "", -1, 0}};
   s.cycles = 3;
   s.machine.cpu = "max";

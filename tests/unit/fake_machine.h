@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "rig/console_parser.h"
-#include "rig/machine.h"
-#include "rig/scenario.h"
+#include "rig/machine/console_parser.h"
+#include "rig/machine/machine.h"
+#include "rig/scenario/scenario.h"
 
 namespace rig::testing {
 
@@ -25,10 +25,10 @@ struct FakeScript {
   // guest_exec: the first key the command contains answers; a key with several answers gives
   // them in turn and then repeats the last. A command no key matches exits 127.
   std::vector<std::pair<std::string, std::vector<GuestExecResult>>> exec;
-  std::map<std::string, std::string> files;             // guest_read_file
-  std::map<std::string, std::string> console_at;        // moment -> console text fed then
-  std::map<std::string, GuestDown::Kind> down_at;       // moment -> GuestDown thrown then
-  std::optional<std::string> shutdown_error;            // shutdown() throws this
+  std::map<std::string, std::string> files;        // guest_read_file
+  std::map<std::string, std::string> console_at;   // moment -> console text fed then
+  std::map<std::string, GuestDown::Kind> down_at;  // moment -> GuestDown thrown then
+  std::optional<std::string> shutdown_error;       // shutdown() throws this
 };
 
 struct FakeLog {

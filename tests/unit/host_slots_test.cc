@@ -12,8 +12,8 @@
 #include <mutex>
 #include <thread>
 
-#include "rig/errors.h"
-#include "rig/host_slots.h"
+#include "rig/base/errors.h"
+#include "rig/host/host_slots.h"
 
 using rig::HostSlots;
 
@@ -65,7 +65,8 @@ TEST(HostSlots, AcquireWaitsForTheCoresAndSaysWhyOnce) {
   EXPECT_EQ(l.slots(), 1u);
   EXPECT_GE(waited, 0.5);
   ASSERT_EQ(said.size(), 1u);
-  EXPECT_EQ(said[0], "waiting for 1 of the host's 2 cores: guests of this or other rig processes hold 2 (" + h.dir() + ")");
+  EXPECT_EQ(said[0],
+            "waiting for 1 of the host's 2 cores: guests of this or other rig processes hold 2 (" + h.dir() + ")");
   // Free slots: no waiting, nothing said.
   said.clear();
   HostSlots::Lease m = h.acquire(1, [&](const std::string& s) { said.push_back(s); });

@@ -24,12 +24,12 @@
 
 #include <fmt/format.h>
 
-#include "rig/console_parser.h"
-#include "rig/errors.h"
-#include "rig/memmap_snapshot.h"
-#include "rig/qmp_protocol.h"
-#include "rig/scenario_file.h"
-#include "rig/size.h"
+#include "rig/machine/console_parser.h"
+#include "rig/base/errors.h"
+#include "rig/spec/memmap_snapshot.h"
+#include "rig/machine/qmp/qmp_protocol.h"
+#include "rig/scenario/scenario_file.h"
+#include "rig/base/size.h"
 #include "test_data.h"
 
 using namespace rig;
@@ -73,9 +73,12 @@ struct Outcome {
 std::string shown(const std::string& text, size_t max = 300) {
   std::string out;
   for (unsigned char c : text.substr(0, max)) {
-    if (c == '\n') out += "\\n";
-    else if (c < 0x20 || c >= 0x7f) out += fmt::format("\\x{:02x}", c);
-    else out += static_cast<char>(c);
+    if (c == '\n')
+      out += "\\n";
+    else if (c < 0x20 || c >= 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += static_cast<char>(c);
   }
   if (text.size() > max) out += fmt::format("... ({} bytes)", text.size());
   return out;
@@ -122,16 +125,15 @@ Outcome guarded(const std::function<void()>& f) {
 std::string ranges_of(const std::vector<PfnStateRun>& runs) {
   std::string out;
   for (const auto& r : runs)
-    out += (out.empty() ? "" : " ") + (r.count == 1 ? fmt::format("{}", r.pfn) : fmt::format("{}-{}", r.pfn, r.pfn + r.count - 1));
+    out += (out.empty() ? "" : " ") +
+           (r.count == 1 ? fmt::format("{}", r.pfn) : fmt::format("{}-{}", r.pfn, r.pfn + r.count - 1));
   return out;
 }
 
 Outcome run_parser(Parser p, const std::string& text) {
   switch (p) {
-    case Parser::Scenario:
-      return guarded<UsageError>([&] { parse_scenario(text, "h.toml"); });
-    case Parser::KnownFailures:
-      return guarded<UsageError>([&] { load_known_failures(temp_file(text)); });
+    case Parser::Scenario: return guarded<UsageError>([&] { parse_scenario(text, "h.toml"); });
+    case Parser::KnownFailures: return guarded<UsageError>([&] { load_known_failures(temp_file(text)); });
     case Parser::Snapshot:
       return guarded<ProbeFormatError>([&] {
         MemmapSnapshot s = parse_probe_snapshot(text);
@@ -149,8 +151,7 @@ Outcome run_parser(Parser p, const std::string& text) {
           throw std::logic_error(std::string("an accepted answer does not cover its own ranges: ") + e.what());
         }
       });
-    case Parser::QueryRanges:
-      return guarded<ProbeFormatError>([&] { parse_query_ranges(text); });
+    case Parser::QueryRanges: return guarded<ProbeFormatError>([&] { parse_query_ranges(text); });
   }
   return {};
 }
@@ -237,16 +238,19 @@ std::vector<Case> scenario_cases() {
       {"garbage", Parser::Scenario, std::string("\x7f\x45\x4c\x46\x02\x01\x01\0\0\0", 10), "malformed TOML"},
       {"truncated mid-key", Parser::Scenario, kScenario.substr(0, kScenario.find("maxmem") + 3), "malformed TOML"},
       {"truncated mid-string", Parser::Scenario, kScenario.substr(0, kScenario.find("0x100") + 2), "malformed TOML"},
-      {"truncated at a table", Parser::Scenario, kScenario.substr(0, kScenario.find("[[node]]")), "[[node]] is required"},
+      {"truncated at a table", Parser::Scenario, kScenario.substr(0, kScenario.find("[[node]]")),
+       "[[node]] is required"},
       scenario("the valid base", "name = \"t\"", "name = \"t\"", nullptr),
       // Huge numbers: 64-bit values that an int cast used to wrap into range.
-      scenario("cycles wraps to 1", "cases = [1]", "cycles = 4294967297\ncases = [1]", "cycles: must be between 1 and 1000"),
+      scenario("cycles wraps to 1", "cases = [1]", "cycles = 4294967297\ncases = [1]",
+               "cycles: must be between 1 and 1000"),
       scenario("smp wraps to 2", "maxmem", "smp = 4294967298\nmaxmem", "machine.smp: must be between 1 and 64"),
       scenario("slots wraps to 2", "slots = 2", "slots = 4294967298", "machine.slots: must be between 0 and 256"),
       scenario("case wraps to 1", "cases = [1]", "cases = [4294967297]", "case 4294967297 does not exist"),
       scenario("node id wraps to 1", "id = 1", "id = 4294967297", "node[1].id: must be a node id"),
       scenario("dimm node wraps to 1", "node = 1\naddr", "node = 4294967297\naddr", "dimm[0].node: must be a node id"),
-      scenario("expect-node wraps to 1", "node = 1\nexpect", "node = 4294967297\nexpect", "step[1].node: must be a node id"),
+      scenario("expect-node wraps to 1", "node = 1\nexpect", "node = 4294967297\nexpect",
+               "step[1].node: must be a node id"),
       scenario("xfail case wraps to 1", "case = 1", "case = 4294967297", "xfail[0].case: must be a spec case"),
       scenario("int64 max slots", "slots = 2", "slots = 9223372036854775807", "must be between 0 and 256"),
       scenario("beyond int64", "slots = 2", "slots = 9223372036854775808", "malformed TOML"),
@@ -262,18 +266,24 @@ std::vector<Case> scenario_cases() {
       scenario("negative timeout", "timeout = 30.0", "timeout = -0.5", "step[0].timeout: must not be negative"),
       scenario("negative max_pages", "case = 1", "case = 1\nmax_pages = -5", "must be at least 1"),
       // Overflowing sizes and addresses.
-      scenario("dimm end wraps past 2^64", "addr = \"0x100000000\"", "addr = \"0xfffffffff8000000\"", "dimm[0].addr: 0xfffffffff8000000 is beyond"),
-      scenario("dimm size near 2^64", "size = \"256M\"", "size = \"0xfffffffff0000000\"", "dimm[0].size: 0xfffffffff0000000 is beyond"),
+      scenario("dimm end wraps past 2^64", "addr = \"0x100000000\"", "addr = \"0xfffffffff8000000\"",
+               "dimm[0].addr: 0xfffffffff8000000 is beyond"),
+      scenario("dimm size near 2^64", "size = \"256M\"", "size = \"0xfffffffff0000000\"",
+               "dimm[0].size: 0xfffffffff0000000 is beyond"),
       scenario("size overflows its suffix", "size = \"256M\"", "size = \"17179869184G\"", "is not a size"),
       scenario("size overflows hex", "size = \"256M\"", "size = \"0x10000000000000000\"", "is not a size"),
       scenario("size of 20 digits", "size = \"256M\"", "size = \"99999999999999999999\"", "is not a size"),
-      scenario("maxmem beyond 4P", "maxmem = \"8G\"", "maxmem = \"16777215T\"", "machine.maxmem: 0xffffff0000000000 is beyond"),
+      scenario("maxmem beyond 4P", "maxmem = \"8G\"", "maxmem = \"16777215T\"",
+               "machine.maxmem: 0xffffff0000000000 is beyond"),
       scenario("node memory beyond 4P", "memory = \"1G\"", "memory = \"8191T\"", "node[0].memory:"),
-      scenario("node memories sum past 2^64", "id = 1\n", "id = 1\nmemory = \"0x8000000000000000\"\n", "node[1].memory:"),
+      scenario("node memories sum past 2^64", "id = 1\n", "id = 1\nmemory = \"0x8000000000000000\"\n",
+               "node[1].memory:"),
       {"node memories sum beyond 4P", Parser::Scenario,
-       replaced(replaced(kScenario, "memory = \"1G\"", "memory = \"4194302G\""), "id = 1\n", "id = 1\nmemory = \"4G\"\n"),
+       replaced(replaced(kScenario, "memory = \"1G\"", "memory = \"4194302G\""), "id = 1\n",
+                "id = 1\nmemory = \"4G\"\n"),
        "node: the nodes' memory adds up to"},
-      scenario("dimm at the top of 4P", "addr = \"0x100000000\"", "addr = \"0x10000008000000\"", "dimm[0].addr: 0x10000008000000 is beyond"),
+      scenario("dimm at the top of 4P", "addr = \"0x100000000\"", "addr = \"0x10000008000000\"",
+               "dimm[0].addr: 0x10000008000000 is beyond"),
       // Floats that are not time.
       scenario("timeout nan", "timeout = 30.0", "timeout = nan", "step[0].timeout: must be a finite number"),
       scenario("timeout inf", "timeout = 30.0", "timeout = inf", "step[0].timeout: must be a finite number"),
@@ -283,49 +293,63 @@ std::vector<Case> scenario_cases() {
       scenario("duplicated key", "slots = 2", "slots = 2\nslots = 3", "malformed TOML"),
       scenario("duplicated table", "[[node]]\nid = 0", "[machine]\n[[node]]\nid = 0", "malformed TOML"),
       scenario("duplicated node id", "id = 1", "id = 0", "node 0 declared twice"),
-      scenario("duplicated dimm", "[[step]]", "[[dimm]]\nid = \"a\"\nsize = \"256M\"\nnode = 1\naddr = \"0x110000000\"\n[[step]]", "used twice"),
+      scenario("duplicated dimm", "[[step]]",
+               "[[dimm]]\nid = \"a\"\nsize = \"256M\"\nnode = 1\naddr = \"0x110000000\"\n[[step]]", "used twice"),
       // Deep nesting: toml++ recurses once per level.
       {"table header nested 100000 deep", Parser::Scenario, dotted, "keys nested too deep"},
       {"dotted key nested 100000 deep", Parser::Scenario, dotted_key, "h.toml:1: keys nested too deep"},
       {"dots in strings and comments are not nesting", Parser::Scenario, few_dots, "name: required key is missing"},
-      {"arrays nested 100000 deep", Parser::Scenario, "x = " + std::string(100000, '[') + std::string(100000, ']'), "malformed TOML"},
-      {"inline tables nested 5000 deep", Parser::Scenario, [] {
+      {"arrays nested 100000 deep", Parser::Scenario, "x = " + std::string(100000, '[') + std::string(100000, ']'),
+       "malformed TOML"},
+      {"inline tables nested 5000 deep", Parser::Scenario,
+       [] {
          std::string t = "x = ";
          for (int i = 0; i < 5000; ++i) t += "{a=";
          t += "1";
          for (int i = 0; i < 5000; ++i) t += "}";
          return t;
-       }(), "malformed TOML"},
+       }(),
+       "malformed TOML"},
       scenario("a dotted key two deep", "slots = 2", "slots = 2\nfoo.bar = 1", "machine.foo: unknown key"),
       // NUL bytes, control characters, bad UTF-8.
       scenario("NUL in a string", "name = \"t\"", std::string("name = \"t\0x\"", 11), "malformed TOML"),
       scenario("NUL in a key", "slots = 2", std::string("sl\0ts = 2", 9), "malformed TOML"),
       scenario("escaped NUL in a description", "name = \"t\"", "name = \"t\"\ndescription = \"t\\u0000x\"", nullptr),
-      scenario("escaped NUL in the name", "name = \"t\"", "name = \"t\\u0000x\"", "h.toml: name: must be 1 to 100 letters"),
-      scenario("a name that climbs out of the artifacts", "name = \"t\"", "name = \"../../etc\"", "h.toml: name: must be"),
+      scenario("escaped NUL in the name", "name = \"t\"", "name = \"t\\u0000x\"",
+               "h.toml: name: must be 1 to 100 letters"),
+      scenario("a name that climbs out of the artifacts", "name = \"t\"", "name = \"../../etc\"",
+               "h.toml: name: must be"),
       scenario("a name with a slash", "name = \"t\"", "name = \"a/b\"", "h.toml: name: must be"),
       scenario("an empty name", "name = \"t\"", "name = \"\"", "h.toml: name: must be"),
       scenario("escaped newline in a key", "slots = 2", "\"a\\nb\" = 2", "machine.a\\x0ab: unknown key"),
-      scenario("control characters in an id", "id = \"a\"", "id = \"a\\u0007b\\rc\"", "dimm[0].id: must be a non-empty QEMU id"),
+      scenario("control characters in an id", "id = \"a\"", "id = \"a\\u0007b\\rc\"",
+               "dimm[0].id: must be a non-empty QEMU id"),
       scenario("invalid UTF-8", "name = \"t\"", "name = \"\xff\xfe\"", "malformed TOML"),
       // Very long lines.
-      scenario("a name of 1 MB", "name = \"t\"", "name = \"" + std::string(1 << 20, 'n') + "\"", "h.toml: name: must be"),
-      scenario("a description of 1 MB", "name = \"t\"", "name = \"t\"\ndescription = \"" + std::string(1 << 20, 'd') + "\"", nullptr),
+      scenario("a name of 1 MB", "name = \"t\"", "name = \"" + std::string(1 << 20, 'n') + "\"",
+               "h.toml: name: must be"),
+      scenario("a description of 1 MB", "name = \"t\"",
+               "name = \"t\"\ndescription = \"" + std::string(1 << 20, 'd') + "\"", nullptr),
       scenario("an unknown key of 100 KB", "slots = 2", std::string(100000, 'k') + " = 2", "unknown key"),
       scenario("a size of 100 KB", "size = \"256M\"", "size = \"" + std::string(100000, '9') + "\"", "is not a size"),
-      scenario("a machine type of 100 KB", "maxmem", "type = \"" + std::string(100000, 'q') + "\"\nmaxmem", "is not one of"),
+      scenario("a machine type of 100 KB", "maxmem", "type = \"" + std::string(100000, 'q') + "\"\nmaxmem",
+               "is not one of"),
       // Wrong types where tables are expected.
       {"node as integers", Parser::Scenario,
-       replaced(replaced(kScenario, "[[node]]\nid = 0\ncpus = \"0-1\"\nmemory = \"1G\"\n[[node]]\nid = 1\n", ""), "cases = [1]",
-                "cases = [1]\nnode = [1, 2]"),
+       replaced(replaced(kScenario, "[[node]]\nid = 0\ncpus = \"0-1\"\nmemory = \"1G\"\n[[node]]\nid = 1\n", ""),
+                "cases = [1]", "cases = [1]\nnode = [1, 2]"),
        "h.toml: node: must be written as [[node]] tables"},
-      scenario("machine as a string", "[machine]\nmaxmem = \"8G\"\nslots = 2\n", "machine = \"pc\"\n", "required table [machine] is missing"),
+      scenario("machine as a string", "[machine]\nmaxmem = \"8G\"\nslots = 2\n", "machine = \"pc\"\n",
+               "required table [machine] is missing"),
       scenario("cases as a string", "cases = [1]", "cases = \"1\"", "must be an array of integers"),
       // Regexes that would take the regex compiler down.
-      scenario("pattern of 20000 parens", "pattern = \"^memmap\"", "pattern = \"" + std::string(20000, '(') + std::string(20000, ')') + "\"",
+      scenario("pattern of 20000 parens", "pattern = \"^memmap\"",
+               "pattern = \"" + std::string(20000, '(') + std::string(20000, ')') + "\"",
                "xfail[0].pattern: is longer than 1000 characters"),
-      scenario("pattern of 400 nested groups", "pattern = \"^memmap\"", "pattern = \"" + std::string(400, '(') + "a" + std::string(400, ')') + "\"", nullptr),
-      scenario("pattern of a billion states", "pattern = \"^memmap\"", "pattern = \"((a{1000}){1000}){1000}\"", "not a valid ECMAScript regex"),
+      scenario("pattern of 400 nested groups", "pattern = \"^memmap\"",
+               "pattern = \"" + std::string(400, '(') + "a" + std::string(400, ')') + "\"", nullptr),
+      scenario("pattern of a billion states", "pattern = \"^memmap\"", "pattern = \"((a{1000}){1000}){1000}\"",
+               "not a valid ECMAScript regex"),
       scenario("pattern unbalanced", "pattern = \"^memmap\"", "pattern = \"(\"", "not a valid ECMAScript regex"),
   };
 }
@@ -358,7 +382,8 @@ std::vector<Case> probe_cases() {
       {"garbage query", Parser::Query, std::string("\0\0\0\0", 4), "line 1: not a probe query answer"},
       {"the valid snapshot", Parser::Snapshot, kProbe, nullptr},
       {"the valid query", Parser::Query, kQuery, nullptr},
-      {"truncated snapshot", Parser::Snapshot, kProbe.substr(0, kProbe.find("end")), "truncated after line 10 (no 'end')"},
+      {"truncated snapshot", Parser::Snapshot, kProbe.substr(0, kProbe.find("end")),
+       "truncated after line 10 (no 'end')"},
       {"truncated mid-line", Parser::Snapshot, kProbe.substr(0, kProbe.find("early=1") + 5), "line 8: not a number"},
       {"truncated query", Parser::Query, kQuery.substr(0, kQuery.find("end")), "truncated (no 'end')"},
       // Versions.
@@ -370,7 +395,8 @@ std::vector<Case> probe_cases() {
       probe("format beyond 2^64", "rig-probe 2", "rig-probe 99999999999999999999", "number out of range"),
       probe("format missing", "rig-probe 2", "rig-probe", "not a number"),
       query("query format 3", "rig-probe-query 2", "rig-probe-query 3", "not a probe query answer of format 1 or 2"),
-      query("a snapshot header on a query", "rig-probe-query 2", "rig-probe 1", "not a probe query answer of format 1 or 2"),
+      query("a snapshot header on a query", "rig-probe-query 2", "rig-probe 1",
+            "not a probe query answer of format 1 or 2"),
       // Old format: still read (without allocator state), with a bare 'end' for queries.
       probe("old format 1", "rig-probe 2", "rig-probe 1", nullptr),
       query("old query format 1", "rig-probe-query 2", "rig-probe-query 1", nullptr),
@@ -412,7 +438,8 @@ std::vector<Case> probe_cases() {
       query("query end counts more", "end 2", "end 3", "'end' counts 3 query lines, saw 2"),
       probe("text after end", "end 1\n", "end 1\nP 1 1\n", "text after 'end'"),
       probe("two ends", "end 1\n", "end 1\nend 1\n", "text after 'end'"),
-      probe("overflow", "end 1", "overflow entries 99999999999999999999999\nend 1", "the probe left out 99999999999999999999999 entries"),
+      probe("overflow", "end 1", "overflow entries 99999999999999999999999\nend 1",
+            "the probe left out 99999999999999999999999 entries"),
       // Unknown roles, fields, lines; duplicated fields and header lines.
       probe("unknown role", "memmap:32", "memmap:32,vmemmap:1", "unknown role: vmemmap"),
       probe("role without owner", "memmap:32", "memmap", "role without owner"),
@@ -422,8 +449,10 @@ std::vector<Case> probe_cases() {
       probe("unknown line", "paging_levels 4", "paging_levels 4\nX 1 2 3", "unknown line"),
       probe("duplicated field", "ref=2", "ref=2 ref=0", "field 'ref' given twice"),
       probe("duplicated role field", "roles=memmap:32", "roles=memmap:32 roles=pte:0", "field 'roles' given twice"),
-      probe("duplicated section_shift", "section_shift 27", "section_shift 27\nsection_shift 30", "'section_shift' given twice"),
-      probe("duplicated encoding", "encoding index-private", "encoding index-private\nencoding none", "'encoding' given twice"),
+      probe("duplicated section_shift", "section_shift 27", "section_shift 27\nsection_shift 30",
+            "'section_shift' given twice"),
+      probe("duplicated encoding", "encoding index-private", "encoding index-private\nencoding none",
+            "'encoding' given twice"),
       probe("unknown encoding", "encoding index-private", "encoding rot13", "unknown encoding"),
       probe("no header", "section_shift 27\n", "", "lacks its header"),
       probe("free and held", "free=no held=other", "free=buddy held=slab", "a free page held by slab"),
@@ -438,11 +467,13 @@ std::vector<Case> probe_cases() {
       probe("CRLF line ends", "paging_levels 4\n", "paging_levels 4\r\n", nullptr),
       // Query ranges as the rig writes them.
       {"ranges", Parser::QueryRanges, "1-2 3 0x10-0x1f", nullptr},
-      {"ranges that wrap", Parser::QueryRanges, "0-18446744073709551615", "beyond the 2^52-byte physical address space"},
+      {"ranges that wrap", Parser::QueryRanges, "0-18446744073709551615",
+       "beyond the 2^52-byte physical address space"},
       {"ranges beyond 2^64", Parser::QueryRanges, "18446744073709551616", "bad pfn range"},
       {"ranges reversed", Parser::QueryRanges, "5-3", "last < first"},
       {"ranges negative", Parser::QueryRanges, "-3", "bad pfn range"},
-      {"ranges garbage", Parser::QueryRanges, std::string("1-\0\x01", 4), "bad pfn range in a probe query: '1-\\x00\\x01'"},
+      {"ranges garbage", Parser::QueryRanges, std::string("1-\0\x01", 4),
+       "bad pfn range in a probe query: '1-\\x00\\x01'"},
   };
 }
 
@@ -499,9 +530,9 @@ TEST(HostileInput, SizesAtTheEdges) {
   EXPECT_EQ(parse_size("16777215T"), 16777215ull << 40);
   EXPECT_FALSE(parse_size("16777216T"));
   EXPECT_FALSE(parse_size("17179869184G"));
-  for (const std::string& bad : {std::string(), std::string("-1"), std::string("+1"), std::string(" 1G"), std::string("1G "),
-                                 std::string("0x"), std::string("0x1G"), std::string("1Q"), std::string("G"),
-                                 std::string(1, '\0'), std::string("1\0G", 3)})
+  for (const std::string& bad :
+       {std::string(), std::string("-1"), std::string("+1"), std::string(" 1G"), std::string("1G "), std::string("0x"),
+        std::string("0x1G"), std::string("1Q"), std::string("G"), std::string(1, '\0'), std::string("1\0G", 3)})
     EXPECT_FALSE(parse_size(bad)) << shown(bad);
   EXPECT_EQ(format_size(UINT64_MAX), "18446744073709551615");
   EXPECT_EQ(format_hex(UINT64_MAX), "0xffffffffffffffff");
@@ -569,11 +600,23 @@ TEST(HostileInput, QmpFramingOnGarbageAndEndlessLines) {
 
   // Messages of the wrong shape: classified, never a json exception.
   const char* shapes[] = {
-      "1", "\"x\"", "null", "[]", "{}", "{\"error\": 1}", "{\"error\": []}", "{\"error\": {\"class\": 5, \"desc\": []}}",
-      "{\"error\": {\"class\": \"DeviceNotFound\"}}", "{\"return\": 1, \"id\": {\"a\": [1]}}",
-      "{\"event\": 5}", "{\"event\": \"X\", \"data\": 7}", "{\"event\": \"X\", \"data\": [1, 2]}",
-      "{\"event\": \"X\", \"timestamp\": 5}", "{\"event\": \"X\", \"timestamp\": {\"seconds\": \"s\", \"microseconds\": null}}",
-      "{\"event\": \"X\", \"timestamp\": {\"seconds\": 1e308, \"microseconds\": -1e308}}", "{\"QMP\": 1}",
+      "1",
+      "\"x\"",
+      "null",
+      "[]",
+      "{}",
+      "{\"error\": 1}",
+      "{\"error\": []}",
+      "{\"error\": {\"class\": 5, \"desc\": []}}",
+      "{\"error\": {\"class\": \"DeviceNotFound\"}}",
+      "{\"return\": 1, \"id\": {\"a\": [1]}}",
+      "{\"event\": 5}",
+      "{\"event\": \"X\", \"data\": 7}",
+      "{\"event\": \"X\", \"data\": [1, 2]}",
+      "{\"event\": \"X\", \"timestamp\": 5}",
+      "{\"event\": \"X\", \"timestamp\": {\"seconds\": \"s\", \"microseconds\": null}}",
+      "{\"event\": \"X\", \"timestamp\": {\"seconds\": 1e308, \"microseconds\": -1e308}}",
+      "{\"QMP\": 1}",
   };
   for (const char* s : shapes) {
     SCOPED_TRACE(s);
@@ -589,7 +632,8 @@ TEST(HostileInput, QmpFramingOnGarbageAndEndlessLines) {
   EXPECT_EQ(e.error->error_class, "GenericError");
 
   // Nested 100000 deep: parsed without recursion, never copied or compared recursively.
-  const std::string deep = "{\"event\": \"X\", \"data\": {\"a\": " + std::string(100000, '[') + std::string(100000, ']') + "}}";
+  const std::string deep =
+      "{\"event\": \"X\", \"data\": {\"a\": " + std::string(100000, '[') + std::string(100000, ']') + "}}";
   EXPECT_EQ(classify_qmp_message(json::parse(deep)).kind, QmpMessageKind::Unknown);
   const std::string deep_id = "{\"return\": {}, \"id\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
   EXPECT_EQ(classify_qmp_message(json::parse(deep_id)).kind, QmpMessageKind::Unknown);
@@ -606,17 +650,89 @@ TEST(HostileInput, QmpFramingOnGarbageAndEndlessLines) {
 namespace {
 
 const char* const kHugeNumbers[] = {
-    "0", "-0", "-1", "1", "2", "4294967295", "4294967296", "4294967297", "2147483648", "-2147483649",
-    "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
-    "18446744073709551615", "18446744073709551616", "99999999999999999999999999999", "1099511627775",
-    "1099511627776", "262144", "262145", "4194305", "0x7fffffffffffffff", "0xffffffffffffffff",
-    "1e308", "-1e308", "nan", "inf", "-inf", "1.5", "0.0", "+1", "0x", "07", "1_000",
+    "0",
+    "-0",
+    "-1",
+    "1",
+    "2",
+    "4294967295",
+    "4294967296",
+    "4294967297",
+    "2147483648",
+    "-2147483649",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "18446744073709551615",
+    "18446744073709551616",
+    "99999999999999999999999999999",
+    "1099511627775",
+    "1099511627776",
+    "262144",
+    "262145",
+    "4194305",
+    "0x7fffffffffffffff",
+    "0xffffffffffffffff",
+    "1e308",
+    "-1e308",
+    "nan",
+    "inf",
+    "-inf",
+    "1.5",
+    "0.0",
+    "+1",
+    "0x",
+    "07",
+    "1_000",
 };
 const char* const kTokens[] = {
-    "[", "]", "[[", "]]", "{", "}", "=", ",", ".", "\"", "'", "\"\"\"", "'''", "#", "\\", "\\u0000", "\n", "\r\n", "\t",
-    " ", "-", ":", "gone", "roles=", "free=buddy", "held=slab", "end 0\n", "rig-probe 1\n", "overflow entries 1\n",
-    "P 0 1 ", "S ", "N ", "Q ", "memmap:", "pgdat:-1", "nid=", "ref=", "= {", "[[dimm]]\n", "[[step]]\n",
-    "[machine]\n", "[[xfail]]\n", "\xff", "\xc3\x28", "\xed\xa0\x80", "\xef\xbb\xbf",
+    "[",
+    "]",
+    "[[",
+    "]]",
+    "{",
+    "}",
+    "=",
+    ",",
+    ".",
+    "\"",
+    "'",
+    "\"\"\"",
+    "'''",
+    "#",
+    "\\",
+    "\\u0000",
+    "\n",
+    "\r\n",
+    "\t",
+    " ",
+    "-",
+    ":",
+    "gone",
+    "roles=",
+    "free=buddy",
+    "held=slab",
+    "end 0\n",
+    "rig-probe 1\n",
+    "overflow entries 1\n",
+    "P 0 1 ",
+    "S ",
+    "N ",
+    "Q ",
+    "memmap:",
+    "pgdat:-1",
+    "nid=",
+    "ref=",
+    "= {",
+    "[[dimm]]\n",
+    "[[step]]\n",
+    "[machine]\n",
+    "[[xfail]]\n",
+    "\xff",
+    "\xc3\x28",
+    "\xed\xa0\x80",
+    "\xef\xbb\xbf",
 };
 
 class Mutator {
@@ -680,8 +796,10 @@ class Mutator {
         break;
       }
       case 8:  // a structural token, a NUL, a control character or bad UTF-8
-        if (pick(3) == 0) s.insert(at, 1, static_cast<char>(pick(32)));
-        else s.insert(at, kTokens[pick(std::size(kTokens))]);
+        if (pick(3) == 0)
+          s.insert(at, 1, static_cast<char>(pick(32)));
+        else
+          s.insert(at, kTokens[pick(std::size(kTokens))]);
         break;
       case 9:  // a span deleted
         s.erase(at, pick(64));
@@ -696,7 +814,8 @@ class Mutator {
         auto [b2, e2] = line_at(s, pick(s.size() + 1));
         const std::string tail = s.substr(b2, e2 - b2);
         const size_t eq = s.find('=', b);
-        if (eq != std::string::npos && eq < e) s.replace(eq + 1, e - eq - 1, tail.substr(tail.find('=') == std::string::npos ? 0 : tail.find('=') + 1));
+        if (eq != std::string::npos && eq < e)
+          s.replace(eq + 1, e - eq - 1, tail.substr(tail.find('=') == std::string::npos ? 0 : tail.find('=') + 1));
         break;
       }
     }
@@ -739,7 +858,8 @@ void mutation_loop(const char* what, const std::vector<std::string>& corpus, con
     for (Parser p : parsers) {
       const Outcome o = run_parser(p, input);
       const auto where = [&] {
-        return fmt::format("{} mutant {} (RIG_HOSTILE_SEED={}) in the {} parser: {}", what, i, seed(), parser_name(p), shown(input, 4000));
+        return fmt::format("{} mutant {} (RIG_HOSTILE_SEED={}) in the {} parser: {}", what, i, seed(), parser_name(p),
+                           shown(input, 4000));
       };
       ASSERT_NE(o.kind, Outcome::Foreign) << o.message << "\n" << where();
       if (o.kind == Outcome::Rejected) {
@@ -753,7 +873,8 @@ void mutation_loop(const char* what, const std::vector<std::string>& corpus, con
   // Both outcomes occur: the mutants are neither all broken nor all harmless.
   EXPECT_GT(accepted, 0u) << what;
   EXPECT_GT(rejected, 0u) << what;
-  std::cout << fmt::format("[ hostile  ] {}: {} mutants, {} accepted, {} rejected\n", what, iterations, accepted, rejected);
+  std::cout << fmt::format("[ hostile  ] {}: {} mutants, {} accepted, {} rejected\n", what, iterations, accepted,
+                           rejected);
 }
 
 }  // namespace
@@ -772,7 +893,8 @@ TEST(HostileMutations, ScenarioFiles) {
 }
 
 TEST(HostileMutations, KnownFailuresFile) {
-  mutation_loop("rig/known-failures.toml", {source("rig/known-failures.toml")}, {Parser::KnownFailures}, scaled(150), 3);
+  mutation_loop("rig/known-failures.toml", {source("rig/known-failures.toml")}, {Parser::KnownFailures}, scaled(150),
+                3);
 }
 
 TEST(HostileMutations, QueryRanges) {
@@ -837,7 +959,8 @@ TEST(HostileMutations, QmpTranscripts) {
       }
       (void)events.take([](const QmpEvent& e) { return e.name == "DEVICE_DELETED"; });
     } catch (const std::exception& e) {
-      FAIL() << "QMP mutant " << i << " (RIG_HOSTILE_SEED=" << seed() << "): " << e.what() << "\n" << shown(input, 4000);
+      FAIL() << "QMP mutant " << i << " (RIG_HOSTILE_SEED=" << seed() << "): " << e.what() << "\n"
+             << shown(input, 4000);
     }
   }
   EXPECT_GT(messages, 0u);

@@ -9,10 +9,10 @@
 #include <fstream>
 #include <regex>
 
-#include "rig/errors.h"
-#include "rig/html_report.h"
-#include "rig/html_report_model.h"
-#include "rig/results_report.h"
+#include "rig/base/errors.h"
+#include "rig/report/html_report.h"
+#include "rig/report/html_report_model.h"
+#include "rig/report/results_report.h"
 #include "test_data.h"
 
 using namespace rig;
@@ -21,7 +21,9 @@ namespace {
 
 const std::string kDir = std::string(RIG_TEST_DATA) + "/report/xfail-and-pass";
 
-LoadedReport recorded() { return report_from_json(nlohmann::json::parse(rig_test::data("report/xfail-and-pass/results.json"))); }
+LoadedReport recorded() {
+  return report_from_json(nlohmann::json::parse(rig_test::data("report/xfail-and-pass/results.json")));
+}
 
 const ScenarioResult& by_name(const LoadedReport& r, const std::string& name) {
   for (const auto& x : r.results)
@@ -87,7 +89,9 @@ TEST(ResultsJson, OlderFilesReadAndForeignOnesFailWithOneLine) {
   fails_with({{"format", "rig-results/2"}}, "results");
   fails_with(nlohmann::json::array(), "neither");
   fails_with({{"format", "rig-results/2"}, {"results", {{{"scenario", "s"}, {"verdict", "great"}}}}}, "great");
-  fails_with({{"format", "rig-results/2"}, {"results", {{{"scenario", "s"}, {"verdict", "pass"}, {"duration_s", "long"}}}}}, "malformed");
+  fails_with(
+      {{"format", "rig-results/2"}, {"results", {{{"scenario", "s"}, {"verdict", "pass"}, {"duration_s", "long"}}}}},
+      "malformed");
 }
 
 TEST(ReportModel, BlockSizeComesFromTheGuestsBlocksAndTheSections) {
@@ -151,8 +155,7 @@ TEST(ReportModel, TheLeakedPmdTableAt64GiBIsOnTheSectionItSitsOnAndLinkedFromIts
   EXPECT_EQ(s.bad[0].roles, "pmd:512,pmd:513");
   EXPECT_EQ(s.bad[0].expected, "freed");
   ASSERT_EQ(s.after.cells.at(7).bad.size(), 1u);
-  for (uint64_t nr : v.columns)
-    EXPECT_TRUE(nr == 7 || s.after.cells.at(nr).bad.empty()) << nr;
+  for (uint64_t nr : v.columns) EXPECT_TRUE(nr == 7 || s.after.cells.at(nr).bad.empty()) << nr;
 
   // The xfail check names that pfn: linked to section 7 of the frame after the step; the
   // MemTotal check to node 0's row.
@@ -260,19 +263,23 @@ TEST(HtmlReport, OneCellPerSectionPerFrameLinksAndNothingUnescaped) {
   size_t cells = 0;
   for (const auto& v : rv.scenarios) {
     size_t frames = v.boot.id.empty() ? 0 : 1;
-    for (const auto& s : v.steps) frames += s.has_frames ? (s.before.id.empty() ? 0 : 1) + (s.after.id.empty() ? 0 : 1) : 0;
+    for (const auto& s : v.steps)
+      frames += s.has_frames ? (s.before.id.empty() ? 0 : 1) + (s.after.id.empty() ? 0 : 1) : 0;
     cells += frames * v.columns.size();
   }
   EXPECT_EQ(count(html, "<g class=\"cell st-"), cells);
   EXPECT_EQ(count(html, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"map\""), 3u + 7u + 3u);
   // The leaked page: its cell is marked and links to its row; the check links back to the cell.
-  EXPECT_NE(html.find("<a href=\"#run-1-s0-after-bad-7\"><g class=\"cell st-boot bad check-failed\" id=\"run-1-s0-after-sec-7\""),
-            std::string::npos);
+  EXPECT_NE(
+      html.find(
+          "<a href=\"#run-1-s0-after-bad-7\"><g class=\"cell st-boot bad check-failed\" id=\"run-1-s0-after-sec-7\""),
+      std::string::npos);
   EXPECT_NE(html.find("id=\"run-1-s0-after-bad-7\""), std::string::npos);
   EXPECT_NE(html.find("href=\"#run-1-s0-after-sec-7\">section 7</a>"), std::string::npos);
   EXPECT_NE(html.find("href=\"#run-1-s0-after-node-0\">node 0</a>"), std::string::npos);
   // Hover text.
-  EXPECT_NE(html.find("<title>section 512 - node 1\npfn 16777216-16809983 (32768 pages, 128 MiB at 0x1000000000)"), std::string::npos);
+  EXPECT_NE(html.find("<title>section 512 - node 1\npfn 16777216-16809983 (32768 pages, 128 MiB at 0x1000000000)"),
+            std::string::npos);
   // Escaped, self-contained, no script.
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_NE(html.find("&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt; &amp; &quot;quotes&quot;"), std::string::npos);
@@ -332,7 +339,8 @@ TEST(ReportModel, TwoKernelsAMatrixAndABootCheckLinkedFromItsCell) {
   const std::string dir = std::string(RIG_TEST_DATA) + "/report/two-kernels";
   auto r = report_from_json(nlohmann::json::parse(rig_test::data("report/two-kernels/results.json")));
   std::vector<RunArtifacts> a;
-  for (const auto& x : r.results) a.push_back(read_run_artifacts(dir + "/runs/" + std::filesystem::path(x.artifacts).filename().string()));
+  for (const auto& x : r.results)
+    a.push_back(read_run_artifacts(dir + "/runs/" + std::filesystem::path(x.artifacts).filename().string()));
   const ReportView rv = build_report_view(r.results, a, r.info, "");
   EXPECT_EQ(rv.matrix.kernels, (std::vector<std::string>{"6.1.0-56-amd64", "6.12.117+deb12-amd64"}));
   EXPECT_EQ(rv.matrix.scenarios.size(), 3u);
@@ -357,9 +365,10 @@ TEST(ReportModel, TwoKernelsAMatrixAndABootCheckLinkedFromItsCell) {
   for (const auto& x : rv.scenarios) without += !x.has_map && !x.notes.empty();
   EXPECT_EQ(without, 5);
   const std::string html = render_html_report(rv);
-  EXPECT_NE(html.find(fmt::format("<a href=\"#{}-check-{}\"><g class=\"cell st-boot check-failed\" id=\"{}-boot-sec-{}\"", v->id,
-                                  cell.failed_check_rows[0], v->id, pgdat_section)),
-            std::string::npos);
+  EXPECT_NE(
+      html.find(fmt::format("<a href=\"#{}-check-{}\"><g class=\"cell st-boot check-failed\" id=\"{}-boot-sec-{}\"",
+                            v->id, cell.failed_check_rows[0], v->id, pgdat_section)),
+      std::string::npos);
 }
 
 // Every hostile recording (tests/data/hostile) in place of each artifact the report reads: the

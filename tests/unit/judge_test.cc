@@ -1,9 +1,9 @@
 // judge(): every verdict rule on plain values, no guest.
-#include "rig/judge.h"
+#include "rig/spec/judge.h"
 
 #include <gtest/gtest.h>
 
-#include "rig/scenario_file.h"
+#include "rig/scenario/scenario_file.h"
 
 using namespace rig;
 
@@ -11,8 +11,8 @@ namespace {
 
 const std::string k61 = "6.1.0-41-amd64";
 
-CheckRecord check(int case_no, const std::string& name, bool ok, bool applicable = true, std::vector<CheckPage> pages = {},
-                  std::string detail = "detail") {
+CheckRecord check(int case_no, const std::string& name, bool ok, bool applicable = true,
+                  std::vector<CheckPage> pages = {}, std::string detail = "detail") {
   CheckRecord c;
   c.step = 0;
   c.case_no = case_no;
@@ -28,8 +28,8 @@ CheckPage page(uint64_t pfn, std::string roles, std::string expected, std::strin
   return {pfn, std::move(roles), std::move(expected), std::move(seen)};
 }
 
-ExpectedFailure entry(int case_no, const std::string& name, const std::string& pattern, const std::string& kernel = "6.1.",
-                      uint64_t max_pages = 1) {
+ExpectedFailure entry(int case_no, const std::string& name, const std::string& pattern,
+                      const std::string& kernel = "6.1.", uint64_t max_pages = 1) {
   ExpectedFailure x;
   x.case_no = case_no;
   x.check = name;
@@ -80,7 +80,8 @@ TEST(Judge, AllPassedIsPass) {
 }
 
 TEST(Judge, FailedCheckFailsWithItsDetail) {
-  Judgement j = judge(completed({check(1, "a", true), check(2, "memmap-freed", false, true, {}, "pfn 0x100 left Reserved")}), {}, k61);
+  Judgement j = judge(
+      completed({check(1, "a", true), check(2, "memmap-freed", false, true, {}, "pfn 0x100 left Reserved")}), {}, k61);
   EXPECT_EQ(j.verdict, Verdict::Fail);
   EXPECT_EQ(j.reason, "case 2 check memmap-freed failed: pfn 0x100 left Reserved");
   EXPECT_EQ(j.checks[1].status, CheckStatus::Fail);
@@ -88,7 +89,8 @@ TEST(Judge, FailedCheckFailsWithItsDetail) {
 }
 
 TEST(Judge, NotApplicableIsNeitherPassNorCoverage) {
-  Judgement j = judge(completed({check(1, "a", true), check(4, "isolation", true, false), check(3, "order", false, false)}), {}, k61);
+  Judgement j = judge(
+      completed({check(1, "a", true), check(4, "isolation", true, false), check(3, "order", false, false)}), {}, k61);
   EXPECT_EQ(j.verdict, Verdict::Pass) << "a failed n/a check cannot fail the run";
   EXPECT_EQ(j.checks[1].status, CheckStatus::NotApplicable);
   EXPECT_EQ(j.checks[2].status, CheckStatus::NotApplicable);
@@ -104,7 +106,8 @@ TEST(Judge, CaseWithOneApplicableCheckIsCovered) {
 
 TEST(Judge, FailedAndXfailedChecksCountAsCoverage) {
   auto pages = std::vector<CheckPage>{page(7, "pgdat:1", "kept NODE_INFO", "type 0")};
-  Judgement j = judge(completed({check(2, "a", false), check(5, "pgdat", false, true, pages)}), {entry(5, "pgdat", "type 0")}, k61);
+  Judgement j = judge(completed({check(2, "a", false), check(5, "pgdat", false, true, pages)}),
+                      {entry(5, "pgdat", "type 0")}, k61);
   EXPECT_EQ(j.cases_covered, (std::vector<int>{2, 5}));
 }
 
@@ -116,7 +119,9 @@ TEST(Judge, XfailNeedsEveryPageToMatchThePattern) {
   EXPECT_EQ(j.checks[0].status, CheckStatus::XFail);
   EXPECT_TRUE(j.checks[0].xfail);
   EXPECT_EQ(j.checks[0].evidence, x.evidence);
-  EXPECT_EQ(j.reason, "known kernel failure, case 4 offline-skips-memmap (evidence: docs/known-failures.md#offline-skips-memmap)");
+  EXPECT_EQ(
+      j.reason,
+      "known kernel failure, case 4 offline-skips-memmap (evidence: docs/known-failures.md#offline-skips-memmap)");
 
   // A second page that does not match: the entry does not explain this failure.
   auto two = one;
@@ -137,7 +142,8 @@ TEST(Judge, XfailLimitedToMaxPages) {
 }
 
 TEST(Judge, EvidenceTextIsRolesExpectedSeen) {
-  EXPECT_EQ(page_evidence(page(1, "pgdat:1", "kept NODE_INFO", "type 0 ref 1")), "pgdat:1 expected kept NODE_INFO; seen type 0 ref 1");
+  EXPECT_EQ(page_evidence(page(1, "pgdat:1", "kept NODE_INFO", "type 0 ref 1")),
+            "pgdat:1 expected kept NODE_INFO; seen type 0 ref 1");
 }
 
 TEST(Judge, XfailWithoutPagesMatchesTheDetail) {
@@ -149,10 +155,14 @@ TEST(Judge, XfailWithoutPagesMatchesTheDetail) {
 TEST(Judge, XfailNeedsExactNameCaseAndKernelPrefix) {
   auto pages = std::vector<CheckPage>{page(1, "pmd:1", "freed", "Reserved")};
   auto c = check(1, "memmap-freed-section-33", false, true, pages);
-  EXPECT_EQ(judge(completed({c}), {entry(1, "memmap-freed", "Reserved")}, k61).verdict, Verdict::Fail) << "no prefix match";
-  EXPECT_EQ(judge(completed({c}), {entry(2, "memmap-freed-section-33", "Reserved")}, k61).verdict, Verdict::Fail) << "other case";
-  EXPECT_EQ(judge(completed({c}), {entry(1, "memmap-freed-section-33", "Reserved", "6.12.")}, k61).verdict, Verdict::Fail);
-  EXPECT_EQ(judge(completed({c}), {entry(1, "memmap-freed-section-33", "Reserved", "")}, k61).verdict, Verdict::XFail) << "every kernel";
+  EXPECT_EQ(judge(completed({c}), {entry(1, "memmap-freed", "Reserved")}, k61).verdict, Verdict::Fail)
+      << "no prefix match";
+  EXPECT_EQ(judge(completed({c}), {entry(2, "memmap-freed-section-33", "Reserved")}, k61).verdict, Verdict::Fail)
+      << "other case";
+  EXPECT_EQ(judge(completed({c}), {entry(1, "memmap-freed-section-33", "Reserved", "6.12.")}, k61).verdict,
+            Verdict::Fail);
+  EXPECT_EQ(judge(completed({c}), {entry(1, "memmap-freed-section-33", "Reserved", "")}, k61).verdict, Verdict::XFail)
+      << "every kernel";
 }
 
 TEST(Judge, InvalidPatternMatchesNothing) {
@@ -181,7 +191,9 @@ TEST(Judge, EntryWhoseCheckPassedIsXpass) {
 }
 
 TEST(Judge, NoXpassForOtherKernelsOrChecksThatDidNotRun) {
-  EXPECT_EQ(judge(completed({check(5, "boot-tags-pgdat", true)}), {entry(5, "boot-tags-pgdat", "x", "6.12.")}, k61).verdict, Verdict::Pass);
+  EXPECT_EQ(
+      judge(completed({check(5, "boot-tags-pgdat", true)}), {entry(5, "boot-tags-pgdat", "x", "6.12.")}, k61).verdict,
+      Verdict::Pass);
   EXPECT_EQ(judge(completed({check(1, "a", true)}), {entry(5, "boot-tags-pgdat", "x")}, k61).verdict, Verdict::Pass);
 }
 
@@ -198,7 +210,8 @@ TEST(Judge, EntryThatExplainedAFailureIsNotStaleWhereTheCheckPassedElsewhere) {
 
 TEST(Judge, FailOutranksXfailAndXpass) {
   auto xf = check(1, "a", false, true, {page(1, "pmd:1", "freed", "Reserved")});
-  Judgement j = judge(completed({xf, check(2, "b", true), check(3, "c", false)}), {entry(1, "a", "Reserved"), entry(2, "b", "x")}, k61);
+  Judgement j = judge(completed({xf, check(2, "b", true), check(3, "c", false)}),
+                      {entry(1, "a", "Reserved"), entry(2, "b", "x")}, k61);
   EXPECT_EQ(j.verdict, Verdict::Fail);
   EXPECT_EQ(j.reason.rfind("case 3 check c failed", 0), 0u) << j.reason;
   EXPECT_EQ(j.checks[0].status, CheckStatus::XFail);
@@ -217,7 +230,8 @@ TEST(Judge, FirstMismatchedStepFails) {
   r.steps[1].detail = "_OST 0x82";
   Judgement j = judge(r, {}, k61);
   EXPECT_EQ(j.verdict, Verdict::Fail);
-  EXPECT_EQ(j.reason, "step 1 unplug dimm1: expected removed, got refused: _OST 0x82") << "the step comes before the checks";
+  EXPECT_EQ(j.reason, "step 1 unplug dimm1: expected removed, got refused: _OST 0x82")
+      << "the step comes before the checks";
 }
 
 TEST(Judge, ConsoleBugFailsAPassAndAnXfail) {
@@ -303,7 +317,8 @@ TEST(Judge, PgdatWithUsageMapsEntryIsNarrow) {
   ASSERT_EQ(known.size(), 1u);
   const std::string k612 = "6.12.117+deb12-amd64";
   const std::string seen =
-      "pgdat of node 1: expected Reserved Private NODE_INFO info 1 refcount >= 2; saw Reserved Private refcount 6 MIX_SECTION_INFO info 7 "
+      "pgdat of node 1: expected Reserved Private NODE_INFO info 1 refcount >= 2; saw Reserved Private refcount 6 "
+      "MIX_SECTION_INFO info 7 "
       "node 1 held";
   auto run = [&](std::vector<CheckPage> pages, const std::string& kernel) {
     CheckRecord c = check(5, "boot-tags-pgdat-usage-page", false, true, std::move(pages));
@@ -334,9 +349,11 @@ TEST(Judge, PgdatWithUsageMapsEntryIsSilentWhereTheShapeIsAbsent) {
   Judgement j = judge(completed({pgdat, absent}), known, k612);
   EXPECT_EQ(j.verdict, Verdict::Pass) << j.reason;
   EXPECT_TRUE(j.xpass.empty());
-  CheckRecord wrong = check(5, "boot-tags-pgdat", false, true,
-                            {page(261129, "usage:4,pgdat:1", "",
-                                  "pgdat of node 1: expected Reserved Private NODE_INFO info 1 refcount >= 2; saw Reserved Private "
-                                  "refcount 6 MIX_SECTION_INFO info 7 node 1 held")});
-  EXPECT_EQ(judge(completed({wrong, absent}), known, k612).verdict, Verdict::Fail) << "only the usage-page check is known to fail";
+  CheckRecord wrong =
+      check(5, "boot-tags-pgdat", false, true,
+            {page(261129, "usage:4,pgdat:1", "",
+                  "pgdat of node 1: expected Reserved Private NODE_INFO info 1 refcount >= 2; saw Reserved Private "
+                  "refcount 6 MIX_SECTION_INFO info 7 node 1 held")});
+  EXPECT_EQ(judge(completed({wrong, absent}), known, k612).verdict, Verdict::Fail)
+      << "only the usage-page check is known to fail";
 }

@@ -1,4 +1,4 @@
-#include "rig/kernel_builder.h"
+#include "rig/workflows/kernel_builder.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <fstream>
 
-#include "rig/errors.h"
+#include "rig/base/errors.h"
 
 using namespace rig;
 namespace fs = boost::filesystem;
@@ -22,7 +22,9 @@ std::string dir_with(const std::string& name, const std::vector<std::pair<std::s
 }  // namespace
 
 TEST(KernelBuilder, PatchDirectoryFollowsItsSeriesFile) {
-  const std::string d = dir_with("series", {{"series", "# order matters\n0002-b.patch\n0001-a.patch -p1\n"}, {"0001-a.patch", ""}, {"0002-b.patch", ""}});
+  const std::string d = dir_with(
+      "series",
+      {{"series", "# order matters\n0002-b.patch\n0001-a.patch -p1\n"}, {"0001-a.patch", ""}, {"0002-b.patch", ""}});
   EXPECT_EQ(expand_patch_argument(d), (std::vector<std::string>{d + "/0002-b.patch", d + "/0001-a.patch"}));
 }
 
@@ -55,27 +57,35 @@ std::string slurp(const std::string& path) {
 }  // namespace
 
 TEST(KernelBuilder, ParsesFragmentsIncludingNotSet) {
-  auto v = parse_kconfig("# a comment\nCONFIG_MEMCG=y\n# CONFIG_KASAN is not set\nCONFIG_NR_CPUS=8\nCONFIG_CMDLINE=\"a b\"\n"
-                         "# CONFIG_FOO is not set because\n  CONFIG_BAR=m  \n");
-  EXPECT_EQ(v, (KconfigValues{{"CONFIG_MEMCG", "y"}, {"CONFIG_KASAN", "n"}, {"CONFIG_NR_CPUS", "8"}, {"CONFIG_CMDLINE", "\"a b\""}, {"CONFIG_BAR", "m"}}));
+  auto v = parse_kconfig(
+      "# a comment\nCONFIG_MEMCG=y\n# CONFIG_KASAN is not set\nCONFIG_NR_CPUS=8\nCONFIG_CMDLINE=\"a b\"\n"
+      "# CONFIG_FOO is not set because\n  CONFIG_BAR=m  \n");
+  EXPECT_EQ(v, (KconfigValues{{"CONFIG_MEMCG", "y"},
+                              {"CONFIG_KASAN", "n"},
+                              {"CONFIG_NR_CPUS", "8"},
+                              {"CONFIG_CMDLINE", "\"a b\""},
+                              {"CONFIG_BAR", "m"}}));
 }
 
 TEST(KernelBuilder, AFragmentWinsOverBaseAndEachChangeIsOneLine) {
   const KconfigValues base = {{"CONFIG_MEMCG", "y"}, {"CONFIG_NR_CPUS", "8"}, {"CONFIG_NUMA", "y"}};
-  auto changes = fragment_changes(base, {{"no-memcg.config", {{"CONFIG_MEMCG", "n"}, {"CONFIG_NUMA", "y"}, {"CONFIG_KASAN", "y"}}},
-                                         {"late.config", {{"CONFIG_NR_CPUS", "4"}, {"CONFIG_KASAN", "n"}}}});
+  auto changes =
+      fragment_changes(base, {{"no-memcg.config", {{"CONFIG_MEMCG", "n"}, {"CONFIG_NUMA", "y"}, {"CONFIG_KASAN", "y"}}},
+                              {"late.config", {{"CONFIG_NR_CPUS", "4"}, {"CONFIG_KASAN", "n"}}}});
   std::vector<std::string> lines;
   for (const auto& c : changes) lines.push_back(describe(c));
   // Same values and options base.config does not set are not changes; a later fragment that
   // overrides an earlier one is.
-  EXPECT_EQ(lines, (std::vector<std::string>{"fragment no-memcg.config: CONFIG_MEMCG=y -> n", "fragment late.config: CONFIG_KASAN=y -> n",
-                                              "fragment late.config: CONFIG_NR_CPUS=8 -> 4"}));
+  EXPECT_EQ(lines, (std::vector<std::string>{"fragment no-memcg.config: CONFIG_MEMCG=y -> n",
+                                             "fragment late.config: CONFIG_KASAN=y -> n",
+                                             "fragment late.config: CONFIG_NR_CPUS=8 -> 4"}));
   EXPECT_TRUE(fragment_changes(base, {}).empty());
 }
 
 TEST(KernelBuilder, TheShippedNoMemcgFragmentChangesExactlyMemcg) {
-  auto changes = fragment_changes(parse_kconfig(slurp(kConfigDir + "/base.config")),
-                                  {{"F", parse_kconfig(slurp(std::string(RIG_SOURCE_DIR) + "/tests/data/fragments/no-memcg.config"))}});
+  auto changes = fragment_changes(
+      parse_kconfig(slurp(kConfigDir + "/base.config")),
+      {{"F", parse_kconfig(slurp(std::string(RIG_SOURCE_DIR) + "/tests/data/fragments/no-memcg.config"))}});
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(describe(changes[0]), "fragment F: CONFIG_MEMCG=y -> n");
 }
@@ -83,13 +93,17 @@ TEST(KernelBuilder, TheShippedNoMemcgFragmentChangesExactlyMemcg) {
 TEST(KernelBuilder, RequiredOptionsAFragmentTurnsOffAreNamedWithTheFragment) {
   const std::vector<std::string> required = {"CONFIG_MEMORY_HOTREMOVE", "CONFIG_MODULES", "CONFIG_VIRTIO_CONSOLE"};
   EXPECT_TRUE(required_conflicts(required, {{"no-memcg.config", {{"CONFIG_MEMCG", "n"}}}}).empty());
-  EXPECT_EQ(required_conflicts(required, {{"a.config", {{"CONFIG_MODULES", "y"}}}, {"b.config", {{"CONFIG_MODULES", "n"}}},
+  EXPECT_EQ(required_conflicts(required, {{"a.config", {{"CONFIG_MODULES", "y"}}},
+                                          {"b.config", {{"CONFIG_MODULES", "n"}}},
                                           {"c.config", {{"CONFIG_VIRTIO_CONSOLE", "m"}}}}),
             (std::vector<std::string>{
                 "fragment b.config turns off CONFIG_MODULES, which the rig needs (guest-kernel-config/required.list)",
-                "fragment c.config sets CONFIG_VIRTIO_CONSOLE=m; the rig needs CONFIG_VIRTIO_CONSOLE=y (guest-kernel-config/required.list)"}));
+                "fragment c.config sets CONFIG_VIRTIO_CONSOLE=m; the rig needs CONFIG_VIRTIO_CONSOLE=y "
+                "(guest-kernel-config/required.list)"}));
   // The last fragment to set an option decides, as in merge_config.sh.
-  EXPECT_TRUE(required_conflicts(required, {{"a.config", {{"CONFIG_MODULES", "n"}}}, {"b.config", {{"CONFIG_MODULES", "y"}}}}).empty());
+  EXPECT_TRUE(
+      required_conflicts(required, {{"a.config", {{"CONFIG_MODULES", "n"}}}, {"b.config", {{"CONFIG_MODULES", "y"}}}})
+          .empty());
 }
 
 TEST(KernelBuilder, RequiredListNamesOnlyWhatTheRigNeeds) {
@@ -97,14 +111,15 @@ TEST(KernelBuilder, RequiredListNamesOnlyWhatTheRigNeeds) {
   auto has = [&](const std::string& o) { return std::find(required.begin(), required.end(), o) != required.end(); };
   // The kernel under test may have MEMCG or not: that is the user's choice (a fragment), not the rig's.
   EXPECT_FALSE(has("CONFIG_MEMCG"));
-  for (const char* o : {"CONFIG_MEMORY_HOTREMOVE", "CONFIG_ACPI_HOTPLUG_MEMORY", "CONFIG_MODULES", "CONFIG_DEBUG_FS", "CONFIG_VIRTIO_CONSOLE",
-                        "CONFIG_BLK_DEV_INITRD", "CONFIG_DEVTMPFS"})
+  for (const char* o : {"CONFIG_MEMORY_HOTREMOVE", "CONFIG_ACPI_HOTPLUG_MEMORY", "CONFIG_MODULES", "CONFIG_DEBUG_FS",
+                        "CONFIG_VIRTIO_CONSOLE", "CONFIG_BLK_DEV_INITRD", "CONFIG_DEVTMPFS"})
     EXPECT_TRUE(has(o)) << o;
   // Everything required is turned on by base.config itself.
   const auto base = parse_kconfig(slurp(kConfigDir + "/base.config"));
   for (const auto& o : required) {
     auto it = base.find(o);
-    EXPECT_TRUE(o == "CONFIG_HAVE_BOOTMEM_INFO_NODE" || (it != base.end() && it->second == "y")) << o << " is required but not set in base.config";
+    EXPECT_TRUE(o == "CONFIG_HAVE_BOOTMEM_INFO_NODE" || (it != base.end() && it->second == "y"))
+        << o << " is required but not set in base.config";
   }
 }
 
@@ -119,7 +134,8 @@ TEST(KernelBuilder, AFragmentTurningOffARequiredOptionIsRefusedBeforeAnyWork) {
     FAIL() << "no error";
   } catch (const UsageError& e) {
     EXPECT_EQ(std::string(e.what()),
-              "fragment " + tree + "/off.config turns off CONFIG_MODULES, which the rig needs (guest-kernel-config/required.list)");
+              "fragment " + tree +
+                  "/off.config turns off CONFIG_MODULES, which the rig needs (guest-kernel-config/required.list)");
   }
   EXPECT_FALSE(fs::exists(tree + "/out")) << "refused before creating the build directory";
 }

@@ -1,5 +1,6 @@
-// The layer table in docs/ARCHITECTURE.md is the rule: a file in src/rig/ may include files of
-// its own layer and of layers above it in the table (lower layers), never of a later one.
+// The folders of src/rig/ are the layers, in the order below: a file may include files of its own
+// folder and of folders earlier in the list, never of a later one. docs/ARCHITECTURE.md's table
+// lists the same folders in the same order (checked here, so the document stays true).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -12,6 +13,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Lowest first. A new folder goes here and into docs/ARCHITECTURE.md's table.
+const std::vector<std::string> kLayerOrder = {
+    "base",         "scenario",        "spec",   "host", "machine/qmp", "machine",
+    "machine/qemu", "machine/libvirt", "report", "run",  "workflows",   "app",
+};
+
 std::string read(const fs::path& p) {
   std::ifstream in(p);
   std::stringstream ss;
@@ -19,98 +26,109 @@ std::string read(const fs::path& p) {
   return ss.str();
 }
 
-struct Layer {
-  std::string name;
-  std::vector<std::string> patterns;  // "size.*" (any extension) or "machine.h"
-};
-
-// The rows of the table under "| layer | files | job |", in order.
-std::vector<Layer> layers_from_doc(const std::string& doc) {
-  std::vector<Layer> out;
-  std::istringstream in(doc);
-  std::string line;
-  bool in_table = false;
-  const std::regex tick("`([^`]+)`");
-  while (std::getline(in, line)) {
-    if (line.rfind("| layer | files |", 0) == 0) {
-      in_table = true;
-      continue;
-    }
-    if (!in_table) continue;
-    if (line.rfind("|", 0) != 0) break;
-    if (line.rfind("|---", 0) == 0) continue;
-    std::vector<std::string> cells;
-    std::stringstream row(line.substr(1));
-    std::string cell;
-    while (std::getline(row, cell, '|')) cells.push_back(cell);
-    if (cells.size() < 2) continue;
-    Layer l;
-    l.name = cells[0];
-    l.name.erase(0, l.name.find_first_not_of(' '));
-    l.name.erase(l.name.find_last_not_of(' ') + 1);
-    for (std::sregex_iterator it(cells[1].begin(), cells[1].end(), tick), end; it != end; ++it) {
-      const std::string f = (*it)[1];
-      if (f.find('/') == std::string::npos) l.patterns.push_back(f);  // src/cli/main.cc is outside src/rig
-    }
-    out.push_back(l);
-  }
-  return out;
+// "machine/qemu/qemu_args.h" -> "machine/qemu"; "errors.h" (no folder) -> "".
+std::string folder_of(const std::string& rel) {
+  const auto slash = rel.rfind('/');
+  return slash == std::string::npos ? "" : rel.substr(0, slash);
 }
 
-bool matches(const std::string& pattern, const std::string& file) {
-  if (pattern.size() > 2 && pattern.compare(pattern.size() - 2, 2, ".*") == 0) {
-    const std::string stem = pattern.substr(0, pattern.size() - 1);  // "size."
-    return file.rfind(stem, 0) == 0 && file.find('.', stem.size()) == std::string::npos;
-  }
-  return pattern == file;
-}
-
-// File name -> layer index; -1 when no row names it.
-int layer_of(const std::vector<Layer>& layers, const std::string& file) {
-  for (size_t i = 0; i < layers.size(); ++i)
-    for (const auto& p : layers[i].patterns)
-      if (matches(p, file)) return static_cast<int>(i);
+int rank_of(const std::vector<std::string>& order, const std::string& folder) {
+  for (size_t i = 0; i < order.size(); ++i)
+    if (order[i] == folder) return static_cast<int>(i);
   return -1;
 }
 
-}  // namespace
+struct Source {
+  std::string rel;   // path under src/rig/
+  std::string text;  // its content
+};
 
-TEST(Layers, TableParses) {
-  auto layers = layers_from_doc(read(fs::path(RIG_SOURCE_DIR) / "docs/ARCHITECTURE.md"));
-  ASSERT_GE(layers.size(), 10u);
-  EXPECT_EQ(layer_of(layers, "errors.h"), 0);
-  EXPECT_GE(layer_of(layers, "scenario_runner.cc"), 0);
-  EXPECT_TRUE(matches("size.*", "size.cc"));
-  EXPECT_FALSE(matches("size.*", "size_test.cc"));
-}
-
-TEST(Layers, NoFileIncludesAHigherLayer) {
-  auto layers = layers_from_doc(read(fs::path(RIG_SOURCE_DIR) / "docs/ARCHITECTURE.md"));
+// Every include that breaks the order, as "FILE:LINE ...", and every file in no layer.
+std::vector<std::string> violations(const std::vector<std::string>& order, const std::vector<Source>& files) {
+  std::vector<std::string> out;
   const std::regex include_re("^\\s*#\\s*include\\s+\"rig/([^\"]+)\"");
-  int files = 0;
-  for (const auto& entry : fs::directory_iterator(fs::path(RIG_SOURCE_DIR) / "src/rig")) {
-    const std::string file = entry.path().filename().string();
-    const std::string ext = entry.path().extension().string();
-    if (ext != ".h" && ext != ".cc") continue;
-    ++files;
-    const int mine = layer_of(layers, file);
+  for (const auto& f : files) {
+    const int mine = rank_of(order, folder_of(f.rel));
     if (mine < 0) {
-      ADD_FAILURE() << "src/rig/" << file << " is in no layer of docs/ARCHITECTURE.md";
+      out.push_back("src/rig/" + f.rel + " is in no layer folder");
       continue;
     }
-    std::istringstream in(read(entry.path()));
+    std::istringstream in(f.text);
     std::string line;
     for (int n = 1; std::getline(in, line); ++n) {
       std::smatch m;
       if (!std::regex_search(line, m, include_re)) continue;
       const std::string inc = m[1];
-      const int theirs = layer_of(layers, inc);
+      const int theirs = rank_of(order, folder_of(inc));
       if (theirs < 0)
-        ADD_FAILURE() << "src/rig/" << file << ":" << n << " includes rig/" << inc << ", which is in no layer";
+        out.push_back("src/rig/" + f.rel + ":" + std::to_string(n) + " includes rig/" + inc + ", in no layer folder");
       else if (theirs > mine)
-        ADD_FAILURE() << "src/rig/" << file << ":" << n << " (layer '" << layers[mine].name << "') includes rig/" << inc
-                      << " of the higher layer '" << layers[theirs].name << "'";
+        out.push_back("src/rig/" + f.rel + ":" + std::to_string(n) + " (" + order[mine] + ") includes rig/" + inc +
+                      " of the later layer " + order[theirs]);
     }
   }
-  EXPECT_GT(files, 20);
+  return out;
+}
+
+std::vector<Source> tree_sources() {
+  std::vector<Source> out;
+  const fs::path root = fs::path(RIG_SOURCE_DIR) / "src/rig";
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    const std::string ext = e.path().extension().string();
+    if (!e.is_regular_file() || (ext != ".h" && ext != ".cc")) continue;
+    out.push_back({fs::relative(e.path(), root).generic_string(), read(e.path())});
+  }
+  return out;
+}
+
+// The folders named in the first column of ARCHITECTURE.md's layer table, in order.
+std::vector<std::string> doc_folders(const std::string& doc) {
+  std::vector<std::string> out;
+  std::istringstream in(doc);
+  std::string line;
+  bool in_table = false;
+  const std::regex first_cell("^\\|\\s*`([a-z/]+)/`\\s*\\|");
+  while (std::getline(in, line)) {
+    if (line.rfind("| folder |", 0) == 0) {
+      in_table = true;
+      continue;
+    }
+    if (!in_table) continue;
+    if (line.rfind("|", 0) != 0) break;
+    std::smatch m;
+    if (std::regex_search(line, m, first_cell)) out.push_back(m[1]);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Layers, TheRuleFailsOnAnIncludeOfALaterFolderAndOnAFileOutsideTheLayers) {
+  const std::vector<Source> planted = {
+      {"base/size.cc", "#include \"rig/base/size.h\"\n#include \"rig/run/scenario_runner.h\"\n"},
+      {"spec/judge.cc", "#include \"rig/scenario/results.h\"\n"},
+      {"loose.cc", ""},
+      {"report/x.cc", "#include \"rig/nowhere/y.h\"\n"},
+  };
+  const auto v = violations(kLayerOrder, planted);
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0], "src/rig/base/size.cc:2 (base) includes rig/run/scenario_runner.h of the later layer run");
+  EXPECT_EQ(v[1], "src/rig/loose.cc is in no layer folder");
+  EXPECT_NE(v[2].find("in no layer folder"), std::string::npos);
+}
+
+TEST(Layers, NoFileIncludesALaterFolder) {
+  const auto files = tree_sources();
+  EXPECT_GT(files.size(), 90u);
+  for (const auto& v : violations(kLayerOrder, files)) ADD_FAILURE() << v;
+}
+
+TEST(Layers, EveryFolderIsALayerAndTheArchitectureTableListsThemInOrder) {
+  std::vector<std::string> on_disk;
+  const fs::path root = fs::path(RIG_SOURCE_DIR) / "src/rig";
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_directory()) on_disk.push_back(fs::relative(e.path(), root).generic_string());
+  for (const auto& d : on_disk)
+    EXPECT_GE(rank_of(kLayerOrder, d), 0) << "src/rig/" << d << " is not in the layer order";
+  EXPECT_EQ(doc_folders(read(fs::path(RIG_SOURCE_DIR) / "docs/ARCHITECTURE.md")), kLayerOrder);
 }

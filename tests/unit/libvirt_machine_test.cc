@@ -1,6 +1,6 @@
 // The libvirt backend's pure parts, on the event sequences libvirt 9.0 and QEMU 7.2 produced on
 // this machine (docs/libvirt.md): what an eject's events mean, and DIMM ids behind aliases.
-#include "rig/libvirt_machine.h"
+#include "rig/machine/libvirt/libvirt_machine.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,10 @@ using namespace rig;
 namespace {
 
 QmpEvent ost(const std::string& device, int source, int status) {
-  return QmpEvent{"ACPI_DEVICE_OST", {{"info", {{"device", device}, {"slot", "0"}, {"slot-type", "DIMM"}, {"source", source}, {"status", status}}}}, 0};
+  return QmpEvent{
+      "ACPI_DEVICE_OST",
+      {{"info", {{"device", device}, {"slot", "0"}, {"slot-type", "DIMM"}, {"source", source}, {"status", status}}}},
+      0};
 }
 QmpEvent lv(const char* name, const std::string& device) { return QmpEvent{name, {{"device", device}}, 0}; }
 
@@ -19,7 +22,8 @@ TEST(UnplugWatch, RemovedWhenLibvirtSaysSo) {
   // Recorded: hotplug-then-unplug on 6.1.
   UnplugWatch w("ua-hot1");
   EXPECT_FALSE(w.feed(ost("ua-hot1", 3, 0x84))) << "eject in progress decides nothing";
-  EXPECT_FALSE(w.feed(QmpEvent{"DEVICE_DELETED", {{"device", "ua-hot1"}}, 0})) << "libvirt's event comes after its cleanup";
+  EXPECT_FALSE(w.feed(QmpEvent{"DEVICE_DELETED", {{"device", "ua-hot1"}}, 0}))
+      << "libvirt's event comes after its cleanup";
   auto out = w.feed(lv(kLibvirtDeviceRemoved, "ua-hot1"));
   ASSERT_TRUE(out);
   EXPECT_EQ(out->result, UnplugResult::Removed);

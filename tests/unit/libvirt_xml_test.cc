@@ -1,6 +1,6 @@
 // Golden files: the libvirt domain XML of every shipped scenario, as qemu_args_test does for the
 // QEMU argv. Regenerate with RIG_UPDATE_GOLDEN=1 after checking the change is intended.
-#include "rig/libvirt_xml.h"
+#include "rig/machine/libvirt/libvirt_xml.h"
 
 #include <gtest/gtest.h>
 
@@ -9,9 +9,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "rig/errors.h"
-#include "rig/qemu_args.h"
-#include "rig/scenario_file.h"
+#include "rig/base/errors.h"
+#include "rig/machine/qemu/qemu_args.h"
+#include "rig/scenario/scenario_file.h"
 
 using namespace rig;
 namespace fs = boost::filesystem;

@@ -1,9 +1,9 @@
 // The backend choice is checked before anything boots: unknown names and URIs are usage errors.
-#include "rig/machine_factory.h"
+#include "rig/run/machine_factory.h"
 
 #include <gtest/gtest.h>
 
-#include "rig/errors.h"
+#include "rig/base/errors.h"
 
 using namespace rig;
 

@@ -7,12 +7,12 @@
 #include <set>
 #include <sstream>
 
-#include "rig/errors.h"
-#include "rig/matrix.h"
-#include "rig/progress_board.h"
-#include "rig/qemu_machine.h"
-#include "rig/results_report.h"
-#include "rig/snapshot_cache.h"
+#include "rig/base/errors.h"
+#include "rig/scenario/matrix.h"
+#include "rig/run/progress_board.h"
+#include "rig/machine/qemu/qemu_machine.h"
+#include "rig/report/results_report.h"
+#include "rig/host/snapshot_cache.h"
 #include "test_data.h"
 
 using namespace rig;
@@ -80,7 +80,8 @@ TEST(Matrix, ShardsDoNotDependOnTheOrderScenariosAreNamed) {
     for (const auto& i : items) out.insert({scn[i.scenario], kKernels[i.kernel]});
     return out;
   };
-  EXPECT_EQ(names(plan_matrix(kScenarios, kKernels, 1, {1, 3}), kScenarios), names(plan_matrix(reordered, kKernels, 1, {1, 3}), reordered));
+  EXPECT_EQ(names(plan_matrix(kScenarios, kKernels, 1, {1, 3}), kScenarios),
+            names(plan_matrix(reordered, kKernels, 1, {1, 3}), reordered));
 }
 
 TEST(Matrix, HostBudget) {
@@ -113,11 +114,10 @@ TEST(Matrix, GuestCostCountsVcpusBootRamAndDimms) {
 }
 
 TEST(Matrix, RepeatedRunsAddUpAndDisagreementIsFlaky) {
-  std::vector<ScenarioResult> rs = {
-      result("a", "6.1", Verdict::Pass, 1), result("a", "6.1", Verdict::Fail, 2), result("a", "6.1", Verdict::Pass, 3),
-      result("b", "6.1", Verdict::XFail, 1), result("b", "6.1", Verdict::Pass, 2),
-      result("c", "6.1", Verdict::Fail, 1), result("c", "6.1", Verdict::Error, 2),
-      result("a", "6.12", Verdict::Pass)};
+  std::vector<ScenarioResult> rs = {result("a", "6.1", Verdict::Pass, 1),  result("a", "6.1", Verdict::Fail, 2),
+                                    result("a", "6.1", Verdict::Pass, 3),  result("b", "6.1", Verdict::XFail, 1),
+                                    result("b", "6.1", Verdict::Pass, 2),  result("c", "6.1", Verdict::Fail, 1),
+                                    result("c", "6.1", Verdict::Error, 2), result("a", "6.12", Verdict::Pass)};
   auto rows = matrix_rows(rs);
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_EQ(rows[0].verdict, "flaky");
@@ -155,7 +155,8 @@ TEST(SnapshotCacheTest, KeyFollowsEveryInputAndNoRunPath) {
   for (auto change : std::vector<std::function<void(QemuMachineConfig&)>>{
            [](QemuMachineConfig& c) { c.kernel_hash = "k2"; }, [](QemuMachineConfig& c) { c.initrd_hash = "i2"; },
            [](QemuMachineConfig& c) { c.qemu_version = "QEMU 8.0"; }, [](QemuMachineConfig& c) { c.accel = "kvm"; },
-           [](QemuMachineConfig& c) { c.probe = true; }, [](QemuMachineConfig& c) { c.scenario.nodes[0].memory = 2ull << 30; },
+           [](QemuMachineConfig& c) { c.probe = true; },
+           [](QemuMachineConfig& c) { c.scenario.nodes[0].memory = 2ull << 30; },
            [](QemuMachineConfig& c) { c.scenario.machine.kernel_args.push_back("movable_node"); },
            [](QemuMachineConfig& c) { c.extra_kernel_args.push_back("x"); }}) {
     QemuMachineConfig c = cfg;
@@ -212,7 +213,8 @@ TEST(ProgressBoardTest, PlainModeIsOneLinePerEvent) {
   ScenarioResult r = result("s", "k", Verdict::Pass);
   b.handle({RunEvent::Kind::Finished, "s@k", "pass in 1.0 s", &r});
   b.tick();
-  EXPECT_EQ(out.str(), "[rig] [s@k] start: s on k\n[rig] [s@k]   step 0 unplug d: removed\n[rig] [s@k] pass in 1.0 s\n");
+  EXPECT_EQ(out.str(),
+            "[rig] [s@k] start: s on k\n[rig] [s@k]   step 0 unplug d: removed\n[rig] [s@k] pass in 1.0 s\n");
 }
 
 TEST(ProgressBoardTest, LiveModeRedrawsOneLinePerRunningGuest) {
@@ -231,7 +233,8 @@ TEST(ProgressBoardTest, LiveModeRedrawsOneLinePerRunningGuest) {
 }
 
 TEST(ProgressBoardTest, ExploreStatusLineShowsTheBudgetLeftOnATerminalOnly) {
-  EXPECT_EQ(ProgressBoard::status_line("explore: 3 runs, 1 findings", 3725.2, 80), "  explore: 3 runs, 1 findings, 1:02:05 left");
+  EXPECT_EQ(ProgressBoard::status_line("explore: 3 runs, 1 findings", 3725.2, 80),
+            "  explore: 3 runs, 1 findings, 1:02:05 left");
   EXPECT_EQ(ProgressBoard::status_line("x", -5, 80), "  x, 0:00:00 left");
   EXPECT_EQ(ProgressBoard::status_line("x", std::nullopt, 80), "  x");
   EXPECT_LE(ProgressBoard::status_line(std::string(200, 'y'), 1.0, 60).size(), 60u);

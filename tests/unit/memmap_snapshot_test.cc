@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "rig/guest_memory.h"
-#include "rig/memmap_snapshot.h"
+#include "rig/run/guest_memory.h"
+#include "rig/spec/memmap_snapshot.h"
 
 using namespace rig;
 
@@ -64,13 +64,18 @@ TEST(ProbeFormat, Format1RecordingsStillParseWithoutAllocatorState) {
 TEST(ProbeFormat, Format2FieldsAndP4dRole) {
   const std::string text = snapshot2(
       "P 100 1 nid=0 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=0 free=buddy held=none roles=memmap:3\n"
-      "P 101 511 " + kState + " free=buddy held=none roles=memmap:3\n"
-      "P 700 2 " + kState + " free=pcp held=none roles=memmap:4\n"
-      "P 800 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=slab roles=pte:5\n"
-      "P 801 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=lru roles=pte:6\n"
-      "P 802 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=pgtable roles=pmd:6\n"
-      "P 803 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=12 info=6 free=no held=other roles=p4d:6,pud:6\n"
-      "P 804 1 " + kState + " free=no held=none roles=usage:6\n",
+      "P 101 511 " +
+          kState +
+          " free=buddy held=none roles=memmap:3\n"
+          "P 700 2 " +
+          kState +
+          " free=pcp held=none roles=memmap:4\n"
+          "P 800 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=slab roles=pte:5\n"
+          "P 801 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=lru roles=pte:6\n"
+          "P 802 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=pgtable roles=pmd:6\n"
+          "P 803 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=12 info=6 free=no held=other roles=p4d:6,pud:6\n"
+          "P 804 1 " +
+          kState + " free=no held=none roles=usage:6\n",
       8);
   auto s = parse_probe_snapshot(text);
   EXPECT_EQ(s.format, 2);
@@ -108,8 +113,10 @@ TEST(ProbeFormat, Format2RejectsUnknownOrMissingAllocatorFields) {
             std::string::npos);
   EXPECT_NE(format_error([&] { parse_probe_snapshot(with("free=no held=kernel")); }).find("held= value: kernel"),
             std::string::npos);
-  EXPECT_NE(format_error([&] { parse_probe_snapshot(with("held=none")); }).find("missing field 'free'"), std::string::npos);
-  EXPECT_NE(format_error([&] { parse_probe_snapshot(with("free=no")); }).find("missing field 'held'"), std::string::npos);
+  EXPECT_NE(format_error([&] { parse_probe_snapshot(with("held=none")); }).find("missing field 'free'"),
+            std::string::npos);
+  EXPECT_NE(format_error([&] { parse_probe_snapshot(with("free=no")); }).find("missing field 'held'"),
+            std::string::npos);
   EXPECT_NE(format_error([&] { parse_probe_snapshot(with("free=pcp held=slab")); }).find(line), std::string::npos);
   // Unknown format versions are refused.
   std::string v3 = with("free=no held=none");
@@ -124,12 +131,14 @@ TEST(ProbeFormat, OverflowIsAnErrorNotATruncation) {
   EXPECT_NE(err.find("17 entries"), std::string::npos) << err;
   err = format_error([&] { parse_probe_snapshot(kHeader2 + p + "overflow pcp 3\nend 1\n"); });
   EXPECT_NE(err.find("3 pcp"), std::string::npos) << err;
-  err = format_error(
-      [&] { parse_probe_query("rig-probe-query 2\nQ 100 1 " + kState + " free=no held=none\noverflow pcp 2\nend 1\n"); });
+  err = format_error([&] {
+    parse_probe_query("rig-probe-query 2\nQ 100 1 " + kState + " free=no held=none\noverflow pcp 2\nend 1\n");
+  });
   EXPECT_NE(err.find("line 3"), std::string::npos) << err;
   // A short read: no 'end', or an 'end' that counts other lines than it ends.
   EXPECT_NE(format_error([&] { parse_probe_snapshot(kHeader2 + p); }).find("truncated"), std::string::npos);
-  EXPECT_NE(format_error([&] { parse_probe_snapshot(kHeader2 + p + "end 2\n"); }).find("'end' counts"), std::string::npos);
+  EXPECT_NE(format_error([&] { parse_probe_snapshot(kHeader2 + p + "end 2\n"); }).find("'end' counts"),
+            std::string::npos);
 }
 
 TEST(ProbeFormat, QueryFormat2) {
@@ -138,14 +147,17 @@ TEST(ProbeFormat, QueryFormat2) {
   EXPECT_TRUE(q[0].state.alloc_known);
   EXPECT_TRUE(q[0].state.on_pcp);
   EXPECT_FALSE(q[1].state.online);
-  EXPECT_NE(format_error([&] { parse_probe_query("rig-probe-query 2\nQ 100 3 " + kState + " free=pcp held=none\n"); })
-                .find("truncated"),
+  EXPECT_NE(format_error([&] {
+              parse_probe_query("rig-probe-query 2\nQ 100 3 " + kState + " free=pcp held=none\n");
+            }).find("truncated"),
             std::string::npos);
-  EXPECT_NE(format_error([&] { parse_probe_query("rig-probe-query 2\nQ 100 3 " + kState + " free=pcp held=none\nend 2\n"); })
-                .find("'end' counts"),
+  EXPECT_NE(format_error([&] {
+              parse_probe_query("rig-probe-query 2\nQ 100 3 " + kState + " free=pcp held=none\nend 2\n");
+            }).find("'end' counts"),
             std::string::npos);
-  EXPECT_NE(format_error([&] { parse_probe_query("rig-probe-query 2\nQ 100 3 " + kState + " free=?? held=none\nend 1\n"); })
-                .find("line 2"),
+  EXPECT_NE(format_error([&] {
+              parse_probe_query("rig-probe-query 2\nQ 100 3 " + kState + " free=?? held=none\nend 1\n");
+            }).find("line 2"),
             std::string::npos);
   EXPECT_NE(format_error([&] { parse_probe_query("rig-probe-query 3\nend 0\n"); }).find("line 1"), std::string::npos);
   EXPECT_NE(format_error([&] { parse_probe_query(""); }).find("empty"), std::string::npos);
@@ -267,13 +279,20 @@ void check_recorded_pair(const std::string& kernel, const FreedCounts& want) {
           ++staying;
           continue;
         }
-        if (!s.online) ++got.gone;
-        else if (s.on_pcp) ++got.pcp;
-        else if (s.free_block) ++got.buddy;
-        else if (s.slab) ++got.slab;
-        else if (s.lru) ++got.lru;
-        else if (s.pgtable) ++got.pgtable;
-        else ++got.other;
+        if (!s.online)
+          ++got.gone;
+        else if (s.on_pcp)
+          ++got.pcp;
+        else if (s.free_block)
+          ++got.buddy;
+        else if (s.slab)
+          ++got.slab;
+        else if (s.lru)
+          ++got.lru;
+        else if (s.pgtable)
+          ++got.pgtable;
+        else
+          ++got.other;
       }
     }
   }

@@ -1,6 +1,6 @@
 // Golden files: the QEMU command line of every shipped scenario. A change to argument generation
 // shows up as a diff here; regenerate with RIG_UPDATE_GOLDEN=1 after checking it is intended.
-#include "rig/qemu_args.h"
+#include "rig/machine/qemu/qemu_args.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "rig/scenario_file.h"
+#include "rig/scenario/scenario_file.h"
 
 using namespace rig;
 namespace fs = boost::filesystem;
@@ -60,7 +60,8 @@ TEST(QemuArgs, BootDimmsBecomeMemmapAndColdplugDevices) {
   s.machine.slots = 4;
   s.machine.kernel_args = {"movable_node"};
   s.nodes = {{0, "0-1", 1ull << 30}, {1, "", 0}};
-  s.dimms = {{"a", 256ull << 20, 1, 0x100000000ull, true, true}, {"b", 256ull << 20, 1, 0x110000000ull, true, true},
+  s.dimms = {{"a", 256ull << 20, 1, 0x100000000ull, true, true},
+             {"b", 256ull << 20, 1, 0x110000000ull, true, true},
              {"h", 128ull << 20, 1, 0x120000000ull, false, false}};
   EXPECT_EQ(kernel_command_line(s, {"panic=-1"}),
             "memmap=256M@0x100000000 memmap=256M@0x110000000 movable_node panic=-1");

@@ -6,10 +6,10 @@
 #include <sstream>
 #include <thread>
 
-#include "rig/asio.h"
-#include "rig/errors.h"
-#include "rig/qmp_client.h"
-#include "rig/qmp_protocol.h"
+#include "rig/base/asio.h"
+#include "rig/base/errors.h"
+#include "rig/machine/qmp/qmp_client.h"
+#include "rig/machine/qmp/qmp_protocol.h"
 
 using namespace rig;
 namespace asio = boost::asio;
@@ -39,8 +39,8 @@ class FakeQmpPeer {
   void serve() {
     local::socket s(io_);
     acceptor_->accept(s);
-    asio::write(s, asio::buffer(std::string(
-                       "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}}, \"capabilities\": [\"oob\"]}}\r\n")));
+    asio::write(s, asio::buffer(std::string("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, "
+                                            "\"major\": 7}}, \"capabilities\": [\"oob\"]}}\r\n")));
     asio::streambuf buf;
     boost::system::error_code ec;
     while (true) {
@@ -72,7 +72,8 @@ std::string reply(const json& cmd, const json& ret) { return json({{"return", re
 
 std::string ost_event(const std::string& dev, int status) {
   return json({{"event", "ACPI_DEVICE_OST"},
-               {"data", {{"info", {{"device", dev}, {"source", 3}, {"status", status}, {"slot", "0"}, {"slot-type", "DIMM"}}}}},
+               {"data",
+                {{"info", {{"device", dev}, {"source", 3}, {"status", status}, {"slot", "0"}, {"slot-type", "DIMM"}}}}},
                {"timestamp", {{"seconds", 1}, {"microseconds", 500000}}}})
       .dump();
 }
@@ -96,7 +97,8 @@ TEST(QmpProtocol, ClassifiesMessages) {
   EXPECT_EQ(e.kind, QmpMessageKind::Event);
   EXPECT_EQ(e.event.name, "ACPI_DEVICE_OST");
   EXPECT_DOUBLE_EQ(e.event.timestamp, 1.5);
-  auto r = classify_qmp_message(json::parse(R"({"error":{"class":"DeviceNotFound","desc":"Device 'x' not found"},"id":4})"));
+  auto r =
+      classify_qmp_message(json::parse(R"({"error":{"class":"DeviceNotFound","desc":"Device 'x' not found"},"id":4})"));
   EXPECT_EQ(r.kind, QmpMessageKind::Reply);
   ASSERT_TRUE(r.error);
   EXPECT_EQ(r.error->error_class, "DeviceNotFound");
@@ -115,9 +117,11 @@ TEST(QmpProtocol, DecodesOstStatus) {
 TEST(QmpClient, MatchesRepliesByIdAndQueuesInterleavedEvents) {
   FakeQmpPeer peer([](const json& cmd) -> std::vector<std::string> {
     if (cmd["execute"] == "device_del")  // events arrive before and after the reply
-      return {ost_event("dimm1", 0x84), R"({"return": {}, "id": 999})", reply(cmd, json::object()), ost_event("dimm1", 0x82)};
+      return {ost_event("dimm1", 0x84), R"({"return": {}, "id": 999})", reply(cmd, json::object()),
+              ost_event("dimm1", 0x82)};
     if (cmd["execute"] == "query-memory-devices")
-      return {reply(cmd, json::parse(R"([{"type":"dimm","data":{"id":"dimm1","addr":4294967296,"size":536870912,"node":1}}])"))};
+      return {reply(
+          cmd, json::parse(R"([{"type":"dimm","data":{"id":"dimm1","addr":4294967296,"size":536870912,"node":1}}])"))};
     return {reply(cmd, json::object())};
   });
   QmpClient qmp(nullptr);
@@ -127,8 +131,9 @@ TEST(QmpClient, MatchesRepliesByIdAndQueuesInterleavedEvents) {
   EXPECT_EQ(qmp.queued().size(), 1u) << "the event before the reply is kept";
 
   // Wait for the failure status: the in-progress event does not match and must stay queued.
-  auto busy = qmp.wait_event(
-      [](const QmpEvent& e) { return e.name == "ACPI_DEVICE_OST" && e.data["info"]["status"] == 0x82; }, deadline_in(5));
+  auto busy =
+      qmp.wait_event([](const QmpEvent& e) { return e.name == "ACPI_DEVICE_OST" && e.data["info"]["status"] == 0x82; },
+                     deadline_in(5));
   ASSERT_TRUE(busy);
   EXPECT_EQ(busy->data["info"]["device"], "dimm1");
   auto in_progress = qmp.wait_event(event_for_device("ACPI_DEVICE_OST", "dimm1"), deadline_in(1));
@@ -143,7 +148,8 @@ TEST(QmpClient, MatchesRepliesByIdAndQueuesInterleavedEvents) {
 TEST(QmpClient, SurfacesErrorClassAndText) {
   FakeQmpPeer peer([](const json& cmd) -> std::vector<std::string> {
     if (cmd["execute"] == "device_del")
-      return {json({{"error", {{"class", "DeviceNotFound"}, {"desc", "Device 'nope' not found"}}}, {"id", cmd["id"]}}).dump()};
+      return {json({{"error", {{"class", "DeviceNotFound"}, {"desc", "Device 'nope' not found"}}}, {"id", cmd["id"]}})
+                  .dump()};
     return {reply(cmd, json::object())};
   });
   QmpClient qmp(nullptr);
@@ -210,7 +216,8 @@ TEST(QmpClient, ReplaysARecordedRefusal) {
   qmp.execute_ok("device_del", {{"id", "dimm1"}}, deadline_in(5));
   auto refused = qmp.wait_event(
       [](const QmpEvent& e) {
-        return event_for_device("ACPI_DEVICE_OST", "dimm1")(e) && ost_status_is_failure(e.data["info"]["status"].get<int>());
+        return event_for_device("ACPI_DEVICE_OST", "dimm1")(e) &&
+               ost_status_is_failure(e.data["info"]["status"].get<int>());
       },
       deadline_in(5));
   ASSERT_TRUE(refused);
@@ -224,8 +231,8 @@ TEST(QmpEvents, DeviceMatcherSurvivesMalformedEventData) {
   // An event whose data is not what QEMU documents never matches and never throws.
   auto ost = event_for_device("ACPI_DEVICE_OST", "dimm1");
   auto deleted = event_for_device("DEVICE_DELETED", "dimm1");
-  for (const char* data : {"null", "[]", "5", "\"dimm1\"", "{\"info\": 7}", "{\"info\": [1]}", "{\"info\": {\"device\": 3}}",
-                           "{\"device\": {\"id\": \"dimm1\"}}", "{\"device\": null}"}) {
+  for (const char* data : {"null", "[]", "5", "\"dimm1\"", "{\"info\": 7}", "{\"info\": [1]}",
+                           "{\"info\": {\"device\": 3}}", "{\"device\": {\"id\": \"dimm1\"}}", "{\"device\": null}"}) {
     QmpEvent e{"ACPI_DEVICE_OST", json::parse(data), 0};
     EXPECT_FALSE(ost(e)) << data;
     e.name = "DEVICE_DELETED";

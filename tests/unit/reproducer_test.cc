@@ -1,4 +1,4 @@
-#include "rig/reproducer.h"
+#include "rig/run/reproducer.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,12 +9,12 @@
 #include <regex>
 #include <sstream>
 
-#include "rig/case_checks.h"
-#include "rig/case_classifier.h"
-#include "rig/console_parser.h"
-#include "rig/memmap_snapshot.h"
-#include "rig/page_accounting.h"
-#include "rig/scenario_file.h"
+#include "rig/spec/case_checks.h"
+#include "rig/spec/case_classifier.h"
+#include "rig/machine/console_parser.h"
+#include "rig/spec/memmap_snapshot.h"
+#include "rig/spec/page_accounting.h"
+#include "rig/scenario/scenario_file.h"
 #include "test_data.h"
 
 using namespace rig;
@@ -22,7 +22,9 @@ using rig_test::data;
 
 namespace {
 
-Scenario scenario(const std::string& name) { return load_scenario_file(RIG_SOURCE_DIR "/rig/scenarios/" + name + ".toml"); }
+Scenario scenario(const std::string& name) {
+  return load_scenario_file(RIG_SOURCE_DIR "/rig/scenarios/" + name + ".toml");
+}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -102,8 +104,8 @@ CheckRecord record(int step, const CaseCheck& c) {
   return r;
 }
 
-StepResult step(int index, const std::string& action, const std::string& target, const std::string& expected, const std::string& outcome,
-                bool ok, const std::string& detail = "") {
+StepResult step(int index, const std::string& action, const std::string& target, const std::string& expected,
+                const std::string& outcome, bool ok, const std::string& detail = "") {
   StepResult r;
   r.index = index;
   r.action = action;
@@ -156,7 +158,8 @@ TEST(Reproducer, ScriptRunsTheScenarioOverTheConsoleAndQmp) {
   EXPECT_EQ(sh.find("rig "), std::string::npos) << "the reproducer must not need the rig";
   EXPECT_EQ(sh.find("python"), std::string::npos);
   // QMP on a FIFO and a file next to the script; sockets relative (a long directory would not fit).
-  EXPECT_NE(sh.find("run_qemu -chardev pipe,id=rigqmp,path=qmp -mon chardev=rigqmp,mode=control <&3"), std::string::npos);
+  EXPECT_NE(sh.find("run_qemu -chardev pipe,id=rigqmp,path=qmp -mon chardev=rigqmp,mode=control <&3"),
+            std::string::npos);
   EXPECT_NE(sh.find("'unix:qmp.sock,server=on,wait=off'"), std::string::npos);
   // The interactive mode still hands the terminal to QEMU.
   EXPECT_NE(sh.find("  --interactive)\n    rm -f qmp.sock qga.sock\n"), std::string::npos);
@@ -165,9 +168,11 @@ TEST(Reproducer, ScriptRunsTheScenarioOverTheConsoleAndQmp) {
   // The steps, in order: plug hotA (and wait for its _OST), online it as kernel memory, ..., the eject of hotA.
   const size_t plug = sh.find(
       "do_plug 0 'hotA' '{\"id\":\"mem-hotA\",\"qom-type\":\"memory-backend-ram\",\"size\":134217728}' "
-      "'{\"addr\":4294967296,\"driver\":\"pc-dimm\",\"id\":\"hotA\",\"memdev\":\"mem-hotA\",\"node\":1}' \"$STEP_WAIT\" || return");
+      "'{\"addr\":4294967296,\"driver\":\"pc-dimm\",\"id\":\"hotA\",\"memdev\":\"mem-hotA\",\"node\":1}' "
+      "\"$STEP_WAIT\" || return");
   const size_t online = sh.find("do_online 1 'hotA' 'cd /sys/devices/system/memory || exit 3;");
-  const size_t unplug = sh.find("do_unplug 6 'hotA' '{\"id\":\"hotA\"}' '{\"id\":\"mem-hotA\"}' \"$STEP_WAIT\" || return");
+  const size_t unplug =
+      sh.find("do_unplug 6 'hotA' '{\"id\":\"hotA\"}' '{\"id\":\"mem-hotA\"}' \"$STEP_WAIT\" || return");
   ASSERT_NE(plug, std::string::npos) << sh;
   ASSERT_NE(online, std::string::npos);
   ASSERT_NE(unplug, std::string::npos);
@@ -175,9 +180,10 @@ TEST(Reproducer, ScriptRunsTheScenarioOverTheConsoleAndQmp) {
   EXPECT_LT(online, unplug);
   EXPECT_NE(sh.find("echo online_kernel > memory$b/state", online), std::string::npos);
   EXPECT_NE(sh.find("at_step 6 'unplug hotA' || return", unplug), std::string::npos);
-  EXPECT_NE(sh.find("show 'echo 1048576-1081343 > /sys/kernel/debug/rig_probe/query; cat /sys/kernel/debug/rig_probe/query' "
-                    "probe-after-step6.txt || return"),
-            std::string::npos)
+  EXPECT_NE(
+      sh.find("show 'echo 1048576-1081343 > /sys/kernel/debug/rig_probe/query; cat /sys/kernel/debug/rig_probe/query' "
+              "probe-after-step6.txt || return"),
+      std::string::npos)
       << "after an unplug it queries the DIMM's pfns";
   EXPECT_NE(sh.find("show 'cat /sys/kernel/debug/rig_probe/snapshot' probe-boot.txt || return"), std::string::npos);
   // It ends with one verdict line and the exit status.
@@ -190,9 +196,10 @@ TEST(Reproducer, ScriptRunsTheScenarioOverTheConsoleAndQmp) {
 }
 
 TEST(Reproducer, ScriptIsValidShForEveryShippedScenario) {
-  for (const char* name : {"hotplug-memmap-dependency", "unplug-boot-dimm-busy", "hotplug-cycles", "unplug-boot-dimm-movable",
-                           "memmap-on-memory", "boot-dimm-64g"}) {
-    const std::string path = write(std::string(name) + ".sh", reproducer_script(scenario(name), "6.12.117+deb12-amd64"));
+  for (const char* name : {"hotplug-memmap-dependency", "unplug-boot-dimm-busy", "hotplug-cycles",
+                           "unplug-boot-dimm-movable", "memmap-on-memory", "boot-dimm-64g"}) {
+    const std::string path =
+        write(std::string(name) + ".sh", reproducer_script(scenario(name), "6.12.117+deb12-amd64"));
     int st = -1;
     const std::string out = shell("sh -n " + path + " 2>&1", &st);
     EXPECT_EQ(st, 0) << name << ": " << out;
@@ -200,7 +207,8 @@ TEST(Reproducer, ScriptIsValidShForEveryShippedScenario) {
 }
 
 TEST(Reproducer, EveryWaitIsBounded) {
-  for (const char* name : {"hotplug-memmap-dependency", "unplug-boot-dimm-busy", "hotplug-cycles", "memmap-on-memory"}) {
+  for (const char* name :
+       {"hotplug-memmap-dependency", "unplug-boot-dimm-busy", "hotplug-cycles", "memmap-on-memory"}) {
     const std::string sh = reproducer_script(scenario(name), "6.1.0-56-amd64");
     SCOPED_TRACE(name);
     // No fixed sleeps standing in for waits: the only sleep is the poll tick inside bounded loops.
@@ -233,7 +241,8 @@ TEST(Reproducer, EveryWaitIsBounded) {
       if (m[2] == "for") {
         EXPECT_TRUE(l.find(" in ") != std::string::npos || std::regex_search(l, awk_for_re)) << l;
       } else {
-        EXPECT_TRUE(l.find(" -lt ") != std::string::npos || l.find(" -le ") != std::string::npos || l.find("while read -r") != std::string::npos)
+        EXPECT_TRUE(l.find(" -lt ") != std::string::npos || l.find(" -le ") != std::string::npos ||
+                    l.find("while read -r") != std::string::npos)
             << l;
       }
     }
@@ -248,8 +257,10 @@ TEST(Reproducer, EveryWaitIsBounded) {
       EXPECT_NE(l.find("\"$STEP_WAIT\" || return"), std::string::npos) << l;
     }
     // A guest that never gets ready ends the script with a clear message.
-    EXPECT_NE(sh.find("mark_unknown \"the guest did not print 'rig: guest ready' within $BOOT_WAIT s (see output.log)\"; judge"),
-              std::string::npos);
+    EXPECT_NE(
+        sh.find(
+            "mark_unknown \"the guest did not print 'rig: guest ready' within $BOOT_WAIT s (see output.log)\"; judge"),
+        std::string::npos);
     EXPECT_NE(sh.find("not found (install QEMU or set QEMU=)"), std::string::npos);
   }
 }
@@ -258,7 +269,8 @@ TEST(Reproducer, AStepsOwnTimeoutIsItsLimit) {
   Scenario s = scenario("unplug-boot-dimm-busy");
   s.steps[0].timeout_s = 30.5;
   const std::string sh = reproducer_script(s, "6.1.0-56-amd64");
-  EXPECT_NE(sh.find("do_unplug 0 'dimm1' '{\"id\":\"dimm1\"}' '{\"id\":\"mem-dimm1\"}' 31 || return"), std::string::npos);
+  EXPECT_NE(sh.find("do_unplug 0 'dimm1' '{\"id\":\"dimm1\"}' '{\"id\":\"mem-dimm1\"}' 31 || return"),
+            std::string::npos);
 }
 
 TEST(Reproducer, CyclesAreUnrolledWithTheRunnersStepIndex) {
@@ -331,18 +343,22 @@ TEST(ReproducerExpect, ARefusedUnplugIsTheDimmStillListed) {
   EXPECT_TRUE(lines_starting(ex, "console ").empty()) << "the refusal's page dumps are notices, not reports";
   EXPECT_TRUE(has_line(ex, "watch panic Kernel panic - not syncing")) << "other reports are shown";
   EXPECT_TRUE(has_line(ex, "ignore page dumped because: unmovable page"));
-  EXPECT_NE(ex.find("# From the failed run of unplug-boot-dimm-movable on 6.1.0-56-amd64: step 0 unplug dimm1"), std::string::npos);
+  EXPECT_NE(ex.find("# From the failed run of unplug-boot-dimm-movable on 6.1.0-56-amd64: step 0 unplug dimm1"),
+            std::string::npos);
 
   // The script for it unplugs, asks QEMU, and judges that step.
   const std::string sh = reproducer_script(s, f.kernel);
   EXPECT_NE(sh.find("do_unplug 0 'dimm1'"), std::string::npos);
   EXPECT_NE(sh.find("look_listed \"$1\" || return 1"), std::string::npos);
-  EXPECT_NE(sh.find("mark_seen \"after step $1 QEMU $l_text $l_dimm (query-memory-devices), as after the failed run\""), std::string::npos);
+  EXPECT_NE(sh.find("mark_seen \"after step $1 QEMU $l_text $l_dimm (query-memory-devices), as after the failed run\""),
+            std::string::npos);
 
   // A timeout leaves the DIMM listed too; an unexpected removal, or QEMU dropping a refused DIMM, does not.
-  f.steps[0] = step(0, "unplug", "dimm1", "removed", "timeout", false, "no answer from the guest (no ACPI_DEVICE_OST, no DEVICE_DELETED)");
+  f.steps[0] = step(0, "unplug", "dimm1", "removed", "timeout", false,
+                    "no answer from the guest (no ACPI_DEVICE_OST, no DEVICE_DELETED)");
   EXPECT_TRUE(has_line(reproducer_expect(s, &f), "listed 0 dimm1 yes"));
-  f.steps[0] = step(0, "unplug", "dimm1", "removed", "refused", false, "the guest refused the eject: _OST 0x82 (device busy); but QEMU no longer lists the DIMM");
+  f.steps[0] = step(0, "unplug", "dimm1", "removed", "refused", false,
+                    "the guest refused the eject: _OST 0x82 (device busy); but QEMU no longer lists the DIMM");
   EXPECT_TRUE(has_line(reproducer_expect(s, &f), "listed 0 dimm1 no"));
   Scenario busy = scenario("unplug-boot-dimm-busy");
   f.steps[0] = step(0, "unplug", "dimm1", "refused", "removed", false, "DEVICE_DELETED");
@@ -386,13 +402,17 @@ TEST(ReproducerExpect, AFailedCheckNamesItsPagesForTheProbe) {
   std::string freed_text = data("probe/pt64-6.1-after.txt");
   const std::string leaked = "Q 261065 1 nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=2 type=13 info=513";
   ASSERT_NE(freed_text.find(leaked), std::string::npos);
-  freed_text.replace(freed_text.find(leaked), leaked.size(), "Q 261065 1 nid=0 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=0");
+  freed_text.replace(freed_text.find(leaked), leaked.size(),
+                     "Q 261065 1 nid=0 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=0");
   const std::string freed = write("pt64-freed.txt", freed_text);
-  EXPECT_EQ(shell("awk -v s=0 -f " + awk + " " + boot + " " + freed + " " + exp), "clear 261065 page-tables-freed priv=1 type=tagged\n");
+  EXPECT_EQ(shell("awk -v s=0 -f " + awk + " " + boot + " " + freed + " " + exp),
+            "clear 261065 page-tables-freed priv=1 type=tagged\n");
   // A pfn the answer does not cover cannot be judged; nor can a bootmem type without the snapshot's types line.
   const std::string empty = write("empty.txt", "");
-  EXPECT_EQ(shell("awk -v s=0 -f " + awk + " " + boot + " " + empty + " " + exp), "unknown 261065 page-tables-freed priv=1 type=tagged\n");
-  EXPECT_EQ(shell("awk -v s=0 -f " + awk + " " + empty + " " + after + " " + exp), "unknown 261065 page-tables-freed priv=1 type=tagged\n");
+  EXPECT_EQ(shell("awk -v s=0 -f " + awk + " " + boot + " " + empty + " " + exp),
+            "unknown 261065 page-tables-freed priv=1 type=tagged\n");
+  EXPECT_EQ(shell("awk -v s=0 -f " + awk + " " + empty + " " + after + " " + exp),
+            "unknown 261065 page-tables-freed priv=1 type=tagged\n");
 }
 
 TEST(ReproducerExpect, PageTokensFollowWhatTheCheckExpected) {
@@ -409,21 +429,25 @@ TEST(ReproducerExpect, PageTokensFollowWhatTheCheckExpected) {
   const std::string seen = "leaked: every owner is gone but the page was not given back: " + describe_state(leaked, t);
   EXPECT_EQ(page_evidence_tokens({1, "pmd:512", "freed", seen}), "res=1 priv=1 type=tagged");
   // Kept or unchanged: exactly the state seen (here, the one after "now").
-  EXPECT_EQ(page_evidence_tokens({1, "pgdat:1", "unchanged", "its tag or refcount changed: was " + describe_state(leaked, t) +
-                                                                 "; now " + describe_state(leaked, t)}),
+  EXPECT_EQ(page_evidence_tokens({1, "pgdat:1", "unchanged",
+                                  "its tag or refcount changed: was " + describe_state(leaked, t) + "; now " +
+                                      describe_state(leaked, t)}),
             "res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=MIX_SECTION_INFO info=513 nid=0 free=no held=other");
   PageState lost;
   lost.online = true;
   lost.nid = 0;
   lost.alloc_known = true;
-  EXPECT_EQ(page_evidence_tokens({1, "memmap:32", "freed", "lost: refcount 0, ...: " + describe_state(lost, t)}), "ref=0 free=no held=none");
+  EXPECT_EQ(page_evidence_tokens({1, "memmap:32", "freed", "lost: refcount 0, ...: " + describe_state(lost, t)}),
+            "ref=0 free=no held=none");
   PageState in_buddy = lost;
   in_buddy.free_block = true;
-  EXPECT_EQ(page_evidence_tokens({1, "pud:0", "kept refcount 1..3", "handed back to the page allocator while an owner still uses it: was " +
-                                                                        describe_state(leaked, t) + "; now " + describe_state(in_buddy, t)}),
+  EXPECT_EQ(page_evidence_tokens({1, "pud:0", "kept refcount 1..3",
+                                  "handed back to the page allocator while an owner still uses it: was " +
+                                      describe_state(leaked, t) + "; now " + describe_state(in_buddy, t)}),
             "res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=untagged info=0 nid=0 free=buddy");
   PageState gone;
-  EXPECT_EQ(page_evidence_tokens({1, "pgdat:0", "kept refcount 2..2", "gone, but it lies on memory that stays: was x; now " + describe_state(gone, t)}),
+  EXPECT_EQ(page_evidence_tokens({1, "pgdat:0", "kept refcount 2..2",
+                                  "gone, but it lies on memory that stays: was x; now " + describe_state(gone, t)}),
             "gone");
   EXPECT_EQ(page_evidence_tokens({1, "pmd:0", "freed", "gone, but it lies on memory that stays"}), "gone");
   EXPECT_EQ(page_evidence_tokens({1048576, "removed", "gone", describe_state(in_buddy, t)}), "online");
@@ -431,11 +455,14 @@ TEST(ReproducerExpect, PageTokensFollowWhatTheCheckExpected) {
   PageState wrong_tag = leaked;
   wrong_tag.type = 13;
   wrong_tag.alloc_known = false;
-  EXPECT_EQ(page_evidence_tokens({261079, "pgdat:1", "", "pgdat of node 1: expected Reserved Private NODE_INFO info 1 refcount >= 2; saw " +
-                                                             describe_state(wrong_tag, t)}),
+  EXPECT_EQ(page_evidence_tokens({261079, "pgdat:1", "",
+                                  "pgdat of node 1: expected Reserved Private NODE_INFO info 1 refcount >= 2; saw " +
+                                      describe_state(wrong_tag, t)}),
             "res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=MIX_SECTION_INFO info=513 nid=0");
   // No page state in the text: nothing to compare.
-  EXPECT_EQ(page_evidence_tokens({0x11fc00, "memmap:35", "", "offline stopped at pfn 0x11fc00, a memmap page of the departing memory"}), "");
+  EXPECT_EQ(page_evidence_tokens(
+                {0x11fc00, "memmap:35", "", "offline stopped at pfn 0x11fc00, a memmap page of the departing memory"}),
+            "");
 }
 
 TEST(ReproducerExpect, AConsoleReportIsLookedForAgain) {
@@ -461,7 +488,8 @@ TEST(ReproducerExpect, AConsoleReportIsLookedForAgain) {
   auto matches = [&](const std::string& expect_text, const std::string& log) {
     const std::string e = write("c.expect", expect_text);
     const std::string l = write("c.log", log);
-    return shell("tr -d '\\r' < " + l + " | sed 's/^\\[ *[0-9]*\\.[0-9]*\\] //' > " + l + ".txt && awk -f " + awk + " " + e + " " + l + ".txt");
+    return shell("tr -d '\\r' < " + l + " | sed 's/^\\[ *[0-9]*\\.[0-9]*\\] //' > " + l + ".txt && awk -f " + awk +
+                 " " + e + " " + l + ".txt");
   };
   EXPECT_EQ(matches(ex, data("console/panic-no-root-6.1.log")),
             "console panic Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\n");
@@ -469,8 +497,9 @@ TEST(ReproducerExpect, AConsoleReportIsLookedForAgain) {
   // Without a failed run every kind is looked for; the refusal's page dumps are still not reports.
   EXPECT_EQ(matches(reproducer_expect(s, nullptr), data("console/busy-refusal-6.1.log")), "");
   EXPECT_EQ(matches(reproducer_expect(s, nullptr), data("console/movable-removed-6.1.log")), "");
-  EXPECT_EQ(matches(reproducer_expect(s, nullptr), "[    5.1] WARNING: CPU: 1 PID: 7 at mm/memory_hotplug.c:1234 f+0x1\n"),
-            "console warning WARNING: CPU: 1 PID: 7 at mm/memory_hotplug.c:1234 f+0x1\n");
+  EXPECT_EQ(
+      matches(reproducer_expect(s, nullptr), "[    5.1] WARNING: CPU: 1 PID: 7 at mm/memory_hotplug.c:1234 f+0x1\n"),
+      "console warning WARNING: CPU: 1 PID: 7 at mm/memory_hotplug.c:1234 f+0x1\n");
 }
 
 TEST(ReproducerExpect, AFailureWithoutSignsTheScriptCanSeeSaysSo) {
@@ -478,7 +507,8 @@ TEST(ReproducerExpect, AFailureWithoutSignsTheScriptCanSeeSaysSo) {
   ScenarioResult f;
   f.verdict = Verdict::Fail;
   f.reason = "cycles-memtotal-stable failed";
-  for (int i = 0; i < 18; ++i) f.steps.push_back(step(i, "x", "hot1", "", i % 3 == 0 ? "added" : i % 3 == 1 ? "online" : "removed", true));
+  for (int i = 0; i < 18; ++i)
+    f.steps.push_back(step(i, "x", "hot1", "", i % 3 == 0 ? "added" : i % 3 == 1 ? "online" : "removed", true));
   CheckRecord c;
   c.step = -1;
   c.case_no = 1;
@@ -492,5 +522,6 @@ TEST(ReproducerExpect, AFailureWithoutSignsTheScriptCanSeeSaysSo) {
   EXPECT_TRUE(has_line(ex, "last 17"));
   EXPECT_TRUE(lines_starting(ex, "page ").empty());
   // The script says "could not tell" when expect names nothing it can look for.
-  EXPECT_NE(reproducer_script(s, "6.1").find("could not tell: ./expect names nothing this script can look for"), std::string::npos);
+  EXPECT_NE(reproducer_script(s, "6.1").find("could not tell: ./expect names nothing this script can look for"),
+            std::string::npos);
 }

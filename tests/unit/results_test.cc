@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "rig/results_report.h"
+#include "rig/report/results_report.h"
 
 #include <sstream>
 
@@ -34,7 +34,8 @@ TEST(Results, JsonCarriesTheContractFields) {
   r.steps.push_back(st);
   auto j = report_to_json({r, result(Verdict::Pass)});
   const auto& first = j["results"][0];
-  for (const char* key : {"scenario", "kernel", "verdict", "duration_s", "steps", "artifacts", "backend", "cpu", "accel"})
+  for (const char* key :
+       {"scenario", "kernel", "verdict", "duration_s", "steps", "artifacts", "backend", "cpu", "accel"})
     EXPECT_TRUE(first.contains(key)) << key;
   EXPECT_EQ(first["verdict"], "fail");
   EXPECT_EQ(first["backend"], "libvirt");
@@ -45,7 +46,7 @@ TEST(Results, JsonCarriesTheContractFields) {
   EXPECT_EQ(j["summary"]["total"], 2);
 }
 
-#include "rig/test_reports.h"
+#include "rig/report/test_reports.h"
 
 namespace {
 CheckRecord record(int step, int case_no, const std::string& name, CheckStatus status, const std::string& detail,
@@ -67,14 +68,16 @@ std::vector<ScenarioResult> mixed_results() {
   ScenarioResult fail = result(Verdict::Fail);
   fail.scenario = "leaky <&>";
   fail.reason = "case 1 check memmap-freed-section-33 failed";
-  fail.checks.push_back(record(0, 1, "memmap-freed-section-33", CheckStatus::Fail, "pfn 0x3e600-0x3e7ff (512 pages): left Reserved"));
+  fail.checks.push_back(
+      record(0, 1, "memmap-freed-section-33", CheckStatus::Fail, "pfn 0x3e600-0x3e7ff (512 pages): left Reserved"));
   fail.checks.back().pages.push_back({0x3e600, "memmap:33", "freed", "Reserved refcount 1"});
   fail.checks.push_back(record(-1, 5, "boot-tags-pgdat", CheckStatus::Pass, "86 pgdat pages"));
   fail.cases_covered = {1, 5};
   ScenarioResult xf = result(Verdict::XFail);
   xf.scenario = "shared-pgdat";
   xf.reason = "known kernel failure";
-  xf.checks.push_back(record(-1, 5, "boot-tags-pgdat", CheckStatus::XFail, "one page # holds two pgdats", "docs/known-failures.md#x"));
+  xf.checks.push_back(
+      record(-1, 5, "boot-tags-pgdat", CheckStatus::XFail, "one page # holds two pgdats", "docs/known-failures.md#x"));
   xf.checks.push_back(record(2, 4, "isolation-skips-memmap", CheckStatus::NotApplicable, "the unplug was refused"));
   xf.cases_covered = {5};
   xf.cases_not_applicable = {4};
@@ -85,7 +88,8 @@ ScenarioResult xpass_result() {
   ScenarioResult r = result(Verdict::XPass);
   r.scenario = "stale";
   r.reason = "known failure not seen, its check passed: case 5 boot-tags-pgdat";
-  r.checks.push_back(record(-1, 5, "boot-tags-pgdat", CheckStatus::XPass, "86 pgdat pages", "docs/known-failures.md#y"));
+  r.checks.push_back(
+      record(-1, 5, "boot-tags-pgdat", CheckStatus::XPass, "86 pgdat pages", "docs/known-failures.md#y"));
   ExpectedFailure x;
   x.case_no = 5;
   x.check = "boot-tags-pgdat";
@@ -151,7 +155,9 @@ TEST(Results, TableSummaryNamesCoverageAndXpass) {
   std::ostringstream out;
   print_table(rs, out);
   const std::string t = out.str();
-  EXPECT_NE(t.find("spec cases covered: 1,5; only n/a: 4; checks: 5 (1 failed, 1 xfail, 1 xpass, 1 n/a)\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("spec cases covered: 1,5; only n/a: 4; checks: 5 (1 failed, 1 xfail, 1 xpass, 1 n/a)\n"),
+            std::string::npos)
+      << t;
   EXPECT_NE(t.find("XPASS stale on 6.1.0-56-amd64: xfail entry case 5 boot-tags-pgdat"), std::string::npos) << t;
   EXPECT_NE(t.find("1 passed, 1 failed, 0 errors, 0 skipped, 1 xfail, 1 xpass\n"), std::string::npos) << t;
 }
@@ -161,15 +167,20 @@ TEST(TestReports, JunitCountsAndEscapes) {
   write_junit(mixed_results(), out);
   const std::string x = out.str();
   // 3 scenarios and 4 checks; skipped: the xfail scenario, its xfail check and its n/a check.
-  EXPECT_NE(x.find("<testsuites name=\"rig\" tests=\"7\" failures=\"2\" errors=\"0\" skipped=\"3\">"), std::string::npos) << x;
+  EXPECT_NE(x.find("<testsuites name=\"rig\" tests=\"7\" failures=\"2\" errors=\"0\" skipped=\"3\">"),
+            std::string::npos)
+      << x;
   EXPECT_NE(x.find("name=\"leaky &lt;&amp;&gt;\""), std::string::npos);
   EXPECT_NE(x.find("<failure message=\"case 1 check memmap-freed-section-33 failed\">"), std::string::npos);
   EXPECT_NE(x.find("<skipped message=\"xfail: known kernel failure\"/>"), std::string::npos);
   EXPECT_EQ(x.find("<failure", x.find("shared-pgdat")), std::string::npos) << "an xfail is not a failure";
-  EXPECT_NE(x.find("name=\"case4-isolation-skips-memmap-step2\" time=\"0\">\n      <skipped message=\"n/a: the unplug was refused\"/>"),
+  EXPECT_NE(x.find("name=\"case4-isolation-skips-memmap-step2\" time=\"0\">\n      <skipped message=\"n/a: the unplug "
+                   "was refused\"/>"),
             std::string::npos)
       << x;
-  EXPECT_NE(x.find("name=\"case1-memmap-freed-section-33-step0\" time=\"0\">\n      <failure message="), std::string::npos) << x;
+  EXPECT_NE(x.find("name=\"case1-memmap-freed-section-33-step0\" time=\"0\">\n      <failure message="),
+            std::string::npos)
+      << x;
 }
 
 TEST(TestReports, JunitXpassPassesWithANote) {
@@ -177,7 +188,8 @@ TEST(TestReports, JunitXpassPassesWithANote) {
   write_junit({xpass_result()}, out);
   const std::string x = out.str();
   EXPECT_NE(x.find("tests=\"2\" failures=\"0\" errors=\"0\" skipped=\"0\""), std::string::npos) << x;
-  EXPECT_NE(x.find("<system-out>XPASS: xfail entry case 5 boot-tags-pgdat (6.1.) no longer fails on 6.1.0-56-amd64"), std::string::npos)
+  EXPECT_NE(x.find("<system-out>XPASS: xfail entry case 5 boot-tags-pgdat (6.1.) no longer fails on 6.1.0-56-amd64"),
+            std::string::npos)
       << x;
 }
 
@@ -186,10 +198,16 @@ TEST(TestReports, KtapHasPlansSubtestsAndDirectives) {
   write_ktap(mixed_results(), out);
   const std::string k = out.str();
   EXPECT_EQ(k.rfind("KTAP version 1\n1..3\n", 0), 0u) << k;
-  EXPECT_NE(k.find("    not ok 1 case1-memmap-freed-section-33\n    # pfn 0x3e600-0x3e7ff (512 pages): left Reserved\n"), std::string::npos) << k;
-  EXPECT_NE(k.find("    ok 1 case5-boot-tags-pgdat # XFAIL docs/known-failures.md x\n    # one page   holds two pgdats\n"), std::string::npos)
+  EXPECT_NE(
+      k.find("    not ok 1 case1-memmap-freed-section-33\n    # pfn 0x3e600-0x3e7ff (512 pages): left Reserved\n"),
+      std::string::npos)
       << k;
-  EXPECT_NE(k.find("    ok 2 case4-isolation-skips-memmap # SKIP n/a: the unplug was refused\n"), std::string::npos) << k;
+  EXPECT_NE(
+      k.find("    ok 1 case5-boot-tags-pgdat # XFAIL docs/known-failures.md x\n    # one page   holds two pgdats\n"),
+      std::string::npos)
+      << k;
+  EXPECT_NE(k.find("    ok 2 case4-isolation-skips-memmap # SKIP n/a: the unplug was refused\n"), std::string::npos)
+      << k;
   EXPECT_NE(k.find("not ok 1 leaky <&>@6.1.0-56-amd64 # case 1 check"), std::string::npos) << k;
   EXPECT_NE(k.find("ok 2 shared-pgdat@6.1.0-56-amd64 # XFAIL known kernel failure\n"), std::string::npos) << k;
   EXPECT_NE(k.find("ok 3 s@6.1.0-56-amd64\n"), std::string::npos) << k;
@@ -200,5 +218,7 @@ TEST(TestReports, KtapXpassIsAnOkAfterAComment) {
   write_ktap({xpass_result()}, out);
   const std::string k = out.str();
   EXPECT_NE(k.find("    # XPASS docs/known-failures.md y\n    ok 1 case5-boot-tags-pgdat\n"), std::string::npos) << k;
-  EXPECT_NE(k.find("# XPASS case 5 boot-tags-pgdat (docs/known-failures.md y)\nok 1 stale@6.1.0-56-amd64\n"), std::string::npos) << k;
+  EXPECT_NE(k.find("# XPASS case 5 boot-tags-pgdat (docs/known-failures.md y)\nok 1 stale@6.1.0-56-amd64\n"),
+            std::string::npos)
+      << k;
 }

@@ -1,10 +1,10 @@
-#include "rig/scenario_file.h"
+#include "rig/scenario/scenario_file.h"
 
 #include <gtest/gtest.h>
 
 #include <boost/filesystem.hpp>
 
-#include "rig/errors.h"
+#include "rig/base/errors.h"
 
 using namespace rig;
 
@@ -74,7 +74,8 @@ TEST(ScenarioFile, RejectsUnalignedDimmAddress) {
 
 TEST(ScenarioFile, RejectsDimmBeyondMaxmem) {
   EXPECT_EQ(error_for("addr = \"0x100000000\"", "addr = \"0x2c0000000\""),
-            "x.toml: dimm[0].addr: 0x2c0000000+256M ends beyond maxmem: the device-memory window is [0x100000000, 0x2c0000000)");
+            "x.toml: dimm[0].addr: 0x2c0000000+256M ends beyond maxmem: the device-memory window is [0x100000000, "
+            "0x2c0000000)");
 }
 
 TEST(ScenarioFile, RejectsDimmBelowDeviceMemory) {
@@ -131,9 +132,7 @@ TEST(ScenarioFile, ReportsMalformedTomlWithLine) {
   EXPECT_NE(msg.find("malformed TOML"), std::string::npos) << msg;
 }
 
-TEST(ScenarioFile, MissingFileIsAUsageError) {
-  EXPECT_THROW(load_scenario_file("/nonexistent/x.toml"), UsageError);
-}
+TEST(ScenarioFile, MissingFileIsAUsageError) { EXPECT_THROW(load_scenario_file("/nonexistent/x.toml"), UsageError); }
 
 TEST(ScenarioFile, EveryShippedScenarioIsValid) {
   namespace fs = boost::filesystem;
@@ -199,7 +198,8 @@ TEST(ScenarioFile, XfailDefaults) {
 }
 
 TEST(ScenarioFile, RejectsLooseXfailEntries) {
-  EXPECT_EQ(xfail_error("pattern = \"^memmap:[0-9]+ expected freed\"\n", ""), "x.toml: xfail[0].pattern: required key is missing");
+  EXPECT_EQ(xfail_error("pattern = \"^memmap:[0-9]+ expected freed\"\n", ""),
+            "x.toml: xfail[0].pattern: required key is missing");
   EXPECT_EQ(xfail_error("\"^memmap:[0-9]+ expected freed\"", "\"\""),
             "x.toml: xfail[0].pattern: must not be empty (it is what makes the entry narrow)");
   std::string bad = xfail_error("\"^memmap:[0-9]+ expected freed\"", "\"memmap:([0-9]\"");
@@ -207,7 +207,8 @@ TEST(ScenarioFile, RejectsLooseXfailEntries) {
   EXPECT_EQ(xfail_error("max_pages = 512", "max_pages = 0"), "x.toml: xfail[0].max_pages: must be at least 1");
   EXPECT_EQ(xfail_error("check = \"offline-skips-memmap\"\n", ""), "x.toml: xfail[0].check: required key is missing");
   EXPECT_EQ(xfail_error("case = 4\n", ""), "x.toml: xfail[0].case: required key is missing");
-  EXPECT_EQ(xfail_error("evidence = \"docs/known-failures.md#case-4\"\n", ""), "x.toml: xfail[0].evidence: required key is missing");
+  EXPECT_EQ(xfail_error("evidence = \"docs/known-failures.md#case-4\"\n", ""),
+            "x.toml: xfail[0].evidence: required key is missing");
   EXPECT_EQ(xfail_error("max_pages", "pages = 1\nmax_pages"), "x.toml: xfail[0].pages: unknown key");
 }
 

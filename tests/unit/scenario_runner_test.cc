@@ -1,6 +1,6 @@
 // run_scenario on a scripted FakeMachine: step semantics, teardown and verdicts without a guest.
-#include "rig/results_report.h"
-#include "rig/scenario_runner.h"
+#include "rig/report/results_report.h"
+#include "rig/run/scenario_runner.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "fake_machine.h"
-#include "rig/scenario_file.h"
+#include "rig/scenario/scenario_file.h"
 
 using namespace rig;
 using namespace rig::testing;
@@ -132,7 +132,8 @@ TEST_F(Runner, UnplugRefusedWhenRemovalExpectedFails) {
   script_.unplug["dimm1"] = unplug(UnplugResult::Refused, "_OST 0x82 (device busy)");
   ScenarioResult r = run(scenario(std::string(kUnplugRemoved) + kExpectDimmAbsent));
   EXPECT_EQ(r.verdict, Verdict::Fail);
-  EXPECT_EQ(r.reason, "step 0 unplug dimm1: expected removed, got refused: _OST 0x82 (device busy); QEMU still lists the DIMM");
+  EXPECT_EQ(r.reason,
+            "step 0 unplug dimm1: expected removed, got refused: _OST 0x82 (device busy); QEMU still lists the DIMM");
   EXPECT_EQ(r.steps.size(), 1u) << "a mismatch stops later steps";
   EXPECT_EQ(log_->count("memory_devices"), 1u) << "the expect-dimm step did not run";
 }
@@ -200,10 +201,12 @@ TEST_F(Runner, HangAfterBootIsAnError) {
 }
 
 TEST_F(Runner, ConsoleBugDuringTheStepsFailsWithItsHeadline) {
-  script_.console_at["unplug:dimm1"] = "[   12.5] Offlined Pages 131072\n[   12.6] BUG: Bad page state in process kworker/u4:1  pfn:100000\n";
+  script_.console_at["unplug:dimm1"] =
+      "[   12.5] Offlined Pages 131072\n[   12.6] BUG: Bad page state in process kworker/u4:1  pfn:100000\n";
   ScenarioResult r = run(scenario(kUnplugRemoved));
   EXPECT_EQ(r.verdict, Verdict::Fail);
-  EXPECT_EQ(r.reason, "kernel reported bad-page-state (console line 2): BUG: Bad page state in process kworker/u4:1  pfn:100000");
+  EXPECT_EQ(r.reason,
+            "kernel reported bad-page-state (console line 2): BUG: Bad page state in process kworker/u4:1  pfn:100000");
   ASSERT_EQ(r.console_findings.size(), 1u);
   EXPECT_TRUE(r.steps[0].ok) << "the step itself went as expected";
 }
@@ -236,7 +239,8 @@ expect = "absent"
 
 TEST_F(Runner, OnlineWaitsForTheBlocksThenOnlinesThem) {
   script_.files["/sys/devices/system/memory/block_size_bytes"] = "8000000\n";
-  script_.exec = {{"cd /sys/devices/system/memory", {exec_exit(1), exec_exit(1), exec_ok("memory36 online zones=Movable\n")}}};
+  script_.exec = {
+      {"cd /sys/devices/system/memory", {exec_exit(1), exec_exit(1), exec_ok("memory36 online zones=Movable\n")}}};
   ScenarioResult r = run(scenario(R"(
 [[step]]
 action = "plug"
@@ -279,9 +283,11 @@ class SpecRunner : public Runner {
     script_probe(data("probe/movable-6.1-after.txt"), 918560);
   }
   void script_probe(const std::string& after, uint64_t node0_after_kb) {
-    const std::string before_mem = "@0\nNode 0 MemTotal:  910364 kB\nNode 0 MemFree:  500000 kB\n@1\nNode 1 MemTotal:  524288 kB\n"
-                                   "Node 1 MemFree:  500000 kB\n";
-    const std::string after_mem = fmt::format("@0\nNode 0 MemTotal:  {} kB\nNode 0 MemFree:  500000 kB\n", node0_after_kb);
+    const std::string before_mem =
+        "@0\nNode 0 MemTotal:  910364 kB\nNode 0 MemFree:  500000 kB\n@1\nNode 1 MemTotal:  524288 kB\n"
+        "Node 1 MemFree:  500000 kB\n";
+    const std::string after_mem =
+        fmt::format("@0\nNode 0 MemTotal:  {} kB\nNode 0 MemFree:  500000 kB\n", node0_after_kb);
     script_.exec = {
         {"== memory blocks", {exec_ok("== state\n")}},
         {"rig_probe/snapshot", {exec_ok(data("probe/movable-6.1-before.txt"))}},
@@ -290,7 +296,9 @@ class SpecRunner : public Runner {
         {"cat /proc/zoneinfo", {exec_ok("")}},
     };
   }
-  Scenario spec(const std::string& xfails = "") { return scenario("cases = [1, 5]\n" + std::string(kUnplugRemoved) + xfails); }
+  Scenario spec(const std::string& xfails = "") {
+    return scenario("cases = [1, 5]\n" + std::string(kUnplugRemoved) + xfails);
+  }
   // parse_scenario wants top-level keys before the tables.
   Scenario scenario(const std::string& extra) {
     std::string top, rest = extra;
@@ -320,8 +328,8 @@ TEST_F(SpecRunner, RecordedRemovalPassesWithEveryCheckJudged) {
   EXPECT_NE(std::find(r.cases_covered.begin(), r.cases_covered.end(), 1), r.cases_covered.end());
   for (int c : r.cases_not_applicable)
     EXPECT_EQ(std::find(r.cases_covered.begin(), r.cases_covered.end(), c), r.cases_covered.end()) << c;
-  for (const char* f : {"snapshot-boot.txt", "snapshot-before-step0.txt", "query-after-step0.txt", "guest-state-before-step0.txt",
-                        "guest-state-after-step0.txt", "result.json"})
+  for (const char* f : {"snapshot-boot.txt", "snapshot-before-step0.txt", "query-after-step0.txt",
+                        "guest-state-before-step0.txt", "guest-state-after-step0.txt", "result.json"})
     EXPECT_TRUE(boost::filesystem::exists(r.artifacts + "/" + f)) << f;
 }
 
@@ -331,7 +339,8 @@ TEST_F(SpecRunner, PlantedLeakFailsAndANarrowEntryMakesItXfail) {
   std::string after = data("probe/movable-6.1-after.txt");
   const std::string from = "Q 255488 512 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0";
   ASSERT_NE(after.find(from), std::string::npos);
-  after.replace(after.find(from), from.size(), "Q 255488 512 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=1 type=12 info=33");
+  after.replace(after.find(from), from.size(),
+                "Q 255488 512 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=1 type=12 info=33");
   script_probe(after, 918560 - 2048);
 
   ScenarioResult r = run(spec());
@@ -382,7 +391,9 @@ evidence = "docs/known-failures.md#planted"
 }
 
 TEST_F(SpecRunner, AnArtifactThatCannotBeWrittenIsAnError) {
-  before_start_ = [](const std::string& run_dir) { boost::filesystem::create_directories(run_dir + "/snapshot-boot.txt"); };
+  before_start_ = [](const std::string& run_dir) {
+    boost::filesystem::create_directories(run_dir + "/snapshot-boot.txt");
+  };
   ScenarioResult r = run(spec());
   EXPECT_EQ(r.verdict, Verdict::Error);
   EXPECT_NE(r.reason.find("snapshot-boot.txt"), std::string::npos) << r.reason;

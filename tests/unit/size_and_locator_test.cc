@@ -2,9 +2,9 @@
 
 #include <fstream>
 
-#include "rig/kernel_locator.h"
-#include "rig/errors.h"
-#include "rig/scenario_runner.h"
+#include "rig/host/kernel_locator.h"
+#include "rig/base/errors.h"
+#include "rig/run/scenario_runner.h"
 
 using namespace rig;
 
@@ -23,7 +23,7 @@ TEST(KernelLocator, ReadsTheReleaseFromTheSetupHeader) {
   const uint16_t off = 0x100;  // the version string sits at off + 0x200
   img[0x20E] = static_cast<char>(off & 0xff);
   img[0x20F] = static_cast<char>(off >> 8);
-  img.replace(0x300, 40, std::string("6.1.0-56-amd64 (debian-kernel@lists.de") );
+  img.replace(0x300, 40, std::string("6.1.0-56-amd64 (debian-kernel@lists.de"));
   std::ofstream(path, std::ios::binary) << img;
   EXPECT_EQ(bzimage_release(path), "6.1.0-56-amd64");
 }

@@ -1,4 +1,4 @@
-#include "rig/size.h"
+#include "rig/base/size.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,79 @@
+#include "rig/host/guest_image.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <boost/filesystem.hpp>
+
+#include "rig/base/errors.h"
+#include "rig/host/host_command.h"
+#include "rig/base/paths.h"
+#include "rig/host/qemu_process.h"
+
+namespace rig {
+namespace {
+
+// Size and mtime stand for a host file's content: cheap, and they change when a package upgrades.
+std::string file_stamp(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) return "absent";
+  return fmt::format("{}:{}:{}", path, st.st_size, st.st_mtime);
+}
+
+}  // namespace
+
+// Builds the probe against the kernel's build tree, cached by source and tree.
+std::string probe_module(const KernelImage& kernel, std::string* problem) {
+  if (kernel.build_dir.empty()) {
+    *problem =
+        fmt::format("no kernel build tree for {} (apt-get install linux-headers-{})", kernel.release, kernel.release);
+    return "";
+  }
+  const std::string images = rig_home() + "/images";
+  std::string key = read_text_file(images + "/probe/rig_probe.c") + read_text_file(images + "/build-probe.sh") +
+                    kernel.release + file_stamp(kernel.build_dir + "/Module.symvers") +
+                    file_stamp(kernel.build_dir + "/.config");
+  const std::string dir = cache_dir() + "/probes";
+  boost::filesystem::create_directories(dir);
+  const std::string out = fmt::format("{}/rig_probe-{}-{}.ko", dir, kernel.release, content_hash(key));
+  if (boost::filesystem::exists(out)) return out;
+  const std::string log = out + ".log";
+  int rc = run_to_log({"/bin/sh", images + "/build-probe.sh", kernel.build_dir, out}, log);
+  if (rc != 0 || !boost::filesystem::exists(out)) {
+    *problem = fmt::format("building the probe for {} failed (exit {}); see {}", kernel.release, rc, log);
+    return "";
+  }
+  return out;
+}
+
+std::string guest_initramfs(const KernelImage& kernel) { return guest_image(kernel).initramfs; }
+
+GuestImage guest_image(const KernelImage& kernel) {
+  GuestImage img;
+  img.probe = probe_module(kernel, &img.probe_problem);
+  const std::string images = rig_home() + "/images";
+  const std::string script = images + "/build-initramfs.sh";
+  if (!boost::filesystem::exists(script)) throw InfraError(fmt::format("image recipe missing: {}", script));
+  std::string qga = find_program("qemu-ga");
+  if (qga.empty() && boost::filesystem::exists("/usr/sbin/qemu-ga")) qga = "/usr/sbin/qemu-ga";
+  if (qga.empty()) throw InfraError("qemu-ga not found (apt-get install qemu-guest-agent)");
+  const std::string busybox = find_program("busybox");
+  if (busybox.empty()) throw InfraError("busybox not found (apt-get install busybox-static)");
+
+  std::string key_material = read_text_file(script) + read_text_file(images + "/init") + kernel.release + "\n" +
+                             file_stamp(qga) + file_stamp(busybox) + file_stamp(img.probe);
+  const std::string dir = cache_dir() + "/images";
+  boost::filesystem::create_directories(dir);
+  img.initramfs = fmt::format("{}/initramfs-{}-{}.cpio.gz", dir, kernel.release, content_hash(key_material));
+  if (boost::filesystem::exists(img.initramfs)) return img;
+
+  const std::string log = img.initramfs + ".log";
+  std::vector<std::string> argv = {"/bin/sh", script, img.initramfs, kernel.release};
+  if (!img.probe.empty()) argv.push_back(img.probe);
+  int rc = run_to_log(argv, log);
+  if (rc != 0 || !boost::filesystem::exists(img.initramfs))
+    throw InfraError(fmt::format("building the guest image failed (exit {}); see {}", rc, log));
+  return img;
+}
+
+}  // namespace rig

@@ -1,0 +1,58 @@
+// Pure translation of a scenario into libvirt domain XML and device XML (the libvirt backend's
+// counterpart of qemu_args.h). No I/O: unit-tested against golden files.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rig/scenario/scenario.h"
+#include "rig/base/text.h"
+
+namespace rig {
+
+struct LibvirtDomainSpec {
+  std::string name;                  // domain_name(): carries the rig's prefix
+  std::string domain_type = "qemu";  // "qemu" (TCG) or "kvm"
+  std::string kernel;
+  std::string initrd;
+  // Unix channel named org.qemu.guest_agent.0; empty: libvirt picks the path. libvirt connects to
+  // it itself (verified), so a LibvirtMachine reaches the agent through virDomainQemuAgentCommand.
+  std::string qga_socket;
+  std::vector<std::string> extra_kernel_args;  // as the QEMU backend's (console=ttyS0 panic=-1)
+};
+
+// Every domain the rig defines starts with this; `rig cleanup` removes the ones left behind.
+inline const char* rig_domain_prefix() { return "rig-"; }
+// rig-<pid>-<n>-<scenario>, the scenario reduced to [A-Za-z0-9_-].
+std::string domain_name(long pid, int n, const std::string& scenario);
+bool is_rig_domain(const std::string& name);
+
+// The libvirt user alias of a DIMM (libvirt requires the "ua-" prefix); QEMU's device id is the same.
+std::string dimm_alias(const Dimm& d);
+
+// Why this backend cannot run the scenario as the QEMU backend does; empty if it can.
+std::string libvirt_skip_reason(const Scenario& s);
+
+// The machine type libvirt is given: pc-i440fx-5.0 or pc-q35-5.0 when a node has no memory
+// (newer types make a 0-byte backend per cell, which QEMU rejects), else the scenario's.
+std::string libvirt_machine_type(const Scenario& s);
+
+// The whole domain: direct kernel boot with the QEMU backend's kernel command line (memmap= for
+// boot DIMMs), NUMA cells, present DIMMs at their pinned bases, console file, agent channel.
+// Throws UsageError for a scenario with a skip reason.
+std::string domain_xml(const Scenario& s, const LibvirtDomainSpec& spec);
+
+// One <memory model='dimm'> device, for the domain and for virDomainAttachDeviceFlags. libvirt
+// requires a slot beside the base; a DIMM's slot is its index in the scenario's DIMM list, so a
+// DIMM keeps its slot over unplug and re-plug.
+std::string dimm_device_xml(const Dimm& d, int slot);
+int dimm_slot(const Scenario& s, const Dimm& d);
+
+// The directory pool a run's kernel and initramfs are uploaded to (virStorageVolUpload), named
+// like its domain, under /var/lib/libvirt/images on the libvirt host, readable by QEMU whatever
+// user libvirt runs it as.
+std::string storage_pool_xml(const std::string& name);
+// One raw volume of `bytes` in that pool, readable by QEMU.
+std::string storage_volume_xml(const std::string& name, uint64_t bytes);
+
+}  // namespace rig

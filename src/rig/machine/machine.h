@@ -1,0 +1,155 @@
+// The machine layer: one interface for a guest the rig drives, whatever runs it: QEMU
+// (qemu_machine.h) or libvirt (libvirt_machine.h). Nothing above this interface
+// speaks QMP or builds a command line, and nothing assumes the rig booted the guest itself.
+#pragma once
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "rig/base/clock.h"
+#include "rig/machine/console_parser.h"
+#include "rig/machine/qmp/guest_agent.h"
+#include "rig/machine/qmp/qmp_protocol.h"
+#include "rig/scenario/scenario.h"
+
+namespace rig {
+
+// Every wait the machine layer does, scaled for emulation (TCG is 10-50x slower than KVM).
+struct Timeouts {
+  double boot = 180;      // QEMU start to a guest agent that answers
+  double step = 120;      // one plug or unplug, unless the step sets its own
+  double guest_cmd = 60;  // one command through the guest agent
+  double shutdown = 15;   // QMP quit to process exit, before SIGTERM
+  double watchdog = 90;   // no console output, no QMP or agent answer: the guest is hung
+  double poll = 0.2;      // pause between two looks at something the guest does asynchronously
+};
+
+// What every backend boots: the scenario's machine, the kernel and guest image, where the run's
+// files go and how long each wait may take.
+struct GuestBoot {
+  Scenario scenario;
+  std::string kernel_path;
+  std::string kernel_release;
+  std::string initrd;
+  std::string accel = "tcg";  // kvm or tcg (libvirt: <domain type='kvm'> or 'qemu')
+  std::string run_dir;        // exists, mode 0700; the machine writes its sockets, console and logs here
+  Timeouts timeouts;
+};
+
+// The guest stopped being a guest: it crashed (panic, QEMU exited), hung, or the rig lost it.
+class GuestDown : public std::runtime_error {
+ public:
+  // Crashed: panic or QEMU ended by the kernel; Reported: the kernel printed a report (BUG, Oops,
+  // a hung task, a soft lockup) and the step was ended at once; Hung: silent and not answering;
+  // Exited: QEMU went away (killed, QMP closed).
+  enum class Kind { Crashed, Reported, Hung, Exited };
+  GuestDown(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
+  Kind kind() const { return kind_; }
+
+ private:
+  Kind kind_;
+};
+
+enum class UnplugResult { Removed, Refused, Timeout };
+const char* unplug_result_name(UnplugResult r);
+
+struct UnplugOutcome {
+  UnplugResult result = UnplugResult::Timeout;
+  int ost_status = -1;  // last _OST status the guest reported, -1 if none
+  std::string detail;
+};
+
+struct PlugOutcome {
+  bool added = false;
+  int ost_status = -1;
+  std::string detail;
+};
+
+struct MemoryDevice {
+  std::string id;
+  uint64_t addr = 0;
+  uint64_t size = 0;
+  int node = -1;
+};
+
+// What the runner set up in a guest before its first step (the probe's boot-time snapshot). A
+// backend that saves ready guests keeps it beside the guest's state and hands it back on restore.
+struct ReadyState {
+  std::string probe_snapshot;  // raw text of the probe's boot-time snapshot; empty: no probe
+};
+
+// How the guest got to the point where its agent answers.
+struct StartInfo {
+  bool restored = false;
+  std::string snapshot;  // restored: the snapshot file it came from; booted: the one saved, if any
+  std::string key;       // the snapshot key (kernel, topology, guest image, QEMU version)
+  std::string fallback;  // why a cached snapshot was not used (missing, stale, refused); empty if none
+  std::string note;      // a boot that had to be repeated, and why; empty if none
+  ReadyState ready;      // restored: what the runner saved with it
+  double seconds = 0;    // boot or restore time
+};
+
+struct MachineInfo {
+  std::string backend;  // "qemu"
+  std::string accel;    // "kvm" or "tcg"
+  std::string cpu;
+  std::string kernel_release;
+  std::string command_line;  // how to start it again by hand
+};
+
+// QEMU's query-memory-devices answer as the rig's devices; `id_of` maps QEMU's device id to the
+// scenario's DIMM id (the libvirt backend's aliases carry a prefix).
+std::vector<MemoryDevice> memory_devices_from_qmp(const nlohmann::json& ret,
+                                                  const std::function<std::string(const std::string&)>& id_of);
+
+// A plug as the guest's _OST (source 1, the device check) answered it; and what a plug the guest
+// never answered is.
+PlugOutcome plug_acknowledged(const QmpEvent& ost);
+PlugOutcome plug_unacknowledged();
+
+// What every backend does with its console, whatever carries it.
+//
+// Throws GuestDown(Reported) for the first kernel report past `seen` after which the guest
+// cannot be trusted to finish the step (BUG, Oops, KASAN, a soft lockup, a hung task, an RCU
+// stall), after `read_more` has had two seconds to bring in the rest of the report.
+void throw_on_step_ending_report(const ConsoleParser& console, size_t& seen, const std::function<void()>& read_more);
+// The guest is gone: Crashed with the console's crash headline if it has one, else Exited with
+// `otherwise`.
+[[noreturn]] void throw_guest_gone(const ConsoleParser& console, const std::string& otherwise);
+// The no-output watchdog: after `watchdog_s` of silence since `last`, asks `answers` (the agent)
+// before calling it a hang; a hang runs `on_hang` (mark down, save evidence) and throws Hung.
+void check_watchdog(Clock::time_point last, double watchdog_s, const std::function<bool()>& answers,
+                    const std::function<void()>& on_hang);
+// The last `lines` lines of the console log at `console_path`, written to `out_path`.
+void write_console_tail(const std::string& console_path, const std::string& out_path, size_t lines = 200);
+
+class Machine {
+ public:
+  virtual ~Machine() = default;
+
+  // Brings the guest to the point where its agent answers. Throws GuestDown (the kernel
+  // crashed or hung on the way) or InfraError (the backend could not start).
+  virtual StartInfo start() = 0;
+  // Called once the runner's ready state is taken (booted guests only). A backend with a snapshot
+  // cache saves the guest and `ready` now; returns what it did (for the record), never throws for
+  // a cache problem (the run goes on without a snapshot).
+  virtual std::string save_ready(const ReadyState& ready) {
+    (void)ready;
+    return "";
+  }
+  virtual PlugOutcome plug_dimm(const Dimm& d, double timeout_s) = 0;
+  virtual UnplugOutcome unplug_dimm(const Dimm& d, double timeout_s) = 0;
+  virtual std::vector<MemoryDevice> memory_devices() = 0;
+  virtual GuestExecResult guest_exec(const std::string& script, double timeout_s) = 0;
+  virtual std::string guest_read_file(const std::string& path) = 0;
+  // Reads pending console output and events; throws GuestDown if the guest died or hung.
+  virtual void check_alive() = 0;
+  virtual const ConsoleParser& console() const = 0;
+  virtual MachineInfo info() const = 0;
+  // Stops the guest and releases everything; safe to call twice and after a crash.
+  virtual void shutdown() = 0;
+};
+
+}  // namespace rig

@@ -1,0 +1,93 @@
+#include "rig/machine/qemu/qemu_args.h"
+
+#include <fmt/format.h>
+
+#include "rig/base/size.h"
+
+namespace rig {
+
+std::string kernel_command_line(const Scenario& s, const std::vector<std::string>& extra) {
+  std::vector<std::string> args;
+  for (const auto& d : s.dimms)
+    if (d.boot) args.push_back(fmt::format("memmap={}@{}", format_size(d.size), format_hex(d.addr)));
+  args.insert(args.end(), s.machine.kernel_args.begin(), s.machine.kernel_args.end());
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::string out;
+  for (const auto& a : args) out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+
+std::string memory_backend_id(const Dimm& d) { return "mem-" + d.id; }
+
+nlohmann::json memory_backend_object_args(const Dimm& d) {
+  return {{"qom-type", "memory-backend-ram"}, {"id", memory_backend_id(d)}, {"size", d.size}};
+}
+
+nlohmann::json dimm_device_args(const Dimm& d) {
+  return {{"driver", "pc-dimm"}, {"id", d.id}, {"memdev", memory_backend_id(d)}, {"node", d.node}, {"addr", d.addr}};
+}
+
+std::vector<std::string> qemu_argv(const Scenario& s, const QemuLaunchSpec& spec) {
+  std::vector<std::string> a = {spec.qemu_binary};
+  auto add = [&a](std::initializer_list<std::string> xs) { a.insert(a.end(), xs); };
+  add({"-machine", s.machine.type, "-accel", spec.accel, "-cpu", s.machine.cpu});
+  add({"-smp", fmt::format("{}", s.machine.smp)});
+  add({"-m", fmt::format("{},slots={},maxmem={}", format_size(s.boot_ram()), s.machine.slots,
+                         format_size(s.machine.maxmem))});
+  for (const auto& n : s.nodes) {
+    std::string node = fmt::format("node,nodeid={}", n.id);
+    if (!n.cpus.empty()) node += ",cpus=" + n.cpus;
+    if (n.memory > 0) {
+      const std::string mem = fmt::format("ram-node{}", n.id);
+      add({"-object", fmt::format("memory-backend-ram,id={},size={}", mem, format_size(n.memory))});
+      node += ",memdev=" + mem;
+    }
+    add({"-numa", node});
+  }
+  for (const auto& d : s.dimms) {
+    if (!d.present) continue;
+    add({"-object", fmt::format("memory-backend-ram,id={},size={}", memory_backend_id(d), format_size(d.size))});
+    add({"-device", fmt::format("pc-dimm,id={},memdev={},node={},addr={}", d.id, memory_backend_id(d), d.node,
+                                format_hex(d.addr))});
+  }
+  add({"-kernel", spec.kernel});
+  if (!spec.initrd.empty()) add({"-initrd", spec.initrd});
+  add({"-append", kernel_command_line(s, spec.extra_kernel_args)});
+  // No defaults: no NIC, no VGA, no monitor on stdio. The console goes to a file the rig reads
+  // while the guest runs (a file never blocks QEMU the way an unread socket can).
+  add({"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"});
+  if (spec.serial == "mon:stdio")
+    add({"-serial", "mon:stdio"});
+  else
+    add({"-chardev",
+         fmt::format("file,id=console,path={}{}", spec.console_log, spec.console_append ? ",append=on" : ""), "-serial",
+         "chardev:console"});
+  add({"-qmp", fmt::format("unix:{},server=on,wait=off", spec.qmp_socket)});
+  add({"-chardev", fmt::format("socket,id=qga,path={},server=on,wait=off", spec.qga_socket)});
+  add({"-device", "virtio-serial-pci,id=vser0", "-device",
+       "virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0"});
+  // Start paused: the rig connects QMP first, so no event is missed, then sends "cont".
+  if (spec.paused) add({"-S"});
+  if (!spec.incoming.empty()) add({"-incoming", spec.incoming});
+  return a;
+}
+
+std::string shell_join(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& arg : argv) {
+    if (!out.empty()) out += ' ';
+    bool plain = !arg.empty() &&
+                 arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=,./:@+%") ==
+                     std::string::npos;
+    if (plain) {
+      out += arg;
+    } else {
+      out += '\'';
+      for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      out += '\'';
+    }
+  }
+  return out;
+}
+
+}  // namespace rig

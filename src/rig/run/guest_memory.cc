@@ -1,0 +1,150 @@
+#include "rig/run/guest_memory.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "rig/base/errors.h"
+
+namespace rig {
+
+namespace {
+constexpr const char* kProbeDir = "/sys/kernel/debug/rig_probe";
+}
+
+SnapshotText read_probe_snapshot(Machine& m, double timeout_s) {
+  GuestExecResult r = m.guest_exec(fmt::format("cat {}/snapshot", kProbeDir), timeout_s);
+  if (!r.ok())
+    throw InfraError(fmt::format("the probe is not loaded in the guest ({}): is there a build tree for this kernel?",
+                                 r.err.empty() ? "no rig_probe in debugfs" : r.err.substr(0, 200)));
+  return {parse_probe_snapshot(r.out), r.out};
+}
+
+std::vector<std::string> query_batches(const std::string& ranges) {
+  std::vector<std::string> out;
+  std::string cur;
+  uint64_t pfns = 0, tokens = 0;
+  auto flush = [&] {
+    if (!cur.empty()) out.push_back(cur);
+    cur.clear();
+    pfns = tokens = 0;
+  };
+  for (auto [first, last] : parse_query_ranges(ranges)) {
+    while (true) {
+      // A range longer than one query allows is split; each piece is asked in order.
+      const uint64_t piece_last = std::min(last, first + kProbeQueryMaxPfns - 1);
+      const uint64_t n = piece_last - first + 1;
+      std::string tok = first == piece_last ? std::to_string(first) : fmt::format("{}-{}", first, piece_last);
+      if (pfns + n > kProbeQueryMaxPfns || tokens + 1 > kProbeQueryMaxRanges ||
+          cur.size() + tok.size() + 1 > kProbeQueryMaxText)
+        flush();
+      cur += (cur.empty() ? "" : " ") + tok;
+      pfns += n;
+      ++tokens;
+      if (piece_last == last) break;
+      first = piece_last + 1;
+    }
+  }
+  flush();
+  return out;
+}
+
+std::vector<PfnStateRun> query_probe(Machine& m, const std::string& ranges, std::string* raw, double timeout_s) {
+  std::vector<PfnStateRun> all;
+  if (raw) raw->clear();
+  for (const auto& batch : query_batches(ranges)) {
+    // One write of the whole batch (echo), then a fresh read; the probe also accepts the text in
+    // several writes of one open file, and starts over at position 0 (docs/probe-format.md).
+    GuestExecResult r =
+        m.guest_exec(fmt::format("echo '{}' > {}/query && cat {}/query", batch, kProbeDir, kProbeDir), timeout_s);
+    if (!r.ok()) {
+      if (r.err.find("Invalid argument") != std::string::npos ||
+          r.err.find("Argument list too long") != std::string::npos)
+        throw ProbeFormatError(fmt::format("the probe rejected the query: {}", r.err.substr(0, 200)));
+      throw InfraError(fmt::format("probe query failed: {}", r.err.substr(0, 200)));
+    }
+    if (raw) *raw += r.out;
+    auto runs = parse_probe_query(r.out);
+    check_query_covers(runs, batch);
+    all.insert(all.end(), runs.begin(), runs.end());
+  }
+  return all;
+}
+
+std::optional<uint64_t> parse_node_memtotal(const std::string& meminfo) {
+  return parse_node_meminfo_field(meminfo, "MemTotal");
+}
+
+std::optional<uint64_t> parse_node_meminfo_field(const std::string& meminfo, const std::string& field) {
+  std::istringstream in(meminfo);
+  std::string line;
+  const std::string key = " " + field + ":";
+  while (std::getline(in, line)) {
+    auto at = line.find(key);
+    if (at == std::string::npos) continue;
+    std::istringstream v(line.substr(at + key.size()));
+    uint64_t kb = 0;
+    if (v >> kb) return kb;
+  }
+  return std::nullopt;
+}
+
+std::map<int, uint64_t> parse_zoneinfo_pcp_pages(const std::string& zoneinfo) {
+  std::map<int, uint64_t> out;
+  std::istringstream in(zoneinfo);
+  std::string line;
+  int node = -1;
+  while (std::getline(in, line)) {
+    if (line.rfind("Node ", 0) == 0) {
+      node = std::atoi(line.c_str() + 5);
+      out[node] += 0;
+      continue;
+    }
+    auto at = line.find("count:");
+    if (node < 0 || at == std::string::npos || line.find_first_not_of(' ') != at) continue;
+    out[node] += std::strtoull(line.c_str() + at + 6, nullptr, 10);
+  }
+  return out;
+}
+
+NodeMemTotals read_node_memtotals(Machine& m, double timeout_s) {
+  NodeMemTotals out;
+  for (const auto& [nid, tf] : read_node_meminfo(m, timeout_s)) out[nid] = tf.first;
+  return out;
+}
+
+std::map<int, std::pair<uint64_t, uint64_t>> read_node_meminfo(Machine& m, double timeout_s) {
+  GuestExecResult r = m.guest_exec(
+      "for d in /sys/devices/system/node/node[0-9]*; do echo \"@${d##*node}\"; cat \"$d/meminfo\"; done", timeout_s);
+  if (!r.ok()) throw InfraError("cannot read node meminfo: " + r.err);
+  GuestExecResult z = m.guest_exec("cat /proc/zoneinfo", timeout_s);
+  if (!z.ok())
+    throw InfraError(fmt::format("cannot read the guest's /proc/zoneinfo (exit {}): {}", z.exit_code, z.err));
+  const auto pcp = parse_zoneinfo_pcp_pages(z.out);
+  std::map<int, std::pair<uint64_t, uint64_t>> out;
+  std::istringstream in(r.out);
+  std::string line, block;
+  int nid = -1;
+  auto flush = [&] {
+    if (nid >= 0) {
+      auto total = parse_node_meminfo_field(block, "MemTotal");
+      auto free = parse_node_meminfo_field(block, "MemFree");
+      auto in_pcp = pcp.find(nid);
+      if (total && free) out[nid] = {*total, *free + (in_pcp == pcp.end() ? 0 : in_pcp->second * 4)};
+    }
+    block.clear();
+  };
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] == '@') {
+      flush();
+      nid = std::stoi(line.substr(1));
+    } else {
+      block += line + "\n";
+    }
+  }
+  flush();
+  return out;
+}
+
+}  // namespace rig

@@ -1,0 +1,46 @@
+// Reads the guest's memory state through the Machine interface (every guest command bounded by
+// the caller's timeouts table: `timeout_s` is its guest_cmd): the probe's snapshot and
+// queries (images/probe), and each node's MemTotal.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rig/spec/case_checks.h"
+#include "rig/machine/machine.h"
+#include "rig/spec/memmap_snapshot.h"
+
+namespace rig {
+
+struct SnapshotText {
+  MemmapSnapshot snapshot;
+  std::string raw;  // kept as an artifact
+};
+
+// Throws InfraError when the probe is not loaded, ProbeFormatError when its output is bad.
+SnapshotText read_probe_snapshot(Machine& m, double timeout_s);
+// The state now of `ranges` ("a-b c ..."); returns parsed runs and the raw answer (the answers of
+// all batches, one after the other, when the query had to be split). Throws ProbeFormatError when
+// the answer does not cover every asked pfn exactly once and in order, or the probe rejects it.
+std::vector<PfnStateRun> query_probe(Machine& m, const std::string& ranges, std::string* raw, double timeout_s);
+// The probe's limits per query (images/probe/rig_probe.c MAX_QUERY_PFNS, MAX_QUERY_RANGES) and a
+// bound on the text of one guest command.
+constexpr uint64_t kProbeQueryMaxPfns = 1ull << 22;
+constexpr uint64_t kProbeQueryMaxRanges = 1ull << 16;
+constexpr size_t kProbeQueryMaxText = 60000;
+// Pure: splits `ranges` into queries within those limits, in order (ranges renormalized to
+// decimal). Throws ProbeFormatError for a malformed range.
+std::vector<std::string> query_batches(const std::string& ranges);
+NodeMemTotals read_node_memtotals(Machine& m, double timeout_s);
+// Node id -> {MemTotal, free} in kB, where free is MemFree plus the pages sitting in per-cpu
+// lists (/proc/zoneinfo "count:"): since 5.14 those hold whole order-9 blocks, so a freed 2 MiB
+// memmap block can hide there and MemFree alone jumps by 4 MiB (seen on Debian 6.1).
+std::map<int, std::pair<uint64_t, uint64_t>> read_node_meminfo(Machine& m, double timeout_s);
+// Pure: /proc/zoneinfo -> node id -> pages in per-cpu lists.
+std::map<int, uint64_t> parse_zoneinfo_pcp_pages(const std::string& zoneinfo);
+// Pure: "Node 0 MemTotal:  918560 kB" lines of one meminfo file -> kB.
+std::optional<uint64_t> parse_node_memtotal(const std::string& meminfo);
+std::optional<uint64_t> parse_node_meminfo_field(const std::string& meminfo, const std::string& field);
+
+}  // namespace rig

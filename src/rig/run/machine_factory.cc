@@ -1,0 +1,78 @@
+#include "rig/run/machine_factory.h"
+
+#include <fmt/format.h>
+
+#include "rig/base/errors.h"
+#include "rig/machine/libvirt/libvirt_machine.h"
+#include "rig/machine/libvirt/libvirt_xml.h"
+#include "rig/machine/qemu/qemu_machine.h"
+
+namespace rig {
+
+void validate_backend(const BackendConfig& b) {
+  if (b.backend != "qemu" && b.backend != "libvirt")
+    throw UsageError(fmt::format("--backend {}: unknown backend (qemu or libvirt)", b.backend));
+  if (b.accel != "auto" && b.accel != "kvm" && b.accel != "tcg")
+    throw UsageError(fmt::format("--accel {}: must be auto, kvm or tcg", b.accel));
+  if (b.backend == "qemu" && !b.connect.empty())
+    throw UsageError(
+        fmt::format("--connect {}: only the libvirt backend connects to a URI (add --backend libvirt)", b.connect));
+  if (b.backend == "libvirt") {
+    const std::string uri = b.connect.empty() ? default_libvirt_uri() : b.connect;
+    if (uri.rfind("qemu", 0) != 0 || uri.find("://") == std::string::npos)
+      throw UsageError(
+          fmt::format("--connect {}: not a libvirt QEMU URI (e.g. qemu:///system or qemu+tcp://HOST/system)", uri));
+  }
+}
+
+void check_backend_reachable(const BackendConfig& b) {
+  if (b.backend != "libvirt") return;
+  libvirt_reachable(b.connect.empty() ? default_libvirt_uri() : b.connect);
+}
+
+std::string backend_skip_reason(const BackendConfig& b, const Scenario& s) {
+  if (b.backend == "libvirt") {
+    const std::string why = libvirt_skip_reason(s);
+    return why.empty() ? "" : "the libvirt backend cannot run it as the QEMU backend does: " + why;
+  }
+  return "";
+}
+
+bool guests_run_here(const BackendConfig& b, const std::string& this_host) {
+  if (b.backend != "libvirt") return true;
+  const std::string uri = b.connect.empty() ? default_libvirt_uri() : b.connect;
+  const size_t scheme = uri.find("://");
+  if (scheme == std::string::npos) return true;  // an alias or a bare name: assume this host
+  std::string host = uri.substr(scheme + 3, uri.find_first_of("/?", scheme + 3) - (scheme + 3));
+  if (const size_t at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') - 1);  // [::1]:16509
+  } else if (const size_t colon = host.find(':'); colon != std::string::npos) {
+    host.erase(colon);
+  }
+  return host.empty() || host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == this_host;
+}
+
+std::unique_ptr<Machine> make_machine(const BackendConfig& b, const MachineSetup& setup) {
+  if (b.backend == "qemu") {
+    QemuMachineConfig cfg;
+    static_cast<GuestBoot&>(cfg) = setup;
+    cfg.qemu_binary = b.qemu;
+    cfg.snapshots = setup.snapshots;
+    cfg.kernel_hash = setup.kernel_hash;
+    cfg.initrd_hash = setup.initrd_hash;
+    cfg.qemu_version = setup.qemu_version;
+    cfg.probe = setup.probe;
+    return std::make_unique<QemuMachine>(cfg);
+  }
+  validate_backend(b);
+  if (b.backend == "libvirt") {
+    LibvirtMachineConfig cfg;
+    static_cast<GuestBoot&>(cfg) = setup;
+    cfg.uri = b.connect.empty() ? default_libvirt_uri() : b.connect;
+    return std::make_unique<LibvirtMachine>(cfg);
+  }
+  throw UsageError(fmt::format("--backend {}: no machine for it", b.backend));
+}
+
+}  // namespace rig

@@ -1,0 +1,52 @@
+// The one place that picks a Machine backend. The runner and the suite get a MachineFactory built
+// here and never name a backend's class; adding a backend touches this file and its own files.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "rig/machine/machine.h"
+#include "rig/host/snapshot_cache.h"
+
+namespace rig {
+
+// What the user chose: the backend and what it needs (QEMU binary and accelerator, or a libvirt
+// connection URI).
+struct BackendConfig {
+  std::string backend = "qemu";  // "qemu" or "libvirt"
+  std::string qemu = "qemu-system-x86_64";
+  std::string accel = "auto";  // auto, kvm or tcg
+  std::string connect;         // libvirt URI; empty: default_libvirt_uri
+};
+
+inline const char* default_libvirt_uri() { return "qemu:///system"; }
+
+// Checks the choice before anything boots; throws UsageError with a one-line reason.
+void validate_backend(const BackendConfig& b);
+
+// Throws InfraError (one line) when the backend's service cannot be reached before anything boots:
+// for libvirt, a connection to the URI is opened and closed again.
+void check_backend_reachable(const BackendConfig& b);
+
+// Why the chosen backend cannot run `s` faithfully (the run is a skip with this reason); empty if
+// it can.
+std::string backend_skip_reason(const BackendConfig& b, const Scenario& s);
+
+// Whether the guests run on this host, so that they take its cores (host_slots.h): always under
+// QEMU; under libvirt unless the URI names another host (localhost and 127.x/::1 are this one).
+// `this_host` is this machine's name (gethostname). Pure.
+bool guests_run_here(const BackendConfig& b, const std::string& this_host);
+
+// What every backend needs to bring up one guest of one run.
+struct MachineSetup : GuestBoot {
+  // Snapshots (QEMU backend only): null boots every time. The libvirt backend always boots.
+  SnapshotCache* snapshots = nullptr;
+  std::string kernel_hash, initrd_hash, qemu_version;
+  bool probe = false;
+};
+
+// Builds the machine of the chosen backend. Throws UsageError for a backend it does not know and
+// InfraError for one that cannot run here.
+std::unique_ptr<Machine> make_machine(const BackendConfig& b, const MachineSetup& setup);
+
+}  // namespace rig

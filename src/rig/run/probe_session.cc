@@ -1,0 +1,163 @@
+#include "rig/run/probe_session.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "rig/base/clock.h"
+#include "rig/base/errors.h"
+#include "rig/spec/page_accounting.h"
+
+namespace rig {
+
+CheckRecord raw_check_record(int step, const CaseCheck& c) {
+  CheckRecord rec;
+  rec.step = step;
+  rec.case_no = c.case_no;
+  rec.name = c.name;
+  rec.ok = c.ok;
+  rec.detail = c.detail;
+  rec.applicable = c.applicable;
+  rec.status = !c.applicable ? CheckStatus::NotApplicable : c.ok ? CheckStatus::Pass : CheckStatus::Fail;
+  for (const auto& p : c.offenders) rec.pages.push_back({p.pfn, p.roles, p.expected, p.seen});
+  return rec;
+}
+
+ProbeSession::ProbeSession(Machine& m, const Timeouts& timeouts, std::string artifacts_dir,
+                           std::vector<CheckRecord>& checks, std::function<void(const std::string&)> progress)
+    : m_(m), timeouts_(timeouts), dir_(std::move(artifacts_dir)), checks_(checks), progress_(std::move(progress)) {}
+
+namespace {
+// Adds the time of a probe-session call to the session's total.
+struct Timed {
+  explicit Timed(double& total) : total_(total) {}
+  ~Timed() { total_ += seconds_since(start_); }
+  double& total_;
+  Clock::time_point start_ = Clock::now();
+};
+}  // namespace
+
+std::string ProbeSession::at_boot() {
+  Timed t(seconds_);
+  SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
+  boot_tags(snap.raw, snap.snapshot);
+  return snap.raw;
+}
+
+void ProbeSession::at_boot_restored(const std::string& raw) {
+  Timed t(seconds_);
+  boot_tags(raw, parse_probe_snapshot(raw));
+}
+
+void ProbeSession::boot_tags(const std::string& raw, const MemmapSnapshot& snap) {
+  save("snapshot-boot.txt", raw);
+  boot_ = snap;
+  progress_(fmt::format("  probe: {} sections, {} page runs, encoding {}, struct page {} B, {}-level paging",
+                        boot_.sections.size(), boot_.runs.size(), boot_.encoding, boot_.struct_page,
+                        boot_.paging_levels));
+  for (auto& c : check_boot_tags(boot_)) record(-1, c);
+}
+
+void ProbeSession::before_unplug(int step, const Dimm& d, StepResult& r) {
+  Timed t(seconds_);
+  SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
+  save(fmt::format("snapshot-before-step{}.txt", step), snap.raw);
+  save_guest_state(fmt::format("guest-state-before-step{}.txt", step));
+  before_ = snap.snapshot;
+  mem_before_ = read_node_memtotals(m_, timeouts_.guest_cmd);
+  analysis_ = analyze_removal(before_, d.addr >> 12, d.size >> 12);
+  console_lines_ = m_.console().lines_seen();
+  for (const auto& sp : analysis_.sections) {
+    std::string cases;
+    for (int c : sp.cases) cases += fmt::format("{}{}", cases.empty() ? "" : ",", c);
+    r.analysis.push_back(
+        fmt::format("section {}: case {}: {}", sp.section, cases.empty() ? "-" : cases, sp.explanation));
+  }
+  if (analysis_.pgdat_inside)
+    r.analysis.push_back(fmt::format("node {}'s pgdat lives in this DIMM (case 5)", analysis_.node));
+  for (const auto& o : analysis_.order) r.analysis.push_back("order: " + o);
+  for (const auto& c : analysis_.cycles) r.analysis.push_back("cycle: " + c);
+  for (const auto& line : r.analysis) progress_("  " + line);
+}
+
+void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
+  Timed t(seconds_);
+  if (outcome == UnplugResult::Timeout) return;  // the guest is mid-way: no state to judge
+  std::string raw;
+  std::string ranges = query_ranges(before_) + fmt::format(" {}-{}", d.addr >> 12, ((d.addr + d.size) >> 12) - 1);
+  auto after = states_by_pfn(query_probe(m_, ranges, &raw, timeouts_.guest_cmd));
+  save(fmt::format("query-after-step{}.txt", step), raw);
+  if (outcome == UnplugResult::Removed) {
+    // A page caught between the allocator's lists looks lost for an instant: read those again,
+    // a few times, before judging (a leaked page stays as it is).
+    const auto expected = expected_fates(before_, d.addr >> 12, d.size >> 12, true);
+    for (int again = 1; again <= kSettleReads; ++again) {
+      const auto pending = unsettled_pages(expected, after);
+      if (pending.empty()) break;
+      std::this_thread::sleep_for(std::chrono::duration<double>(timeouts_.poll));
+      std::string list, reread;
+      for (uint64_t pfn : pending) list += fmt::format("{}{}", list.empty() ? "" : " ", pfn);
+      for (const auto& [pfn, st] : states_by_pfn(query_probe(m_, list, &reread, timeouts_.guest_cmd))) after[pfn] = st;
+      save(fmt::format("query-after-step{}-reread{}.txt", step, again), reread);
+      progress_(fmt::format("  {} pages looked lost (refcount 0, not free): read again ({})", pending.size(), again));
+    }
+  }
+  save_guest_state(fmt::format("guest-state-after-step{}.txt", step));
+  NodeMemTotals mem_after = read_node_memtotals(m_, timeouts_.guest_cmd);
+  std::vector<CaseCheck> checks;
+  if (outcome == UnplugResult::Removed) {
+    checks = check_after_removal(analysis_, before_, mem_before_, d.addr >> 12, d.size >> 12, after, mem_after);
+    gone_nodes_.insert(analysis_.node);
+  } else {
+    std::vector<std::vector<std::string>> dumps;
+    for (const auto& f : m_.console().findings())
+      if (f.kind == "page-dump" && f.line_no > console_lines_) dumps.push_back(f.lines);
+    checks = check_after_refusal(analysis_, before_, mem_before_, after, mem_after, parse_page_dumps(dumps));
+  }
+  for (auto& c : checks) record(step, c);
+}
+
+void ProbeSession::after_plug(int step, const Dimm& d) {
+  Timed t(seconds_);
+  if (!boot_.node(d.node) || !gone_nodes_.count(d.node)) return;
+  SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
+  save(fmt::format("snapshot-after-step{}.txt", step), snap.raw);
+  for (auto& c : check_pgdat_reuse(boot_, snap.snapshot, d.node)) record(step, c);
+}
+
+void ProbeSession::record(int step, const CaseCheck& c) {
+  CheckRecord rec = raw_check_record(step, c);
+  progress_(fmt::format("  check case {} {}: {}{}", c.case_no, c.name,
+                        !c.applicable ? "n/a"
+                        : c.ok        ? "ok"
+                                      : "failed",
+                        c.ok && c.applicable ? "" : " - " + c.detail));
+  checks_.push_back(std::move(rec));
+}
+
+void ProbeSession::save(const std::string& name, const std::string& text) {
+  const std::string path = dir_ + "/" + name;
+  std::ofstream out(path);
+  out << text;
+  out.close();
+  if (!out) throw InfraError(fmt::format("cannot write the artifact {}", path));
+}
+
+// Node meminfo, zoneinfo, vmstat and memory-block states, for people reading a failure.
+void ProbeSession::save_guest_state(const std::string& name) {
+  GuestExecResult g = m_.guest_exec(
+      "for n in /sys/devices/system/node/node[0-9]*; do echo \"== $n/meminfo\"; cat $n/meminfo; done;"
+      "echo '== /proc/zoneinfo'; cat /proc/zoneinfo; echo '== /proc/vmstat'; cat /proc/vmstat;"
+      // One grep, not a shell loop with two forks per block: under TCG every fork costs.
+      "echo '== memory blocks'; cd /sys/devices/system/memory && grep -H . block_size_bytes memory*/state; grep -H . "
+      "memory*/valid_zones 2>/dev/null; true",
+      timeouts_.guest_cmd);
+  if (!g.ok())
+    throw InfraError(fmt::format("cannot read the guest's memory state for {} (exit {}): {}", name, g.exit_code,
+                                 g.err.substr(0, 200)));
+  save(name, g.out + g.err);
+}
+
+}  // namespace rig

@@ -1,0 +1,66 @@
+// The spec checks of one scenario run: what the probe saw at boot, before and after each unplug
+// and after a plug, turned into raw check records. It does not judge: xfail entries, n/a and the
+// verdict are judge()'s business (judge.h). The checks' author edits this file; the runner
+// (scenario_runner.cc) only calls it.
+#pragma once
+
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "rig/spec/case_checks.h"
+#include "rig/run/guest_memory.h"
+#include "rig/machine/machine.h"
+#include "rig/scenario/results.h"
+#include "rig/scenario/scenario.h"
+
+namespace rig {
+
+// A spec check as a raw record: status is left for judge() to decide.
+CheckRecord raw_check_record(int step, const CaseCheck& c);
+
+class ProbeSession {
+ public:
+  // How often pages that look lost after a removal are read again before they count as lost.
+  static constexpr int kSettleReads = 3;
+  // Checks are appended to `checks`, probe artifacts written to `artifacts_dir`. Every guest
+  // command waits at most `timeouts.guest_cmd`.
+  ProbeSession(Machine& m, const Timeouts& timeouts, std::string artifacts_dir, std::vector<CheckRecord>& checks,
+               std::function<void(const std::string&)> progress);
+
+  // The boot-time tags. Returns the probe's raw snapshot (saved with a ready guest).
+  std::string at_boot();
+  // The same, for a guest restored from a snapshot: `raw` is the snapshot the probe took when that
+  // guest was booted (the guest's memory is as it was then, so it is still the boot state).
+  void at_boot_restored(const std::string& raw);
+  // Seconds spent reading the guest and judging pages so far.
+  double seconds() const { return seconds_; }
+  // Snapshot before unplugging `d` in step `step`; adds the case analysis to `r`.
+  void before_unplug(int step, const Dimm& d, StepResult& r);
+  // The page-exact checks after the unplug ended in `outcome`.
+  void after_unplug(int step, const Dimm& d, UnplugResult outcome);
+  // Case 5: memory returning to a node whose pgdat was tagged at boot.
+  void after_plug(int step, const Dimm& d);
+
+ private:
+  void record(int step, const CaseCheck& c);
+  void boot_tags(const std::string& raw, const MemmapSnapshot& snap);
+  // Writes an artifact; throws InfraError when the write fails.
+  void save(const std::string& name, const std::string& text);
+  void save_guest_state(const std::string& name);
+
+  Machine& m_;
+  Timeouts timeouts_;
+  std::string dir_;
+  std::vector<CheckRecord>& checks_;
+  std::function<void(const std::string&)> progress_;
+  MemmapSnapshot boot_, before_;
+  NodeMemTotals mem_before_;
+  RemovalAnalysis analysis_;
+  size_t console_lines_ = 0;
+  std::set<int> gone_nodes_;
+  double seconds_ = 0;
+};
+
+}  // namespace rig

@@ -1,0 +1,95 @@
+// The scenario model: a machine topology and the steps to run on it. Plain values, already
+// validated; scenario_file.h turns TOML into this.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rig {
+
+// x86_64 memory block and section size while boot RAM ends below 64 GiB: DIMM sizes and addresses
+// must be multiples of it or the guest cannot offline the partial block.
+constexpr uint64_t kMemoryBlockSize = 128ull * 1024 * 1024;
+
+struct NumaNode {
+  int id = 0;
+  std::string cpus;     // QEMU cpu list, e.g. "0-1"; empty for a CPU-less node
+  uint64_t memory = 0;  // boot RAM of the node in bytes; 0 makes a memory-less node
+};
+
+struct Dimm {
+  std::string id;
+  uint64_t size = 0;
+  int node = 0;
+  uint64_t addr = 0;
+  bool boot = false;     // boot memory: present at start and made usable with memmap=SIZE@ADDR
+  bool present = false;  // plugged when QEMU starts (always true for boot DIMMs)
+};
+
+enum class StepAction { Plug, Online, Unplug, ExpectNode, ExpectDimm };
+
+struct Step {
+  StepAction action = StepAction::Plug;
+  std::string dimm;      // plug, online, unplug, expect-dimm
+  std::string expect;    // unplug: removed|refused; expect-node/dimm: present|absent
+  std::string zone;      // online: online|online_kernel|online_movable
+  int node = -1;         // expect-node
+  double timeout_s = 0;  // 0: the phase default
+};
+
+struct MachineSpec {
+  std::string type = "pc";
+  // qemu64 has PSE and no LA57: 4-level paging, 2 MiB vmemmap mappings. Recorded in results.
+  std::string cpu = "qemu64";
+  int smp = 2;
+  uint64_t maxmem = 0;
+  int slots = 0;
+  std::vector<std::string> kernel_args;
+};
+
+// A check this scenario is known to fail on some kernels, with where the evidence is written up.
+// Reported as xfail, never as pass.
+// It matches a failed check only when the check's name is exactly `check`, the kernel release
+// starts with `kernel`, every offending page (its roles, expected and seen text; the detail for a
+// check without pages) matches the ECMAScript regex `pattern`, and the check names at most
+// `max_pages` pages. Anything else fails as usual; an entry whose check passed is an xpass.
+struct ExpectedFailure {
+  int case_no = 0;
+  std::string check;    // exact check name
+  std::string kernel;   // release prefix ("6.1."), empty for every kernel
+  std::string pattern;  // regex every offending page's evidence must match
+  uint64_t max_pages = 1;
+  std::string evidence;  // where it is written up (docs/known-failures.md#...)
+};
+
+struct Scenario {
+  std::string name;
+  std::string path;
+  std::string description;
+  std::vector<std::string> suites;
+  std::vector<int> cases;  // spec cases (1-5) this scenario exercises
+  MachineSpec machine;
+  std::vector<NumaNode> nodes;
+  std::vector<Dimm> dimms;
+  std::vector<Step> steps;
+  std::vector<ExpectedFailure> xfails;
+  int cycles = 1;  // run the steps this many times; each cycle must end as it began
+
+  uint64_t boot_ram() const;
+  bool uses_probe() const { return !cases.empty(); }
+  const Dimm* find_dimm(const std::string& id) const;
+};
+
+const char* step_action_name(StepAction a);
+
+// Where QEMU puts pluggable memory for a machine with `ram` bytes of boot RAM: above 4 GiB and
+// any RAM that was relocated there, aligned to 1 GiB; `size` is what maxmem leaves for DIMMs.
+struct DeviceMemoryWindow {
+  uint64_t base = 0;
+  uint64_t size = 0;
+};
+DeviceMemoryWindow device_memory_window(const MachineSpec& m, uint64_t ram);
+
+}  // namespace rig
