@@ -382,12 +382,15 @@ evidence = "docs/known-failures.md#planted"
   EXPECT_EQ(r.verdict, Verdict::Fail);
   EXPECT_EQ(find(r, "memmap-freed")->status, CheckStatus::Fail);
 
-  // The same entries on the clean recording: their checks passed, the entries are stale.
+  // The same entries on the clean recording: memtotal-node-0 passed, its entry is stale. This
+  // recording is probe format 1, which cannot show a page freed: memmap-freed judged nothing
+  // (n/a), so its entry is neither xfail nor xpass.
   script_probe(data("probe/movable-6.1-after.txt"), 918560);
   r = run(spec(entries));
   EXPECT_EQ(r.verdict, Verdict::XPass) << r.reason;
-  EXPECT_EQ(r.xpass.size(), 2u);
-  EXPECT_EQ(find(r, "memmap-freed")->status, CheckStatus::XPass);
+  ASSERT_EQ(r.xpass.size(), 1u);
+  EXPECT_EQ(r.xpass[0].check, "memtotal-node-0");
+  EXPECT_EQ(find(r, "memmap-freed")->status, CheckStatus::NotApplicable);
 }
 
 TEST_F(SpecRunner, AnArtifactThatCannotBeWrittenIsAnError) {

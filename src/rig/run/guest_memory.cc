@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 
 #include "rig/base/errors.h"
+#include "rig/base/text.h"
 
 namespace rig {
 
@@ -121,24 +123,35 @@ std::map<int, std::pair<uint64_t, uint64_t>> read_node_meminfo(Machine& m, doubl
   GuestExecResult z = m.guest_exec("cat /proc/zoneinfo", timeout_s);
   if (!z.ok())
     throw InfraError(fmt::format("cannot read the guest's /proc/zoneinfo (exit {}): {}", z.exit_code, z.err));
-  const auto pcp = parse_zoneinfo_pcp_pages(z.out);
+  return parse_nodes_meminfo(r.out, parse_zoneinfo_pcp_pages(z.out));
+}
+
+std::map<int, std::pair<uint64_t, uint64_t>> parse_nodes_meminfo(const std::string& text,
+                                                                 const std::map<int, uint64_t>& pcp_pages) {
   std::map<int, std::pair<uint64_t, uint64_t>> out;
-  std::istringstream in(r.out);
+  std::istringstream in(text);
   std::string line, block;
   int nid = -1;
   auto flush = [&] {
     if (nid >= 0) {
       auto total = parse_node_meminfo_field(block, "MemTotal");
       auto free = parse_node_meminfo_field(block, "MemFree");
-      auto in_pcp = pcp.find(nid);
-      if (total && free) out[nid] = {*total, *free + (in_pcp == pcp.end() ? 0 : in_pcp->second * 4)};
+      // A node the kernel lists but whose meminfo cannot be read is an error, never a node less.
+      if (!total || !free)
+        throw InfraError(fmt::format("node {}'s meminfo has no {} line", nid, total ? "MemFree" : "MemTotal"));
+      auto in_pcp = pcp_pages.find(nid);
+      out[nid] = {*total, *free + (in_pcp == pcp_pages.end() ? 0 : in_pcp->second * 4)};
     }
     block.clear();
   };
   while (std::getline(in, line)) {
     if (!line.empty() && line[0] == '@') {
       flush();
-      nid = std::stoi(line.substr(1));
+      char* end = nullptr;
+      const long n = std::strtol(line.c_str() + 1, &end, 10);
+      if (end == line.c_str() + 1 || *end != '\0' || n < 0 || n > 4096)
+        throw InfraError("unreadable node meminfo header: " + one_line(line, 40));
+      nid = static_cast<int>(n);
     } else {
       block += line + "\n";
     }

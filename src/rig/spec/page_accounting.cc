@@ -361,7 +361,9 @@ std::vector<PageVerdict> judge_pages(const std::vector<PageExpectation>& expecte
           v.outcome = "leaked";
           v.problem = fmt::format("leaked: every owner is gone but the page was not given back: {}", seen);
         } else if (!st.alloc_known) {
-          v.outcome = "not Reserved, not tagged (the probe cannot tell where it went)";
+          // Probe format 1 shows no allocator state: nothing shows the page was given back.
+          v.outcome = "cannot tell (no allocator state in probe format 1)";
+          v.judged = false;
         } else if (st.in_allocator() || st.ref > 0 || st.held()) {
           v.outcome = alloc_outcome(st);
         } else if (tail_of_allocated_block(e.pfn, after)) {

@@ -67,6 +67,9 @@ struct PageVerdict {
   PageState seen;
   std::string outcome;  // "free (buddy block)", "on a per-cpu list", "allocated anew (slab)", "lost", ...
   std::string problem;  // empty when the page ended as expected
+  // False when the probe's answer cannot show the expected fate (format 1 has no allocator
+  // state): the page is neither a pass nor a failure, and a check of only such pages is n/a.
+  bool judged = true;
   bool ok() const { return problem.empty(); }
 };
 
