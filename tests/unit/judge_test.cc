@@ -357,3 +357,20 @@ TEST(Judge, PgdatWithUsageMapsEntryIsSilentWhereTheShapeIsAbsent) {
   EXPECT_EQ(judge(completed({wrong, absent}), known, k612).verdict, Verdict::Fail)
       << "only the usage-page check is known to fail";
 }
+
+// Issue #18: a scenario's declared cases are compared with the cases its checks covered.
+TEST(Judge, ADeclaredCaseNoCheckCouldFailOnFailsUnlessTheScenarioSaysWhy) {
+  RawOutcome raw = completed({check(1, "memmap-freed", true), check(4, "offline-skips-memmap", true, false)});
+  raw.declared_cases = {1, 4};
+  Judgement j = judge(raw, {}, "6.1.0-56-amd64");
+  EXPECT_EQ(j.verdict, Verdict::Fail);
+  EXPECT_EQ(j.reason, "case 4 declared, not exercised: every check of it was n/a");
+  raw.declared_cases = {1, 2};
+  EXPECT_EQ(judge(raw, {}, "6.1.0-56-amd64").reason, "case 2 declared, not exercised: no check of it ran");
+  raw.declared_cases = {1, 4};
+  raw.not_exercised = {{4, "this kernel has no such path"}};
+  j = judge(raw, {}, "6.1.0-56-amd64");
+  EXPECT_EQ(j.verdict, Verdict::Pass) << j.reason;
+  ASSERT_EQ(j.cases_not_exercised.size(), 1u);
+  EXPECT_EQ(j.cases_not_exercised.at(4), "this kernel has no such path");
+}

@@ -1,4 +1,5 @@
 #include "rig/scenario/scenario_file.h"
+#include "rig/scenario/scenario_writer.h"
 
 #include <gtest/gtest.h>
 
@@ -219,4 +220,24 @@ TEST(ScenarioFile, ShippedKnownFailuresLoad) {
     EXPECT_FALSE(x.pattern.empty()) << x.check;
     EXPECT_GE(x.max_pages, 1u) << x.check;
   }
+}
+
+TEST(ScenarioFile, NotExercisedNamesADeclaredCaseAndSaysWhy) {
+  Scenario s = parse_scenario(
+      std::string("cases = [1, 4]\n") + kValid + "[not_exercised]\n4 = \"the kernel has no such path\"\n", "x.toml");
+  ASSERT_EQ(s.not_exercised.size(), 1u);
+  EXPECT_EQ(s.not_exercised.at(4), "the kernel has no such path");
+  EXPECT_NE(scenario_toml(s, "").find("[not_exercised]\n4 = "), std::string::npos);
+  EXPECT_EQ(parse_scenario(scenario_toml(s, ""), "y.toml").not_exercised, s.not_exercised);
+  auto err = [&](const std::string& cases, const std::string& table) {
+    try {
+      parse_scenario(cases + kValid + table, "x.toml");
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_NE(err("cases = [1]\n", "[not_exercised]\n4 = \"x\"\n").find("not_exercised.4: names no case"),
+            std::string::npos);
+  EXPECT_NE(err("cases = [4]\n", "[not_exercised]\n4 = \"\"\n").find("must say why"), std::string::npos);
 }

@@ -110,6 +110,11 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
                       {"topology", {{"nodes", nodes}, {"dimms", dimms}}}};
   // Which backend ran it; absent in reports from before there was a choice (all QEMU).
   if (!r.backend.empty()) j["backend"] = r.backend;
+  if (!r.cases_not_exercised.empty()) {
+    nlohmann::json ne = nlohmann::json::array();
+    for (const auto& [c, why] : r.cases_not_exercised) ne.push_back({{"case", c}, {"why", why}});
+    j["cases_not_exercised"] = ne;
+  }
   return j;
 }
 
@@ -120,8 +125,11 @@ nlohmann::json report_to_json(const std::vector<ScenarioResult>& results, const 
   int checks = 0;
   std::map<CheckStatus, int> by_status;
   nlohmann::json xpass = nlohmann::json::array();
+  nlohmann::json excused = nlohmann::json::array();
   for (const auto& r : results) {
     all.push_back(result_to_json(r));
+    for (const auto& [c, why] : r.cases_not_exercised)
+      excused.push_back({{"scenario", r.scenario}, {"kernel_release", r.kernel}, {"case", c}, {"why", why}});
     counts[verdict_name(r.verdict)] = counts[verdict_name(r.verdict)].get<int>() + 1;
     covered.insert(r.cases_covered.begin(), r.cases_covered.end());
     not_applicable.insert(r.cases_not_applicable.begin(), r.cases_not_applicable.end());
@@ -148,6 +156,8 @@ nlohmann::json report_to_json(const std::vector<ScenarioResult>& results, const 
   counts["checks_xpass"] = by_status[CheckStatus::XPass];
   counts["checks_not_applicable"] = by_status[CheckStatus::NotApplicable];
   counts["xpass_entries"] = xpass;
+  // Declared cases a scenario excused ([not_exercised]) where no check could fail on them.
+  counts["cases_not_exercised"] = excused;
   nlohmann::json matrix = nlohmann::json::array();
   int flaky = 0;
   for (const auto& row : matrix_rows(results)) {
@@ -211,6 +221,8 @@ ScenarioResult result_from_json(const nlohmann::json& j) {
     r.cases = get_or<std::vector<int>>(j, "scenario_cases", {});
     r.cases_covered = get_or<std::vector<int>>(j, "cases", {});
     r.cases_not_applicable = get_or<std::vector<int>>(j, "cases_not_applicable", {});
+    for (const auto& e : get_or<nlohmann::json>(j, "cases_not_exercised", nlohmann::json::array()))
+      if (e.is_object()) r.cases_not_exercised[get_or<int>(e, "case", 0)] = get_or<std::string>(e, "why", "");
     for (const auto& s : get_or<nlohmann::json>(j, "steps", nlohmann::json::array())) {
       StepResult st;
       st.index = get_or<int>(s, "index", 0);

@@ -310,6 +310,8 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
                                              timestamp(), run > 1 ? fmt::format("-run{}", run) : ""));
 
   RawOutcome raw;
+  raw.declared_cases = s.cases;
+  raw.not_exercised = s.not_exercised;
   std::unique_ptr<Machine> m;
   try {
     m = make_machine(s, res.artifacts);
@@ -337,6 +339,7 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
   res.checks = std::move(j.checks);
   res.cases_covered = std::move(j.cases_covered);
   res.cases_not_applicable = std::move(j.cases_not_applicable);
+  res.cases_not_exercised = std::move(j.cases_not_exercised);
   res.xpass = std::move(j.xpass);
   res.console_findings = std::move(raw.console_findings);
   for (const auto& c : res.checks)

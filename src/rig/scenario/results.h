@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -80,7 +81,9 @@ struct ScenarioResult {
   std::vector<CheckRecord> checks;
   std::vector<int> cases_covered;         // spec cases with a check that could fail (pass, fail, xfail, xpass)
   std::vector<int> cases_not_applicable;  // spec cases whose checks were all n/a
-  std::vector<ExpectedFailure> xpass;     // xfail entries whose check ran and passed
+  // Declared cases no check could fail on, excused by the scenario's [not_exercised]: case, why.
+  std::map<int, std::string> cases_not_exercised;
+  std::vector<ExpectedFailure> xpass;  // xfail entries whose check ran and passed
   std::vector<ConsoleFinding> console_findings;
   std::string artifacts;
   std::string reproducer;  // failed runs: a self-contained reproducer directory

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,6 +71,9 @@ struct Scenario {
   std::string description;
   std::vector<std::string> suites;
   std::vector<int> cases;  // spec cases (1-5) this scenario exercises
+  // Declared cases the scenario's checks may leave unexercised, with why ([not_exercised] in the
+  // file: `4 = "reason"`). Any other declared case that no check could fail on fails the run.
+  std::map<int, std::string> not_exercised;
   MachineSpec machine;
   std::vector<NumaNode> nodes;
   std::vector<Dimm> dimms;

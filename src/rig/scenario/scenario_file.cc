@@ -285,7 +285,8 @@ Scenario parse_scenario(const std::string& text, const std::string& path) {
   Reader r(path);
   toml::table root = parse_toml(text, path);
   r.only_keys(root, "",
-              {"name", "description", "suites", "cases", "cycles", "machine", "node", "dimm", "step", "xfail"});
+              {"name", "description", "suites", "cases", "not_exercised", "cycles", "machine", "node", "dimm", "step",
+               "xfail"});
 
   Scenario s;
   s.path = path;
@@ -302,6 +303,19 @@ Scenario parse_scenario(const std::string& text, const std::string& path) {
   for (int64_t c : r.ints(root, "", "cases")) {
     if (c < 1 || c > 5) r.fail("cases", fmt::format("case {} does not exist: the spec has cases 1 to 5", c));
     s.cases.push_back(static_cast<int>(c));
+  }
+  if (root.contains("not_exercised")) {
+    const toml::table* ne = root["not_exercised"].as_table();
+    if (!ne) r.fail("not_exercised", "must be a table of case number = \"why\"");
+    for (const auto& [key, value] : *ne) {
+      const std::string k(key.str());
+      const int c = k.size() == 1 && k[0] >= '1' && k[0] <= '5' ? k[0] - '0' : 0;
+      if (!c || std::find(s.cases.begin(), s.cases.end(), c) == s.cases.end())
+        r.fail("not_exercised." + k, "names no case the scenario declares in `cases`");
+      const auto* why = value.as_string();
+      if (!why || why->get().empty()) r.fail("not_exercised." + k, "must say why, as a non-empty string");
+      s.not_exercised[c] = why->get();
+    }
   }
 
   const toml::table* m = root["machine"].as_table();

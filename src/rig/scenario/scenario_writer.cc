@@ -36,6 +36,10 @@ std::string scenario_toml(const Scenario& s, const std::string& header) {
   if (!s.suites.empty()) o << "suites = " << array(s.suites, quoted) << "\n";
   if (!s.cases.empty()) o << "cases = " << array(s.cases, [](int c) { return std::to_string(c); }) << "\n";
   if (s.cycles != 1) o << "cycles = " << s.cycles << "\n";
+  if (!s.not_exercised.empty()) {
+    o << "\n[not_exercised]\n";
+    for (const auto& [c, why] : s.not_exercised) o << c << " = " << quoted(why) << "\n";
+  }
 
   const MachineSpec& m = s.machine;
   o << "\n[machine]\ntype = " << quoted(m.type) << "\ncpu = " << quoted(m.cpu) << "\nsmp = " << m.smp << "\n";

@@ -154,6 +154,19 @@ Judgement judge(const RawOutcome& raw, const std::vector<ExpectedFailure>& xfail
       decide(Verdict::Fail, fmt::format("kernel reported {} (console line {}): {}", f.kind, f.line_no, f.headline));
       break;
     }
+  // A declared case that no check could fail on was not tested: the scenario says why, or fails.
+  if (raw.end == RunEnd::Completed)
+    for (int c : raw.declared_cases) {
+      if (covered.count(c)) continue;
+      auto why = raw.not_exercised.find(c);
+      if (why != raw.not_exercised.end()) {
+        j.cases_not_exercised[c] = why->second;
+        continue;
+      }
+      decide(Verdict::Fail, fmt::format("case {} declared, not exercised: {}", c,
+                                        seen.count(c) ? "every check of it was n/a" : "no check of it ran"));
+      break;
+    }
   for (const auto& c : j.checks)
     if (c.status == CheckStatus::XFail) {
       decide(Verdict::XFail,

@@ -14,6 +14,7 @@
 // entry for this kernel that matched no failure of the check in this run -> xpass.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ struct RawOutcome {
   std::vector<StepResult> steps;
   std::vector<CheckRecord> checks;  // raw: ok, applicable, pages
   std::vector<ConsoleFinding> console_findings;
+  std::vector<int> declared_cases;           // the scenario's `cases`
+  std::map<int, std::string> not_exercised;  // declared cases it excuses, with why
 };
 
 struct Judgement {
@@ -49,7 +52,8 @@ struct Judgement {
   std::vector<CheckRecord> checks;  // the raw checks with status (and xfail, evidence) set
   std::vector<int> cases_covered;
   std::vector<int> cases_not_applicable;
-  std::vector<ExpectedFailure> xpass;  // entries whose check ran and passed
+  std::map<int, std::string> cases_not_exercised;  // declared, no check could fail, excused
+  std::vector<ExpectedFailure> xpass;              // entries whose check ran and passed
 };
 
 // Whether an entry's kernel prefix covers this release ("6.1" covers 6.1.x, not 6.12).
