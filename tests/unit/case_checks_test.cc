@@ -1023,3 +1023,28 @@ TEST(Honesty, FormatOneAnswersCannotShowAPageFreed) {
   EXPECT_FALSE(m->applicable) << m->detail;
   EXPECT_TRUE(find_check(checks, "memtotal-node-0")->applicable);
 }
+
+TEST(Honesty, APgdatPageTaggedMixInTheMiddleOfThePgdatFails) {
+  // A pgdat page whose state differs from its neighbours forms a run of its own; it used to count
+  // as an "edge" and pass with MIX_SECTION_INFO. Only the pgdat's first or last page may be MIX.
+  const std::string text = data("probe/movable-6.1-before.txt");
+  const std::string whole = "P 261079 43 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=1 roles=pgdat:1";
+  auto with = [&](const std::string& runs) {
+    const auto extra = std::count(runs.begin(), runs.end(), '\n');
+    return check_boot_tags(parse_probe_snapshot(
+        replace_line(replace_line(text, whole, runs), "end 20", "end " + std::to_string(20 + extra))));
+  };
+  const auto middle = with(
+      "P 261079 20 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=1 roles=pgdat:1\n"
+      "P 261099 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=13 info=1 roles=pgdat:1\n"
+      "P 261100 22 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=1 roles=pgdat:1");
+  const CaseCheck* c = find_check(middle, "boot-tags-pgdat");
+  ASSERT_NE(c, nullptr);
+  EXPECT_FALSE(c->ok);
+  ASSERT_EQ(c->offenders.size(), 1u);
+  EXPECT_EQ(c->offenders[0].pfn, 261099u);
+  const auto last = with(
+      "P 261079 42 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=1 roles=pgdat:1\n"
+      "P 261121 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=13 info=1 roles=pgdat:1");
+  EXPECT_TRUE(find_check(last, "boot-tags-pgdat")->ok) << find_check(last, "boot-tags-pgdat")->detail;
+}

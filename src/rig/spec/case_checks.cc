@@ -60,10 +60,9 @@ std::set<uint64_t> early_sections(const MemmapSnapshot& s) {
 
 int64_t kb_to_pages(int64_t kb) { return kb / 4; }
 
-// Two boot nodes whose pgdat pages touch (the last page of one next to, or the same as, the
-// first page of the other): the layout in which a pgdat not aligned to a page shares one.
-std::optional<std::pair<int, int>> adjacent_pgdats(const MemmapSnapshot& s, const std::set<int>& boot_nodes) {
-  std::map<int, std::pair<uint64_t, uint64_t>> span;  // node -> first, last pfn
+// Each boot node's pgdat pages: node -> first, last pfn.
+std::map<int, std::pair<uint64_t, uint64_t>> pgdat_spans(const MemmapSnapshot& s, const std::set<int>& boot_nodes) {
+  std::map<int, std::pair<uint64_t, uint64_t>> span;
   for (const auto& run : s.runs)
     for (const auto& r : run.roles)
       if (r.kind == PageRoleKind::Pgdat && boot_nodes.count(static_cast<int>(r.owner))) {
@@ -73,6 +72,13 @@ std::optional<std::pair<int, int>> adjacent_pgdats(const MemmapSnapshot& s, cons
           it->second.second = std::max(it->second.second, run.pfn + run.count - 1);
         }
       }
+  return span;
+}
+
+// Two boot nodes whose pgdat pages touch (the last page of one next to, or the same as, the
+// first page of the other): the layout in which a pgdat not aligned to a page shares one.
+std::optional<std::pair<int, int>> adjacent_pgdats(const MemmapSnapshot& s, const std::set<int>& boot_nodes) {
+  const auto span = pgdat_spans(s, boot_nodes);
   for (auto a = span.begin(); a != span.end(); ++a)
     for (auto b = std::next(a); b != span.end(); ++b) {
       const auto [af, al] = a->second;
@@ -152,6 +158,7 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
         for (uint64_t pfn = run.pfn & ~511ull; pfn < run.pfn + run.count; pfn += 512)
           block_registrants[pfn].insert(r.owner);
 
+  const auto pgdat_span = pgdat_spans(s, boot_nodes);
   Offenders memmap, tables, pgdat, pgdat_shared, pgdat_usage;
   size_t pgdat_usage_pages = 0;
   const auto owners = page_owners(s);
@@ -201,7 +208,14 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
           continue;  // pgdat of a node offline at boot: memblock, untagged
         ++pgdat_pages;
         if (usage && pg_nodes.size() == 1) ++pgdat_usage_pages;
-        const bool edge = i == 0 || i + 1 == run.count;
+        // MIX_SECTION_INFO is accepted only on the first or last page of the node's whole pgdat
+        // (a page it shares with a neighbour the probe does not name), not on any page that
+        // forms a run of its own because its state differs from its neighbours'.
+        bool edge = false;
+        for (uint64_t n : pg_nodes) {
+          auto span = pgdat_span.find(static_cast<int>(n));
+          if (span != pgdat_span.end() && (pfn == span->second.first || pfn == span->second.second)) edge = true;
+        }
         const bool type_ok = st.type == s.types.node || (st.type == s.types.mix && edge);
         if (pg_nodes.size() > 1 &&
             (!type_ok || !pg_nodes.count(st.info) || !st.reserved || !st.private_ || st.ref < 2)) {
