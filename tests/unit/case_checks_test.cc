@@ -1048,3 +1048,28 @@ TEST(Honesty, APgdatPageTaggedMixInTheMiddleOfThePgdatFails) {
       "P 261121 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=13 info=1 roles=pgdat:1");
   EXPECT_TRUE(find_check(last, "boot-tags-pgdat")->ok) << find_check(last, "boot-tags-pgdat")->detail;
 }
+
+TEST(PageAccounting, APteTableHoldsOneReferencePerMemmapPageItMaps) {
+  // Without PSE the boot vmemmap is PTE-mapped: register_page_bootmem_memmap() takes one reference
+  // on the PTE table per 4 KiB step, 512 for a section's 2 MiB of memmap (was: 1 per table).
+  const std::string text =
+      "rig-probe 2\nkernel 6.1.0-test\nencoding index-private\ntypes section=12 mix=13 node=14\nstruct_page 64\n"
+      "section_shift 27\npaging_levels 4\nS 7 nid=0 early=1 online=1\nN 0 pgdat_pfn=1000 pgdat_bytes=4096 online=1\n"
+      "P 3000 512 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=12 info=7 free=no held=other roles=memmap:7\n"
+      "P 4000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=513 type=13 info=7 free=no held=other roles=pte:7\n"
+      "end 2\n";
+  const MemmapSnapshot s = parse_probe_snapshot(text);
+  const auto owners = page_owners(s);
+  ASSERT_TRUE(owners.count(4000));
+  ASSERT_EQ(owners.at(4000).size(), 1u);
+  EXPECT_EQ(owners.at(4000)[0].refs, 512);
+  EXPECT_EQ(owners.at(3000)[0].refs, 1) << "each PTE-mapped memmap page: one reference";
+  const auto tags = check_boot_tags(s);
+  const CaseCheck* t = find_check(tags, "boot-tags-page-tables");
+  ASSERT_NE(t, nullptr);
+  EXPECT_TRUE(t->ok && t->applicable) << t->detail;
+  auto wrong = check_boot_tags(parse_probe_snapshot(replace_line(
+      text, "P 4000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=513 type=13 info=7 free=no held=other roles=pte:7",
+      "P 4000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=13 info=7 free=no held=other roles=pte:7")));
+  EXPECT_FALSE(find_check(wrong, "boot-tags-page-tables")->ok) << "refcount 2 is not 1 + 512";
+}

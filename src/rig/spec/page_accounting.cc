@@ -241,6 +241,38 @@ std::map<uint64_t, std::vector<PageOwner>> page_owners(const MemmapSnapshot& s) 
     for (uint64_t blk : b) blocks[blk].insert(sec);
   }
 
+  // Without PSE register_page_bootmem_memmap() steps through the vmemmap 4 KiB at a time and takes
+  // one reference on the PTE table of each step (arch/x86/mm/init_64.c: get_page_bootmem() on
+  // pmd_page(*pmd)): a PTE table maps 2 MiB of vmemmap, so it holds one reference per memmap page
+  // of the section that lies in its 2 MiB window. Windows in virtual order; the section's tables
+  // in pfn order, the one it shares with a lower section first.
+  std::map<std::pair<uint64_t, uint64_t>, int64_t> pte_refs;  // (table pfn, section) -> refs
+  {
+    std::map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>> tables;  // section -> (order key, pfn)
+    for (const auto& run : s.runs)
+      for (const auto& r : run.roles)
+        if (r.kind == PageRoleKind::Pte && early.count(static_cast<uint64_t>(r.owner))) {
+          uint64_t lowest = static_cast<uint64_t>(r.owner);
+          for (const auto& o : run.roles)
+            if (o.kind == PageRoleKind::Pte) lowest = std::min(lowest, static_cast<uint64_t>(o.owner));
+          const uint64_t key = lowest < static_cast<uint64_t>(r.owner) ? 0 : 1;
+          for (uint64_t pfn = run.pfn; pfn < run.pfn + run.count; ++pfn)
+            tables[static_cast<uint64_t>(r.owner)].push_back({key, pfn});
+        }
+    const uint64_t sp = s.struct_page > 0 ? static_cast<uint64_t>(s.struct_page) : 64;
+    for (auto& [sec, t] : tables) {
+      std::sort(t.begin(), t.end());
+      const uint64_t start = sec * s.pages_per_section() * sp;  // byte offset in the vmemmap
+      const uint64_t end = start + s.pages_per_section() * sp;
+      const uint64_t window = 2ull << 20;
+      size_t i = 0;
+      for (uint64_t w = start / window * window; w < end && i < t.size(); w += window, ++i) {
+        const uint64_t lo = std::max(start, w) / 4096, hi = (std::min(end, w + window) + 4095) / 4096;
+        pte_refs[{t[i].second, sec}] = static_cast<int64_t>(hi - lo);
+      }
+    }
+  }
+
   std::map<uint64_t, std::vector<PageOwner>> out;
   for (const auto& run : s.runs) {
     for (uint64_t pfn = run.pfn; pfn < run.pfn + run.count; ++pfn) {
@@ -256,7 +288,11 @@ std::map<uint64_t, std::vector<PageOwner>> page_owners(const MemmapSnapshot& s) 
             else
               add(false, r.owner, 1);  // PTE-mapped: one reference per page
             break;
-          case PageRoleKind::Pte: add(false, r.owner, boot ? 1 : 0); break;  // approximation: per table, not per pte
+          case PageRoleKind::Pte: {
+            auto refs = pte_refs.find({pfn, sec});
+            add(false, r.owner, boot && refs != pte_refs.end() ? refs->second : 0);
+            break;
+          }
           case PageRoleKind::Pmd: add(false, r.owner, boot ? steps[sec] : 0); break;
           case PageRoleKind::Pud: add(false, r.owner, boot ? (s.paging_levels == 5 ? 1 : 2) * steps[sec] : 0); break;
           case PageRoleKind::P4d: add(false, r.owner, boot ? steps[sec] : 0); break;
