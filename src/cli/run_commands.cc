@@ -26,7 +26,8 @@ void add_run_commands(CLI::App& top, Commands& out) {
       ->each([run](const std::string&) { run->artifacts_given = true; });
   c->add_option("--qemu", run->qemu, "QEMU binary")->capture_default_str();
   c->add_option("--backend", run->backend, "What runs the guests: qemu, or libvirt")->capture_default_str();
-  c->add_option("--connect", run->connect, "libvirt URI for --backend libvirt (default qemu:///system)");
+  c->add_option("--connect", run->connect,
+                fmt::format("libvirt URI for --backend libvirt (default {})", app::default_libvirt_uri()));
   c->add_option("--boot-timeout", run->boot_timeout, "Seconds from QEMU start to a ready guest");
   c->add_option("--step-timeout", run->step_timeout, "Seconds for one step unless the scenario says");
   c->add_option("-j,--jobs", run->jobs, "Guests at once (default: as many as the cores and memory allow)");

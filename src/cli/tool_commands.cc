@@ -1,4 +1,6 @@
 // rig cache list|clear, rig list, rig check, rig qemu-args, rig cleanup, rig libvirt-xml.
+#include <fmt/format.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,7 +34,7 @@ void add_tool_commands(CLI::App& top, Commands& out) {
 
   auto uri = std::make_shared<std::string>();
   c = top.add_subcommand("cleanup", "Destroy and undefine libvirt domains a crashed run left behind (named rig-...)");
-  c->add_option("--connect", *uri, "libvirt URI (default qemu:///system)");
+  c->add_option("--connect", *uri, fmt::format("libvirt URI (default {})", app::default_libvirt_uri()));
   out.push_back({c, [uri] { return app::cleanup(*uri); }});
 
   auto lx = std::make_shared<app::LibvirtXmlOptions>();

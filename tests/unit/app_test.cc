@@ -67,6 +67,7 @@ TEST(AppDefaults, OneDefaultKernelForEveryCommand) {
   EXPECT_EQ(app::RunOptions{}.qemu, "qemu-system-x86_64");
   EXPECT_EQ(app::ExploreCommandOptions{}.budget, "30m");
   EXPECT_EQ(app::ExploreCommandOptions{}.max_tries, 16);
+  EXPECT_STREQ(app::default_libvirt_uri(), "qemu:///system");
 }
 
 TEST(AppScenarioSelection, FilesThenTheSuitesShippedScenariosWithTheKnownFailures) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "rig/machine/libvirt/libvirt_uri.h"
+
 namespace rig::app {
 
 // The kernel a command runs on when no --kernel is given: Debian 12's own.
@@ -20,6 +22,8 @@ inline const int kDefaultMinimizeTries = 16;                    // rig explore -
 inline const char* const kDefaultBisectLog = "rig-bisect.log";  // rig bisect(-step) --log
 inline const char* const kDefaultBisectArtifacts = "rig-runs/bisect";
 inline const char* const kDefaultBisectSrc = ".";  // rig bisect-step --src
+// --connect when none is given (the libvirt layer's, where every connection is checked).
+using rig::default_libvirt_uri;
 // What `rig qemu-args` and `rig libvirt-xml` print for paths not given.
 inline const char* const kPlaceholderKernel = "KERNEL";
 inline const char* const kPlaceholderInitrd = "INITRD";
