@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include "rig/base/errors.h"
+#include "rig/machine/libvirt/libvirt_api.h"
+#include "rig/machine/libvirt/libvirt_cleanup.h"
+#include "rig/machine/libvirt/libvirt_machine.h"
 #include "rig/run/machine_factory.h"
 
 using namespace rig;
@@ -102,4 +105,9 @@ TEST(LibvirtUri, OneCheckForRunAndCleanup) {
                UsageError);
   EXPECT_THROW(validate_backend({"libvirt", "qemu-system-x86_64", "auto", "qemu+unix:///system?socket=/tmp/s"}),
                UsageError);
+  // And every connection the rig opens checks again, before libvirt sees the URI.
+  const std::string hostile = "qemu+ext:///system?command=/bin/true";
+  EXPECT_THROW(open_libvirt(hostile), UsageError);
+  EXPECT_THROW(libvirt_reachable(hostile), UsageError);
+  EXPECT_THROW(cleanup_rig_domains(hostile, [](const std::string&) {}), UsageError);
 }
