@@ -2,8 +2,10 @@
 // These boot real guests (about 6-12 s each under TCG).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/filesystem.hpp>
 #include <fstream>
 #include <iterator>
@@ -170,6 +172,28 @@ TEST(CliInput, MissingKernelAndMissingQemu) {
                                 60);
   EXPECT_EQ(q.exit_code, 3);
   EXPECT_NE(q.err.find("/nonexistent/qemu-system-x86_64 not found"), std::string::npos) << q.err;
+  EXPECT_FALSE(path_exists(dir + "/runs"));
+}
+
+// A libvirt URI that would make libvirt run a program (issue 17) is refused before any
+// connection: exit 2, one line, and the program never runs; for rig cleanup and rig run alike.
+TEST(CliInput, HostileLibvirtUrisAreRefusedBeforeAnythingConnects) {
+  const std::string dir = fresh_dir("hostile-uri");
+  write_file(dir + "/prog", "#!/bin/sh\ntouch " + dir + "/ran\n");
+  ASSERT_EQ(::chmod((dir + "/prog").c_str(), 0755), 0);
+  const std::string scenario = std::string(RIG_SOURCE_DIR) + "/rig/scenarios/hotplug-then-unplug.toml";
+  for (const std::string& uri : {"qemu+ext:///system?command=" + dir + "/prog", "qemu:///system?socket=" + dir + "/s",
+                                 "qemu+ssh://h/system?netcat=" + dir + "/prog"}) {
+    CommandResult c = run_command({RIG_BINARY, "cleanup", "--connect", uri}, 30);
+    EXPECT_EQ(c.exit_code, 2) << uri << ": " << c.err;
+    EXPECT_EQ(c.err.rfind("rig: error: --connect " + uri + ": ", 0), 0u) << c.err;
+    EXPECT_EQ(std::count(c.err.begin(), c.err.end(), '\n'), 1) << c.err;
+    CommandResult r = run_command({RIG_BINARY, "run", scenario, "--backend", "libvirt", "--connect", uri, "--kernel",
+                                   "debian-6.1", "--artifacts", dir + "/runs"},
+                                  30);
+    EXPECT_EQ(r.exit_code, 2) << uri << ": " << r.err;
+  }
+  EXPECT_FALSE(path_exists(dir + "/ran")) << "libvirt ran the URI's program";
   EXPECT_FALSE(path_exists(dir + "/runs"));
 }
 

@@ -132,3 +132,24 @@ TEST(Layers, EveryFolderIsALayerAndTheArchitectureTableListsThemInOrder) {
     EXPECT_GE(rank_of(kLayerOrder, d), 0) << "src/rig/" << d << " is not in the layer order";
   EXPECT_EQ(doc_folders(read(fs::path(RIG_SOURCE_DIR) / "docs/ARCHITECTURE.md")), kLayerOrder);
 }
+
+// src/cli/ declares options and calls the application layer: its files include CLI11, the
+// standard library, each other and rig/app/ only, never the library below app/.
+TEST(Layers, TheCommandLineCallsOnlyTheApplicationLayer) {
+  const std::regex include_re("^\\s*#\\s*include\\s+[\"<]([^\">]+)[\">]");
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(RIG_SOURCE_DIR) / "src/cli")) {
+    ++files;
+    std::istringstream in(read(e.path()));
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+      std::smatch m;
+      if (!std::regex_search(line, m, include_re)) continue;
+      const std::string inc = m[1];
+      if (inc.rfind("rig/", 0) == 0 && inc.rfind("rig/app/", 0) != 0)
+        ADD_FAILURE() << "src/cli/" << e.path().filename().string() << ":" << n << " includes " << inc
+                      << " (the CLI calls rig/app/ only)";
+    }
+  }
+  EXPECT_GE(files, 1);
+}

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "rig/base/errors.h"
+#include "rig/base/exit_status.h"
 #include "rig/scenario/matrix.h"
 
 namespace rig {
@@ -397,7 +398,7 @@ int exit_status_for(const std::vector<ScenarioResult>& results) {
     fail |= r.verdict == Verdict::Fail;
     error |= r.verdict == Verdict::Error;
   }
-  return error ? 3 : fail ? 1 : 0;
+  return exit_status(fail, error);
 }
 
 }  // namespace rig

@@ -39,7 +39,8 @@ void write_report_file(const std::vector<ScenarioResult>& results, const std::st
 void write_file_atomically(const std::string& path, const std::string& text);
 void print_table(const std::vector<ScenarioResult>& results, std::ostream& out);
 
-// 0 all pass (xfail and xpass included), 1 a check failed, 3 an infrastructure error (it wins: nothing can be trusted).
+// exit_status() (base/exit_status.h) of the results: failed when a run failed, an infrastructure
+// error when a run was an error (it wins: nothing can be trusted).
 int exit_status_for(const std::vector<ScenarioResult>& results);
 
 }  // namespace rig

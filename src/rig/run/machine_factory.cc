@@ -17,12 +17,7 @@ void validate_backend(const BackendConfig& b) {
   if (b.backend == "qemu" && !b.connect.empty())
     throw UsageError(
         fmt::format("--connect {}: only the libvirt backend connects to a URI (add --backend libvirt)", b.connect));
-  if (b.backend == "libvirt") {
-    const std::string uri = b.connect.empty() ? default_libvirt_uri() : b.connect;
-    if (uri.rfind("qemu", 0) != 0 || uri.find("://") == std::string::npos)
-      throw UsageError(
-          fmt::format("--connect {}: not a libvirt QEMU URI (e.g. qemu:///system or qemu+tcp://HOST/system)", uri));
-  }
+  if (b.backend == "libvirt") checked_libvirt_uri(b.connect);
 }
 
 void check_backend_reachable(const BackendConfig& b) {

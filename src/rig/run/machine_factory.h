@@ -7,6 +7,7 @@
 
 #include "rig/machine/machine.h"
 #include "rig/host/snapshot_cache.h"
+#include "rig/machine/libvirt/libvirt_uri.h"
 
 namespace rig {
 
@@ -16,10 +17,8 @@ struct BackendConfig {
   std::string backend = "qemu";  // "qemu" or "libvirt"
   std::string qemu = "qemu-system-x86_64";
   std::string accel = "auto";  // auto, kvm or tcg
-  std::string connect;         // libvirt URI; empty: default_libvirt_uri
+  std::string connect;         // libvirt URI (libvirt_uri.h); empty: default_libvirt_uri
 };
-
-inline const char* default_libvirt_uri() { return "qemu:///system"; }
 
 // Checks the choice before anything boots; throws UsageError with a one-line reason.
 void validate_backend(const BackendConfig& b);

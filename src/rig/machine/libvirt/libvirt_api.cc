@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "rig/machine/libvirt/libvirt_uri.h"
+
 namespace rig {
 
 namespace {
@@ -19,6 +21,11 @@ std::string libvirt_error() {
 }
 
 void silence_libvirt_errors() { virSetErrorFunc(nullptr, quiet); }
+
+virConnectPtr open_libvirt(const std::string& uri) {
+  parse_libvirt_uri(uri);
+  return virConnectOpen(uri.c_str());
+}
 
 void ensure_libvirt_event_loop() {
   static std::once_flag once;

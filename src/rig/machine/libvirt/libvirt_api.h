@@ -19,6 +19,11 @@ std::string libvirt_error();
 // first connection.
 void silence_libvirt_errors();
 
+// Opens a connection to `uri` once libvirt_uri.h has checked it (UsageError for a URI the rig does
+// not take: no program, socket or key a URI names is ever used); null when libvirt cannot connect
+// (libvirt_error() says why).
+virConnectPtr open_libvirt(const std::string& uri);
+
 // Registers libvirt's default event loop and runs it on a thread of its own, once per process.
 // Domain events, QEMU monitor events, console streams and keepalives need it; it must be running
 // before the connection that uses them is opened.

@@ -11,7 +11,7 @@ namespace rig {
 std::vector<std::string> cleanup_rig_domains(const std::string& uri,
                                              const std::function<void(const std::string&)>& log) {
   silence_libvirt_errors();
-  virConnectPtr conn = virConnectOpen(uri.c_str());
+  virConnectPtr conn = open_libvirt(uri);
   if (conn == nullptr) throw InfraError(fmt::format("cannot connect to libvirt at {}: {}", uri, libvirt_error()));
   std::vector<std::string> removed;
   std::string problem;

@@ -440,7 +440,7 @@ struct LibvirtMachine::Impl {
 
 void libvirt_reachable(const std::string& uri) {
   silence_libvirt_errors();
-  virConnectPtr c = virConnectOpen(uri.c_str());
+  virConnectPtr c = open_libvirt(uri);
   if (c == nullptr)
     throw InfraError(fmt::format("cannot connect to libvirt at {}: {} (is libvirtd running? docs/libvirt.md)", uri,
                                  libvirt_error()));
@@ -467,7 +467,7 @@ StartInfo LibvirtMachine::start() {
   } catch (const std::exception& e) {
     throw InfraError(e.what());
   }
-  impl_->conn = virConnectOpen(cfg_.uri.c_str());
+  impl_->conn = open_libvirt(cfg_.uri);
   if (impl_->conn == nullptr)
     throw InfraError(fmt::format("cannot connect to libvirt at {}: {}", cfg_.uri, libvirt_error()));
   // A libvirtd that goes away is noticed within seconds, not at the next call's timeout.

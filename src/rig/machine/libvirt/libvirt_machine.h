@@ -11,11 +11,12 @@
 
 #include "rig/machine/machine.h"
 #include "rig/machine/qmp/qmp_protocol.h"
+#include "rig/machine/libvirt/libvirt_uri.h"
 
 namespace rig {
 
 struct LibvirtMachineConfig : GuestBoot {
-  std::string uri = "qemu:///system";
+  std::string uri = default_libvirt_uri();
 };
 
 // The names libvirt's own domain events get in the machine's event queue, beside QEMU's

@@ -1,0 +1,53 @@
+// rig run, rig report.
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "cli/commands.h"
+#include "rig/app/run_command.h"
+
+namespace rig::cli {
+
+void add_run_commands(CLI::App& top, Commands& out) {
+  auto run = std::make_shared<app::RunOptions>();
+  auto* c = top.add_subcommand("run", "Boot each kernel, run each scenario, report");
+  c->add_option("scenarios", run->scenarios, "Scenario files (TOML)");
+  c->add_option("--suite", run->suite, "Run the shipped scenarios of this suite (e.g. spec)");
+  c->add_option(
+      "--kernel,-k", run->kernels,
+      fmt::format("bzImage path, or debian-6.1 / debian-6.12 (default {}, Debian 12's kernel)", app::kDefaultKernel));
+  c->add_option("--json", run->json, "Write the results as JSON to this file");
+  c->add_option("--junit", run->junit, "Write JUnit XML for CI dashboards to this file");
+  c->add_option("--ktap", run->ktap, "Write KTAP to this file ('-': on stdout instead of the table)");
+  c->add_option("--accel", run->accel, "auto, kvm or tcg (auto falls back to tcg when KVM guests do not run)")
+      ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
+  c->add_option("--artifacts", run->artifacts, "Directory for per-run artifacts")
+      ->capture_default_str()
+      ->each([run](const std::string&) { run->artifacts_given = true; });
+  c->add_option("--qemu", run->qemu, "QEMU binary")->capture_default_str();
+  c->add_option("--backend", run->backend, "What runs the guests: qemu, or libvirt")->capture_default_str();
+  c->add_option("--connect", run->connect,
+                fmt::format("libvirt URI for --backend libvirt (default {})", app::default_libvirt_uri()));
+  c->add_option("--boot-timeout", run->boot_timeout, "Seconds from QEMU start to a ready guest");
+  c->add_option("--step-timeout", run->step_timeout, "Seconds for one step unless the scenario says");
+  c->add_option("-j,--jobs", run->jobs, "Guests at once (default: as many as the cores and memory allow)");
+  c->add_option("--shard", run->shard,
+                "Run the I-th of N stable parts of the matrix (I/N), for CI machines splitting one matrix");
+  c->add_option("--repeat", run->repeat, "Runs of each scenario on each kernel; runs that disagree make it flaky")
+      ->capture_default_str();
+  c->add_flag("--no-snapshots", run->no_snapshots,
+              "Boot every guest (default: restore ready guests from the snapshot cache)");
+  c->add_option("--out", run->out,
+                "One folder for results.json, junit.xml, results.ktap, report.html and runs/ (the artifacts)");
+  c->add_option("--html", run->html,
+                "Write the HTML report here (default: report.html beside --json, in --out, else in --artifacts)");
+  out.push_back({c, [run] { return app::run(*run); }});
+
+  auto report = std::make_shared<app::ReportOptions>();
+  c = top.add_subcommand("report", "Rebuild report.html from an earlier run's results and artifacts (runs nothing)");
+  c->add_option("results", report->results, "results.json of a run (or one run's result.json)")->required();
+  c->add_option("-o,--out", report->out, "The HTML file (default: report.html beside RESULTS)");
+  out.push_back({c, [report] { return app::report(*report); }});
+}
+
+}  // namespace rig::cli

@@ -1,0 +1,82 @@
+// rig kernel build, rig repro, rig bisect-step, rig bisect, rig explore.
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "cli/commands.h"
+#include "rig/app/explore_command.h"
+#include "rig/app/kernel_commands.h"
+
+namespace rig::cli {
+
+namespace {
+
+void add_bisect_options(CLI::App* c, app::BisectCommandOptions& b) {
+  c->add_option("--case", b.case_no, "The spec case (1-5) whose failure makes a revision bad")->required();
+  c->add_option("--scenario", b.scenarios, "Scenario files (default: the shipped spec scenarios of that case)");
+  c->add_option("--fragment", b.fragments, "Extra Kconfig fragments");
+  c->add_option("--runs", b.runs, "Runs of each scenario: bad only when the case fails and no run passes")
+      ->capture_default_str();
+  c->add_option("--log", b.log, "Step log, appended")->capture_default_str();
+  c->add_option("--artifacts", b.artifacts, "Artifacts of the runs")->capture_default_str();
+  c->add_option("--kernel-out", b.kernel_out, "Build directory kept across steps");
+  c->add_option("--accel", b.accel, "auto, kvm or tcg")->check(CLI::IsMember({"auto", "kvm", "tcg"}));
+}
+
+}  // namespace
+
+void add_workflow_commands(CLI::App& top, Commands& out) {
+  auto kb = std::make_shared<KernelBuildRequest>();
+  auto* kernel = top.add_subcommand("kernel", "Guest kernels");
+  kernel->require_subcommand(1);
+  auto* c = kernel->add_subcommand("build", "Build a patched guest kernel; prints the directory --kernel takes");
+  c->add_option("--src", kb->src, "Kernel tree, source tarball, or debian-6.1 / debian-6.12 (linux-source-*)")
+      ->required();
+  c->add_option("--patch", kb->patches, "Patch file, or a directory (series file, or *.patch in order); repeatable");
+  c->add_option("--fragment", kb->fragments,
+                "Kconfig fragment merged after guest-kernel-config/base.config; repeatable");
+  c->add_option("--out", kb->out, "Kernel directory (default: in the cache, by inputs)");
+  out.push_back({c, [kb] { return app::kernel_build(*kb); }});
+
+  auto repro = std::make_shared<app::ReproOptions>();
+  c = top.add_subcommand("repro", "Write a self-contained reproducer (QEMU and sh only) for a scenario");
+  c->add_option("scenario", repro->scenario, "Scenario file")->required();
+  c->add_option("--kernel,-k", repro->kernel, "bzImage path, kernel build directory, or debian-6.1 / debian-6.12");
+  c->add_option("-o,--out", repro->out, "Directory (default repro-SCENARIO-RELEASE)");
+  c->add_flag("--interactive", repro->interactive, "Then boot it with the guest console on this terminal");
+  out.push_back({c, [repro] { return app::repro(*repro); }});
+
+  auto bisect = std::make_shared<app::BisectCommandOptions>();
+  c = top.add_subcommand("bisect-step",
+                         "For git bisect run: build this checkout, test a case; exit 0 good, 1 bad, 125 skip");
+  add_bisect_options(c, *bisect);
+  c->add_option("--src", bisect->src, "Kernel tree (default: the current directory)");
+  out.push_back({c, [bisect] { return app::bisect_step(*bisect); }});
+  c = top.add_subcommand("bisect", "Find the commit that broke a case: drives git bisect with bisect-step");
+  add_bisect_options(c, *bisect);
+  c->add_option("--src", bisect->src, "Kernel git tree")->required();
+  c->add_option("--good", bisect->good, "A revision where the case holds")->required();
+  c->add_option("--bad", bisect->bad, "A revision where it fails")->required();
+  out.push_back({c, [bisect] { return app::bisect(*bisect); }});
+
+  auto ex = std::make_shared<app::ExploreCommandOptions>();
+  c = top.add_subcommand(
+      "explore",
+      "Generate scenarios on the memmap's boundaries, run them until the budget is spent, minimize each failure");
+  c->add_option("--kernel,-k", ex->kernels,
+                fmt::format("bzImage path, kernel build directory, or debian-6.1 / debian-6.12; repeatable "
+                            "(default {})",
+                            app::kDefaultKernel));
+  c->add_option("--budget", ex->budget, "Wall time to spend (20m, 1h30m, 90s)")->capture_default_str();
+  c->add_option("--seed", ex->seed, "Seed of the draws: the same seed draws the same scenarios")->capture_default_str();
+  c->add_option("--out", ex->out,
+                "Folder for explore.json, generated/, findings/ and runs/ (default rig-explore-SEED)");
+  c->add_option("-j,--jobs", ex->jobs, "Guests at once (default: as many as the cores and memory allow)");
+  c->add_option("--accel", ex->accel, "auto, kvm or tcg")->check(CLI::IsMember({"auto", "kvm", "tcg"}));
+  c->add_option("--qemu", ex->qemu, "QEMU binary")->capture_default_str();
+  c->add_option("--max-tries", ex->max_tries, "Candidates tried when minimizing one finding")->capture_default_str();
+  c->add_flag("--no-snapshots", ex->no_snapshots, "Boot every guest");
+  out.push_back({c, [ex] { return app::explore(*ex); }});
+}
+
+}  // namespace rig::cli

@@ -1,0 +1,35 @@
+#include "rig/app/progress.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+namespace rig::app {
+
+void progress_to_stderr(const std::string& line) { std::cerr << "[rig] " << line << std::endl; }
+
+bool stderr_is_live_terminal() {
+  const char* term = std::getenv("TERM");
+  return ::isatty(2) && term && std::string(term) != "dumb";
+}
+
+ProgressTicker::ProgressTicker(ProgressBoard& board, bool live) : board_(board) {
+  if (!live) return;  // ProgressBoard::tick() draws nothing elsewhere
+  thread_ = std::thread([this] {
+    while (!finished_) {
+      std::this_thread::sleep_for(kProgressTick);
+      board_.tick();
+    }
+  });
+}
+
+ProgressTicker::~ProgressTicker() { stop(); }
+
+void ProgressTicker::stop() {
+  finished_ = true;
+  if (thread_.joinable()) thread_.join();
+  board_.close();
+}
+
+}  // namespace rig::app

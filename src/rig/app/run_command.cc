@@ -1,0 +1,153 @@
+#include "rig/app/run_command.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <boost/filesystem.hpp>
+
+#include "rig/app/output_paths.h"
+#include "rig/app/progress.h"
+#include "rig/app/scenario_selection.h"
+#include "rig/base/errors.h"
+#include "rig/base/paths.h"
+#include "rig/base/text.h"
+#include "rig/host/kernel_locator.h"
+#include "rig/host/qemu_process.h"
+#include "rig/host/snapshot_cache.h"
+#include "rig/report/html_report.h"
+#include "rig/report/results_report.h"
+#include "rig/report/test_reports.h"
+#include "rig/run/machine_factory.h"
+#include "rig/run/progress_board.h"
+#include "rig/run/suite_runner.h"
+#include "rig/scenario/matrix.h"
+
+namespace fs = boost::filesystem;
+
+namespace rig::app {
+
+RunOutputs run_outputs(const RunOptions& o) {
+  RunOutputs r{o.json, o.junit, o.ktap, o.html, o.artifacts};
+  if (!o.out.empty()) {
+    // One folder with everything a CI job keeps: reports and artifacts.
+    if (r.json.empty()) r.json = o.out + "/results.json";
+    if (r.junit.empty()) r.junit = o.out + "/junit.xml";
+    if (r.ktap.empty()) r.ktap = o.out + "/results.ktap";
+    if (!o.artifacts_given) r.artifacts = o.out + "/runs";
+  }
+  r.artifacts = fs::absolute(r.artifacts).lexically_normal().string();
+  // report.html beside the JSON (or in --out), else in the artifacts folder: every run has one.
+  if (r.html.empty())
+    r.html =
+        (r.json.empty() ? fs::path(r.artifacts) / "report.html" : fs::absolute(r.json).parent_path() / "report.html")
+            .string();
+  return r;
+}
+
+int run(const RunOptions& a) {
+  // Everything the user gave is checked before anything boots.
+  const BackendConfig backend{a.backend, a.qemu, a.accel, a.connect};
+  validate_backend(backend);
+  if (a.repeat < 1) throw UsageError(fmt::format("--repeat {}: must be at least 1", a.repeat));
+  if (a.jobs < 0) throw UsageError(fmt::format("-j {}: must be at least 1 (or 0: as many as the host allows)", a.jobs));
+  Shard shard;
+  if (!a.shard.empty()) shard = parse_shard(a.shard);
+  if (!a.no_snapshots) snapshot_cache_max_from_env();
+  const std::vector<Scenario> scenarios =
+      select_scenarios({a.scenarios, a.suite, a.home.empty() ? rig_home() : a.home});
+  std::vector<KernelImage> kernels;
+  for (const auto& k : kernels_or_default(a.kernels)) kernels.push_back(locate_kernel(k));
+  if (a.backend == "qemu" && find_program(a.qemu).empty())
+    throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
+  check_backend_reachable(backend);
+  if (!a.out.empty()) make_private_dir(fs::absolute(a.out).string());
+  const RunOutputs out = run_outputs(a);
+  check_parent_dir("--json", out.json);
+  check_parent_dir("--junit", out.junit);
+  check_parent_dir("--ktap", out.ktap);
+  if (!a.html.empty()) check_parent_dir("--html", out.html);  // else in a folder made below
+  const std::string json_dir = out.json.empty() ? "" : fs::absolute(out.json).parent_path().string();
+
+  SuiteOptions opts;
+  opts.run.artifacts_root = out.artifacts;
+  if (a.boot_timeout > 0) opts.run.timeouts.boot = a.boot_timeout;
+  if (a.step_timeout > 0) opts.run.timeouts.step = a.step_timeout;
+  opts.backend = a.backend;
+  opts.connect = a.connect;
+  opts.accel = a.accel;
+  opts.qemu = a.qemu;
+  opts.jobs = a.jobs;
+  opts.repeat = a.repeat;
+  opts.shard = shard;
+  opts.snapshots = !a.no_snapshots;
+
+  RunInfo info;
+  info.shard = a.shard;
+  info.jobs = a.jobs;
+  info.repeat = a.repeat;
+  const auto started = std::chrono::steady_clock::now();
+  // Every report is rewritten after each run, atomically: a run that is killed or interrupted
+  // leaves valid reports of what it finished.
+  auto write_reports = [&](const std::vector<ScenarioResult>& results, bool complete) {
+    info.complete = complete;
+    info.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (!out.json.empty()) write_report_file(results, out.json, info);
+    if (!out.junit.empty()) {
+      std::ostringstream x;
+      write_junit(results, x);
+      write_file_atomically(out.junit, x.str());
+    }
+    if (!out.ktap.empty() && out.ktap != "-") {
+      std::ostringstream x;
+      write_ktap(results, x);
+      write_file_atomically(out.ktap, x.str());
+    }
+    write_html_report(results, info, out.html, json_dir);
+  };
+  opts.after_each = [&](const std::vector<ScenarioResult>& so_far) { write_reports(so_far, false); };
+  make_private_dir(opts.run.artifacts_root);
+
+  std::vector<ScenarioResult> results;
+  {
+    const bool live = stderr_is_live_terminal();
+    ProgressBoard board(std::cerr, live);
+    ProgressTicker ticker(board, live);
+    results = run_suite(scenarios, kernels, opts, [&](const RunEvent& e) { board.handle(e); });
+  }
+
+  if (out.ktap == "-")
+    write_ktap(results, std::cout);
+  else
+    print_table(results, std::cout);
+  write_reports(results, true);
+  std::cerr << "[rig] report: " << out.html << std::endl;
+  return exit_status_for(results);
+}
+
+int report(const ReportOptions& o) {
+  std::ifstream in(o.results);
+  if (!in) throw UsageError(fmt::format("{}: cannot read the file", o.results));
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(fmt::format("{}: not JSON: {}", o.results, one_line(e.what(), 200)));
+  }
+  LoadedReport loaded;
+  try {
+    loaded = report_from_json(j);
+  } catch (const UsageError& e) {
+    throw UsageError(fmt::format("{}: {}", o.results, one_line(e.what(), 300)));
+  }
+  const fs::path dir = fs::absolute(o.results).parent_path();
+  const std::string out = o.out.empty() ? (dir / "report.html").string() : o.out;
+  check_parent_dir("-o", out);
+  write_html_report(loaded.results, loaded.info, out, dir.string());
+  std::cout << out << "\n";
+  return 0;
+}
+
+}  // namespace rig::app

@@ -1,0 +1,53 @@
+// `rig run` and `rig report`: the matrix of scenarios x kernels with its reports, and the HTML
+// report rebuilt from an earlier run.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rig/app/defaults.h"
+
+namespace rig::app {
+
+struct RunOptions {
+  std::vector<std::string> scenarios;  // files
+  std::string suite;
+  std::vector<std::string> kernels;  // none: kDefaultKernel
+  std::string json, junit, ktap, html;
+  std::string out;  // one folder for every report and the artifacts
+  std::string accel = kDefaultAccel;
+  std::string artifacts = kDefaultArtifacts;
+  bool artifacts_given = false;  // --artifacts given: it wins over OUT/runs
+  std::string qemu = kDefaultQemu;
+  std::string backend = kDefaultBackend;
+  std::string connect;      // libvirt URI
+  double boot_timeout = 0;  // 0: the Timeouts default
+  double step_timeout = 0;
+  int jobs = 0;  // 0: as many as the host allows
+  int repeat = 1;
+  std::string shard;  // I/N
+  bool no_snapshots = false;
+  std::string home;  // rig_home() when empty
+};
+
+// Where the reports of a run go. Pure.
+struct RunOutputs {
+  std::string json, junit, ktap, html;  // empty: not written; ktap "-": on stdout
+  std::string artifacts;                // absolute
+};
+// --out DIR fills what was not given (results.json, junit.xml, results.ktap, runs/);
+// report.html goes beside the JSON, else into the artifacts folder.
+RunOutputs run_outputs(const RunOptions& o);
+
+// Checks everything, runs the matrix with live progress, writes the reports after every run;
+// returns exit_status_for(results). Throws UsageError (nothing booted) or InfraError.
+int run(const RunOptions& o);
+
+struct ReportOptions {
+  std::string results;  // results.json of a run, or one run's result.json
+  std::string out;      // the HTML file; empty: report.html beside `results`
+};
+// Rebuilds report.html from an earlier run's results and artifacts; runs nothing.
+int report(const ReportOptions& o);
+
+}  // namespace rig::app

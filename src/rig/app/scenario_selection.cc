@@ -1,0 +1,48 @@
+#include "rig/app/scenario_selection.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/filesystem.hpp>
+
+#include "rig/base/errors.h"
+#include "rig/scenario/scenario_file.h"
+
+namespace fs = boost::filesystem;
+
+namespace rig::app {
+
+std::vector<std::string> shipped_scenario_files(const std::string& home) {
+  std::vector<std::string> files;
+  boost::system::error_code ec;
+  for (fs::directory_iterator it(home + "/rig/scenarios", ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".toml") files.push_back(it->path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<ExpectedFailure> known_failures(const std::string& home) {
+  const std::string known = home + "/rig/known-failures.toml";
+  return fs::exists(known) ? load_known_failures(known) : std::vector<ExpectedFailure>{};
+}
+
+void merge_known_failures(std::vector<Scenario>& scenarios, const std::vector<ExpectedFailure>& known) {
+  for (auto& s : scenarios) s.xfails.insert(s.xfails.end(), known.begin(), known.end());
+}
+
+std::vector<Scenario> select_scenarios(const ScenarioSelection& sel) {
+  std::vector<Scenario> out;
+  for (const auto& f : sel.files) out.push_back(load_scenario_file(f));
+  if (!sel.suite.empty()) {
+    for (const auto& f : shipped_scenario_files(sel.home)) {
+      Scenario s = load_scenario_file(f);
+      if (std::find(s.suites.begin(), s.suites.end(), sel.suite) != s.suites.end()) out.push_back(s);
+    }
+    if (out.empty()) throw UsageError(fmt::format("--suite {}: no shipped scenario belongs to that suite", sel.suite));
+  }
+  if (out.empty()) throw UsageError("no scenario given (name scenario files or use --suite)");
+  merge_known_failures(out, known_failures(sel.home));
+  return out;
+}
+
+}  // namespace rig::app
