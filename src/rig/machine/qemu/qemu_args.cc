@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "rig/base/size.h"
 
 namespace rig {
@@ -36,7 +38,12 @@ std::vector<std::string> qemu_argv(const Scenario& s, const QemuLaunchSpec& spec
                          format_size(s.machine.maxmem))});
   for (const auto& n : s.nodes) {
     std::string node = fmt::format("node,nodeid={}", n.id);
-    if (!n.cpus.empty()) node += ",cpus=" + n.cpus;
+    // A CPU list "0-1,4" is one cpus= option per range to QEMU (validated: digits, '-', ',').
+    for (size_t at = 0; !n.cpus.empty() && at <= n.cpus.size();) {
+      const size_t comma = std::min(n.cpus.find(',', at), n.cpus.size());
+      node += ",cpus=" + n.cpus.substr(at, comma - at);
+      at = comma + 1;
+    }
     if (n.memory > 0) {
       const std::string mem = fmt::format("ram-node{}", n.id);
       add({"-object", fmt::format("memory-backend-ram,id={},size={}", mem, format_size(n.memory))});
@@ -70,24 +77,6 @@ std::vector<std::string> qemu_argv(const Scenario& s, const QemuLaunchSpec& spec
   if (spec.paused) add({"-S"});
   if (!spec.incoming.empty()) add({"-incoming", spec.incoming});
   return a;
-}
-
-std::string shell_join(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& arg : argv) {
-    if (!out.empty()) out += ' ';
-    bool plain = !arg.empty() &&
-                 arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=,./:@+%") ==
-                     std::string::npos;
-    if (plain) {
-      out += arg;
-    } else {
-      out += '\'';
-      for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-      out += '\'';
-    }
-  }
-  return out;
 }
 
 }  // namespace rig

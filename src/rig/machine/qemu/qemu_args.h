@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "rig/base/shell.h"  // shell_join, for the command lines callers print
 #include "rig/scenario/scenario.h"
 
 namespace rig {
@@ -37,8 +38,5 @@ std::vector<std::string> qemu_argv(const Scenario& s, const QemuLaunchSpec& spec
 std::string memory_backend_id(const Dimm& d);
 nlohmann::json memory_backend_object_args(const Dimm& d);
 nlohmann::json dimm_device_args(const Dimm& d);
-
-// One shell-quoted line, for logs and reproducers.
-std::string shell_join(const std::vector<std::string>& argv);
 
 }  // namespace rig
