@@ -19,6 +19,14 @@ std::string kernel_command_line(const Scenario& s, const std::vector<std::string
   return out;
 }
 
+// A value inside QEMU's KEY=VALUE,... option syntax: a comma is written twice (a run directory
+// under --artifacts a,b must not end the path and start an option).
+std::string qemu_opt_value(const std::string& v) {
+  std::string out;
+  for (char c : v) out += c == ',' ? std::string(",,") : std::string(1, c);
+  return out;
+}
+
 std::string memory_backend_id(const Dimm& d) { return "mem-" + d.id; }
 
 nlohmann::json memory_backend_object_args(const Dimm& d) {
@@ -67,10 +75,11 @@ std::vector<std::string> qemu_argv(const Scenario& s, const QemuLaunchSpec& spec
     add({"-serial", "mon:stdio"});
   else
     add({"-chardev",
-         fmt::format("file,id=console,path={}{}", spec.console_log, spec.console_append ? ",append=on" : ""), "-serial",
-         "chardev:console"});
-  add({"-qmp", fmt::format("unix:{},server=on,wait=off", spec.qmp_socket)});
-  add({"-chardev", fmt::format("socket,id=qga,path={},server=on,wait=off", spec.qga_socket)});
+         fmt::format("file,id=console,path={}{}", qemu_opt_value(spec.console_log),
+                     spec.console_append ? ",append=on" : ""),
+         "-serial", "chardev:console"});
+  add({"-qmp", fmt::format("unix:{},server=on,wait=off", qemu_opt_value(spec.qmp_socket))});
+  add({"-chardev", fmt::format("socket,id=qga,path={},server=on,wait=off", qemu_opt_value(spec.qga_socket))});
   add({"-device", "virtio-serial-pci,id=vser0", "-device",
        "virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0"});
   // Start paused: the rig connects QMP first, so no event is missed, then sends "cont".
