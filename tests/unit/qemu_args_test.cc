@@ -94,3 +94,28 @@ TEST(QemuArgs, DeviceMemoryWindowFollowsRamAbove4G) {
 TEST(QemuArgs, ShellJoinQuotesWhatNeedsIt) {
   EXPECT_EQ(shell_join({"qemu", "-append", "a b", "it's"}), "qemu -append 'a b' 'it'\\''s'");
 }
+
+TEST(QemuArgs, ACpuListIsOneCpusOptionPerRange) {
+  // QEMU's -numa takes one range per cpus=; "0-1,4" as one value would read "4" as an option.
+  Scenario s;
+  s.machine.smp = 6;
+  s.machine.maxmem = 8ull << 30;
+  s.nodes = {{0, "0-1,4", 1ull << 30}, {1, "2-3,5", 1ull << 30}};
+  const std::string all = render(qemu_argv(s, fixed_spec()));
+  EXPECT_NE(all.find("-numa\nnode,nodeid=0,cpus=0-1,cpus=4,memdev=ram-node0\n"), std::string::npos) << all;
+  EXPECT_NE(all.find("-numa\nnode,nodeid=1,cpus=2-3,cpus=5,memdev=ram-node1\n"), std::string::npos) << all;
+}
+
+TEST(QemuArgs, ACommaInARunDirectoryIsNoOption) {
+  // --artifacts a,server=off: the console and socket paths stay paths.
+  QemuLaunchSpec spec = fixed_spec();
+  spec.console_log = "/runs/a,append=off/console.log";
+  spec.qga_socket = "/runs/a,server=off/qga.sock";
+  Scenario s;
+  s.machine.maxmem = 8ull << 30;
+  s.nodes = {{0, "0-1", 1ull << 30}};
+  const std::string all = render(qemu_argv(s, spec));
+  EXPECT_NE(all.find("file,id=console,path=/runs/a,,append=off/console.log\n"), std::string::npos) << all;
+  EXPECT_NE(all.find("socket,id=qga,path=/runs/a,,server=off/qga.sock,server=on,wait=off\n"), std::string::npos);
+  EXPECT_EQ(qemu_opt_value("a,,b"), "a,,,,b");
+}

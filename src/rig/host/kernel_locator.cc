@@ -5,9 +5,12 @@
 #include <unistd.h>
 
 #include <boost/filesystem.hpp>
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 
 #include "rig/base/errors.h"
+#include "rig/base/text.h"
 
 namespace rig {
 
@@ -27,7 +30,22 @@ std::optional<std::string> bzimage_release(const std::string& path) {
   auto sp = s.find(' ');
   s = s.substr(0, sp);
   if (s.empty()) return std::nullopt;
+  // The release names files (/lib/modules/RELEASE, the cached initramfs), goes to the image
+  // scripts as an argument and into reproducers: only what real releases use.
+  if (!valid_kernel_release(s))
+    throw UsageError(
+        fmt::format("{}: the release in its bzImage header, '{}', is not a kernel release (1 to 64 of "
+                    "A-Z a-z 0-9 . _ + ~ -, starting with a letter or digit)",
+                    path, one_line(s, 80)));
   return s;
+}
+
+bool valid_kernel_release(std::string_view r) {
+  if (r.empty() || r.size() > 64 || !std::isalnum(static_cast<unsigned char>(r[0]))) return false;
+  return std::all_of(r.begin(), r.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '+' || c == '~' || c == '-';
+  });
 }
 
 std::optional<std::string> newest_kernel_for_series(const std::vector<std::string>& names, const std::string& series) {

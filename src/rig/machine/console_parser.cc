@@ -11,15 +11,8 @@ constexpr size_t kLinesAfter = 40;
 // the rest, so an endless line costs bounded memory.
 constexpr size_t kMaxLineBytes = 64 * 1024;
 
-struct Pattern {
-  const char* needle;
-  bool at_start;  // must begin the line (after the timestamp)
-  const char* kind;
-  Severity severity;
-};
-
 // Order matters: the first match wins ("BUG: Bad page state" is a bad-page-state, not a bug).
-const Pattern kPatterns[] = {
+const ConsoleRule kRules[] = {
     {"Kernel panic - not syncing", false, "panic", Severity::Crash},
     {"BUG: Bad page state", false, "bad-page-state", Severity::Failure},
     {"Bad page state in process", false, "bad-page-state", Severity::Failure},
@@ -36,6 +29,19 @@ const Pattern kPatterns[] = {
 };
 
 }  // namespace
+
+const std::vector<ConsoleRule>& console_rules() {
+  static const std::vector<ConsoleRule> rules(std::begin(kRules), std::end(kRules));
+  return rules;
+}
+
+const ConsoleRule* console_rule_for(std::string_view line) {
+  for (const auto& r : console_rules()) {
+    const size_t at = line.find(r.needle);
+    if (at != std::string_view::npos && (!r.at_start || at == 0)) return &r;
+  }
+  return nullptr;
+}
 
 std::string strip_timestamp(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -82,14 +88,7 @@ void ConsoleParser::line(std::string raw) {
   std::string text = strip_timestamp(raw);
   all_.push_back(text);
 
-  const Pattern* hit = nullptr;
-  for (const auto& p : kPatterns) {
-    size_t at = text.find(p.needle);
-    if (at != std::string::npos && (!p.at_start || at == 0)) {
-      hit = &p;
-      break;
-    }
-  }
+  const ConsoleRule* hit = console_rule_for(text);
   if (hit) {
     ConsoleFinding f;
     f.kind = hit->kind;
@@ -98,8 +97,7 @@ void ConsoleParser::line(std::string raw) {
     f.line_no = line_no_;
     // A refused offline dumps the unmovable page it met: that is the evidence of a refusal the
     // scenario may expect, not a kernel bug. Any other reason for a page dump is a failure.
-    if (f.kind == "page-dump" && text.find("page dumped because: unmovable page") != std::string::npos)
-      f.severity = Severity::Notice;
+    if (f.kind == "page-dump" && text.find(kRefusalDumpNeedle) != std::string::npos) f.severity = Severity::Notice;
     // dump_page() prints the page's header and raw words before its "page dumped because" line.
     // Keep them from the dump's first line ("page:..."), not the previous dump's tail.
     if (f.kind == "page-dump") {

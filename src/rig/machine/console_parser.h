@@ -34,6 +34,22 @@ class ConsoleParser {
   std::vector<std::string> all_;  // kept for saw(); consoles here are small
 };
 
+// One kind of kernel report the console shows: a line (timestamp stripped) containing `needle`
+// (at its start when `at_start`). The reproducer's run.sh looks for the same needles.
+struct ConsoleRule {
+  std::string_view needle;
+  bool at_start = false;
+  std::string_view kind;  // "panic", "bug", "oops", ...
+  Severity severity = Severity::Failure;
+};
+
+// The rules in the order they are tried: the first that matches a line names its report.
+const std::vector<ConsoleRule>& console_rules();
+const ConsoleRule* console_rule_for(std::string_view line);
+
+// The page dump of a refused offline: a notice (evidence of the refusal), not a failure.
+inline constexpr std::string_view kRefusalDumpNeedle = "page dumped because: unmovable page";
+
 // "[   12.345678] text" -> "text"
 std::string strip_timestamp(std::string_view line);
 

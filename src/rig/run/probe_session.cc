@@ -21,7 +21,7 @@ CheckRecord raw_check_record(int step, const CaseCheck& c) {
   rec.detail = c.detail;
   rec.applicable = c.applicable;
   rec.status = !c.applicable ? CheckStatus::NotApplicable : c.ok ? CheckStatus::Pass : CheckStatus::Fail;
-  for (const auto& p : c.offenders) rec.pages.push_back({p.pfn, p.roles, p.expected, p.seen});
+  for (const auto& p : c.offenders) rec.pages.push_back({p.pfn, p.roles, p.expected, p.seen, p.evidence});
   return rec;
 }
 

@@ -28,7 +28,9 @@ constexpr int kReproNotReproduced = 0;
 constexpr int kReproReproduced = 1;
 constexpr int kReproCouldNotTell = 2;
 
-// The body of run.sh for a scenario (pure; paths are relative to the script's directory). The
+// The body of run.sh for a scenario (pure; paths are relative to the script's directory): its
+// head, the library rig/repro/lib.sh, its steps. Every word from the scenario or the release is
+// shell_quote()d (base/shell.h); only the script's own $QEMU expands. The
 // waits default to the timeouts table (machine.h), which is sized for TCG; a step's own timeout
 // wins. BOOT_WAIT, STEP_WAIT, CMD_WAIT and QUIT_WAIT override them.
 std::string reproducer_script(const Scenario& s, const std::string& kernel_release);
@@ -41,7 +43,8 @@ std::string reproducer_script(const Scenario& s, const std::string& kernel_relea
 //   listed STEP DIMM yes|no     after STEP, QEMU still lists / no longer lists DIMM (a refused or
 //                               timed-out unplug; a removal the scenario did not expect)
 //   outcome STEP OUTCOME        the failed run's step ended OUTCOME (plug, online, expect-*)
-//   page STEP PFN CHECK TOKEN.. after STEP the probe's query of PFN shows every TOKEN (below)
+//   page STEP PFN CHECK TOKEN.. after STEP the probe's query of PFN shows every TOKEN (the
+//                               check's CheckPage::evidence, probe_evidence() in page_accounting.h)
 //   query STEP RANGES           the pfn ranges to ask the probe for after STEP
 //   console KIND [^]NEEDLE      a console line containing NEEDLE (^: at its start, after the
 //                               timestamp) is a kernel report of KIND
@@ -54,16 +57,8 @@ std::string reproducer_script(const Scenario& s, const std::string& kernel_relea
 // scenario's own expectations and every kind of kernel report.
 std::string reproducer_expect(const Scenario& s, const ScenarioResult* failure);
 
-// What the probe must show of one page a failed check named for the failure to count as seen
-// again, as tokens over the probe's fields (docs/probe-format.md): "gone", "online", KEY=VALUE
-// (res, priv, buddy, selfhosted, ref, info, nid, free, held) and type=untagged|tagged|
-// SECTION_INFO|MIX_SECTION_INFO|NODE_INFO. Read from the page state at the end of `seen`
-// (describe_state in page_accounting.h). A page that should have been freed counts as seen while
-// it is still Reserved / Private / tagged as it was (or still lost); any other page while it is
-// in exactly the state the failed run saw. Empty when `seen` names no page state.
-std::string page_evidence_tokens(const CheckPage& p);
-
-// Writes DIR/{bzImage, initramfs.cpio.gz, run.sh, expect, README.md}. `failure` (may be null)
+// Writes DIR/{bzImage, initramfs.cpio.gz, run.sh, expect, README.md}, each copied or written
+// whole (base/file_copy.h: onto any filesystem, no partial file). `failure` (may be null)
 // is the failed run: its signs go into expect and README. Returns the directory.
 std::string write_reproducer(const Scenario& s, const KernelImage& kernel, const std::string& initramfs,
                              const std::string& dir, const ScenarioResult* failure);

@@ -125,6 +125,7 @@ StepResult run_step(Machine& m, const Scenario& s, const Step& st, const RunOpti
       r.ok = r.outcome == st.expect;
       // QEMU must agree with the guest: a refused DIMM stays listed, a removed one is gone.
       const bool listed = qemu_lists(m, d->id);
+      r.qemu_lists = listed;
       if (u.result == UnplugResult::Refused && !listed) {
         r.ok = false;
         r.detail += "; but QEMU no longer lists the DIMM";
@@ -154,7 +155,8 @@ StepResult run_step(Machine& m, const Scenario& s, const Step& st, const RunOpti
       break;
     }
     case StepAction::ExpectDimm: {
-      r.outcome = qemu_lists(m, d->id) ? "present" : "absent";
+      r.qemu_lists = qemu_lists(m, d->id);
+      r.outcome = *r.qemu_lists ? "present" : "absent";
       r.ok = r.outcome == st.expect;
       r.detail = "query-memory-devices";
       break;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ struct StepResult {
   std::string detail;
   double duration_s = 0;
   std::vector<std::string> analysis;  // unplug: the case of each departing section, removal order
+  // Unplug and expect-dimm: whether QEMU's query-memory-devices listed the DIMM after the step
+  // (typed, for the reproducer; `detail` says it in words). Unset when QEMU was not asked.
+  std::optional<bool> qemu_lists;
 };
 
 // What became of one check. Only pass, fail, xfail and xpass count as coverage: an n/a check
@@ -33,6 +37,10 @@ const char* check_status_name(CheckStatus s);  // "pass", "fail", "xfail", "xpas
 struct CheckPage {
   uint64_t pfn = 0;
   std::string roles, expected, seen;
+  // What a reproducer's probe query must show of the page for the failure to count as seen again
+  // (probe_evidence() in spec/page_accounting.h, from the typed page state); empty: nothing to
+  // compare. Not in the results JSON: the reproducer is written from the run's own result.
+  std::string evidence;
 };
 
 // One spec check, as a result. The probe session records it raw (ok, applicable, pages); judge()

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cmath>
 #include <fstream>
@@ -28,6 +29,37 @@ constexpr size_t kMaxPatternChars = 1000;
 // Keys nest two deep in this format; toml++ recurses once per level (a dotted key or header of
 // ~40000 parts overflows the stack), so a line with more dots outside strings is refused.
 constexpr size_t kMaxDotsPerLine = 32;
+
+// The scenario's kernel arguments together: the kernel's command line holds 2048 bytes (x86
+// COMMAND_LINE_SIZE), and memmap= and the rig's own arguments need their share.
+constexpr size_t kMaxKernelArgsBytes = 1024;
+
+// A node's CPU list: "N" or "N-M" ranges, comma separated, each within [0, smp). The CPUs it
+// names, or the reason it is not one. Only digits, '-' and ',' get through: nothing QEMU's
+// option syntax (",memdev=...") or libvirt's would read as more than CPUs.
+std::string parse_cpu_list(const std::string& text, int smp, std::set<int>& cpus) {
+  if (text.empty()) return "must not be empty (leave cpus out for a CPU-less node)";
+  if (text.find_first_not_of("0123456789-,") != std::string::npos)
+    return fmt::format("'{}' is not a CPU list (N or N-M, comma separated, e.g. \"0-1\" or \"0,2\")",
+                       one_line(text, 80));
+  size_t at = 0;
+  while (at <= text.size()) {
+    const size_t comma = std::min(text.find(',', at), text.size());
+    const std::string range = text.substr(at, comma - at);
+    const size_t dash = range.find('-');
+    const std::string a = range.substr(0, dash), b = dash == std::string::npos ? a : range.substr(dash + 1);
+    if (a.empty() || b.empty() || b.find('-') != std::string::npos || a.size() > 4 || b.size() > 4)
+      return fmt::format("'{}' is not a CPU list (N or N-M, comma separated, e.g. \"0-1\" or \"0,2\")",
+                         one_line(text, 80));
+    const int first = std::stoi(a), last = std::stoi(b);
+    if (first > last) return fmt::format("range {} runs backwards", range);
+    if (last >= smp) return fmt::format("CPU {} does not exist: machine.smp = {} (CPUs 0-{})", last, smp, smp - 1);
+    for (int c = first; c <= last; ++c)
+      if (!cpus.insert(c).second) return fmt::format("CPU {} is named twice", c);
+    at = comma + 1;
+  }
+  return "";
+}
 
 // The first line with more than kMaxDotsPerLine dots outside strings and comments (0: none).
 // Tracks TOML's four string kinds and comments; anything malformed is left to toml++.
@@ -412,6 +444,32 @@ void validate_scenario(const Scenario& s) {
   const auto beyond_phys = [](uint64_t v) {
     return fmt::format("{} is beyond the 4P (2^52 bytes) physical address space of x86-64", format_hex(v));
   };
+  // Fields that reach QEMU's option syntax (-cpu MODEL, -numa node,cpus=..., -device
+  // pc-dimm,id=...) or the kernel's command line: nothing that reads as another option.
+  const std::string& cpu = s.machine.cpu;
+  if (cpu.empty() || cpu.size() > 64 || !std::isalnum(static_cast<unsigned char>(cpu[0])) ||
+      cpu.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos)
+    r.fail("machine.cpu", fmt::format("'{}' is not a CPU model name (letters, digits, '.', '_', '-'; no features or "
+                                      "options: QEMU would read ',' and '=' as more options)",
+                                      one_line(cpu, 80)));
+  size_t arg_bytes = 0;
+  for (const auto& a : s.machine.kernel_args) {
+    if (a.empty()) r.fail("machine.kernel_args", "an argument must not be empty");
+    if (std::any_of(a.begin(), a.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      r.fail("machine.kernel_args", fmt::format("'{}' holds a control character", one_line(a, 80)));
+    arg_bytes += a.size() + 1;
+  }
+  if (arg_bytes > kMaxKernelArgsBytes)
+    r.fail("machine.kernel_args", fmt::format("{} bytes; at most {} (the kernel's command line holds 2048, and the "
+                                              "rig adds its own)",
+                                              arg_bytes, kMaxKernelArgsBytes));
+  std::set<int> node_cpus;
+  for (size_t i = 0; i < s.nodes.size(); ++i) {
+    if (s.nodes[i].cpus.empty()) continue;  // a CPU-less node
+    const std::string why = parse_cpu_list(s.nodes[i].cpus, s.machine.smp, node_cpus);
+    if (!why.empty()) r.fail(fmt::format("node[{}].cpus", i), why);
+  }
+
   std::set<int> node_ids;
   uint64_t ram_sum = 0;
   for (size_t i = 0; i < s.nodes.size(); ++i) {
@@ -443,9 +501,13 @@ void validate_scenario(const Scenario& s) {
     const Dimm& d = s.dimms[i];
     std::string where = fmt::format("dimm[{}]", i);
     if (!ids.insert(d.id).second) r.fail(where + ".id", fmt::format("DIMM id '{}' used twice", d.id));
-    if (d.id.empty() || d.id.find_first_of(",= \t\"'") != std::string::npos ||
-        std::any_of(d.id.begin(), d.id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
-      r.fail(where + ".id", "must be a non-empty QEMU id without commas, quotes, '=', spaces or control characters");
+    // QEMU's own rule for ids (id_wellformed): a letter, then letters, digits, '-', '.', '_'.
+    if (d.id.empty() || d.id.size() > 60 || !std::isalpha(static_cast<unsigned char>(d.id[0])) ||
+        d.id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+            std::string::npos)
+      r.fail(where + ".id",
+             "must be a QEMU id: 1 to 60 letters, digits, '-', '.' or '_', starting with a letter (no commas, '=', "
+             "quotes, spaces or control characters)");
     if (!node_ids.count(d.node)) r.fail(where + ".node", fmt::format("node {} is not declared", d.node));
     if (d.size > kMaxPhysBytes) r.fail(where + ".size", beyond_phys(d.size));
     if (d.addr > kMaxPhysBytes) r.fail(where + ".addr", beyond_phys(d.addr));

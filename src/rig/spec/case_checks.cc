@@ -15,9 +15,10 @@ namespace {
 // Offenders of one check, grouped by a short description of what was wrong.
 class Offenders {
  public:
-  void add(const std::string& what, uint64_t pfn, const std::string& roles = "") {
+  // `evidence`: probe_evidence() of the page, when the check knows its state.
+  void add(const std::string& what, uint64_t pfn, const std::string& roles = "", const std::string& evidence = "") {
     groups_[what].push_back(pfn);
-    pages_.push_back({pfn, roles, "", what});
+    pages_.push_back({pfn, roles, "", what, evidence});
   }
   const std::vector<OffendingPage>& offending() const { return pages_; }
   bool empty() const { return groups_.empty(); }
@@ -188,6 +189,7 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
     for (uint64_t i = 0; i < run.count; ++i) {
       const uint64_t pfn = run.pfn + i;
       const std::string seen = describe_state(st, s.types);
+      const std::string same = probe_evidence(st, s.types, PageEvidence::Same);
       if (!memmap_owners.empty()) {
         bool any_early = std::any_of(memmap_owners.begin(), memmap_owners.end(),
                                      [&](int64_t o) { return early.count(static_cast<uint64_t>(o)); });
@@ -202,7 +204,7 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
                          "backs section {} in a block registered by section {}: expected Reserved Private SECTION_INFO "
                          "naming one of them, refcount {}; saw {}",
                          section_list({memmap_owners.begin(), memmap_owners.end()}), section_list(reg), want_ref, seen),
-                     pfn, roles_of(run));
+                     pfn, roles_of(run), same);
       } else if (pg) {
         if (!boot_nodes.count(static_cast<int>(pg_node)))
           continue;  // pgdat of a node offline at boot: memblock, untagged
@@ -223,20 +225,20 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
           pgdat.add(fmt::format("page shared by the pgdat of nodes {}: expected Reserved Private NODE_INFO naming one "
                                 "of them, refcount >= 2; saw {}",
                                 section_list(pg_nodes), seen),
-                    pfn, roles_of(run));
+                    pfn, roles_of(run), same);
         } else if (pg_nodes.size() > 1) {
           // pgdat is not page-aligned (6.12 aligns it to a cache line): one page holds parts of
           // two nodes' pgdat and can name only one of them.
           pgdat_shared.add(fmt::format("one page holds the pgdat of nodes {} and is tagged for node {} only: {}",
                                        section_list(pg_nodes), st.info, seen),
-                           pfn, roles_of(run));
+                           pfn, roles_of(run), same);
         } else if (!type_ok || st.info != static_cast<uint64_t>(pg_node) || !st.reserved || !st.private_ ||
                    st.ref < 2) {
           // A page that holds usage maps as well as the pgdat (6.12 packs them): its own check.
           (usage ? pgdat_usage : pgdat)
               .add(fmt::format("pgdat of node {}: expected Reserved Private NODE_INFO info {} refcount >= 2; saw {}",
                                pg_node, pg_node, seen),
-                   pfn, roles_of(run));
+                   pfn, roles_of(run), same);
         }
       } else if (table && early_table) {
         ++table_pages;
@@ -255,7 +257,7 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
                                  "MIX_SECTION_INFO refcount {} "
                                  "(1 + the references of the sections that registered it); saw {}",
                                  who, want, seen),
-                     pfn, roles_of(run));
+                     pfn, roles_of(run), same);
       }
     }
   }
@@ -316,7 +318,7 @@ namespace {
 // outcome, and every offending page kept as evidence for xfail patterns.
 class PageGroup {
  public:
-  void add(const PageVerdict& v) {
+  void add(const PageVerdict& v, const BootmemTypes& types) {
     if (!v.judged) ++undetermined_;
     ++pages_;
     if (v.ok()) {
@@ -331,7 +333,11 @@ class PageGroup {
         {e.pfn, e.roles_text(),
          fate_name(e.fate) +
              std::string(e.fate == Fate::Kept ? fmt::format(" refcount {}..{}", e.min_ref, e.max_ref) : ""),
-         v.problem});
+         v.problem,
+         probe_evidence(v.seen, types,
+                        e.fate == Fate::Freed  ? PageEvidence::Freed
+                        : e.fate == Fate::Gone ? PageEvidence::Gone
+                                               : PageEvidence::Same)});
   }
   size_t pages() const { return pages_; }
   bool ok() const { return offenders_.empty(); }
@@ -426,15 +432,15 @@ std::vector<CaseCheck> check_after_removal(const RemovalAnalysis& a, const Memma
     const PageExpectation& e = v.expect;
     if (e.fate == Fate::Gone) continue;  // removed-memory-gone below covers the whole range
     if (e.has_role(PageRoleKind::Pgdat))
-      pgdat.add(v);
+      pgdat.add(v, before.types);
     else if (e.fate == Fate::Kept)
-      kept.add(v);
+      kept.add(v, before.types);
     else if (e.has_role(PageRoleKind::Memmap))
-      memmap_freed.add(v);
+      memmap_freed.add(v, before.types);
     else if (e.table())
-      tables_freed.add(v);
+      tables_freed.add(v, before.types);
     else
-      other_freed.add(v);
+      other_freed.add(v, before.types);
   }
   // Case 1: memmap of the removed sections that lived on memory which stays, page by page.
   out.push_back(memmap_freed.pages()
@@ -479,7 +485,8 @@ std::vector<CaseCheck> check_after_removal(const RemovalAnalysis& a, const Memma
                                           : fmt::format("inside removed section {}, still online: {}",
                                                         before.pfn_section(pfn), describe_state(st, before.types));
       wrong.add(what, pfn);
-      pages.push_back({pfn, "removed", "gone", describe_state(st, before.types)});
+      pages.push_back({pfn, "removed", "gone", describe_state(st, before.types),
+                       probe_evidence(st, before.types, PageEvidence::Gone)});
     }
     CaseCheck c{2,
                 "removed-memory-gone",
@@ -535,10 +542,10 @@ std::vector<CaseCheck> check_after_removal(const RemovalAnalysis& a, const Memma
           if (run.state.alloc_known && run.state.in_allocator())
             wrong.add(fmt::format("self-hosted memmap sat in the page allocator: {}",
                                   describe_state(run.state, before.types)),
-                      pfn, roles_of(run));
+                      pfn, roles_of(run), probe_evidence(run.state, before.types, PageEvidence::Same));
           else if (st.online)
             wrong.add(fmt::format("self-hosted memmap outlived its memory: {}", describe_state(st, before.types)), pfn,
-                      roles_of(run));
+                      roles_of(run), probe_evidence(st, before.types, PageEvidence::Same));
         }
       }
       CaseCheck c{
@@ -590,7 +597,7 @@ std::vector<CaseCheck> check_after_refusal(const RemovalAnalysis& a, const Memma
   // its other fields change with unrelated traffic.
   const auto expected = expected_fates(before, 0, 0, false);
   PageGroup unchanged;
-  for (const auto& v : judge_pages(expected, after, before.types)) unchanged.add(v);
+  for (const auto& v : judge_pages(expected, after, before.types)) unchanged.add(v, before.types);
   std::string mem;
   for (const auto& [nid, kb] : mem_before) {
     auto it = mem_after.find(nid);
@@ -751,7 +758,7 @@ std::vector<CaseCheck> check_pgdat_reuse(const MemmapSnapshot& boot, const Memma
           else if (seen->state != run.state)
             changed.add(fmt::format("was {}; now {}", describe_state(run.state, boot.types),
                                     describe_state(seen->state, boot.types)),
-                        pfn);
+                        pfn, "", probe_evidence(seen->state, boot.types, PageEvidence::Same));
         }
   if (judged == 0)
     return {

@@ -19,6 +19,7 @@ struct OffendingPage {
   std::string roles;     // "pmd:512,pmd:513": the page's roles and owners (docs/probe-format.md)
   std::string expected;  // "freed", "kept refcount 1..3", "unchanged", ...
   std::string seen;      // describe_state() of the page now
+  std::string evidence;  // probe_evidence(): what a reproducer looks for again; empty: nothing
 };
 
 struct CaseCheck {

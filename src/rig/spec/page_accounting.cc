@@ -99,6 +99,44 @@ std::string describe_state(const PageState& s, const BootmemTypes& t) {
   return fmt::format("{}refcount {} {} info {} node {}{}", flags, s.ref, type, s.info, s.nid, alloc);
 }
 
+std::string probe_evidence(const PageState& s, const BootmemTypes& t, PageEvidence want) {
+  if (!s.online) return "gone";
+  if (want == PageEvidence::Gone) return "online";
+  const bool bootmem_type = s.type != 0 && (s.type == t.section || s.type == t.mix || s.type == t.node);
+  const bool held_by_nobody = s.alloc_known && !s.in_allocator() && !s.held();
+  if (want == PageEvidence::Freed) {
+    // Not given back: still Reserved, Private or tagged as it was.
+    if (s.reserved || s.private_ || bootmem_type) {
+      std::string out;
+      if (s.reserved) out += " res=1";
+      if (s.private_) out += " priv=1";
+      if (bootmem_type) out += " type=tagged";
+      return out.substr(1);
+    }
+    // Lost: refcount 0, in no free block, on no per-cpu list, held by nobody.
+    if (held_by_nobody) return fmt::format("ref={} free=no held=none", s.ref);
+  }
+  // Kept, unchanged, boot tags: exactly the state the failed run saw.
+  std::string out = fmt::format("res={} priv={} buddy={} selfhosted={} ref={}", s.reserved ? 1 : 0, s.private_ ? 1 : 0,
+                                s.buddy ? 1 : 0, s.selfhosted ? 1 : 0, s.ref);
+  const char* type = s.type == 0           ? "untagged"
+                     : s.type == t.section ? "SECTION_INFO"
+                     : s.type == t.mix     ? "MIX_SECTION_INFO"
+                     : s.type == t.node    ? "NODE_INFO"
+                                           : nullptr;
+  if (type) out += fmt::format(" type={}", type);
+  out += fmt::format(" info={} nid={}", s.info, s.nid);
+  if (s.alloc_known)
+    out += s.free_block   ? " free=buddy"
+           : s.on_pcp     ? " free=pcp"
+           : s.slab       ? " free=no held=slab"
+           : s.lru        ? " free=no held=lru"
+           : s.pgtable    ? " free=no held=pgtable"
+           : s.held_other ? " free=no held=other"
+                          : " free=no held=none";
+  return out;
+}
+
 namespace {
 
 // Still held as before, for a page whose fate is kept or unchanged. Empty when it is.

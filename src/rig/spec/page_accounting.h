@@ -102,6 +102,20 @@ std::vector<uint64_t> unsettled_pages(const std::vector<PageExpectation>& expect
 // it is for the allocator. "gone (offline or removed)" when the probe found no page.
 std::string describe_state(const PageState& s, const BootmemTypes& t);
 
+// What a reproducer's probe query must show of a page a failed check names for the failure to
+// count as seen again, as tokens over the probe's fields (docs/probe-format.md): "gone",
+// "online", KEY=VALUE (res, priv, buddy, selfhosted, ref, info, nid, free, held) and
+// type=untagged|tagged|SECTION_INFO|MIX_SECTION_INFO|NODE_INFO. From the page's typed state
+// `now` and what the check expected of it:
+//   Same      (kept, unchanged, boot tags) exactly the state `now`;
+//   Freed     still Reserved / Private / tagged (or still lost: refcount 0, held by nobody), else
+//             exactly `now`;
+//   Gone      still online.
+// "gone" when the probe found no page. Empty when `now` cannot be compared (a bootmem type number
+// the snapshot does not name).
+enum class PageEvidence { Same, Freed, Gone };
+std::string probe_evidence(const PageState& now, const BootmemTypes& t, PageEvidence want);
+
 // Node id -> the MemTotal change in pages the model predicts: each Reserved page expected freed
 // onto the node counts +1 (free_reserved_page() makes it managed again); the departing node
 // loses the removed range minus pages that were never managed (a self-hosted memmap).

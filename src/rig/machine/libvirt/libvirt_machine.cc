@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "rig/base/shell.h"
 #include "rig/base/errors.h"
 #include "rig/machine/libvirt/libvirt_api.h"
 #include "rig/machine/libvirt/libvirt_xml.h"
@@ -762,7 +763,7 @@ std::string LibvirtMachine::guest_read_file(const std::string& p) {
 
 MachineInfo LibvirtMachine::info() const {
   return MachineInfo{"libvirt", cfg_.accel, cfg_.scenario.machine.cpu, cfg_.kernel_release,
-                     fmt::format("virsh -c {} create {} --console", cfg_.uri, path("domain.xml"))};
+                     shell_join({"virsh", "-c", cfg_.uri, "create", path("domain.xml"), "--console"})};
 }
 
 void LibvirtMachine::stop_domain() {

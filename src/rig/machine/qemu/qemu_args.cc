@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "rig/base/size.h"
 
 namespace rig {
@@ -14,6 +16,14 @@ std::string kernel_command_line(const Scenario& s, const std::vector<std::string
   args.insert(args.end(), extra.begin(), extra.end());
   std::string out;
   for (const auto& a : args) out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+
+// A value inside QEMU's KEY=VALUE,... option syntax: a comma is written twice (a run directory
+// under --artifacts a,b must not end the path and start an option).
+std::string qemu_opt_value(const std::string& v) {
+  std::string out;
+  for (char c : v) out += c == ',' ? std::string(",,") : std::string(1, c);
   return out;
 }
 
@@ -36,7 +46,12 @@ std::vector<std::string> qemu_argv(const Scenario& s, const QemuLaunchSpec& spec
                          format_size(s.machine.maxmem))});
   for (const auto& n : s.nodes) {
     std::string node = fmt::format("node,nodeid={}", n.id);
-    if (!n.cpus.empty()) node += ",cpus=" + n.cpus;
+    // A CPU list "0-1,4" is one cpus= option per range to QEMU (validated: digits, '-', ',').
+    for (size_t at = 0; !n.cpus.empty() && at <= n.cpus.size();) {
+      const size_t comma = std::min(n.cpus.find(',', at), n.cpus.size());
+      node += ",cpus=" + n.cpus.substr(at, comma - at);
+      at = comma + 1;
+    }
     if (n.memory > 0) {
       const std::string mem = fmt::format("ram-node{}", n.id);
       add({"-object", fmt::format("memory-backend-ram,id={},size={}", mem, format_size(n.memory))});
@@ -60,34 +75,17 @@ std::vector<std::string> qemu_argv(const Scenario& s, const QemuLaunchSpec& spec
     add({"-serial", "mon:stdio"});
   else
     add({"-chardev",
-         fmt::format("file,id=console,path={}{}", spec.console_log, spec.console_append ? ",append=on" : ""), "-serial",
-         "chardev:console"});
-  add({"-qmp", fmt::format("unix:{},server=on,wait=off", spec.qmp_socket)});
-  add({"-chardev", fmt::format("socket,id=qga,path={},server=on,wait=off", spec.qga_socket)});
+         fmt::format("file,id=console,path={}{}", qemu_opt_value(spec.console_log),
+                     spec.console_append ? ",append=on" : ""),
+         "-serial", "chardev:console"});
+  add({"-qmp", fmt::format("unix:{},server=on,wait=off", qemu_opt_value(spec.qmp_socket))});
+  add({"-chardev", fmt::format("socket,id=qga,path={},server=on,wait=off", qemu_opt_value(spec.qga_socket))});
   add({"-device", "virtio-serial-pci,id=vser0", "-device",
        "virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0"});
   // Start paused: the rig connects QMP first, so no event is missed, then sends "cont".
   if (spec.paused) add({"-S"});
   if (!spec.incoming.empty()) add({"-incoming", spec.incoming});
   return a;
-}
-
-std::string shell_join(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& arg : argv) {
-    if (!out.empty()) out += ' ';
-    bool plain = !arg.empty() &&
-                 arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=,./:@+%") ==
-                     std::string::npos;
-    if (plain) {
-      out += arg;
-    } else {
-      out += '\'';
-      for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-      out += '\'';
-    }
-  }
-  return out;
 }
 
 }  // namespace rig

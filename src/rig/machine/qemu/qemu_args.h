@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "rig/base/shell.h"  // shell_join, for the command lines callers print
 #include "rig/scenario/scenario.h"
 
 namespace rig {
@@ -33,12 +34,12 @@ std::string kernel_command_line(const Scenario& s, const std::vector<std::string
 
 std::vector<std::string> qemu_argv(const Scenario& s, const QemuLaunchSpec& spec);
 
+// `v` as a value in QEMU's KEY=VALUE,... option syntax: each comma doubled.
+std::string qemu_opt_value(const std::string& v);
+
 // QMP arguments for plugging `d` at run time: object-add of its backend, then device_add.
 std::string memory_backend_id(const Dimm& d);
 nlohmann::json memory_backend_object_args(const Dimm& d);
 nlohmann::json dimm_device_args(const Dimm& d);
-
-// One shell-quoted line, for logs and reproducers.
-std::string shell_join(const std::vector<std::string>& argv);
 
 }  // namespace rig

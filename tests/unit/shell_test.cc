@@ -1,0 +1,322 @@
+// Generated shell: the one quoting function (base/shell.h) round-trips every byte through real
+// shells, and a reproducer's run.sh built from hostile scenario fields and a hostile kernel
+// release runs no command of theirs and hands each byte to QEMU and to its steps as it is.
+#include "rig/base/shell.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "rig/base/errors.h"
+#include "rig/base/file_copy.h"
+#include "rig/machine/qemu/qemu_args.h"
+#include "rig/machine/qemu/qemu_machine.h"
+#include "rig/run/reproducer.h"
+#include "rig/scenario/scenario_file.h"
+
+using namespace rig;
+
+namespace {
+
+struct Scratch {
+  std::string path;
+  Scratch() {
+    char tmpl[] = "/tmp/rig-shell-unit-XXXXXX";
+    const char* made = ::mkdtemp(tmpl);
+    path = made ? made : "";
+  }
+  ~Scratch() {
+    if (!path.empty()) (void)std::system(("rm -rf " + shell_quote(path)).c_str());
+  }
+};
+
+std::string put_file(const std::string& path, const std::string& text, mode_t mode = 0644) {
+  std::ofstream(path, std::ios::binary) << text;
+  ::chmod(path.c_str(), mode);
+  return path;
+}
+
+std::string read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs a command line, returns its stdout; `status` gets the exit status.
+std::string run(const std::string& cmd, int* status = nullptr) {
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (size_t n; p && (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  const int st = p ? ::pclose(p) : -1;
+  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+// NUL-separated words (what the printing stubs below write) -> the words.
+std::vector<std::string> words(const std::string& text) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  for (size_t nul; (nul = text.find('\0', at)) != std::string::npos; at = nul + 1)
+    out.push_back(text.substr(at, nul - at));
+  return out;
+}
+
+// Every byte 1..255, each several times, around quotes and newlines.
+std::string every_byte() {
+  std::string s;
+  for (int c = 1; c < 256; ++c) s += static_cast<char>(c);
+  return s + "'\n'\"$(x)`y`\\'";
+}
+
+}  // namespace
+
+TEST(ShellQuote, WrapsInSingleQuotes) {
+  EXPECT_EQ(shell_quote(""), "''");
+  EXPECT_EQ(shell_quote("a b"), "'a b'");
+  EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
+  EXPECT_EQ(shell_quote("$here"), "'$here'");
+  EXPECT_EQ(shell_quote("a\nb"), "'a\nb'");
+}
+
+TEST(ShellQuote, ANulByteIsRefused) {
+  EXPECT_THROW(shell_quote(std::string("a\0b", 3)), UsageError);
+  EXPECT_THROW(shell_join({"x", std::string("\0", 1)}), UsageError);
+}
+
+TEST(ShellQuote, EveryByteRoundTripsThroughSh) {
+  // Random words of bytes 1..255, and one of every byte: each printed back by sh and bash exactly.
+  Scratch dir;
+  ASSERT_FALSE(dir.path.empty());
+  std::mt19937 rng(20261203);
+  std::uniform_int_distribution<int> byte(1, 255), len(0, 40);
+  std::vector<std::string> cases = {every_byte(), "", "'", "''", "\\", "\n", "$here", "x=\"$(touch PWNED)\""};
+  for (int i = 0; i < 200; ++i) {
+    std::string w;
+    for (int n = len(rng); n > 0; --n) w += static_cast<char>(byte(rng));
+    cases.push_back(w);
+  }
+  std::string script = "cd " + shell_quote(dir.path) + " || exit 9\n";
+  std::string want;
+  for (const auto& w : cases) {
+    script += "printf '%s\\0' " + shell_quote(w) + "\n";
+    want += w + std::string(1, '\0');
+  }
+  const std::string file = put_file(dir.path + "/quote.sh", script);
+  for (const char* sh : {"sh", "bash", "dash"}) {
+    int st = -1;
+    const std::string out = run(std::string(sh) + " " + shell_quote(file), &st);
+    EXPECT_EQ(st, 0) << sh;
+    EXPECT_TRUE(out == want) << sh << ": a byte did not survive";
+  }
+  EXPECT_FALSE(exists(dir.path + "/PWNED"));
+}
+
+TEST(ShellJoin, IsOneCommandOfExactlyItsWords) {
+  EXPECT_EQ(shell_join({"qemu", "-append", "a b", "it's"}), "qemu -append 'a b' 'it'\\''s'");
+  // '=' is bare in an argument, but a first word A=B would be an assignment.
+  EXPECT_EQ(shell_join({"a=b", "c=d"}), "'a=b' c=d");
+  EXPECT_EQ(shell_join({"x", ""}), "x ''");
+  EXPECT_EQ(shell_join({"~", "*", "a;b", "$x"}), "'~' '*' 'a;b' '$x'");
+  Scratch dir;
+  const std::vector<std::string> argv = {"printf", "%s\\0", every_byte(), "a=$(touch PWNED)", "", "-n", "*"};
+  std::string want;
+  for (size_t i = 2; i < argv.size(); ++i) want += argv[i] + std::string(1, '\0');
+  int st = -1;
+  const std::string file =
+      put_file(dir.path + "/join.sh", "cd " + shell_quote(dir.path) + "\n" + shell_join(argv) + "\n");
+  EXPECT_TRUE(run("sh " + shell_quote(file), &st) == want);
+  EXPECT_EQ(st, 0);
+  EXPECT_FALSE(exists(dir.path + "/PWNED"));
+}
+
+namespace {
+
+// A scenario whose every field that reaches run.sh is hostile. (Scenario files refuse most of
+// these, scenario_file.cc; run.sh must be safe whatever Scenario it is given.)
+Scenario hostile_scenario(const std::string& pwned) {
+  Scenario s = load_scenario_file(RIG_SOURCE_DIR "/rig/scenarios/hotplug-memmap-dependency.toml");
+  const std::string touch = "touch " + pwned;
+  s.name = "x';" + touch + ";'\n" + touch + "\n#";
+  s.machine.cpu = "qemu64$(" + touch + ")";
+  s.machine.kernel_args = {"$here", "x=\"$(" + touch + ")\"",   "`" + touch + "`", "'", "a\nb;" + touch,
+                           "\\",    "${QEMU:-$(" + touch + ")}"};
+  for (auto& n : s.nodes)
+    if (!n.cpus.empty()) n.cpus = "0-1;" + touch + "\n";
+  for (auto& d : s.dimms) {
+    const std::string id = d.id + "'$(" + touch + ")\"`" + touch + "`\n";
+    for (auto& st : s.steps)
+      if (st.dimm == d.id) st.dimm = id;
+    d.id = id;
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST(ReproducerShell, HostileScenarioFieldsReachQemuByteForByteAndRunNothing) {
+  Scratch dir;
+  ASSERT_FALSE(dir.path.empty());
+  const std::string pwned = dir.path + "/PWNED";
+  const Scenario s = hostile_scenario(pwned);
+  const std::string release = "6.1.0\ntouch " + pwned + "\n";  // refused by kernel_locator; quoted anyway
+  const std::string sh = reproducer_script(s, release);
+  const std::string script = put_file(dir.path + "/run.sh", sh, 0755);
+  int st = -1;
+  EXPECT_EQ(run("sh -n " + shell_quote(script) + " 2>&1", &st), "");
+  EXPECT_EQ(st, 0);
+
+  // --interactive execs QEMU with the command line: a fake QEMU writes down the words it got.
+  put_file(dir.path + "/fake-qemu", "#!/bin/sh\nprintf '%s\\0' \"$@\" > \"$(dirname \"$0\")/args\"\n", 0755);
+  const std::string out =
+      run("cd / && QEMU=" + shell_quote(dir.path + "/fake-qemu") + " sh " + shell_quote(script) + " --interactive 2>&1",
+          &st);
+  EXPECT_EQ(st, 0) << out;
+  QemuLaunchSpec spec;
+  spec.kernel = "bzImage";
+  spec.initrd = "initramfs.cpio.gz";
+  spec.qmp_socket = "qmp.sock";
+  spec.qga_socket = "qga.sock";
+  spec.serial = "mon:stdio";
+  spec.paused = false;
+  spec.accel = "tcg";
+  spec.extra_kernel_args = rig_kernel_args();
+  spec.extra_kernel_args.push_back("rig.shell=1");
+  std::vector<std::string> want = qemu_argv(s, spec);
+  want.erase(want.begin());
+  EXPECT_EQ(words(read(dir.path + "/args")), want);
+  EXPECT_FALSE(exists(pwned)) << "run.sh ran a command a scenario field carried";
+
+  // The steps: each do_* function replaced by one that writes down its words, then run_steps.
+  const size_t a = sh.find("\nrun_steps() {\n");
+  ASSERT_NE(a, std::string::npos);
+  const size_t b = sh.find("\n}\n", a);
+  std::string stubs = "cd " + shell_quote(dir.path) + " || exit 9\n";
+  for (const char* f : {"show", "do_plug", "do_online", "do_unplug", "do_expect_node", "do_expect_dimm", "at_step"})
+    stubs += std::string(f) + "() { printf '%s\\0' " + f + " \"$@\" >> steps; }\n";
+  const std::string steps_sh =
+      put_file(dir.path + "/steps.sh", stubs + sh.substr(a + 1, b + 3 - a - 1) + "run_steps\n");
+  run("sh " + shell_quote(steps_sh), &st);
+  EXPECT_EQ(st, 0);
+  const std::vector<std::string> got = words(read(dir.path + "/steps"));
+  const Dimm& hot = s.dimms[0];
+  bool plugged = false;
+  for (size_t i = 0; i + 5 < got.size(); ++i)
+    if (got[i] == "do_plug" && got[i + 2] == s.dimms[0].id) {
+      plugged = true;
+      EXPECT_EQ(got[i + 3], memory_backend_object_args(hot).dump());
+      EXPECT_EQ(got[i + 4], dimm_device_args(hot).dump());
+    }
+  EXPECT_TRUE(plugged) << "do_plug got the DIMM id byte for byte";
+  EXPECT_NE(std::find(got.begin(), got.end(), "unplug " + hot.id), got.end());
+  EXPECT_FALSE(exists(pwned)) << "a step line ran a command a scenario field carried";
+}
+
+TEST(ReproducerShell, ShellcheckPassesTheLibraryAndAGeneratedScript) {
+  int st = -1;
+  run("command -v shellcheck >/dev/null 2>&1", &st);
+  ASSERT_EQ(st, 0) << "shellcheck is missing (setup.sh installs it)";
+  Scratch dir;
+  std::string out = run("shellcheck -s sh " RIG_SOURCE_DIR "/rig/repro/lib.sh 2>&1", &st);
+  EXPECT_EQ(st, 0) << out;
+  for (const char* name : {"hotplug-memmap-dependency", "unplug-boot-dimm-busy", "hotplug-cycles"}) {
+    const Scenario s = load_scenario_file(std::string(RIG_SOURCE_DIR "/rig/scenarios/") + name + ".toml");
+    const std::string script = put_file(dir.path + "/run.sh", reproducer_script(s, "6.1.0-56-amd64"), 0755);
+    out = run("shellcheck " + shell_quote(script) + " 2>&1", &st);
+    EXPECT_EQ(st, 0) << name << ":\n" << out;
+  }
+  const std::string hostile =
+      put_file(dir.path + "/hostile.sh", reproducer_script(hostile_scenario("/x"), "6.1\n$(x)"));
+  out = run("shellcheck " + shell_quote(hostile) + " 2>&1", &st);
+  EXPECT_EQ(st, 0) << out;
+}
+
+TEST(ReproducerShell, TheLibraryIsTheFileInTheTree) {
+  // run.sh carries rig/repro/lib.sh as it is (embedded at build time).
+  const std::string lib = read(RIG_SOURCE_DIR "/rig/repro/lib.sh");
+  ASSERT_FALSE(lib.empty());
+  const Scenario s = load_scenario_file(RIG_SOURCE_DIR "/rig/scenarios/hotplug-cycles.toml");
+  EXPECT_NE(reproducer_script(s, "6.1.0-56-amd64").find(lib), std::string::npos);
+}
+
+namespace {
+
+dev_t device_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_dev : 0;
+}
+
+std::vector<std::string> names_in(const std::string& dir) {
+  std::vector<std::string> out;
+  std::istringstream in(run("ls -A " + shell_quote(dir)));
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+}  // namespace
+
+TEST(FileCopy, ReproducerOntoAnotherFilesystem) {
+  // rig repro -o on a tmpfs: rename(2) and copy_file_range(2) between filesystems fail with
+  // EXDEV; the reproducer is copied whole all the same.
+  Scratch src;
+  char tmpl[] = "/dev/shm/rig-repro-o-XXXXXX";
+  const char* shm = ::mkdtemp(tmpl);
+  if (!shm || device_of("/dev/shm") == device_of(src.path)) GTEST_SKIP() << "no tmpfs apart from /tmp";
+  const std::string out = std::string(shm) + "/repro";
+  const std::string kernel = put_file(src.path + "/vmlinuz", std::string(3 << 20, 'k'), 0600);
+  const std::string initrd = put_file(src.path + "/initrd", "initramfs", 0644);
+  KernelImage k;
+  k.path = kernel;
+  k.release = "6.1.0-56-amd64";
+  const Scenario s = load_scenario_file(RIG_SOURCE_DIR "/rig/scenarios/hotplug-cycles.toml");
+  EXPECT_EQ(write_reproducer(s, k, initrd, out, nullptr), out);
+  EXPECT_EQ(read(out + "/bzImage"), read(kernel));
+  EXPECT_EQ(read(out + "/initramfs.cpio.gz"), "initramfs");
+  struct stat st {};
+  ASSERT_EQ(::stat((out + "/bzImage").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "the kernel keeps its mode";
+  ASSERT_EQ(::stat((out + "/run.sh").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+  const std::vector<std::string> want = {"README.md", "bzImage", "expect", "initramfs.cpio.gz", "run.sh"};
+  EXPECT_EQ(names_in(out), want) << "no temporary file left";
+  (void)std::system(("rm -rf " + shell_quote(shm)).c_str());
+}
+
+TEST(FileCopy, AFailedCopyLeavesNothingBehind) {
+  Scratch dir;
+  const std::string to = dir.path + "/bzImage";
+  // A source that cannot be read whole (a directory), one that is missing.
+  EXPECT_THROW(copy_file_whole(dir.path, to), InfraError);
+  EXPECT_THROW(copy_file_whole(dir.path + "/missing", to), InfraError);
+  EXPECT_TRUE(names_in(dir.path).empty());
+  // The old file stays whole when the new one cannot be written.
+  put_file(to, "old");
+  EXPECT_THROW(copy_file_whole("/proc/self/mem", to), InfraError);
+  EXPECT_EQ(read(to), "old");
+  EXPECT_EQ(names_in(dir.path), std::vector<std::string>{"bzImage"});
+  // A target directory that does not exist.
+  EXPECT_THROW(write_file_whole(dir.path + "/no/such/run.sh", "x"), InfraError);
+}
+
+TEST(FileCopy, APlantedSymlinkIsReplacedNotFollowed) {
+  Scratch dir;
+  const std::string victim = put_file(dir.path + "/victim", "precious", 0600);
+  ASSERT_EQ(::symlink(victim.c_str(), (dir.path + "/run.sh").c_str()), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), (dir.path + "/.run.sh.tmp-AAAAAA").c_str()), 0);
+  write_file_whole(dir.path + "/run.sh", "#!/bin/sh\n", 0755);
+  EXPECT_EQ(read(victim), "precious");
+  struct stat st {};
+  ASSERT_EQ(::lstat((dir.path + "/run.sh").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(read(dir.path + "/run.sh"), "#!/bin/sh\n");
+}
