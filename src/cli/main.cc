@@ -17,6 +17,7 @@
 #include "rig/workflows/explorer.h"
 #include "rig/host/accel_probe.h"
 #include "rig/workflows/bisect.h"
+#include "rig/base/environment.h"
 #include "rig/base/errors.h"
 #include "rig/host/guest_image.h"
 #include "rig/report/html_report.h"
@@ -47,9 +48,15 @@ namespace {
 
 void progress_to_stderr(const std::string& line) { std::cerr << "[rig] " << line << std::endl; }
 
+// The environment: read once, here, and passed into the library.
+const Environment& env() {
+  static const Environment e = read_environment();
+  return e;
+}
+
 std::vector<std::string> shipped_scenario_files() {
   std::vector<std::string> files;
-  const std::string dir = rig_home() + "/rig/scenarios";
+  const std::string dir = rig_home(env()) + "/rig/scenarios";
   boost::system::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
     if (it->path().extension() == ".toml") files.push_back(it->path().string());
@@ -62,7 +69,7 @@ std::vector<Scenario> select_scenario_files(const std::vector<std::string>& file
 std::vector<Scenario> select_scenarios(const std::vector<std::string>& files, const std::string& suite) {
   std::vector<Scenario> out = select_scenario_files(files, suite);
   // Known kernel failures shared by all scenarios, with their evidence in docs/.
-  const std::string known = rig_home() + "/rig/known-failures.toml";
+  const std::string known = rig_home(env()) + "/rig/known-failures.toml";
   if (fs::exists(known)) {
     auto xfails = load_known_failures(known);
     for (auto& s : out) s.xfails.insert(s.xfails.end(), xfails.begin(), xfails.end());
@@ -121,7 +128,7 @@ int cmd_run(RunArgs a) {
   if (a.jobs < 0) throw UsageError(fmt::format("-j {}: must be at least 1 (or 0: as many as the host allows)", a.jobs));
   Shard shard;
   if (!a.shard.empty()) shard = parse_shard(a.shard);
-  if (!a.no_snapshots) snapshot_cache_max_from_env();
+  if (!a.no_snapshots) snapshot_cache_max(env());
   std::vector<Scenario> scenarios = select_scenarios(a.scenarios, a.suite);
   std::vector<KernelImage> kernels;
   for (const auto& k : a.kernels) kernels.push_back(locate_kernel(k));
@@ -161,6 +168,7 @@ int cmd_run(RunArgs a) {
   opts.repeat = a.repeat;
   opts.shard = shard;
   opts.snapshots = !a.no_snapshots;
+  opts.env = env();
 
   RunInfo info;
   info.shard = a.shard;
@@ -246,13 +254,14 @@ int cmd_explore(const ExploreArgs& a) {
   if (o.kernels.empty()) o.kernels.push_back(locate_kernel("debian-6.1"));
   if (find_program(a.qemu).empty())
     throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
-  const std::string known = rig_home() + "/rig/known-failures.toml";
+  const std::string known = rig_home(env()) + "/rig/known-failures.toml";
   if (fs::exists(known)) o.known = load_known_failures(known);
   o.suite.accel = a.accel;
   o.suite.qemu = a.qemu;
   o.suite.jobs = a.jobs;
   o.suite.snapshots = !a.no_snapshots;
-  if (!a.no_snapshots) snapshot_cache_max_from_env();
+  o.suite.env = env();
+  if (!a.no_snapshots) snapshot_cache_max(env());
   progress_to_stderr(fmt::format("explore: seed {}, budget {:.0f} s, kernels {}, output {}", o.seed, o.budget_s,
                                  a.kernels.empty() ? "debian-6.1" : fmt::format("{}", fmt::join(a.kernels, " ")),
                                  o.out));
@@ -298,7 +307,7 @@ int cmd_explore(const ExploreArgs& a) {
 }
 
 int cmd_cache(bool clear) {
-  SnapshotCache cache = SnapshotCache::default_cache();
+  SnapshotCache cache = SnapshotCache::default_cache(env());
   if (clear) {
     const uint64_t freed = cache.clear();
     std::cout << fmt::format("removed the snapshots in {} ({} MiB)\n", cache.root(), freed >> 20);
@@ -306,7 +315,8 @@ int cmd_cache(bool clear) {
   }
   uint64_t total = 0;
   std::cout << fmt::format("{:<16} {:>9}  {:<19}  {}\n", "KEY", "SIZE", "LAST USED", "WHAT");
-  for (const auto& e : cache.list()) {
+  std::vector<std::string> ignored;
+  for (const auto& e : cache.list(&ignored)) {
     total += e.bytes;
     std::tm tm{};
     localtime_r(&e.last_used, &tm);
@@ -314,12 +324,14 @@ int cmd_cache(bool clear) {
     std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
     std::cout << fmt::format("{:<16} {:>6} MiB  {}  {}\n", e.key, e.bytes >> 20, when, e.description);
   }
+  for (const auto& i : ignored) std::cout << "ignored, not yours alone: " << i << "\n";
   std::cout << fmt::format("{} MiB of {} MiB (RIG_SNAPSHOT_CACHE_MAX) in {}\n", total >> 20, cache.max_bytes() >> 20,
                            cache.root());
   return 0;
 }
 
-int cmd_kernel_build(const KernelBuildRequest& req) {
+int cmd_kernel_build(KernelBuildRequest req) {
+  req.env = env();
   KernelBuildResult r;
   try {
     r = build_kernel(req, [](const std::string& line) { std::cerr << "[rig] " << line << std::endl; });
@@ -331,7 +343,7 @@ int cmd_kernel_build(const KernelBuildRequest& req) {
   KernelImage k = locate_kernel(r.dir);
   if (!r.cached) std::cerr << fmt::format("[rig] built {} in {:.0f} s", k.release, r.seconds) << std::endl;
   // The probe and the guest image are part of a usable kernel: build them now, not at first run.
-  const GuestImage image = guest_image(k);
+  const GuestImage image = guest_image(k, env());
   if (image.probe.empty()) throw InfraError(image.probe_problem);
   std::cerr << fmt::format("[rig] probe {}", image.probe) << std::endl;
   std::cout << r.dir << "\n";
@@ -342,7 +354,7 @@ int cmd_repro(const std::string& file, const std::string& kernel_name, std::stri
   Scenario s = load_scenario_file(file);
   KernelImage k = locate_kernel(kernel_name);
   if (out.empty()) out = fmt::format("repro-{}-{}", s.name, k.release);
-  const GuestImage image = guest_image(k);
+  const GuestImage image = guest_image(k, env());
   const std::string dir = write_reproducer(s, k, image.initramfs, fs::absolute(out).string(), nullptr);
   std::cout << dir << "/run.sh\n";
   if (!interactive) return 0;
@@ -380,9 +392,10 @@ BisectOptions bisect_options(const BisectArgs& a) {
   o.log = fs::absolute(a.log).string();
   o.artifacts = fs::absolute(a.artifacts).lexically_normal().string();
   // One build directory for the whole bisection: each step rebuilds only what changed.
-  o.kernel_out = a.kernel_out.empty() ? cache_dir() + "/kernels/bisect-" + content_hash(o.src)
+  o.kernel_out = a.kernel_out.empty() ? cache_dir(env()) + "/kernels/bisect-" + content_hash(o.src)
                                       : fs::absolute(a.kernel_out).string();
   o.accel = a.accel;
+  o.env = env();
   return o;
 }
 
