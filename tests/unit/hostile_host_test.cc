@@ -386,3 +386,22 @@ TEST(CacheAttack, AKernelBuildOfAnotherUserIsNeitherUsedNorBuiltInto) {
   const std::string err = usage_error_of([&] { build_kernel(req, [](const std::string&) {}); });
   EXPECT_NE(err.find("kernel directory not yours alone: " + out + ": owned by uid 65534"), std::string::npos) << err;
 }
+
+TEST(CacheAttack, UnderAGroupUmaskTheUsersOwnEntriesStayUsable) {
+  const mode_t old = ::umask(002);
+  SnapshotCache cache(own_dir() + "/snapshots", 1ull << 30);
+  const std::string entry = saved_entry(cache);
+  ::umask(old);
+  std::string why;
+  EXPECT_TRUE(cache.find(kKey, &why)) << why;
+  EXPECT_EQ(mode_of(entry + "/state.mig") & 022, 0u);
+  // Another user's file is not touched.
+  const std::string f = own_dir() + "/f";
+  std::ofstream(f) << "x";
+  ::chmod(f.c_str(), 0666);
+  if (::geteuid() == 0) {
+    give_to_nobody(f);
+    keep_to_myself(f);
+    EXPECT_EQ(mode_of(f), 0666u);
+  }
+}

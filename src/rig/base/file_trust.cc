@@ -1,6 +1,7 @@
 #include "rig/base/file_trust.h"
 
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -87,6 +88,16 @@ std::string entry_distrust(const std::string& path, uid_t uid) {
     return fmt::format("{}: writable by {} (mode {})", path, (st.st_mode & S_IWOTH) ? "every user" : "its group",
                        mode_text(st));
   return "";
+}
+
+void keep_to_myself(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_uid == ::geteuid() && writable_by_others(st) &&
+      (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+    ::fchmod(fd, st.st_mode & 07755);
+  ::close(fd);
 }
 
 bool usable_cached_file(const std::string& path, std::string* note) {

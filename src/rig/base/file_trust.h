@@ -30,6 +30,11 @@ std::string entry_distrust(const std::string& path, uid_t uid);
 // Throws InfraError when it cannot be removed.
 bool usable_cached_file(const std::string& path, std::string* note);
 
+// Takes write permission for group and others away from `path`, a file or directory of the
+// user's, without following a symbolic link; so what the rig wrote under a umask such as 002 stays
+// trusted (entry_distrust). Does nothing to anything else.
+void keep_to_myself(const std::string& path);
+
 // "uid 65534 (nobody)"
 std::string describe_uid(uid_t uid);
 

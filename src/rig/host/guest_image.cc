@@ -47,6 +47,7 @@ std::string probe_module(const KernelImage& kernel, const Environment& env, std:
   if (usable_cached_file(out, note)) return out;
   const std::string log = out + ".log";
   int rc = run_to_log({"/bin/sh", images + "/build-probe.sh", kernel.build_dir, out}, log);
+  keep_to_myself(out);  // whatever the umask: used again next time
   if (rc != 0 || !boost::filesystem::exists(out)) {
     *problem = fmt::format("building the probe for {} failed (exit {}); see {}", kernel.release, rc, log);
     return "";
@@ -80,6 +81,7 @@ GuestImage guest_image(const KernelImage& kernel, const Environment& env) {
   std::vector<std::string> argv = {"/bin/sh", script, img.initramfs, kernel.release};
   if (!img.probe.empty()) argv.push_back(img.probe);
   int rc = run_to_log(argv, log);
+  keep_to_myself(img.initramfs);
   if (rc != 0 || !boost::filesystem::exists(img.initramfs))
     throw InfraError(fmt::format("building the guest image failed (exit {}); see {}", rc, log));
   return img;

@@ -148,6 +148,10 @@ void SnapshotCache::write_ready(const std::string& tmp_dir, const SnapshotReady&
 std::string SnapshotCache::commit(const std::string& key, const std::string& tmp_dir) {
   const fs::path dest = fs::path(root_) / key;
   boost::system::error_code ec;
+  // Whatever the umask made of QEMU's and this file's writes: the user's alone, so it is used later.
+  for (fs::directory_iterator it(tmp_dir, ec), end; !ec && it != end; it.increment(ec))
+    keep_to_myself(it->path().string());
+  keep_to_myself(tmp_dir);
   fs::rename(tmp_dir, dest, ec);
   if (ec) {
     // Another run saved the same key first (rename onto a non-empty directory fails): keep theirs.

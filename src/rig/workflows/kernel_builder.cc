@@ -282,6 +282,7 @@ KernelBuildResult build_kernel(const KernelBuildRequest& req, const std::functio
         {{"fragment", ch.fragment}, {"option", ch.option}, {"base", ch.from}, {"value", ch.to}});
   std::ofstream(out + "/rig-kernel.json") << meta.dump(2) << "\n";
   std::ofstream(stamp) << hash << "\n";
+  for (const auto& p : {base, out, stamp}) keep_to_myself(p);  // whatever the umask: reused next time
   return res;
 }
 
