@@ -196,8 +196,7 @@ int cmd_run(RunArgs a) {
   opts.after_each = [&](const std::vector<ScenarioResult>& so_far) { write_reports(so_far, false); };
   make_private_dir(opts.run.artifacts_root);
 
-  const char* term = std::getenv("TERM");
-  const bool live = ::isatty(2) && term && std::string(term) != "dumb";
+  const bool live = ::isatty(2) && !env().term.empty() && env().term != "dumb";
   ProgressBoard board(std::cerr, live);
   std::atomic<bool> finished{false};
   std::thread ticker([&] {
@@ -267,8 +266,7 @@ int cmd_explore(const ExploreArgs& a) {
                                  o.out));
   // On a terminal: the guests' live lines and a status line with the budget left; elsewhere one
   // line per run.
-  const char* term = std::getenv("TERM");
-  const bool live = ::isatty(2) && term && std::string(term) != "dumb";
+  const bool live = ::isatty(2) && !env().term.empty() && env().term != "dumb";
   ProgressBoard board(std::cerr, live);
   std::function<void(const std::string&)> progress = progress_to_stderr;
   if (live) {
