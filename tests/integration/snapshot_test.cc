@@ -184,6 +184,9 @@ TEST(Snapshots, AStateOfAnotherUserIsNeverRestored) {
   ASSERT_EQ(cold["results"].size(), 1u);
   const std::string state = cold["results"][0]["snapshot"]["file"];
   ASSERT_TRUE(path_exists(state)) << cold["results"][0]["snapshot"].dump();
+  json warm = rig_run(run, dir + "/warm", &rc);
+  ASSERT_EQ(warm["results"].size(), 1u);
+  EXPECT_EQ(warm["results"][0]["start"], "restore") << "the user's own entry is used";
   ASSERT_EQ(::chown(state.c_str(), 65534, 65534), 0);
   json again = rig_run(run, dir + "/again", &rc);
   ASSERT_EQ(again["results"].size(), 1u);

@@ -53,8 +53,8 @@ HostSlots::HostSlots(std::string dir, int capacity, mode_t create_mode)
                     "directory of root's or yours",
                     problem));
   // The path checked is the directory opened (not swapped in between).
-  struct stat by_path {
-  }, by_fd{};
+  struct stat by_path {};
+  struct stat by_fd {};
   if (::stat(dir_.c_str(), &by_path) != 0 || ::fstat(fd, &by_fd) != 0 || by_path.st_dev != by_fd.st_dev ||
       by_path.st_ino != by_fd.st_ino)
     throw InfraError(fmt::format("host slot directory {} changed while it was checked", dir_));
