@@ -405,3 +405,23 @@ TEST(CacheAttack, UnderAGroupUmaskTheUsersOwnEntriesStayUsable) {
     EXPECT_EQ(mode_of(f), 0666u);
   }
 }
+
+TEST(PrivateDirAttack, ALinkOrDirectoryOfAnotherUserIsNeitherFollowedNorChanged) {
+  NEED_ROOT();
+  const std::string shared = own_dir();
+  ::chmod(shared.c_str(), 01777);  // a shared folder such as /tmp, where `rig run` makes rig-runs/
+  const std::string victim = own_dir();
+  ::chmod(victim.c_str(), 0755);
+  ASSERT_EQ(::symlink(victim.c_str(), (shared + "/rig-runs").c_str()), 0);
+  give_to_nobody(shared + "/rig-runs");
+  EXPECT_NE(usage_error_of([&] { make_private_dir(shared + "/rig-runs"); }).find("a symbolic link owned by uid 65534"),
+            std::string::npos);
+  EXPECT_EQ(mode_of(victim), 0755u) << "the link's target keeps its mode";
+  ::mkdir((shared + "/out").c_str(), 0777);
+  give_to_nobody(shared + "/out");
+  EXPECT_NE(usage_error_of([&] { make_private_dir(shared + "/out"); }).find("owned by uid 65534"), std::string::npos);
+  // The user's own link to the user's own directory is fine.
+  ASSERT_EQ(::symlink(victim.c_str(), (shared + "/mine").c_str()), 0);
+  make_private_dir(shared + "/mine");
+  EXPECT_EQ(mode_of(victim), 0700u);
+}

@@ -1,6 +1,7 @@
 #include "rig/base/paths.h"
 
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,7 +67,19 @@ void make_private_dir(const std::string& path) {
   boost::system::error_code ec;
   boost::filesystem::create_directories(path, ec);
   if (ec) throw InfraError(fmt::format("cannot create {}: {}", path, ec.message()));
-  if (::chmod(path.c_str(), 0700) != 0) throw InfraError(fmt::format("cannot chmod 0700 {}", path));
+  // Another user's link or directory in its place (planted in a shared folder) is neither
+  // followed nor chmod-ed: the run's files would be theirs to read or change.
+  const uid_t uid = ::geteuid();
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != uid && st.st_uid != 0)
+    throw UsageError(fmt::format("{}: a symbolic link owned by {}, not by root or you", path, describe_uid(st.st_uid)));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw InfraError(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  const bool mine = ::fstat(fd, &st) == 0 && st.st_uid == uid;
+  const bool made_private = mine && ::fchmod(fd, 0700) == 0;
+  ::close(fd);
+  if (!mine) throw UsageError(fmt::format("{}: owned by {}, not by you", path, describe_uid(st.st_uid)));
+  if (!made_private) throw InfraError(fmt::format("cannot chmod 0700 {}", path));
 }
 
 }  // namespace rig

@@ -24,6 +24,8 @@ std::string make_own_dir(const std::string& dir);
 std::string read_text_file(const std::string& path);  // empty when unreadable
 // FNV-1a 64 over bytes, as 16 hex digits: a cache key, not a security hash.
 std::string content_hash(const std::string& bytes);
-// Makes a directory with mode 0700 (and its parents). Throws InfraError.
+// Makes a directory with mode 0700 (and its parents). Throws UsageError when it is another
+// user's, or a symbolic link of another user's (neither followed nor changed), InfraError when it
+// cannot be made.
 void make_private_dir(const std::string& path);
 }  // namespace rig
