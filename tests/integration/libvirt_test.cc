@@ -317,7 +317,7 @@ rig::LibvirtMachineConfig machine_config(const std::string& scenario, const std:
   cfg.scenario = rig::load_scenario_file(std::string(RIG_SOURCE_DIR) + "/rig/scenarios/" + scenario);
   cfg.kernel_path = k.path;
   cfg.kernel_release = k.release;
-  cfg.initrd = rig::guest_initramfs(k);
+  cfg.initrd = rig::guest_initramfs(k, rig::read_environment());
   cfg.run_dir = fresh_dir(dir);
   return cfg;
 }

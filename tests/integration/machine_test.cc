@@ -23,7 +23,7 @@ QemuMachineConfig config_for(const std::string& kernel_name, const std::string& 
   cfg.scenario = load_scenario_file(std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml");
   cfg.kernel_path = k.path;
   cfg.kernel_release = k.release;
-  cfg.initrd = guest_initramfs(k);
+  cfg.initrd = guest_initramfs(k, rig::read_environment());
   cfg.accel = "tcg";
   cfg.run_dir = rig_it::fresh_dir(name);
   return cfg;

@@ -40,7 +40,7 @@ Rerun rerun_elsewhere(const std::string& written, const std::string& base, const
 // A reproducer written by the library from `failure` (as `rig run` does for a failed run).
 std::string write_from(const rig::Scenario& s, const std::string& dir, const rig::ScenarioResult* failure) {
   rig::KernelImage k = rig::locate_kernel("debian-6.12");
-  const rig::GuestImage image = rig::guest_image(k);
+  const rig::GuestImage image = rig::guest_image(k, rig::read_environment());
   EXPECT_FALSE(image.probe.empty()) << image.probe_problem;
   return rig::write_reproducer(s, k, image.initramfs, dir, failure);
 }

@@ -136,31 +136,29 @@ TEST(HostSlots, AKilledHolderLeavesNothingHeld) {
 
 TEST(HostSlots, TheEnvironmentNamesTheDirectoryAndTheCores) {
   const std::string dir = scratch_dir();
-  ::setenv("RIG_SLOT_DIR", dir.c_str(), 1);
-  ::setenv("RIG_HOST_CPUS", "3", 1);
-  HostSlots h = HostSlots::for_this_host();
+  rig::Environment env;
+  env.slot_dir = dir;
+  env.host_cpus = "3";
+  HostSlots h = HostSlots::for_this_host(env);
   EXPECT_EQ(h.dir(), dir);
   EXPECT_EQ(h.capacity(), 3);
   for (const char* bad : {"0", "two", "3x", "-1", ""}) {
-    ::setenv("RIG_HOST_CPUS", bad, 1);
+    env.host_cpus = bad;
     if (*bad == '\0') {
-      EXPECT_GE(HostSlots::for_this_host().capacity(), 1) << "empty: the online cores";
+      EXPECT_GE(HostSlots::for_this_host(env).capacity(), 1) << "empty: the online cores";
       continue;
     }
     try {
-      HostSlots::for_this_host();
+      HostSlots::for_this_host(env);
       ADD_FAILURE() << bad;
     } catch (const rig::UsageError& e) {
       EXPECT_EQ(std::string(e.what()), std::string("RIG_HOST_CPUS=") + bad + ": not a number of cores (1 to 4096)");
     }
   }
-  ::unsetenv("RIG_HOST_CPUS");
-  ::unsetenv("RIG_SLOT_DIR");
 }
 
 TEST(HostSlots, AnUnusableDirectoryIsAnErrorNotAWait) {
-  HostSlots h("/proc/rig-cannot-be-here", 2);
-  EXPECT_THROW(h.try_acquire(1), rig::InfraError);
+  EXPECT_THROW(HostSlots("/proc/rig-cannot-be-here", 2), rig::InfraError);
 }
 
 }  // namespace

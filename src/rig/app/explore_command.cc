@@ -1,4 +1,5 @@
 #include "rig/app/explore_command.h"
+#include "rig/app/environment.h"
 
 #include <fmt/format.h>
 
@@ -41,12 +42,13 @@ int explore(const ExploreCommandOptions& a) {
   for (const auto& k : kernels) o.kernels.push_back(locate_kernel(k));
   if (find_program(a.qemu).empty())
     throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
-  o.known = known_failures(a.home.empty() ? rig_home() : a.home);
+  o.known = known_failures(a.home.empty() ? rig_home(environment()) : a.home);
   o.suite.accel = a.accel;
   o.suite.qemu = a.qemu;
   o.suite.jobs = a.jobs;
   o.suite.snapshots = !a.no_snapshots;
-  if (!a.no_snapshots) snapshot_cache_max_from_env();
+  o.suite.env = environment();
+  if (!a.no_snapshots) snapshot_cache_max(environment());
   progress_to_stderr(fmt::format("explore: seed {}, budget {:.0f} s, kernels {}, output {}", o.seed, o.budget_s,
                                  fmt::join(kernels, " "), o.out));
   // On a terminal: the guests' live lines and a status line with the budget left; elsewhere one

@@ -1,4 +1,5 @@
 #include "rig/app/host_commands.h"
+#include "rig/app/environment.h"
 
 #include <fmt/format.h>
 
@@ -12,10 +13,11 @@
 namespace rig::app {
 
 int cache_list() {
-  SnapshotCache cache = SnapshotCache::default_cache();
+  SnapshotCache cache = SnapshotCache::default_cache(environment());
   uint64_t total = 0;
   std::cout << fmt::format("{:<16} {:>9}  {:<19}  {}\n", "KEY", "SIZE", "LAST USED", "WHAT");
-  for (const auto& e : cache.list()) {
+  std::vector<std::string> ignored;
+  for (const auto& e : cache.list(&ignored)) {
     total += e.bytes;
     std::tm tm{};
     localtime_r(&e.last_used, &tm);
@@ -23,13 +25,14 @@ int cache_list() {
     std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
     std::cout << fmt::format("{:<16} {:>6} MiB  {}  {}\n", e.key, e.bytes >> 20, when, e.description);
   }
+  for (const auto& i : ignored) std::cout << "ignored, not yours alone: " << i << "\n";
   std::cout << fmt::format("{} MiB of {} MiB (RIG_SNAPSHOT_CACHE_MAX) in {}\n", total >> 20, cache.max_bytes() >> 20,
                            cache.root());
   return 0;
 }
 
 int cache_clear() {
-  SnapshotCache cache = SnapshotCache::default_cache();
+  SnapshotCache cache = SnapshotCache::default_cache(environment());
   const uint64_t freed = cache.clear();
   std::cout << fmt::format("removed the snapshots in {} ({} MiB)\n", cache.root(), freed >> 20);
   return 0;

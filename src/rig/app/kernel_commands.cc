@@ -1,4 +1,5 @@
 #include "rig/app/kernel_commands.h"
+#include "rig/app/environment.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -21,7 +22,8 @@ namespace fs = boost::filesystem;
 
 namespace rig::app {
 
-int kernel_build(const KernelBuildRequest& req) {
+int kernel_build(KernelBuildRequest req) {
+  req.env = environment();
   KernelBuildResult r;
   try {
     r = build_kernel(req, progress_to_stderr);
@@ -33,7 +35,7 @@ int kernel_build(const KernelBuildRequest& req) {
   KernelImage k = locate_kernel(r.dir);
   if (!r.cached) std::cerr << fmt::format("[rig] built {} in {:.0f} s", k.release, r.seconds) << std::endl;
   // The probe and the guest image are part of a usable kernel: build them now, not at first run.
-  const GuestImage image = guest_image(k);
+  const GuestImage image = guest_image(k, environment());
   if (image.probe.empty()) throw InfraError(image.probe_problem);
   std::cerr << fmt::format("[rig] probe {}", image.probe) << std::endl;
   std::cout << r.dir << "\n";
@@ -44,7 +46,7 @@ int repro(const ReproOptions& o) {
   Scenario s = load_scenario_file(o.scenario);
   KernelImage k = locate_kernel(o.kernel);
   const std::string out = o.out.empty() ? fmt::format("repro-{}-{}", s.name, k.release) : o.out;
-  const GuestImage image = guest_image(k);
+  const GuestImage image = guest_image(k, environment());
   const std::string dir = write_reproducer(s, k, image.initramfs, fs::absolute(out).string(), nullptr);
   std::cout << dir << "/run.sh\n";
   if (!o.interactive) return 0;
@@ -58,7 +60,7 @@ BisectOptions bisect_options(const BisectCommandOptions& a) {
   o.case_no = a.case_no;
   if (a.case_no < 1 || a.case_no > 5) throw UsageError(fmt::format("--case {}: the spec has cases 1 to 5", a.case_no));
   if (a.runs < 1) throw UsageError("--runs must be at least 1");
-  const std::string home = a.home.empty() ? rig_home() : a.home;
+  const std::string home = a.home.empty() ? rig_home(environment()) : a.home;
   o.scenarios = a.scenarios.empty() ? scenarios_for_case(select_scenarios({{}, "spec", home}), a.case_no)
                                     : select_scenarios({a.scenarios, "", home});
   if (o.scenarios.empty())
@@ -70,9 +72,10 @@ BisectOptions bisect_options(const BisectCommandOptions& a) {
   o.log = fs::absolute(a.log).string();
   o.artifacts = fs::absolute(a.artifacts).lexically_normal().string();
   // One build directory for the whole bisection: each step rebuilds only what changed.
-  o.kernel_out = a.kernel_out.empty() ? cache_dir() + "/kernels/bisect-" + content_hash(o.src)
+  o.kernel_out = a.kernel_out.empty() ? cache_dir(environment()) + "/kernels/bisect-" + content_hash(o.src)
                                       : fs::absolute(a.kernel_out).string();
   o.accel = a.accel;
+  o.env = environment();
   return o;
 }
 

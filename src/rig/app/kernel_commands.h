@@ -13,7 +13,7 @@ namespace rig::app {
 
 // Builds (or finds in the cache) a patched kernel with its probe and guest image; prints the
 // directory --kernel takes. A build that fails is exit 3 with whose failure it is.
-int kernel_build(const KernelBuildRequest& req);
+int kernel_build(KernelBuildRequest req);
 
 struct ReproOptions {
   std::string scenario;  // file

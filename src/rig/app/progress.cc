@@ -1,4 +1,5 @@
 #include "rig/app/progress.h"
+#include "rig/app/environment.h"
 
 #include <unistd.h>
 
@@ -10,8 +11,8 @@ namespace rig::app {
 void progress_to_stderr(const std::string& line) { std::cerr << "[rig] " << line << std::endl; }
 
 bool stderr_is_live_terminal() {
-  const char* term = std::getenv("TERM");
-  return ::isatty(2) && term && std::string(term) != "dumb";
+  const std::string& term = environment().term;
+  return ::isatty(2) && !term.empty() && term != "dumb";
 }
 
 ProgressTicker::ProgressTicker(ProgressBoard& board, bool live) : board_(board) {

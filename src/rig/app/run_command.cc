@@ -1,4 +1,5 @@
 #include "rig/app/run_command.h"
+#include "rig/app/environment.h"
 
 #include <fmt/format.h>
 
@@ -55,9 +56,9 @@ int run(const RunOptions& a) {
   if (a.jobs < 0) throw UsageError(fmt::format("-j {}: must be at least 1 (or 0: as many as the host allows)", a.jobs));
   Shard shard;
   if (!a.shard.empty()) shard = parse_shard(a.shard);
-  if (!a.no_snapshots) snapshot_cache_max_from_env();
+  if (!a.no_snapshots) snapshot_cache_max(environment());
   const std::vector<Scenario> scenarios =
-      select_scenarios({a.scenarios, a.suite, a.home.empty() ? rig_home() : a.home});
+      select_scenarios({a.scenarios, a.suite, a.home.empty() ? rig_home(environment()) : a.home});
   std::vector<KernelImage> kernels;
   for (const auto& k : kernels_or_default(a.kernels)) kernels.push_back(locate_kernel(k));
   if (a.backend == "qemu" && find_program(a.qemu).empty())
@@ -72,6 +73,7 @@ int run(const RunOptions& a) {
   const std::string json_dir = out.json.empty() ? "" : fs::absolute(out.json).parent_path().string();
 
   SuiteOptions opts;
+  opts.env = environment();
   opts.run.artifacts_root = out.artifacts;
   if (a.boot_timeout > 0) opts.run.timeouts.boot = a.boot_timeout;
   if (a.step_timeout > 0) opts.run.timeouts.step = a.step_timeout;

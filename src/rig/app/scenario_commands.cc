@@ -1,4 +1,5 @@
 #include "rig/app/scenario_commands.h"
+#include "rig/app/environment.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -16,7 +17,7 @@
 namespace rig::app {
 
 int list_scenarios(const std::string& home) {
-  for (const auto& f : shipped_scenario_files(home.empty() ? rig_home() : home)) {
+  for (const auto& f : shipped_scenario_files(home.empty() ? rig_home(environment()) : home)) {
     Scenario s = load_scenario_file(f);
     std::string cases, suites;
     for (int c : s.cases) cases += fmt::format("{}{}", cases.empty() ? "" : ",", c);

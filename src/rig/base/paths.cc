@@ -1,35 +1,49 @@
 #include "rig/base/paths.h"
 
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/filesystem.hpp>
-#include <cstdlib>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "rig/base/errors.h"
+#include "rig/base/file_trust.h"
 
 namespace rig {
 
-std::string rig_home() {
-  if (const char* h = std::getenv("RIG_HOME"); h && *h) return h;
-  return RIG_SOURCE_DIR;
+std::string rig_home(const Environment& env) { return env.rig_home.empty() ? RIG_SOURCE_DIR : env.rig_home; }
+
+std::string cache_dir_path(const Environment& env, uid_t uid) {
+  if (!env.cache_dir.empty()) return env.cache_dir;
+  if (!env.xdg_cache_home.empty()) return env.xdg_cache_home + "/rig";
+  if (!env.home.empty()) return env.home + "/.cache/rig";
+  return fmt::format("/tmp/rig-cache-{}", uid);
 }
 
-std::string cache_dir() {
-  std::string dir;
-  if (const char* c = std::getenv("RIG_CACHE_DIR"); c && *c)
-    dir = c;
-  else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
-    dir = std::string(x) + "/rig";
-  else if (const char* h = std::getenv("HOME"); h && *h)
-    dir = std::string(h) + "/.cache/rig";
-  else
-    dir = "/tmp/rig-cache";
-  boost::system::error_code ec;
-  boost::filesystem::create_directories(dir, ec);
-  if (ec) throw InfraError(fmt::format("cannot create cache directory {}: {}", dir, ec.message()));
+std::string make_own_dir(const std::string& dir) {
+  for (size_t i = 1; i <= dir.size(); ++i) {
+    if (i < dir.size() && dir[i] != '/') continue;
+    const std::string p = dir.substr(0, i);
+    if (p.back() == '/') continue;
+    if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST)
+      throw InfraError(fmt::format("cannot create {}: {}", p, std::strerror(errno)));
+  }
+  return dir_distrust(dir, ::geteuid(), DirUse::Private);
+}
+
+std::string cache_dir(const Environment& env) {
+  const std::string dir = cache_dir_path(env, ::geteuid());
+  const std::string problem = make_own_dir(dir);
+  if (!problem.empty())
+    throw UsageError(
+        fmt::format("the cache directory is not yours alone: {}; set RIG_CACHE_DIR to a directory only "
+                    "you can write",
+                    problem));
   return dir;
 }
 
@@ -53,7 +67,19 @@ void make_private_dir(const std::string& path) {
   boost::system::error_code ec;
   boost::filesystem::create_directories(path, ec);
   if (ec) throw InfraError(fmt::format("cannot create {}: {}", path, ec.message()));
-  if (::chmod(path.c_str(), 0700) != 0) throw InfraError(fmt::format("cannot chmod 0700 {}", path));
+  // Another user's link or directory in its place (planted in a shared folder) is neither
+  // followed nor chmod-ed: the run's files would be theirs to read or change.
+  const uid_t uid = ::geteuid();
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != uid && st.st_uid != 0)
+    throw UsageError(fmt::format("{}: a symbolic link owned by {}, not by root or you", path, describe_uid(st.st_uid)));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw InfraError(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  const bool mine = ::fstat(fd, &st) == 0 && st.st_uid == uid;
+  const bool made_private = mine && ::fchmod(fd, 0700) == 0;
+  ::close(fd);
+  if (!mine) throw UsageError(fmt::format("{}: owned by {}, not by you", path, describe_uid(st.st_uid)));
+  if (!made_private) throw InfraError(fmt::format("cannot chmod 0700 {}", path));
 }
 
 }  // namespace rig

@@ -68,7 +68,8 @@ std::string host_boot_id() {
 
 }  // namespace
 
-AccelChoice choose_accel(const std::string& requested, const std::string& kernel_path, const std::string& qemu) {
+AccelChoice choose_accel(const std::string& requested, const std::string& kernel_path, const std::string& qemu,
+                         const Environment& env) {
   if (requested == "tcg") return {"tcg", "requested"};
   std::string why;
   if (requested == "kvm") {
@@ -78,7 +79,7 @@ AccelChoice choose_accel(const std::string& requested, const std::string& kernel
   if (requested != "auto") throw UsageError(fmt::format("--accel {}: use auto, kvm or tcg", requested));
   if (!kvm_device_usable(&why)) return {"tcg", why};
 
-  const std::string cache = cache_dir() + "/kvm-probe";
+  const std::string cache = cache_dir(env) + "/kvm-probe";
   const std::string boot = host_boot_id();
   std::ifstream in(cache);
   std::string cached_boot, cached_accel, cached_why;

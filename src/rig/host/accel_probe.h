@@ -4,6 +4,8 @@
 #pragma once
 #include <string>
 
+#include "rig/base/environment.h"
+
 namespace rig {
 
 struct AccelChoice {
@@ -11,7 +13,8 @@ struct AccelChoice {
   std::string why;
 };
 
-AccelChoice choose_accel(const std::string& requested, const std::string& kernel_path,
-                         const std::string& qemu_binary = "qemu-system-x86_64");
+// The probe's answer is kept in the cache directory (paths.h cache_dir of `env`).
+AccelChoice choose_accel(const std::string& requested, const std::string& kernel_path, const std::string& qemu_binary,
+                         const Environment& env);
 
 }  // namespace rig

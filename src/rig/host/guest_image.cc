@@ -6,6 +6,7 @@
 #include <boost/filesystem.hpp>
 
 #include "rig/base/errors.h"
+#include "rig/base/file_trust.h"
 #include "rig/host/host_command.h"
 #include "rig/base/paths.h"
 #include "rig/host/qemu_process.h"
@@ -20,25 +21,33 @@ std::string file_stamp(const std::string& path) {
   return fmt::format("{}:{}:{}", path, st.st_size, st.st_mtime);
 }
 
+// A folder of the cache (the user's, checked like the cache itself).
+std::string cache_subdir(const Environment& env, const std::string& name) {
+  const std::string dir = cache_dir(env) + "/" + name;
+  if (const std::string problem = make_own_dir(dir); !problem.empty())
+    throw UsageError(fmt::format("the cache directory is not yours alone: {}", problem));
+  return dir;
+}
+
 }  // namespace
 
 // Builds the probe against the kernel's build tree, cached by source and tree.
-std::string probe_module(const KernelImage& kernel, std::string* problem) {
+std::string probe_module(const KernelImage& kernel, const Environment& env, std::string* problem, std::string* note) {
   if (kernel.build_dir.empty()) {
     *problem =
         fmt::format("no kernel build tree for {} (apt-get install linux-headers-{})", kernel.release, kernel.release);
     return "";
   }
-  const std::string images = rig_home() + "/images";
+  const std::string images = rig_home(env) + "/images";
   std::string key = read_text_file(images + "/probe/rig_probe.c") + read_text_file(images + "/build-probe.sh") +
                     kernel.release + file_stamp(kernel.build_dir + "/Module.symvers") +
                     file_stamp(kernel.build_dir + "/.config");
-  const std::string dir = cache_dir() + "/probes";
-  boost::filesystem::create_directories(dir);
+  const std::string dir = cache_subdir(env, "probes");
   const std::string out = fmt::format("{}/rig_probe-{}-{}.ko", dir, kernel.release, content_hash(key));
-  if (boost::filesystem::exists(out)) return out;
+  if (usable_cached_file(out, note)) return out;
   const std::string log = out + ".log";
   int rc = run_to_log({"/bin/sh", images + "/build-probe.sh", kernel.build_dir, out}, log);
+  keep_to_myself(out);  // whatever the umask: used again next time
   if (rc != 0 || !boost::filesystem::exists(out)) {
     *problem = fmt::format("building the probe for {} failed (exit {}); see {}", kernel.release, rc, log);
     return "";
@@ -46,12 +55,14 @@ std::string probe_module(const KernelImage& kernel, std::string* problem) {
   return out;
 }
 
-std::string guest_initramfs(const KernelImage& kernel) { return guest_image(kernel).initramfs; }
+std::string guest_initramfs(const KernelImage& kernel, const Environment& env) {
+  return guest_image(kernel, env).initramfs;
+}
 
-GuestImage guest_image(const KernelImage& kernel) {
+GuestImage guest_image(const KernelImage& kernel, const Environment& env) {
   GuestImage img;
-  img.probe = probe_module(kernel, &img.probe_problem);
-  const std::string images = rig_home() + "/images";
+  img.probe = probe_module(kernel, env, &img.probe_problem, &img.note);
+  const std::string images = rig_home(env) + "/images";
   const std::string script = images + "/build-initramfs.sh";
   if (!boost::filesystem::exists(script)) throw InfraError(fmt::format("image recipe missing: {}", script));
   std::string qga = find_program("qemu-ga");
@@ -62,15 +73,15 @@ GuestImage guest_image(const KernelImage& kernel) {
 
   std::string key_material = read_text_file(script) + read_text_file(images + "/init") + kernel.release + "\n" +
                              file_stamp(qga) + file_stamp(busybox) + file_stamp(img.probe);
-  const std::string dir = cache_dir() + "/images";
-  boost::filesystem::create_directories(dir);
+  const std::string dir = cache_subdir(env, "images");
   img.initramfs = fmt::format("{}/initramfs-{}-{}.cpio.gz", dir, kernel.release, content_hash(key_material));
-  if (boost::filesystem::exists(img.initramfs)) return img;
+  if (usable_cached_file(img.initramfs, &img.note)) return img;
 
   const std::string log = img.initramfs + ".log";
   std::vector<std::string> argv = {"/bin/sh", script, img.initramfs, kernel.release};
   if (!img.probe.empty()) argv.push_back(img.probe);
   int rc = run_to_log(argv, log);
+  keep_to_myself(img.initramfs);
   if (rc != 0 || !boost::filesystem::exists(img.initramfs))
     throw InfraError(fmt::format("building the guest image failed (exit {}); see {}", rc, log));
   return img;

@@ -3,6 +3,7 @@
 #pragma once
 #include <string>
 
+#include "rig/base/environment.h"
 #include "rig/host/kernel_locator.h"
 
 namespace rig {
@@ -10,11 +11,14 @@ struct GuestImage {
   std::string initramfs;
   std::string probe;          // the probe module inside it, or empty when no build tree was found
   std::string probe_problem;  // why there is no probe
+  std::string note;           // cached files ignored (not the user's alone) and built again
 };
 
 // Returns a cached initramfs for `kernel` (with the probe module when the kernel has a build
-// tree), building what is missing.
-GuestImage guest_image(const KernelImage& kernel);
+// tree), building what is missing, in the cache directory of `env` (paths.h). A cached file is
+// used only when it is the user's alone (file_trust.h); otherwise it is removed, built again, and
+// `note` says so.
+GuestImage guest_image(const KernelImage& kernel, const Environment& env);
 // The initramfs path alone.
-std::string guest_initramfs(const KernelImage& kernel);
+std::string guest_initramfs(const KernelImage& kernel, const Environment& env);
 }  // namespace rig

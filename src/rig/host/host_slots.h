@@ -5,21 +5,51 @@
 // and their kernels print soft lockups and RCU stalls that are the host's doing, not theirs.
 // The kernel drops the locks of a process that dies, so a crashed or killed rig leaves nothing
 // held and nothing to clean up.
+//
+// Other local users must not be able to turn the slots against the rig (docs/security-host.md):
+// the directory is used only when it is owned by root or the user and not writable by others
+// unless sticky (file_trust.h, DirUse::Shared); every file in it is opened relative to the
+// checked directory's descriptor without following symbolic links, read-only (flock needs no
+// more), and must be a regular file; the files the rig creates are 0644 (one of the user's own
+// left world-writable by an older rig is made so), and nothing of another user's is changed.
 #pragma once
 
+#include <sys/types.h>
+
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "rig/base/environment.h"
+
 namespace rig {
+
+// The default slot directory shared by every user's rig on the host, when root made it.
+constexpr const char* kSharedSlotDir = "/tmp/rig-host-slots";
+
+struct SlotDirChoice {
+  std::string dir;
+  mode_t create_mode = 0700;  // when the rig creates it
+};
+// Pure: RIG_SLOT_DIR as given; else the shared directory when the user is root (who creates it
+// sticky and writable by all, as /tmp is) or when it exists (root made it: every user's guests
+// share the cores); else /tmp/rig-host-slots-UID, the user's own. Directories root creates are
+// 01777, others' 0700.
+SlotDirChoice slot_dir_for(const Environment& env, uid_t euid, bool shared_dir_exists);
 
 class HostSlots {
  public:
-  // `capacity` slots (at least 1) in `dir`, created (world-writable, sticky) when missing.
-  HostSlots(std::string dir, int capacity);
-  // RIG_SLOT_DIR or /tmp/rig-host-slots; RIG_HOST_CPUS or the online cores.
-  static HostSlots for_this_host();
+  // `capacity` slots (at least 1) in `dir`, created with `create_mode` when missing. Checks the
+  // directory and creates or checks every slot file now: throws UsageError when the directory
+  // is not to be trusted (another user's, writable by others and not sticky, a symbolic link)
+  // or holds something else than a regular file under a slot's name (a planted link or FIFO),
+  // InfraError when it cannot be created or opened.
+  HostSlots(std::string dir, int capacity, mode_t create_mode = 0700);
+  // slot_dir_for(); RIG_HOST_CPUS or the online cores. Throws UsageError for a bad
+  // RIG_HOST_CPUS and as the constructor does.
+  static HostSlots for_this_host(const Environment& env);
 
   class Lease {
    public:
@@ -57,6 +87,7 @@ class HostSlots {
 
   std::string dir_;
   int capacity_;
+  std::shared_ptr<const int> dir_fd_;  // the checked directory; files are opened relative to it
 };
 
 }  // namespace rig

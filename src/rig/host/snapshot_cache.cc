@@ -4,12 +4,15 @@
 #include <nlohmann/json.hpp>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <boost/filesystem.hpp>
 #include <fstream>
 
 #include "rig/base/errors.h"
+#include "rig/base/file_trust.h"
 #include "rig/base/paths.h"
 #include "rig/base/size.h"
 
@@ -30,9 +33,9 @@ std::string describe_inputs(const SnapshotInputs& in) {
                      in.probe ? "yes" : "no");
 }
 
-uint64_t snapshot_cache_max_from_env() {
-  const char* v = std::getenv("RIG_SNAPSHOT_CACHE_MAX");
-  if (!v || !*v) return kDefaultSnapshotCacheMax;
+uint64_t snapshot_cache_max(const Environment& env) {
+  const std::string& v = env.snapshot_cache_max;
+  if (v.empty()) return kDefaultSnapshotCacheMax;
   auto n = parse_size(v);
   if (!n) throw UsageError(fmt::format("RIG_SNAPSHOT_CACHE_MAX={}: not a size (e.g. 20G, 512M)", v));
   return *n;
@@ -40,11 +43,17 @@ uint64_t snapshot_cache_max_from_env() {
 
 SnapshotCache::SnapshotCache(std::string root, uint64_t max_bytes) : root_(std::move(root)), max_bytes_(max_bytes) {}
 
-SnapshotCache SnapshotCache::default_cache() {
+SnapshotCache SnapshotCache::default_cache(const Environment& env) {
   // RIG_SNAPSHOT_DIR puts the snapshots apart from the kernels and images (a CI cache of its own,
   // a test's private cache); otherwise they live in the rig's cache directory.
-  if (const char* d = std::getenv("RIG_SNAPSHOT_DIR"); d && *d) return SnapshotCache(d, snapshot_cache_max_from_env());
-  return SnapshotCache(cache_dir() + "/snapshots", snapshot_cache_max_from_env());
+  if (!env.snapshot_dir.empty()) return SnapshotCache(env.snapshot_dir, snapshot_cache_max(env));
+  return SnapshotCache(cache_dir(env) + "/snapshots", snapshot_cache_max(env));
+}
+
+std::string SnapshotCache::root_distrust() const {
+  struct stat st {};
+  if (::lstat(root_.c_str(), &st) != 0 && errno == ENOENT) return "";
+  return dir_distrust(root_, ::geteuid(), DirUse::Private);
 }
 
 namespace {
@@ -61,15 +70,34 @@ uint64_t dir_bytes(const fs::path& dir) {
 
 bool entry_complete(const fs::path& dir) { return fs::exists(dir / "state.mig") && fs::exists(dir / "ready.json"); }
 
+// Why an entry's directory or one of its files is not the user's alone, "" when all are.
+std::string entry_problem(const fs::path& dir) {
+  const uid_t uid = ::geteuid();
+  std::string why = entry_distrust(dir.string(), uid);
+  boost::system::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; why.empty() && !ec && it != end; it.increment(ec))
+    why = entry_distrust(it->path().string(), uid);
+  return why;
+}
+
 bool is_key(const std::string& name) {
   return name.size() == 16 && name.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 }  // namespace
 
-std::optional<SnapshotEntry> SnapshotCache::find(const std::string& key) {
+std::optional<SnapshotEntry> SnapshotCache::find(const std::string& key, std::string* why) {
   const fs::path dir = fs::path(root_) / key;
   boost::system::error_code ec;
+  if (const std::string problem = root_distrust(); !problem.empty()) {
+    if (why) *why = fmt::format("snapshot cache ignored, booted instead: not yours alone: {}", problem);
+    return std::nullopt;
+  }
+  if (!fs::exists(fs::symlink_status(dir, ec))) return std::nullopt;
+  if (const std::string problem = entry_problem(dir); !problem.empty()) {
+    if (why) *why = fmt::format("snapshot {} ignored, booted instead: not yours alone: {}", key, problem);
+    return std::nullopt;
+  }
   if (!fs::is_directory(dir, ec) || !entry_complete(dir)) return std::nullopt;
   fs::last_write_time(dir, std::time(nullptr), ec);  // least recently used goes first
   SnapshotEntry e;
@@ -97,7 +125,8 @@ SnapshotReady SnapshotCache::read_ready(const SnapshotEntry& e) const {
 }
 
 std::string SnapshotCache::begin(const std::string& key) {
-  make_private_dir(root_);
+  const std::string problem = make_own_dir(root_);
+  if (!problem.empty()) throw InfraError(fmt::format("the snapshot cache is not yours alone: {}", problem));
   std::string tmpl = fmt::format("{}/.tmp-{}-XXXXXX", root_, key);
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
@@ -119,10 +148,16 @@ void SnapshotCache::write_ready(const std::string& tmp_dir, const SnapshotReady&
 std::string SnapshotCache::commit(const std::string& key, const std::string& tmp_dir) {
   const fs::path dest = fs::path(root_) / key;
   boost::system::error_code ec;
+  // Whatever the umask made of QEMU's and this file's writes: the user's alone, so it is used later.
+  for (fs::directory_iterator it(tmp_dir, ec), end; !ec && it != end; it.increment(ec))
+    keep_to_myself(it->path().string());
+  keep_to_myself(tmp_dir);
   fs::rename(tmp_dir, dest, ec);
   if (ec) {
     // Another run saved the same key first (rename onto a non-empty directory fails): keep theirs.
     abandon(tmp_dir);
+    const std::string problem = entry_problem(dest);
+    if (!problem.empty()) throw InfraError(fmt::format("an entry not yours is in the way: {}", problem));
     if (!entry_complete(dest))
       throw InfraError(fmt::format("cannot move the snapshot into {}: {}", dest.string(), ec.message()));
   }
@@ -141,12 +176,21 @@ void SnapshotCache::remove(const std::string& key) {
   fs::remove_all(fs::path(root_) / key, ec);
 }
 
-std::vector<SnapshotEntry> SnapshotCache::list() const {
+std::vector<SnapshotEntry> SnapshotCache::list(std::vector<std::string>* ignored) const {
   std::vector<SnapshotEntry> out;
+  if (const std::string problem = root_distrust(); !problem.empty()) {
+    if (ignored) ignored->push_back(problem);
+    return out;
+  }
   boost::system::error_code ec;
   for (fs::directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (!is_key(name) || !entry_complete(it->path())) continue;
+    if (!is_key(name)) continue;
+    if (const std::string problem = entry_problem(it->path()); !problem.empty()) {
+      if (ignored) ignored->push_back(problem);
+      continue;
+    }
+    if (!entry_complete(it->path())) continue;
     SnapshotEntry e;
     e.key = name;
     e.dir = it->path().string();
@@ -167,12 +211,15 @@ std::vector<SnapshotEntry> SnapshotCache::list() const {
 }
 
 uint64_t SnapshotCache::clear() {
+  if (const std::string problem = root_distrust(); !problem.empty())
+    throw UsageError(fmt::format("the snapshot cache is not yours alone: {}", problem));
   uint64_t freed = 0;
   boost::system::error_code ec;
   std::vector<fs::path> doomed;
   for (fs::directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (is_key(name) || name.rfind(".tmp-", 0) == 0) doomed.push_back(it->path());
+    if ((is_key(name) || name.rfind(".tmp-", 0) == 0) && entry_problem(it->path()).empty())
+      doomed.push_back(it->path());
   }
   for (const auto& p : doomed) {
     freed += dir_bytes(p);

@@ -3,6 +3,9 @@
 // the rig took at boot (ready.json: the boot console and the probe's boot-time snapshot). Entries
 // are written to a temporary directory and renamed into place, so a reader sees a complete entry
 // or none; the least recently used entries go when the cache is over its size limit.
+// The cache is used only when it is the user's alone: the root directory (and every one above it)
+// and each entry's directory and files owned by the user and writable by nobody else
+// (file_trust.h). Anything else is ignored, never handed to QEMU, never removed.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +13,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "rig/base/environment.h"
 
 namespace rig {
 
@@ -51,13 +56,15 @@ class SnapshotCache {
  public:
   // `root` is created on demand (mode 0700).
   SnapshotCache(std::string root, uint64_t max_bytes);
-  static SnapshotCache default_cache();  // cache_dir()/snapshots, limit from the environment
+  // RIG_SNAPSHOT_DIR, else cache_dir()/snapshots; the limit from RIG_SNAPSHOT_CACHE_MAX.
+  static SnapshotCache default_cache(const Environment& env);
 
   const std::string& root() const { return root_; }
   uint64_t max_bytes() const { return max_bytes_; }
 
-  // A complete entry for `key`, marked as used now; nullopt when there is none.
-  std::optional<SnapshotEntry> find(const std::string& key);
+  // A complete entry for `key`, marked as used now; nullopt when there is none, or when the
+  // cache or the entry is not the user's alone: then `why` (when given) says so in one line.
+  std::optional<SnapshotEntry> find(const std::string& key, std::string* why = nullptr);
   std::string state_file(const SnapshotEntry& e) const { return e.dir + "/state.mig"; }
   // Reads ready.json; throws InfraError when it is missing or malformed.
   SnapshotReady read_ready(const SnapshotEntry& e) const;
@@ -66,15 +73,21 @@ class SnapshotCache {
   std::string begin(const std::string& key);
   void write_ready(const std::string& tmp_dir, const SnapshotReady& ready) const;
   // Moves `tmp_dir` into place (a concurrent writer that got there first wins; this one is
-  // dropped) and evicts old entries over the limit. Returns the entry's directory.
+  // dropped; an untrusted entry in the way is an InfraError) and evicts old entries over the
+  // limit. Returns the entry's directory.
   std::string commit(const std::string& key, const std::string& tmp_dir);
   void abandon(const std::string& tmp_dir);
   // Drops an entry that could not be restored.
   void remove(const std::string& key);
 
-  std::vector<SnapshotEntry> list() const;  // most recently used first
-  // Removes every entry (and leftovers of interrupted writes); returns the bytes freed.
+  // The user's own complete entries, most recently used first (none when the root is not the
+  // user's alone); `ignored` (when given) gets one line per entry left out for its owner or mode.
+  std::vector<SnapshotEntry> list(std::vector<std::string>* ignored = nullptr) const;
+  // Removes every entry of the user's (and leftovers of interrupted writes); returns the bytes
+  // freed. Throws UsageError when the root is not the user's alone.
   uint64_t clear();
+  // Why the root directory is not the user's alone, "" when it is or does not exist yet.
+  std::string root_distrust() const;
   // Removes least recently used entries until the cache fits its limit, never `keep`.
   void evict(const std::string& keep);
 
@@ -84,6 +97,6 @@ class SnapshotCache {
 };
 
 // Parses RIG_SNAPSHOT_CACHE_MAX; the default when unset. Throws UsageError when malformed.
-uint64_t snapshot_cache_max_from_env();
+uint64_t snapshot_cache_max(const Environment& env);
 
 }  // namespace rig

@@ -72,18 +72,19 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
   auto note = [&](const std::string& text) { events({RunEvent::Kind::Note, "", text, nullptr}); };
   const BackendConfig backend{opts.backend, opts.qemu, opts.accel, opts.connect};
   validate_backend(backend);
-  const HostSlots host = HostSlots::for_this_host();
+  const HostSlots host = HostSlots::for_this_host(opts.env);
   const bool leases_cores = guests_run_here(backend, this_host_name());
   std::optional<SnapshotCache> cache;
-  if (opts.snapshots && backend.backend == "qemu") cache.emplace(SnapshotCache::default_cache());
+  if (opts.snapshots && backend.backend == "qemu") cache.emplace(SnapshotCache::default_cache(opts.env));
   const std::string qemu_version = cache ? first_line(run_capture({opts.qemu, "--version"})) : "";
 
   std::vector<KernelSetup> setups;
   for (const auto& k : kernels) {
     KernelSetup ks;
-    ks.accel = choose_accel(opts.accel, k.path, opts.qemu);
+    ks.accel = choose_accel(opts.accel, k.path, opts.qemu, opts.env);
     note(fmt::format("kernel {} ({}): accel {} ({})", k.release, k.path, ks.accel.accel, ks.accel.why));
-    ks.image = guest_image(k);
+    ks.image = guest_image(k, opts.env);
+    if (!ks.image.note.empty()) note(fmt::format("kernel {}: {}", k.release, ks.image.note));
     if (ks.image.probe.empty()) note(fmt::format("kernel {}: no probe: {}", k.release, ks.image.probe_problem));
     if (cache) {
       ks.kernel_hash = content_hash(read_text_file(k.path));

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "rig/base/environment.h"
 #include "rig/host/kernel_locator.h"
 #include "rig/scenario/matrix.h"
 #include "rig/scenario/results.h"
@@ -36,6 +37,7 @@ struct SuiteOptions {
   int jobs = 0;         // guests at once; 0: as many as cores and memory allow
   Shard shard;
   bool snapshots = true;
+  Environment env;  // the caller's (read once at the entry point): cache, snapshot and slot settings
   // Called after every run with all results so far, in matrix order (to keep reports current).
   std::function<void(const std::vector<ScenarioResult>&)> after_each;
 };

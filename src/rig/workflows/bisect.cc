@@ -79,6 +79,7 @@ int bisect_step(const BisectOptions& opts, const ProgressSink& progress) {
   req.src = opts.src;
   req.fragments = opts.fragments;
   req.out = opts.kernel_out;
+  req.env = opts.env;
   KernelImage kernel;
   try {
     KernelBuildResult built = build_kernel(req, progress);
@@ -100,6 +101,7 @@ int bisect_step(const BisectOptions& opts, const ProgressSink& progress) {
   SuiteOptions so;
   so.run.artifacts_root = opts.artifacts;
   so.accel = opts.accel;
+  so.env = opts.env;
   so.repeat = opts.runs;
   so.snapshots = opts.runs > 1;  // every step is a new kernel: a snapshot pays only for its repeats
   make_private_dir(opts.artifacts);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "rig/base/environment.h"
 #include "rig/workflows/bisect_verdict.h"
 #include "rig/scenario/scenario.h"
 #include "rig/run/scenario_runner.h"
@@ -21,6 +22,7 @@ struct BisectOptions {
   std::string artifacts;   // scenario artifacts
   std::string kernel_out;  // reused build directory, so each step builds incrementally
   std::string accel = "auto";
+  Environment env;  // read once at the entry point: caches, snapshots, host slots
 };
 
 // What a step prints (stderr, one line) when it stops the bisection; `rig bisect` looks for it.

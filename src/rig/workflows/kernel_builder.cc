@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <boost/filesystem.hpp>
 #include <boost/process.hpp>
+#include <unistd.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "rig/base/clock.h"
 #include "rig/base/errors.h"
+#include "rig/base/file_trust.h"
 #include "rig/host/host_command.h"
 #include "rig/base/paths.h"
 
@@ -174,7 +176,7 @@ KernelBuildResult build_kernel(const KernelBuildRequest& req, const std::functio
         "--patch with a source tree: apply the patches to the tree (git am) and build that; --patch is for tarball "
         "sources");
 
-  const std::string cfg = rig_home() + "/guest-kernel-config";
+  const std::string cfg = rig_home(req.env) + "/guest-kernel-config";
   std::vector<std::string> fragments = {cfg + "/base.config"};
   std::vector<std::pair<std::string, KconfigValues>> user_fragments;
   for (const auto& f : req.fragments) {
@@ -200,13 +202,20 @@ KernelBuildResult build_kernel(const KernelBuildRequest& req, const std::functio
   // In the cache: <hash>/src (unpacked tarball) beside <hash>/build. A given --out is the build
   // directory itself, with its unpacked source beside it as <out>.src.
   const std::string base =
-      req.out.empty() ? cache_dir() + "/kernels/" + hash : fs::absolute(req.out).lexically_normal().string();
+      req.out.empty() ? cache_dir(req.env) + "/kernels/" + hash : fs::absolute(req.out).lexically_normal().string();
   const std::string out = req.out.empty() ? base + "/build" : base;
   const std::string stamp = out + "/rig-kernel.done";
   KernelBuildResult res;
   res.dir = out;
   res.changes = changes;
   for (const auto& ch : changes) progress(describe(ch));  // before the build: it takes minutes
+  // Another user's tree is neither used nor built into (they could have planted anything in it).
+  for (const auto& p : {base, out, stamp}) {
+    if (!fs::exists(fs::symlink_status(p))) continue;
+    const std::string why = entry_distrust(p, ::geteuid());
+    if (!why.empty())
+      throw UsageError(fmt::format("kernel directory not yours alone: {}; remove it or build elsewhere (--out)", why));
+  }
   if (fs::exists(stamp) && read_text_file(stamp) == hash + "\n" && fs::exists(out + "/arch/x86/boot/bzImage")) {
     progress(fmt::format("kernel up to date (inputs {}): {}", hash, out));
     res.cached = true;
@@ -273,6 +282,7 @@ KernelBuildResult build_kernel(const KernelBuildRequest& req, const std::functio
         {{"fragment", ch.fragment}, {"option", ch.option}, {"base", ch.from}, {"value", ch.to}});
   std::ofstream(out + "/rig-kernel.json") << meta.dump(2) << "\n";
   std::ofstream(stamp) << hash << "\n";
+  for (const auto& p : {base, out, stamp}) keep_to_myself(p);  // whatever the umask: reused next time
   return res;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "rig/base/environment.h"
 #include "rig/base/errors.h"
 
 namespace rig {
@@ -16,6 +17,7 @@ struct KernelBuildRequest {
   std::vector<std::string> patches;    // files, directories (series file or *.patch in order)
   std::vector<std::string> fragments;  // merged after guest-kernel-config/base.config
   std::string out;                     // kernel directory; default: in the cache, by inputs
+  Environment env;                     // where the cache and the rig's own files are
 };
 
 // A fragment's settings: option -> value; "# CONFIG_X is not set" is "n".
@@ -69,7 +71,9 @@ class KernelBuildFailed : public InfraError {
 // Throws UsageError for bad input (missing source, a patch that does not apply, a fragment that
 // turns off an option the rig needs), KernelBuildFailed when the build fails and InfraError when
 // the host does (unpacking). Reports each ConfigChange through `progress` (describe()) before
-// building. The build directory gets rig-kernel.json: inputs and config changes.
+// building. The build directory gets rig-kernel.json: inputs and config changes. A finished
+// build is reused only when it is the user's alone (file_trust.h); one that is not is a
+// UsageError, never built into.
 KernelBuildResult build_kernel(const KernelBuildRequest& req, const std::function<void(const std::string&)>& progress);
 
 // The patch files a --patch argument stands for, in order (pure file-system lookup).

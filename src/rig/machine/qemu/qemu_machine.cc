@@ -131,12 +131,13 @@ StartInfo QemuMachine::start() {
   const auto started = Clock::now();
   if (cfg_.snapshots) {
     std::optional<SnapshotEntry> e;
+    std::string ignored;  // an entry or cache that is not this user's alone
     try {
-      e = cfg_.snapshots->find(key_);
+      e = cfg_.snapshots->find(key_, &ignored);
     } catch (const std::exception& x) {
       info.fallback = fmt::format("snapshot cache unreadable: {}", x.what());
     }
-    if (!e && info.fallback.empty()) info.fallback = "no snapshot cached for this key yet";
+    if (!e && info.fallback.empty()) info.fallback = ignored.empty() ? "no snapshot cached for this key yet" : ignored;
     if (e) {
       try {
         SnapshotReady ready = cfg_.snapshots->read_ready(*e);
