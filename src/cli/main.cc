@@ -22,6 +22,7 @@
 #include "rig/report/html_report.h"
 #include "rig/workflows/kernel_builder.h"
 #include "rig/host/kernel_locator.h"
+#include "rig/host/debian_archive.h"
 #include "rig/scenario/matrix.h"
 #include "rig/base/paths.h"
 #include "rig/run/progress_board.h"
@@ -535,8 +536,10 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Boot each kernel, run each scenario, report");
   run_cmd->add_option("scenarios", run.scenarios, "Scenario files (TOML)");
   run_cmd->add_option("--suite", run.suite, "Run the shipped scenarios of this suite (e.g. spec)");
-  run_cmd->add_option("--kernel,-k", run.kernels,
-                      "bzImage path, or debian-6.1 / debian-6.12 (default debian-6.1, Debian 12's kernel)");
+  run_cmd->add_option(
+      "--kernel,-k", run.kernels,
+      "bzImage path, debian-6.1 / debian-6.12 (default debian-6.1, Debian 12's kernel), or debian:VERSION "
+      "(fetched from Debian's archive: debian:7.3, debian:6.18.15)");
   run_cmd->add_option("--json", run.json, "Write the results as JSON to this file");
   run_cmd->add_option("--junit", run.junit, "Write JUnit XML for CI dashboards to this file");
   run_cmd->add_option("--ktap", run.ktap, "Write KTAP to this file ('-': on stdout instead of the table)");
@@ -580,6 +583,12 @@ int main(int argc, char** argv) {
   kbuild_cmd->add_option("--fragment", kb.fragments,
                          "Kconfig fragment merged after guest-kernel-config/base.config; repeatable");
   kbuild_cmd->add_option("--out", kb.out, "Kernel directory (default: in the cache, by inputs)");
+
+  bool klist_available = false;
+  auto* klist_cmd =
+      kernel_cmd->add_subcommand("list", "Kernels for --kernel: Debian kernels in the cache and installed in /boot");
+  klist_cmd->add_flag("--available", klist_available,
+                      "Also what Debian's archive offers, per series (debian:SERIES takes the newest)");
 
   std::string repro_file, repro_kernel = "debian-6.1", repro_out;
   bool repro_interactive = false;
@@ -671,6 +680,10 @@ int main(int argc, char** argv) {
     if (*explore_cmd) return cmd_explore(ea);
     if (*cache_cmd) return cmd_cache(static_cast<bool>(*cache_clear_cmd));
     if (*kbuild_cmd) return cmd_kernel_build(kb);
+    if (*klist_cmd) {
+      std::cout << kernel_list_text(klist_available, "/boot", progress_to_stderr);
+      return 0;
+    }
     if (*repro_cmd) return cmd_repro(repro_file, repro_kernel, repro_out, repro_interactive);
     if (*bstep_cmd) return cmd_bisect_step(ba);
     if (*bisect_cmd) return cmd_bisect(ba);

@@ -62,6 +62,9 @@ GuestImage guest_image(const KernelImage& kernel) {
 
   std::string key_material = read_text_file(script) + read_text_file(images + "/init") + kernel.release + "\n" +
                              file_stamp(qga) + file_stamp(busybox) + file_stamp(img.probe);
+  // Modules from elsewhere than /lib/modules/RELEASE (a Debian kernel extracted into the cache).
+  const bool own_modules = !kernel.modules_dir.empty() && kernel.modules_dir != "/lib/modules/" + kernel.release;
+  if (own_modules) key_material += "modules:" + kernel.modules_dir + "\n";
   const std::string dir = cache_dir() + "/images";
   boost::filesystem::create_directories(dir);
   img.initramfs = fmt::format("{}/initramfs-{}-{}.cpio.gz", dir, kernel.release, content_hash(key_material));
@@ -69,6 +72,7 @@ GuestImage guest_image(const KernelImage& kernel) {
 
   const std::string log = img.initramfs + ".log";
   std::vector<std::string> argv = {"/bin/sh", script, img.initramfs, kernel.release};
+  if (own_modules) argv.insert(argv.begin(), {"/usr/bin/env", "RIG_MODULES_DIR=" + kernel.modules_dir});
   if (!img.probe.empty()) argv.push_back(img.probe);
   int rc = run_to_log(argv, log);
   if (rc != 0 || !boost::filesystem::exists(img.initramfs))
