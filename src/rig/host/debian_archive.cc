@@ -120,12 +120,14 @@ std::optional<std::pair<std::string, std::string>> kernel_package(const std::str
   return std::nullopt;
 }
 
+// The first line starting with the first of `prefixes` that any line starts with.
 std::string first_line_with(const std::string& text, const std::vector<std::string>& prefixes) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    for (const auto& p : prefixes)
+  for (const auto& p : prefixes) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line))
       if (starts_with(line, p)) return trim(line);
+  }
   return "";
 }
 
@@ -541,7 +543,7 @@ AptRun run_apt(const std::string& apt_conf, const std::vector<std::string>& argv
 }
 
 std::string apt_problem(const std::string& log) {
-  std::string line = first_line_with(log, {"E: ", "Err:", "W: Failed to fetch", "W: "});
+  std::string line = first_line_with(log, {"E: ", "W: Failed to fetch", "Err:", "W: "});
   return line.empty() ? "no message (see the log)" : line;
 }
 
@@ -597,29 +599,31 @@ bool DebianArchive::index_present() const {
 
 void DebianArchive::refresh_index(const ArchiveProgress& progress) {
   const std::string stamp = root_ + "/updated";
+  const std::string uri = system_archive().uri;
   boost::system::error_code ec;
   const auto when = fs::last_write_time(stamp, ec);
-  const bool stale =
-      ec || std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(when) > kIndexMaxAge;
-  const bool present = index_present();
-  if (present && !stale) return;
-  const std::string uri = system_archive().uri;
+  // Stale after a day, or when the archive's address changed (RIG_DEBIAN_MIRROR, the system's).
+  const bool stale = ec || read_text_file(stamp) != uri + "\n" ||
+                     std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(when) > kIndexMaxAge;
+  if (index_present() && !stale) return;
   if (progress)
     progress(fmt::format("reading the Debian archive's index ({}, {})", uri, fmt::join(configured_suites(), " ")));
   const AptRun r = run_apt(root_ + "/etc/apt.conf", {"apt-get", "-q", "update"}, root_ + "/apt-update.log");
   const bool failed = r.rc != 0 || r.log.find("Failed to fetch") != std::string::npos ||
                       r.log.find("\nErr:") != std::string::npos || starts_with(r.log, "Err:");
-  if (!failed) {
+  // Some suites read (a mirror without sid, say) is an index: the next refresh is due in a day.
+  const bool some_read = r.log.find("Hit:") != std::string::npos || r.log.find("Get:") != std::string::npos;
+  if (!failed || some_read) {
     write_if_changed(stamp, uri + "\n");
     fs::last_write_time(stamp, std::time(nullptr), ec);
-    return;
   }
+  if (!failed) return;
   if (!index_present())
     throw InfraError(fmt::format("the Debian archive {} is unreachable: {} (log {})", uri, apt_problem(r.log),
                                  root_ + "/apt-update.log"));
   if (progress)
-    progress(fmt::format("could not refresh the Debian archive's index ({}); using the one read before",
-                         apt_problem(r.log)));
+    progress(
+        fmt::format("the Debian archive's index was not read in full ({}); using what was read", apt_problem(r.log)));
 }
 
 std::vector<DebianKernel> DebianArchive::read_index() {
@@ -654,6 +658,7 @@ std::vector<DebianKernel> DebianArchive::available(const ArchiveProgress& progre
 }
 
 CachedDebianKernel DebianArchive::extract(const DebianKernel& k, const ArchiveProgress& progress) {
+  make_private_dir(fs::path(kernels_root_).parent_path().string());
   make_private_dir(kernels_root_);
   const std::string tmp = fmt::format("{}/.{}.partial-{}", kernels_root_, k.release, ::getpid());
   boost::system::error_code ec;
