@@ -196,6 +196,12 @@ TEST(DebianArchive, FindsTheFilesOfAnExtractedKernel) {
   fs::remove_all(dir);
 }
 
+TEST(DebianArchive, ABadNameIsAUsageErrorBeforeAnyDownload) {
+  EXPECT_THROW(locate_kernel("debian:"), UsageError);
+  EXPECT_THROW(locate_kernel("debian:../../etc"), UsageError);
+  EXPECT_THROW(locate_kernel("debian:-o"), UsageError);
+}
+
 // QEMU runs in the run directory: a relative --kernel must come back absolute.
 TEST(KernelLocator, MakesARelativeKernelPathAbsolute) {
   namespace fs = boost::filesystem;

@@ -662,7 +662,11 @@ CachedDebianKernel DebianArchive::extract(const DebianKernel& k, const ArchivePr
   make_private_dir(kernels_root_);
   const std::string tmp = fmt::format("{}/.{}.partial-{}", kernels_root_, k.release, ::getpid());
   boost::system::error_code ec;
-  fs::remove_all(tmp, ec);
+  // Under the lock no other extraction runs: a staging directory left now is a killed rig's.
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(kernels_root_, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().find(".partial-") != std::string::npos) stale.push_back(it->path());
+  for (const auto& p : stale) fs::remove_all(p, ec);
   make_private_dir(tmp + "/debs");
   make_private_dir(tmp + "/tree");
   std::vector<DebPackage> pkgs = {k.kernel};
