@@ -2,6 +2,7 @@
 # Builds the guest initramfs from Debian packages already on the host: busybox-static,
 # qemu-guest-agent with the libraries it links, and the virtio modules of one kernel release.
 # Usage: build-initramfs.sh OUT.cpio.gz [KERNEL_RELEASE] [EXTRA_MODULE.ko...]
+# RIG_MODULES_DIR: the release's modules elsewhere than /lib/modules/RELEASE (a kernel in the cache).
 # The rig caches the output by content (guest_image.cc); this script always rebuilds.
 set -eu
 out=$1
@@ -34,9 +35,10 @@ chmod 755 "$root/init"
 # virtio transport and console, in dependency order. 6.1 ships them as modules; 6.12 builds them
 # in. Compressed modules are unpacked: busybox insmod reads only plain .ko files.
 : > "$root/etc/rig-modules"
-if [ -n "$release" ] && [ -d "/lib/modules/$release" ]; then
+moddir=${RIG_MODULES_DIR:-/lib/modules/$release}
+if [ -n "$release" ] && [ -d "$moddir" ]; then
   for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console; do
-    f=$(find "/lib/modules/$release/kernel/drivers" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -n 1)
+    f=$(find "$moddir/kernel/drivers" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -n 1)
     [ -n "$f" ] || continue
     case "$f" in
       *.xz) xz -dc "$f" > "$root/lib/modules/rig/$m.ko" ;;

@@ -15,7 +15,9 @@ void add_run_commands(CLI::App& top, Commands& out) {
   c->add_option("--suite", run->suite, "Run the shipped scenarios of this suite (e.g. spec)");
   c->add_option(
       "--kernel,-k", run->kernels,
-      fmt::format("bzImage path, or debian-6.1 / debian-6.12 (default {}, Debian 12's kernel)", app::kDefaultKernel));
+      fmt::format("bzImage path, debian-6.1 / debian-6.12 (default {}, Debian 12's kernel), or debian:VERSION "
+                  "(fetched from Debian's archive: debian:7.3, debian:6.18.15)",
+                  app::kDefaultKernel));
   c->add_option("--json", run->json, "Write the results as JSON to this file");
   c->add_option("--junit", run->junit, "Write JUnit XML for CI dashboards to this file");
   c->add_option("--ktap", run->ktap, "Write KTAP to this file ('-': on stdout instead of the table)");

@@ -37,6 +37,11 @@ void add_workflow_commands(CLI::App& top, Commands& out) {
                 "Kconfig fragment merged after guest-kernel-config/base.config; repeatable");
   c->add_option("--out", kb->out, "Kernel directory (default: in the cache, by inputs)");
   out.push_back({c, [kb] { return app::kernel_build(*kb); }});
+  auto available = std::make_shared<bool>(false);
+  c = kernel->add_subcommand("list", "Kernels for --kernel: Debian kernels in the cache and installed in /boot");
+  c->add_flag("--available", *available,
+              "Also what Debian's archive offers, per series (debian:SERIES takes the newest)");
+  out.push_back({c, [available] { return app::kernel_list(*available); }});
 
   auto repro = std::make_shared<app::ReproOptions>();
   c = top.add_subcommand("repro", "Write a self-contained reproducer (QEMU and sh only) for a scenario");

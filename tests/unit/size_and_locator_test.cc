@@ -74,7 +74,7 @@ TEST(KernelLocator, RejectsWhatIsNotAKernel) {
   EXPECT_FALSE(bzimage_release(path));
   EXPECT_THROW(locate_kernel(path), UsageError);
   EXPECT_THROW(locate_kernel("/nonexistent/bzImage"), UsageError);
-  EXPECT_THROW(locate_kernel("debian-2.4", ::testing::TempDir()), UsageError);
+  EXPECT_THROW(locate_kernel("debian-2.4", Environment{}, ::testing::TempDir()), UsageError);
 }
 
 TEST(DimmBlocks, CoversEveryBlockOfTheDimm) {

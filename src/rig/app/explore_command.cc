@@ -39,7 +39,7 @@ int explore(const ExploreCommandOptions& a) {
   o.out = fs::absolute(a.out.empty() ? fmt::format("rig-explore-{}", a.seed) : a.out).lexically_normal().string();
   o.max_minimize_tries = a.max_tries;
   const std::vector<std::string> kernels = kernels_or_default(a.kernels);
-  for (const auto& k : kernels) o.kernels.push_back(locate_kernel(k));
+  for (const auto& k : kernels) o.kernels.push_back(locate_kernel(k, environment()));
   if (find_program(a.qemu).empty())
     throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
   o.known = known_failures(a.home.empty() ? rig_home(environment()) : a.home);

@@ -1,5 +1,6 @@
 #include "rig/app/kernel_commands.h"
 #include "rig/app/environment.h"
+#include "rig/host/debian_archive.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -21,6 +22,11 @@
 namespace fs = boost::filesystem;
 
 namespace rig::app {
+
+int kernel_list(bool available) {
+  std::cout << kernel_list_text(environment(), available, "/boot", progress_to_stderr);
+  return 0;
+}
 
 int kernel_build(KernelBuildRequest req) {
   req.env = environment();
@@ -44,7 +50,7 @@ int kernel_build(KernelBuildRequest req) {
 
 int repro(const ReproOptions& o) {
   Scenario s = load_scenario_file(o.scenario);
-  KernelImage k = locate_kernel(o.kernel);
+  KernelImage k = locate_kernel(o.kernel, environment());
   const std::string out = o.out.empty() ? fmt::format("repro-{}-{}", s.name, k.release) : o.out;
   const GuestImage image = guest_image(k, environment());
   const std::string dir = write_reproducer(s, k, image.initramfs, fs::absolute(out).string(), nullptr);

@@ -14,6 +14,8 @@ namespace rig::app {
 // Builds (or finds in the cache) a patched kernel with its probe and guest image; prints the
 // directory --kernel takes. A build that fails is exit 3 with whose failure it is.
 int kernel_build(KernelBuildRequest req);
+// `rig kernel list [--available]` (host/debian_archive.h).
+int kernel_list(bool available);
 
 struct ReproOptions {
   std::string scenario;  // file

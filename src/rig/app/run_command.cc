@@ -60,7 +60,7 @@ int run(const RunOptions& a) {
   const std::vector<Scenario> scenarios =
       select_scenarios({a.scenarios, a.suite, a.home.empty() ? rig_home(environment()) : a.home});
   std::vector<KernelImage> kernels;
-  for (const auto& k : kernels_or_default(a.kernels)) kernels.push_back(locate_kernel(k));
+  for (const auto& k : kernels_or_default(a.kernels)) kernels.push_back(locate_kernel(k, environment()));
   if (a.backend == "qemu" && find_program(a.qemu).empty())
     throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
   check_backend_reachable(backend);

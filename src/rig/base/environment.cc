@@ -26,6 +26,8 @@ Environment environment_from(const std::function<const char*(const char*)>& get,
   e.slot_dir = var("RIG_SLOT_DIR");
   e.host_cpus = var("RIG_HOST_CPUS");
   e.term = var("TERM");
+  e.debian_mirror = var("RIG_DEBIAN_MIRROR");
+  e.debian_suites = var("RIG_DEBIAN_SUITES");
   return e;
 }
 

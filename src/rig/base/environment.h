@@ -17,6 +17,8 @@ struct Environment {
   std::string slot_dir;            // RIG_SLOT_DIR: the host slots (host_slots.h)
   std::string host_cpus;           // RIG_HOST_CPUS, as given
   std::string term;                // TERM
+  std::string debian_mirror;       // RIG_DEBIAN_MIRROR: the Debian archive (host/debian_archive.h)
+  std::string debian_suites;       // RIG_DEBIAN_SUITES: its suites, comma or space separated
 };
 
 // Reads the variables through `get` (nullptr or "" is unset); `passwd_home` is asked only when

@@ -73,12 +73,16 @@ GuestImage guest_image(const KernelImage& kernel, const Environment& env) {
 
   std::string key_material = read_text_file(script) + read_text_file(images + "/init") + kernel.release + "\n" +
                              file_stamp(qga) + file_stamp(busybox) + file_stamp(img.probe);
+  // Modules from elsewhere than /lib/modules/RELEASE (a Debian kernel extracted into the cache).
+  const bool own_modules = !kernel.modules_dir.empty() && kernel.modules_dir != "/lib/modules/" + kernel.release;
+  if (own_modules) key_material += "modules:" + kernel.modules_dir + "\n";
   const std::string dir = cache_subdir(env, "images");
   img.initramfs = fmt::format("{}/initramfs-{}-{}.cpio.gz", dir, kernel.release, content_hash(key_material));
   if (usable_cached_file(img.initramfs, &img.note)) return img;
 
   const std::string log = img.initramfs + ".log";
   std::vector<std::string> argv = {"/bin/sh", script, img.initramfs, kernel.release};
+  if (own_modules) argv.insert(argv.begin(), {"/usr/bin/env", "RIG_MODULES_DIR=" + kernel.modules_dir});
   if (!img.probe.empty()) argv.push_back(img.probe);
   int rc = run_to_log(argv, log);
   keep_to_myself(img.initramfs);

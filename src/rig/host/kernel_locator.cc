@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <iostream>
 
 #include "rig/base/errors.h"
 #include "rig/base/text.h"
+#include "rig/host/debian_archive.h"
 
 namespace rig {
 
@@ -60,11 +62,18 @@ std::optional<std::string> newest_kernel_for_series(const std::vector<std::strin
   return best;
 }
 
-KernelImage locate_kernel(const std::string& spec, const std::string& boot_dir) {
+KernelImage locate_kernel(const std::string& spec, const Environment& env, const std::string& boot_dir) {
   namespace fs = boost::filesystem;
   KernelImage k;
   k.name = spec;
-  if (spec.rfind("debian-", 0) == 0) {
+  std::string debian_modules;
+  if (spec.rfind("debian:", 0) == 0) {
+    // A Debian build from the archive, fetched into the cache once (debian_archive.h).
+    const CachedDebianKernel d = DebianArchive(env).fetch(
+        spec.substr(7), [](const std::string& line) { std::cerr << "[rig] " << line << std::endl; });
+    k.path = d.vmlinuz;
+    debian_modules = d.modules_dir;
+  } else if (spec.rfind("debian-", 0) == 0) {
     std::string series = spec.substr(7);
     std::vector<std::string> names;
     boost::system::error_code ec;
@@ -79,7 +88,9 @@ KernelImage locate_kernel(const std::string& spec, const std::string& boot_dir) 
   } else {
     if (!fs::exists(spec))
       throw UsageError(fmt::format("kernel '{}': no such file (give a bzImage path, debian-6.1 or debian-6.12)", spec));
-    k.path = fs::is_directory(spec) ? spec + "/arch/x86/boot/bzImage" : spec;
+    // Absolute: QEMU runs in the run directory, and results name the file wherever they are read.
+    const std::string abs = fs::absolute(spec).lexically_normal().string();
+    k.path = fs::is_directory(spec) ? abs + "/arch/x86/boot/bzImage" : abs;
     if (!fs::exists(k.path)) throw UsageError(fmt::format("kernel '{}': {} does not exist", spec, k.path));
   }
   if (::access(k.path.c_str(), R_OK) != 0)
@@ -88,10 +99,13 @@ KernelImage locate_kernel(const std::string& spec, const std::string& boot_dir) 
   auto rel = bzimage_release(k.path);
   if (!rel) throw UsageError(fmt::format("kernel '{}': {} is not an x86 bzImage", spec, k.path));
   k.release = *rel;
-  if (fs::is_directory("/lib/modules/" + k.release)) k.modules_dir = "/lib/modules/" + k.release;
+  if (!debian_modules.empty())
+    k.modules_dir = debian_modules;
+  else if (fs::is_directory("/lib/modules/" + k.release))
+    k.modules_dir = "/lib/modules/" + k.release;
   // A kernel the user built carries its own tree; a Debian kernel has linux-headers-RELEASE.
   if (fs::is_directory(spec) && fs::exists(fs::path(spec) / "Module.symvers"))
-    k.build_dir = spec;
+    k.build_dir = fs::absolute(spec).lexically_normal().string();
   else if (fs::exists(fs::path("/lib/modules") / k.release / "build" / "Makefile"))
     k.build_dir = "/lib/modules/" + k.release + "/build";
   return k;

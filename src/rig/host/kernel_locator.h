@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "rig/base/environment.h"
+
 namespace rig {
 
 struct KernelImage {
@@ -16,7 +18,8 @@ struct KernelImage {
   std::string build_dir;    // kbuild tree to build the probe against (linux-headers), or empty
 };
 
-KernelImage locate_kernel(const std::string& spec, const std::string& boot_dir = "/boot");
+KernelImage locate_kernel(const std::string& spec, const Environment& env = Environment{},
+                          const std::string& boot_dir = "/boot");
 
 // The release string in a bzImage's setup header (kernel_version field, up to its first space),
 // or nullopt when `path` is no bzImage. UsageError when the release is not valid_kernel_release().
