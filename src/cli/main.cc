@@ -126,8 +126,6 @@ int cmd_run(RunArgs a) {
   std::vector<KernelImage> kernels;
   for (const auto& k : a.kernels) kernels.push_back(locate_kernel(k));
   if (kernels.empty()) kernels.push_back(locate_kernel("debian-6.1"));
-  if (a.backend == "qemu" && find_program(a.qemu).empty())
-    throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
   check_backend_reachable({a.backend, a.qemu, a.accel, a.connect});
   if (!a.out.empty()) {
     // One folder with everything a CI job keeps: reports and artifacts.
@@ -502,7 +500,7 @@ int cmd_libvirt_xml(const std::string& file, const std::string& kernel, const st
   if (!skip.empty()) throw UsageError(fmt::format("{}: the libvirt backend skips it: {}", file, skip));
   LibvirtDomainSpec spec;
   spec.name = domain_name(static_cast<long>(::getpid()), 1, s.name);
-  spec.domain_type = type;
+  spec.accel = type == "kvm" ? "kvm" : "tcg";
   spec.kernel = kernel;
   spec.initrd = initrd;
   spec.qga_socket = run_dir + "/qga.sock";

@@ -1,5 +1,8 @@
 #include "rig/machine/libvirt/libvirt_api.h"
 
+#include "rig/base/clock.h"
+#include "rig/base/timeouts.h"
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -32,7 +35,7 @@ void ensure_libvirt_event_loop() {
     // The loop runs for the life of the process: connections of later runs use it too.
     std::thread([] {
       while (true)
-        if (virEventRunDefaultImpl() < 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (virEventRunDefaultImpl() < 0) pause_for(default_timeouts().event_loop_retry);
     }).detach();
   });
   if (!problem.empty()) throw std::runtime_error(problem);
