@@ -73,11 +73,7 @@ std::unique_ptr<Machine> make_machine(const BackendConfig& b, const MachineSetup
       QemuMachineConfig cfg;
       static_cast<GuestBoot&>(cfg) = setup;
       cfg.qemu_binary = b.qemu;
-      cfg.snapshots = setup.snapshots;
-      cfg.kernel_hash = setup.kernel_hash;
-      cfg.initrd_hash = setup.initrd_hash;
-      cfg.qemu_version = setup.qemu_version;
-      cfg.probe = setup.probe;
+      static_cast<QemuSnapshotSetup&>(cfg) = setup;
       return std::make_unique<QemuMachine>(cfg);
     }
     case Backend::Libvirt: {

@@ -9,6 +9,7 @@
 
 #include "rig/machine/machine.h"
 #include "rig/host/snapshot_cache.h"
+#include "rig/machine/qemu/qemu_machine.h"
 
 namespace rig {
 
@@ -48,13 +49,9 @@ std::string backend_skip_reason(const BackendConfig& b, const Scenario& s);
 // `this_host` is this machine's name (gethostname). Pure.
 bool guests_run_here(const BackendConfig& b, const std::string& this_host);
 
-// What every backend needs to bring up one guest of one run.
-struct MachineSetup : GuestBoot {
-  // Snapshots (QEMU backend only): null boots every time. The libvirt backend always boots.
-  SnapshotCache* snapshots = nullptr;
-  std::string kernel_hash, initrd_hash, qemu_version;
-  bool probe = false;
-};
+// What every backend needs to bring up one guest of one run; the snapshot part is the QEMU
+// backend's only (the libvirt backend always boots).
+struct MachineSetup : GuestBoot, QemuSnapshotSetup {};
 
 // Builds the machine of the chosen backend. Throws UsageError for a backend it does not know and
 // InfraError for one that cannot run here.

@@ -13,14 +13,17 @@
 
 namespace rig {
 
-struct QemuMachineConfig : GuestBoot {
-  std::vector<std::string> extra_kernel_args;
-  std::string qemu_binary = "qemu-system-x86_64";
-  // Snapshots: null boots every time. The key's other inputs are the suite's (hashed once per
-  // kernel): the kernel image, the guest image and QEMU's version.
+// The QEMU backend's snapshots: null boots every time. The key's inputs beside the launch are the
+// suite's (hashed once per kernel): the kernel image, the guest image and QEMU's version.
+struct QemuSnapshotSetup {
   SnapshotCache* snapshots = nullptr;
   std::string kernel_hash, initrd_hash, qemu_version;
   bool probe = false;  // the runner takes the probe's boot snapshot before saving
+};
+
+struct QemuMachineConfig : GuestBoot, QemuSnapshotSetup {
+  std::vector<std::string> extra_kernel_args;
+  std::string qemu_binary = "qemu-system-x86_64";
   // Artifacts of a hang (the guest's memory dump) may use at most this much of the run directory.
   uint64_t dump_budget = 2ull << 30;
 };
