@@ -15,8 +15,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "rig/base/errors.h"
 #include "rig/base/clock.h"
+#include "rig/base/errors.h"
 #include "rig/base/timeouts.h"
 
 namespace rig {

@@ -1,14 +1,14 @@
 #include "rig/machine/libvirt/libvirt_api.h"
 
-#include "rig/base/clock.h"
-#include "rig/base/timeouts.h"
-
 #include <fmt/format.h>
 
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+
+#include "rig/base/clock.h"
+#include "rig/base/timeouts.h"
 
 namespace rig {
 

@@ -6,8 +6,8 @@
 #include <random>
 #include <thread>
 
-#include "rig/base/errors.h"
 #include "rig/base/clock.h"
+#include "rig/base/errors.h"
 #include "rig/base/timeouts.h"
 
 namespace rig {

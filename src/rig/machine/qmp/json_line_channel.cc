@@ -6,8 +6,8 @@
 #include <thread>
 
 #include "rig/base/asio.h"
-#include "rig/base/errors.h"
 #include "rig/base/clock.h"
+#include "rig/base/errors.h"
 #include "rig/base/timeouts.h"
 
 namespace rig {
