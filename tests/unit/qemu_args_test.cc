@@ -100,13 +100,21 @@ TEST(QemuArgs, ShellJoinQuotesWhatNeedsIt) {
 
 // One launch spec for both backends: launch_spec() gives what the QEMU backend and the libvirt
 // backend start the guest from, and both turn it into the same kernel and kernel command line.
-TEST(LaunchSpec, BothBackendsLaunchTheSameKernelAndCommandLine) {
+namespace {
+// A shipped scenario's guest, with fixed paths.
+GuestBoot sample_boot() {
   GuestBoot boot;
   boot.scenario = load_scenario_file(std::string(RIG_SOURCE_DIR) + "/rig/scenarios/hotplug-then-unplug.toml");
   boot.kernel_path = "/boot/vmlinuz";
   boot.initrd = "/cache/initramfs.cpio.gz";
-  boot.accel = "kvm";
   boot.run_dir = "/runs/r1";
+  return boot;
+}
+}  // namespace
+
+TEST(LaunchSpec, BothBackendsLaunchTheSameKernelAndCommandLine) {
+  GuestBoot boot = sample_boot();
+  boot.accel = "kvm";
   const LaunchSpec spec = launch_spec(boot, {"rdinit=/bin/sh"});
   EXPECT_EQ(spec.kernel, "/boot/vmlinuz");
   EXPECT_EQ(spec.initrd, "/cache/initramfs.cpio.gz");
@@ -141,10 +149,7 @@ TEST(LaunchSpec, BothBackendsLaunchTheSameKernelAndCommandLine) {
 // runs of the same machine share a key (the spelling is what keys cached before it).
 TEST(LaunchSpec, TheSnapshotKeyUsesPlaceholdersForTheRunsPaths) {
   QemuMachineConfig cfg;
-  cfg.scenario = load_scenario_file(std::string(RIG_SOURCE_DIR) + "/rig/scenarios/hotplug-then-unplug.toml");
-  cfg.kernel_path = "/boot/vmlinuz-x";
-  cfg.initrd = "/cache/i.cpio.gz";
-  cfg.run_dir = "/runs/r7";
+  static_cast<GuestBoot&>(cfg) = sample_boot();
   const std::vector<std::string> argv = snapshot_inputs(cfg).argv;
   ASSERT_FALSE(argv.empty());
   EXPECT_EQ(argv[0], "QEMU");
@@ -154,5 +159,8 @@ TEST(LaunchSpec, TheSnapshotKeyUsesPlaceholdersForTheRunsPaths) {
   EXPECT_TRUE(has("file,id=console,path=RUN/console.log"));
   EXPECT_TRUE(has("unix:RUN/qmp.sock,server=on,wait=off"));
   EXPECT_TRUE(has("socket,id=qga,path=RUN/qga.sock,server=on,wait=off"));
-  for (const auto& a : argv) EXPECT_EQ(a.find("/runs/r7"), std::string::npos) << a;
+  for (const auto& a : argv) {
+    EXPECT_EQ(a.find("/runs/r1"), std::string::npos) << a;
+    EXPECT_EQ(a.find("/boot/vmlinuz"), std::string::npos) << a;
+  }
 }
