@@ -58,6 +58,9 @@ struct Timeouts {
   double slot_poll_min = 0.1;        // between two tries for host cores (drawn in [min, max])
   double slot_poll_max = 0.3;
   double capacity_poll = 0.5;  // the suite's look at whether the next guest fits the host
+
+  // The application layer.
+  double progress_tick = 0.25;  // between two redraws of the live progress lines
 };
 
 inline const Timeouts& default_timeouts() {
