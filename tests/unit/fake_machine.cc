@@ -92,6 +92,11 @@ void FakeMachine::check_alive() {
   if (down_) throw GuestDown(down_kind_, down_why_);
 }
 
+SaveOutcome FakeMachine::save_ready(const ReadyState&) {
+  log_->calls.push_back("save");
+  return script_.save;
+}
+
 MachineInfo FakeMachine::info() const { return {"fake", "tcg", "qemu64", "6.1.0-fake", "fake"}; }
 
 void FakeMachine::shutdown() {

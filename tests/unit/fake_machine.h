@@ -29,6 +29,7 @@ struct FakeScript {
   std::map<std::string, std::string> console_at;   // moment -> console text fed then
   std::map<std::string, GuestDown::Kind> down_at;  // moment -> GuestDown thrown then
   std::optional<std::string> shutdown_error;       // shutdown() throws this
+  SaveOutcome save;                                // what save_ready answers
 };
 
 struct FakeLog {
@@ -42,6 +43,7 @@ class FakeMachine : public Machine {
   FakeMachine(const Scenario& s, FakeScript script, std::shared_ptr<FakeLog> log);
 
   StartInfo start() override;
+  SaveOutcome save_ready(const ReadyState& ready) override;
   PlugOutcome plug_dimm(const Dimm& d, double timeout_s) override;
   UnplugOutcome unplug_dimm(const Dimm& d, double timeout_s) override;
   std::vector<MemoryDevice> memory_devices() override;

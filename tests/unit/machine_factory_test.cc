@@ -57,3 +57,15 @@ TEST(MachineFactory, GuestsTakeThisHostsCoresUnlessLibvirtRunsThemElsewhere) {
   EXPECT_FALSE(here("libvirt", "qemu+tcp://10.0.0.7:16509/system"));
   EXPECT_FALSE(here("libvirt", "qemu+tls://[fd00::7]/system"));
 }
+
+// Callers ask the factory what a backend does; only backend_of reads its name.
+TEST(MachineFactory, TheBackendIsATypeAndTheFactoryAnswersForIt) {
+  EXPECT_EQ(backend_of(BackendConfig{}), Backend::Qemu);
+  const BackendConfig lv{"libvirt", "qemu-system-x86_64", "auto", ""};
+  EXPECT_EQ(backend_of(lv), Backend::Libvirt);
+  EXPECT_THROW(backend_of({"xen", "qemu-system-x86_64", "auto", ""}), UsageError);
+  EXPECT_TRUE(backend_saves_snapshots(BackendConfig{}));
+  EXPECT_FALSE(backend_saves_snapshots(lv));
+  // A QEMU binary that is not installed is found out before anything boots.
+  EXPECT_THROW(check_backend_reachable({"qemu", "rig-no-such-qemu-binary", "auto", ""}), InfraError);
+}

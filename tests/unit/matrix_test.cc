@@ -282,3 +282,34 @@ TEST(BootAgain, OnlyUnderTcgAndOnlyBeforeInitRan) {
   // A kernel that cannot mount its root panics before /init every time: booted twice, reported.
   EXPECT_TRUE(rig::boot_again_under_tcg("tcg", rig::GuestDown::Kind::Crashed, no_root));
 }
+
+// Both backends boot through boot_once_more_under_tcg: one rule, one note.
+TEST(BootAgain, ABrokenTcgBootIsForgottenAndBootedOnceMore) {
+  const std::string dir = boost::filesystem::unique_path("/tmp/rig-bootagain-%%%%%%").string();
+  boost::filesystem::create_directories(dir);
+  const std::string console = dir + "/console.log";
+  std::ofstream(console) << rig_test::data("console/tcg-int3-at-boot-6.12.log");
+  int boots = 0, forgotten = 0;
+  auto boot = [&] {
+    if (++boots == 1) throw rig::GuestDown(rig::GuestDown::Kind::Crashed, "kernel crashed: Oops: int3");
+  };
+  const std::string note = rig::boot_once_more_under_tcg("tcg", console, boot, [&] { ++forgotten; });
+  EXPECT_EQ(boots, 2);
+  EXPECT_EQ(forgotten, 1);
+  EXPECT_EQ(note,
+            "the first boot under TCG ended before /init ran (kernel crashed: Oops: int3); its files are boot1-* in "
+            "the run directory; booted again");
+
+  // A boot that comes up has no note; KVM's crash and a second crash are the result.
+  boots = forgotten = 0;
+  EXPECT_EQ(rig::boot_once_more_under_tcg(
+                "tcg", console, [] {}, [&] { ++forgotten; }),
+            "");
+  EXPECT_EQ(forgotten, 0);
+  EXPECT_THROW(rig::boot_once_more_under_tcg("kvm", console, boot, [&] { ++forgotten; }), rig::GuestDown);
+  EXPECT_EQ(forgotten, 0);
+  auto always = [&] { throw rig::GuestDown(rig::GuestDown::Kind::Hung, "silent"); };
+  EXPECT_THROW(rig::boot_once_more_under_tcg("tcg", console, always, [&] { ++forgotten; }), rig::GuestDown);
+  EXPECT_EQ(forgotten, 1);
+  boost::filesystem::remove_all(dir);
+}

@@ -4,11 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/filesystem.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include "rig/machine/libvirt/libvirt_xml.h"
+#include "rig/machine/qemu/qemu_machine.h"
 #include "rig/scenario/scenario_file.h"
 
 using namespace rig;
@@ -118,4 +121,71 @@ TEST(QemuArgs, ACommaInARunDirectoryIsNoOption) {
   EXPECT_NE(all.find("file,id=console,path=/runs/a,,append=off/console.log\n"), std::string::npos) << all;
   EXPECT_NE(all.find("socket,id=qga,path=/runs/a,,server=off/qga.sock,server=on,wait=off\n"), std::string::npos);
   EXPECT_EQ(qemu_opt_value("a,,b"), "a,,,,b");
+}
+
+// One launch spec for both backends: launch_spec() gives what the QEMU backend and the libvirt
+// backend start the guest from, and both turn it into the same kernel and kernel command line.
+namespace {
+// A shipped scenario's guest, with fixed paths.
+GuestBoot sample_boot() {
+  GuestBoot boot;
+  boot.scenario = load_scenario_file(std::string(RIG_SOURCE_DIR) + "/rig/scenarios/hotplug-then-unplug.toml");
+  boot.kernel_path = "/boot/vmlinuz";
+  boot.initrd = "/cache/initramfs.cpio.gz";
+  boot.run_dir = "/runs/r1";
+  return boot;
+}
+}  // namespace
+
+TEST(LaunchSpec, BothBackendsLaunchTheSameKernelAndCommandLine) {
+  GuestBoot boot = sample_boot();
+  boot.accel = "kvm";
+  const LaunchSpec spec = launch_spec(boot, {"rdinit=/bin/sh"});
+  EXPECT_EQ(spec.kernel, "/boot/vmlinuz");
+  EXPECT_EQ(spec.initrd, "/cache/initramfs.cpio.gz");
+  EXPECT_EQ(spec.accel, "kvm");
+  EXPECT_EQ(spec.extra_kernel_args, (std::vector<std::string>{"console=ttyS0", "panic=-1", "rdinit=/bin/sh"}));
+  EXPECT_EQ(spec.console_log, "/runs/r1/console.log");
+  EXPECT_EQ(spec.qmp_socket, "qmp.sock") << "relative to the run directory, QEMU's working directory";
+  EXPECT_EQ(spec.qga_socket, "qga.sock");
+  EXPECT_TRUE(spec.paused);
+  EXPECT_TRUE(spec.incoming.empty());
+
+  const std::string cmdline = kernel_command_line(boot.scenario, spec.extra_kernel_args);
+  const std::vector<std::string> argv = qemu_argv(boot.scenario, spec);
+  const auto append = std::find(argv.begin(), argv.end(), "-append");
+  ASSERT_NE(append, argv.end());
+  EXPECT_EQ(*(append + 1), cmdline);
+  EXPECT_NE(std::find(argv.begin(), argv.end(), "kvm"), argv.end());
+
+  LibvirtDomainSpec lv;
+  static_cast<LaunchSpec&>(lv) = spec;
+  lv.name = "rig-1-1-t";
+  lv.qga_socket.clear();
+  const std::string xml = domain_xml(boot.scenario, lv);
+  EXPECT_NE(xml.find("<cmdline>" + cmdline + "</cmdline>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<kernel>/boot/vmlinuz</kernel>"), std::string::npos);
+  EXPECT_NE(xml.find("<domain type='kvm'>"), std::string::npos);
+  lv.accel = "tcg";
+  EXPECT_NE(domain_xml(boot.scenario, lv).find("<domain type='qemu'>"), std::string::npos);
+}
+
+// The snapshot key's command line is the same launch with placeholders for a run's own paths, so
+// runs of the same machine share a key (the spelling is what keys cached before it).
+TEST(LaunchSpec, TheSnapshotKeyUsesPlaceholdersForTheRunsPaths) {
+  QemuMachineConfig cfg;
+  static_cast<GuestBoot&>(cfg) = sample_boot();
+  const std::vector<std::string> argv = snapshot_inputs(cfg).argv;
+  ASSERT_FALSE(argv.empty());
+  EXPECT_EQ(argv[0], "QEMU");
+  auto has = [&](const std::string& a) { return std::find(argv.begin(), argv.end(), a) != argv.end(); };
+  EXPECT_TRUE(has("KERNEL"));
+  EXPECT_TRUE(has("INITRD"));
+  EXPECT_TRUE(has("file,id=console,path=RUN/console.log"));
+  EXPECT_TRUE(has("unix:RUN/qmp.sock,server=on,wait=off"));
+  EXPECT_TRUE(has("socket,id=qga,path=RUN/qga.sock,server=on,wait=off"));
+  for (const auto& a : argv) {
+    EXPECT_EQ(a.find("/runs/r1"), std::string::npos) << a;
+    EXPECT_EQ(a.find("/boot/vmlinuz"), std::string::npos) << a;
+  }
 }

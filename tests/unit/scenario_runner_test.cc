@@ -53,6 +53,7 @@ class Runner : public ::testing::Test {
     root_ = boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("rig-runner-%%%%-%%%%");
     opts_.artifacts_root = root_.string();
     opts_.timeouts.poll = 0.001;
+    opts_.timeouts.cycle_settle = 0.01;
     kernel_.name = "debian-6.1";
     kernel_.release = "6.1.0-41-amd64";
     kernel_.path = "/boot/vmlinuz-6.1.0-41-amd64";
@@ -126,6 +127,36 @@ TEST_F(Runner, UnplugRemovedAsExpectedPasses) {
   EXPECT_FALSE(r.nodes.empty());
   EXPECT_TRUE(r.checks.empty()) << "no cases: no probe";
   EXPECT_EQ(log_->count("exec:"), 0u) << "a scenario without cases never asks for the probe";
+}
+
+// The backend's save result is typed: a saved guest's state file is the result's snapshot, a
+// failed save is a note, and nothing to do records nothing.
+TEST_F(Runner, TheSaveOutcomeIsRecordedAsIs) {
+  const Scenario s = scenario(std::string(kUnplugRemoved) + kExpectDimmAbsent);
+  auto has_save_phase = [](const ScenarioResult& r) {
+    return std::any_of(r.phases.begin(), r.phases.end(), [](const auto& p) { return p.name == "save"; });
+  };
+  ScenarioResult r = run(s);
+  EXPECT_EQ(log_->count("save"), 1u);
+  EXPECT_EQ(r.snapshot, "");
+  EXPECT_EQ(r.snapshot_note, "");
+  EXPECT_FALSE(has_save_phase(r));
+
+  script_.save.kind = SaveOutcome::Kind::Saved;
+  script_.save.dir = "/cache/abc";
+  script_.save.state_file = "/cache/abc/state.mig";
+  r = run(s);
+  EXPECT_EQ(r.snapshot, "/cache/abc/state.mig");
+  EXPECT_TRUE(has_save_phase(r));
+  EXPECT_NE(progress_.find("snapshot saved /cache/abc"), std::string::npos) << progress_;
+
+  script_.save = SaveOutcome{};
+  script_.save.kind = SaveOutcome::Kind::NotSaved;
+  script_.save.reason = "migration failed: disk full";
+  r = run(s);
+  EXPECT_EQ(r.snapshot, "");
+  EXPECT_EQ(r.snapshot_note, "not saved: migration failed: disk full");
+  EXPECT_TRUE(has_save_phase(r));
 }
 
 TEST_F(Runner, UnplugRefusedWhenRemovalExpectedFails) {

@@ -1,3 +1,4 @@
+#include "rig/base/clock.h"
 #include "rig/app/explore_command.h"
 #include "rig/app/environment.h"
 
@@ -57,7 +58,7 @@ int explore(const ExploreCommandOptions& a) {
   ProgressBoard board(std::cerr, live);
   std::function<void(const std::string&)> progress = progress_to_stderr;
   if (live) {
-    const auto deadline = ProgressBoard::Clock::now() + std::chrono::milliseconds(static_cast<long>(o.budget_s * 1000));
+    const auto deadline = ProgressBoard::Clock::now() + as_duration(o.budget_s);
     o.on_event = [&](const RunEvent& e) {
       if (e.kind != RunEvent::Kind::Note) board.handle(e);
     };

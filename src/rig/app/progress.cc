@@ -1,4 +1,7 @@
 #include "rig/app/progress.h"
+
+#include "rig/base/clock.h"
+#include "rig/base/timeouts.h"
 #include "rig/app/environment.h"
 
 #include <unistd.h>
@@ -19,7 +22,7 @@ ProgressTicker::ProgressTicker(ProgressBoard& board, bool live) : board_(board) 
   if (!live) return;  // ProgressBoard::tick() draws nothing elsewhere
   thread_ = std::thread([this] {
     while (!finished_) {
-      std::this_thread::sleep_for(kProgressTick);
+      pause_for(default_timeouts().progress_tick);
       board_.tick();
     }
   });

@@ -12,7 +12,6 @@
 namespace rig::app {
 
 // How often the live lines are redrawn (their elapsed times move on).
-constexpr std::chrono::milliseconds kProgressTick{250};
 
 // One "[rig] LINE" on stderr.
 void progress_to_stderr(const std::string& line);
@@ -20,7 +19,7 @@ void progress_to_stderr(const std::string& line);
 // Whether stderr is a terminal that can redraw lines (not TERM=dumb).
 bool stderr_is_live_terminal();
 
-// Redraws `board` every kProgressTick on a thread of its own while the board is live; the
+// Redraws `board` every Timeouts::progress_tick on a thread of its own while the board is live; the
 // destructor (or stop()) ends the thread and closes the board, also when the command throws.
 class ProgressTicker {
  public:

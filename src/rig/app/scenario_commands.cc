@@ -55,7 +55,7 @@ int print_libvirt_xml(const LibvirtXmlOptions& o) {
   if (!skip.empty()) throw UsageError(fmt::format("{}: the libvirt backend skips it: {}", o.scenario, skip));
   LibvirtDomainSpec spec;
   spec.name = domain_name(static_cast<long>(::getpid()), 1, s.name);
-  spec.domain_type = o.type;
+  spec.accel = o.type == "kvm" ? "kvm" : "tcg";
   spec.kernel = o.kernel;
   spec.initrd = o.initrd;
   spec.qga_socket = o.run_dir + "/qga.sock";

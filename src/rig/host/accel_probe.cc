@@ -11,6 +11,7 @@
 #include "rig/base/clock.h"
 #include "rig/base/errors.h"
 #include "rig/base/paths.h"
+#include "rig/base/timeouts.h"
 #include "rig/host/qemu_process.h"
 
 namespace rig {
@@ -41,14 +42,14 @@ bool kvm_boots_a_guest(const std::string& kernel, const std::string& qemu, std::
                    "none", "-no-reboot", "-kernel", kernel, "-append",
                    "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1", "-serial", "file:" + log},
                   dir + "/qemu.log");
-    const double limit = 15;
+    const double limit = default_timeouts().kvm_probe;
     Deadline by = deadline_in(limit);
     while (Clock::now() < by && p.running()) {
       if (read_text_file(log).find("Linux version") != std::string::npos) {
         seen = true;
         break;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      pause_for(default_timeouts().kvm_probe_poll);
     }
     if (!seen)
       *why = p.running() ? fmt::format("a KVM guest printed nothing in {:.0f} s", limit)

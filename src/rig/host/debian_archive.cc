@@ -1,3 +1,4 @@
+#include "rig/base/timeouts.h"
 #include "rig/host/debian_archive.h"
 
 #include <fcntl.h>
@@ -430,8 +431,6 @@ std::optional<CachedDebianKernel> scan_extracted_kernel(const std::string& dir, 
 
 namespace {
 
-constexpr auto kIndexMaxAge = std::chrono::hours(24);
-
 const std::vector<std::string> kDefaultSuites = {"bookworm", "trixie", "trixie-backports", "sid"};
 
 class FileLock {
@@ -605,7 +604,8 @@ void DebianArchive::refresh_index(const ArchiveProgress& progress) {
   const auto when = fs::last_write_time(stamp, ec);
   // Stale after a day, or when the archive's address changed (RIG_DEBIAN_MIRROR, the system's).
   const bool stale = ec || read_text_file(stamp) != uri + "\n" ||
-                     std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(when) > kIndexMaxAge;
+                     std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(when) >
+                         std::chrono::duration<double>(default_timeouts().debian_index_max_age);
   if (index_present() && !stale) return;
   if (progress)
     progress(fmt::format("reading the Debian archive's index ({}, {})", uri, fmt::join(configured_suites(env_), " ")));

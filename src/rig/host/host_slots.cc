@@ -15,8 +15,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include "rig/base/clock.h"
 #include "rig/base/errors.h"
 #include "rig/base/file_trust.h"
+#include "rig/base/timeouts.h"
 
 namespace rig {
 
@@ -163,11 +165,11 @@ HostSlots::Lease HostSlots::acquire(int n, const std::function<void(const std::s
       if (errno != EINTR) throw InfraError(fmt::format("cannot lock {}/queue: {}", dir_, std::strerror(errno)));
   }
   std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> jitter(100, 300);
+  std::uniform_real_distribution<double> jitter(default_timeouts().slot_poll_min, default_timeouts().slot_poll_max);
   while (true) {
     if (auto l = try_acquire(n)) return std::move(*l);
     say();
-    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
+    pause_for(jitter(rng));
   }
 }
 

@@ -13,6 +13,7 @@
 
 #include "rig/base/clock.h"
 #include "rig/base/errors.h"
+#include "rig/base/timeouts.h"
 
 namespace bp = boost::process;
 
@@ -114,7 +115,7 @@ bool QemuProcess::wait_exit(double seconds) {
   Deadline d = deadline_in(seconds);
   while (running()) {
     if (Clock::now() >= d) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    pause_for(default_timeouts().fast_poll);
   }
   return true;
 }
@@ -124,7 +125,7 @@ void QemuProcess::terminate(double grace) {
   ::kill(-impl_->child.id(), SIGTERM);
   if (grace > 0 && wait_exit(grace)) return;
   ::kill(-impl_->child.id(), SIGKILL);
-  wait_exit(10);
+  wait_exit(default_timeouts().kill_wait);
 }
 
 void install_child_reaper_signal_handlers() {

@@ -4,9 +4,9 @@
 
 #include <deque>
 #include <fstream>
-#include <thread>
 
 #include "rig/base/clock.h"
+#include "rig/base/paths.h"
 
 namespace rig {
 
@@ -19,37 +19,6 @@ const char* unplug_result_name(UnplugResult r) {
   return "?";
 }
 
-std::vector<MemoryDevice> memory_devices_from_qmp(const nlohmann::json& ret,
-                                                  const std::function<std::string(const std::string&)>& id_of) {
-  std::vector<MemoryDevice> out;
-  if (!ret.is_array()) return out;
-  for (const auto& dev : ret) {
-    const nlohmann::json& data = dev.value("data", nlohmann::json::object());
-    MemoryDevice m;
-    m.id = id_of(data.value("id", ""));
-    m.addr = data.value("addr", uint64_t{0});
-    m.size = data.value("size", uint64_t{0});
-    m.node = data.value("node", -1);
-    out.push_back(m);
-  }
-  return out;
-}
-
-PlugOutcome plug_acknowledged(const QmpEvent& ost) {
-  PlugOutcome out;
-  out.ost_status = ost.data.is_object() && ost.data.contains("info") ? ost.data["info"].value("status", -1) : -1;
-  out.added = out.ost_status == kOstSuccess;
-  out.detail =
-      fmt::format("guest acknowledged the device: _OST {:#x} ({})", out.ost_status, ost_status_name(out.ost_status));
-  return out;
-}
-
-PlugOutcome plug_unacknowledged() {
-  PlugOutcome out;
-  out.detail = "the guest did not acknowledge the new DIMM (no ACPI_DEVICE_OST) in time";
-  return out;
-}
-
 namespace {
 // Reports after which the guest cannot be trusted to finish the step: waiting for the step's
 // timeout would only hide the report behind "timeout".
@@ -59,13 +28,14 @@ bool ends_step(const std::string& kind) {
 }
 }  // namespace
 
-void throw_on_step_ending_report(const ConsoleParser& console, size_t& seen, const std::function<void()>& read_more) {
+void throw_on_step_ending_report(const ConsoleParser& console, size_t& seen, const Timeouts& t,
+                                 const std::function<void()>& read_more) {
   for (; seen < console.findings().size(); ++seen) {
     if (!ends_step(console.findings()[seen].kind)) continue;
     // Let the report finish (its trace follows the headline) before the run ends.
-    const Deadline by = deadline_in(2);
+    const Deadline by = deadline_in(t.report_settle);
     while (Clock::now() < by) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      pause_for(t.report_poll);
       read_more();
     }
     const ConsoleFinding f = console.findings()[seen++];
@@ -93,6 +63,30 @@ void check_watchdog(Clock::time_point last, double watchdog_s, const std::functi
       fmt::format(
           "no console output and no answer from the guest for {:.0f} s (evidence: hang-*.txt in the run directory)",
           watchdog_s));
+}
+
+bool boot_again_under_tcg(const std::string& accel, GuestDown::Kind kind, const std::string& console) {
+  if (accel != "tcg") return false;
+  if (kind == GuestDown::Kind::Exited) return false;  // QEMU itself went away: not the guest's boot
+  // "Run /init as init process": from there on, what the guest does is part of the result.
+  return console.find(" as init process") == std::string::npos;
+}
+
+std::string boot_once_more_under_tcg(const std::string& accel, const std::string& console_path,
+                                     const std::function<void()>& boot, const std::function<void()>& forget_first) {
+  try {
+    boot();
+    return "";
+  } catch (const GuestDown& d) {
+    if (!boot_again_under_tcg(accel, d.kind(), read_text_file(console_path))) throw;
+    const std::string note = fmt::format(
+        "the first boot under TCG ended before /init ran ({}); its files are boot1-* in the run directory; booted "
+        "again",
+        d.what());
+    forget_first();
+    boot();
+    return note;
+  }
 }
 
 void write_console_tail(const std::string& console_path, const std::string& out_path, size_t lines) {

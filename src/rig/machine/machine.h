@@ -9,22 +9,12 @@
 #include <vector>
 
 #include "rig/base/clock.h"
+#include "rig/base/timeouts.h"
 #include "rig/machine/console_parser.h"
 #include "rig/machine/qmp/guest_agent.h"
-#include "rig/machine/qmp/qmp_protocol.h"
 #include "rig/scenario/scenario.h"
 
 namespace rig {
-
-// Every wait the machine layer does, scaled for emulation (TCG is 10-50x slower than KVM).
-struct Timeouts {
-  double boot = 180;      // QEMU start to a guest agent that answers
-  double step = 120;      // one plug or unplug, unless the step sets its own
-  double guest_cmd = 60;  // one command through the guest agent
-  double shutdown = 15;   // QMP quit to process exit, before SIGTERM
-  double watchdog = 90;   // no console output, no QMP or agent answer: the guest is hung
-  double poll = 0.2;      // pause between two looks at something the guest does asynchronously
-};
 
 // What every backend boots: the scenario's machine, the kernel and guest image, where the run's
 // files go and how long each wait may take.
@@ -80,6 +70,16 @@ struct ReadyState {
   std::string probe_snapshot;  // raw text of the probe's boot-time snapshot; empty: no probe
 };
 
+// What save_ready did, for the result: saved the ready guest, tried and could not (the run goes on
+// without a snapshot), or had nothing to do (no cache, a restored guest, already saved).
+struct SaveOutcome {
+  enum class Kind { Nothing, Saved, NotSaved };
+  Kind kind = Kind::Nothing;
+  std::string dir;         // Saved: the snapshot's directory in the cache
+  std::string state_file;  // Saved: the guest's state in it (StartInfo::snapshot of later restores)
+  std::string reason;      // NotSaved: why
+};
+
 // How the guest got to the point where its agent answers.
 struct StartInfo {
   bool restored = false;
@@ -99,22 +99,13 @@ struct MachineInfo {
   std::string command_line;  // how to start it again by hand
 };
 
-// QEMU's query-memory-devices answer as the rig's devices; `id_of` maps QEMU's device id to the
-// scenario's DIMM id (the libvirt backend's aliases carry a prefix).
-std::vector<MemoryDevice> memory_devices_from_qmp(const nlohmann::json& ret,
-                                                  const std::function<std::string(const std::string&)>& id_of);
-
-// A plug as the guest's _OST (source 1, the device check) answered it; and what a plug the guest
-// never answered is.
-PlugOutcome plug_acknowledged(const QmpEvent& ost);
-PlugOutcome plug_unacknowledged();
-
 // What every backend does with its console, whatever carries it.
 //
 // Throws GuestDown(Reported) for the first kernel report past `seen` after which the guest
 // cannot be trusted to finish the step (BUG, Oops, KASAN, a soft lockup, a hung task, an RCU
-// stall), after `read_more` has had two seconds to bring in the rest of the report.
-void throw_on_step_ending_report(const ConsoleParser& console, size_t& seen, const std::function<void()>& read_more);
+// stall), after `read_more` has had `t.report_settle` to bring in the rest of the report.
+void throw_on_step_ending_report(const ConsoleParser& console, size_t& seen, const Timeouts& t,
+                                 const std::function<void()>& read_more);
 // The guest is gone: Crashed with the console's crash headline if it has one, else Exited with
 // `otherwise`.
 [[noreturn]] void throw_guest_gone(const ConsoleParser& console, const std::string& otherwise);
@@ -122,6 +113,21 @@ void throw_on_step_ending_report(const ConsoleParser& console, size_t& seen, con
 // before calling it a hang; a hang runs `on_hang` (mark down, save evidence) and throws Hung.
 void check_watchdog(Clock::time_point last, double watchdog_s, const std::function<bool()>& answers,
                     const std::function<void()>& on_hang);
+// Pure: whether a cold boot that ended in `kind` is booted once more. Only under TCG, whose
+// multi-threaded translation has crashed, hung and soft-locked these kernels at boot about once
+// in a hundred boots (docs/performance.md), and only when the kernel never got to run /init
+// (`console` is the boot's console text): a crash, report or hang the guest's own userspace
+// meets, QEMU going away, and anything under KVM, is the result. A boot that fails the same way
+// twice is reported.
+bool boot_again_under_tcg(const std::string& accel, GuestDown::Kind kind, const std::string& console);
+
+// Every backend's cold boot: runs `boot`; when it ends in GuestDown and boot_again_under_tcg says
+// so (the console read from `console_path`), runs `forget_first` (the backend stops the first
+// guest and keeps its files as boot1-*) and `boot` once more, whose failure is the result.
+// Returns what StartInfo::note says about it: empty when the first boot came up.
+std::string boot_once_more_under_tcg(const std::string& accel, const std::string& console_path,
+                                     const std::function<void()>& boot, const std::function<void()>& forget_first);
+
 // The last `lines` lines of the console log at `console_path`, written to `out_path`.
 void write_console_tail(const std::string& console_path, const std::string& out_path, size_t lines = 200);
 
@@ -135,9 +141,9 @@ class Machine {
   // Called once the runner's ready state is taken (booted guests only). A backend with a snapshot
   // cache saves the guest and `ready` now; returns what it did (for the record), never throws for
   // a cache problem (the run goes on without a snapshot).
-  virtual std::string save_ready(const ReadyState& ready) {
+  virtual SaveOutcome save_ready(const ReadyState& ready) {
     (void)ready;
-    return "";
+    return {};
   }
   virtual PlugOutcome plug_dimm(const Dimm& d, double timeout_s) = 0;
   virtual UnplugOutcome unplug_dimm(const Dimm& d, double timeout_s) = 0;

@@ -3,30 +3,43 @@
 #include <fmt/format.h>
 
 #include "rig/base/errors.h"
+#include "rig/host/qemu_process.h"
 #include "rig/machine/libvirt/libvirt_machine.h"
 #include "rig/machine/libvirt/libvirt_xml.h"
 #include "rig/machine/qemu/qemu_machine.h"
 
 namespace rig {
 
+Backend backend_of(const BackendConfig& b) {
+  if (b.backend == "qemu") return Backend::Qemu;
+  if (b.backend == "libvirt") return Backend::Libvirt;
+  throw UsageError(fmt::format("--backend {}: unknown backend (qemu or libvirt)", b.backend));
+}
+
 void validate_backend(const BackendConfig& b) {
-  if (b.backend != "qemu" && b.backend != "libvirt")
-    throw UsageError(fmt::format("--backend {}: unknown backend (qemu or libvirt)", b.backend));
+  const Backend kind = backend_of(b);
   if (b.accel != "auto" && b.accel != "kvm" && b.accel != "tcg")
     throw UsageError(fmt::format("--accel {}: must be auto, kvm or tcg", b.accel));
-  if (b.backend == "qemu" && !b.connect.empty())
+  if (kind == Backend::Qemu && !b.connect.empty())
     throw UsageError(
         fmt::format("--connect {}: only the libvirt backend connects to a URI (add --backend libvirt)", b.connect));
-  if (b.backend == "libvirt") checked_libvirt_uri(b.connect);
+  if (kind == Backend::Libvirt) checked_libvirt_uri(b.connect);
 }
 
 void check_backend_reachable(const BackendConfig& b) {
-  if (b.backend != "libvirt") return;
-  libvirt_reachable(b.connect.empty() ? default_libvirt_uri() : b.connect);
+  switch (backend_of(b)) {
+    case Backend::Qemu:
+      if (find_program(b.qemu).empty())
+        throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", b.qemu));
+      return;
+    case Backend::Libvirt: libvirt_reachable(b.connect.empty() ? default_libvirt_uri() : b.connect); return;
+  }
 }
 
+bool backend_saves_snapshots(const BackendConfig& b) { return backend_of(b) == Backend::Qemu; }
+
 std::string backend_skip_reason(const BackendConfig& b, const Scenario& s) {
-  if (b.backend == "libvirt") {
+  if (backend_of(b) == Backend::Libvirt) {
     const std::string why = libvirt_skip_reason(s);
     return why.empty() ? "" : "the libvirt backend cannot run it as the QEMU backend does: " + why;
   }
@@ -34,7 +47,7 @@ std::string backend_skip_reason(const BackendConfig& b, const Scenario& s) {
 }
 
 bool guests_run_here(const BackendConfig& b, const std::string& this_host) {
-  if (b.backend != "libvirt") return true;
+  if (backend_of(b) != Backend::Libvirt) return true;
   const std::string uri = b.connect.empty() ? default_libvirt_uri() : b.connect;
   const size_t scheme = uri.find("://");
   if (scheme == std::string::npos) return true;  // an alias or a bare name: assume this host
@@ -49,23 +62,21 @@ bool guests_run_here(const BackendConfig& b, const std::string& this_host) {
 }
 
 std::unique_ptr<Machine> make_machine(const BackendConfig& b, const MachineSetup& setup) {
-  if (b.backend == "qemu") {
-    QemuMachineConfig cfg;
-    static_cast<GuestBoot&>(cfg) = setup;
-    cfg.qemu_binary = b.qemu;
-    cfg.snapshots = setup.snapshots;
-    cfg.kernel_hash = setup.kernel_hash;
-    cfg.initrd_hash = setup.initrd_hash;
-    cfg.qemu_version = setup.qemu_version;
-    cfg.probe = setup.probe;
-    return std::make_unique<QemuMachine>(cfg);
-  }
   validate_backend(b);
-  if (b.backend == "libvirt") {
-    LibvirtMachineConfig cfg;
-    static_cast<GuestBoot&>(cfg) = setup;
-    cfg.uri = b.connect.empty() ? default_libvirt_uri() : b.connect;
-    return std::make_unique<LibvirtMachine>(cfg);
+  switch (backend_of(b)) {
+    case Backend::Qemu: {
+      QemuMachineConfig cfg;
+      static_cast<GuestBoot&>(cfg) = setup;
+      cfg.qemu_binary = b.qemu;
+      static_cast<QemuSnapshotSetup&>(cfg) = setup;
+      return std::make_unique<QemuMachine>(cfg);
+    }
+    case Backend::Libvirt: {
+      LibvirtMachineConfig cfg;
+      static_cast<GuestBoot&>(cfg) = setup;
+      cfg.uri = b.connect.empty() ? default_libvirt_uri() : b.connect;
+      return std::make_unique<LibvirtMachine>(cfg);
+    }
   }
   throw UsageError(fmt::format("--backend {}: no machine for it", b.backend));
 }

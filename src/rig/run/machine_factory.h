@@ -1,5 +1,7 @@
 // The one place that picks a Machine backend. The runner and the suite get a MachineFactory built
-// here and never name a backend's class; adding a backend touches this file and its own files.
+// here and never name a backend's class nor compare its name: what differs between backends
+// (snapshots, whether guests run on this host, what must be installed) is asked here. Adding a
+// backend touches this file and its own files.
 #pragma once
 
 #include <memory>
@@ -8,6 +10,7 @@
 #include "rig/machine/machine.h"
 #include "rig/host/snapshot_cache.h"
 #include "rig/machine/libvirt/libvirt_uri.h"
+#include "rig/machine/qemu/qemu_machine.h"
 
 namespace rig {
 
@@ -20,12 +23,21 @@ struct BackendConfig {
   std::string connect;         // libvirt URI (libvirt_uri.h); empty: default_libvirt_uri
 };
 
+// The backends, as a type: the one place a backend's name is read is backend_of.
+enum class Backend { Qemu, Libvirt };
+// The backend `b` names; throws UsageError (one line) for a name no backend has.
+Backend backend_of(const BackendConfig& b);
+
 // Checks the choice before anything boots; throws UsageError with a one-line reason.
 void validate_backend(const BackendConfig& b);
 
-// Throws InfraError (one line) when the backend's service cannot be reached before anything boots:
-// for libvirt, a connection to the URI is opened and closed again.
+// Throws InfraError (one line) when the backend cannot run before anything boots: for QEMU, its
+// binary is not installed; for libvirt, a connection to the URI is opened and closed again.
 void check_backend_reachable(const BackendConfig& b);
+
+// Whether the backend saves ready guests and restores them (snapshot_cache.h): QEMU does, libvirt
+// does not yet (docs/libvirt.md). Pure.
+bool backend_saves_snapshots(const BackendConfig& b);
 
 // Why the chosen backend cannot run `s` faithfully (the run is a skip with this reason); empty if
 // it can.
@@ -36,13 +48,9 @@ std::string backend_skip_reason(const BackendConfig& b, const Scenario& s);
 // `this_host` is this machine's name (gethostname). Pure.
 bool guests_run_here(const BackendConfig& b, const std::string& this_host);
 
-// What every backend needs to bring up one guest of one run.
-struct MachineSetup : GuestBoot {
-  // Snapshots (QEMU backend only): null boots every time. The libvirt backend always boots.
-  SnapshotCache* snapshots = nullptr;
-  std::string kernel_hash, initrd_hash, qemu_version;
-  bool probe = false;
-};
+// What every backend needs to bring up one guest of one run; the snapshot part is the QEMU
+// backend's only (the libvirt backend always boots).
+struct MachineSetup : GuestBoot, QemuSnapshotSetup {};
 
 // Builds the machine of the chosen backend. Throws UsageError for a backend it does not know and
 // InfraError for one that cannot run here.

@@ -96,7 +96,7 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
     for (int again = 1; again <= kSettleReads; ++again) {
       const auto pending = unsettled_pages(expected, after);
       if (pending.empty()) break;
-      std::this_thread::sleep_for(std::chrono::duration<double>(timeouts_.poll));
+      pause_for(timeouts_.poll);
       std::string list, reread;
       for (uint64_t pfn : pending) list += fmt::format("{}{}", list.empty() ? "" : " ", pfn);
       for (const auto& [pfn, st] : states_by_pfn(query_probe(m_, list, &reread, timeouts_.guest_cmd))) after[pfn] = st;

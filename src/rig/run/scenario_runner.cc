@@ -100,9 +100,10 @@ StepResult run_step(Machine& m, const Scenario& s, const Step& st, const RunOpti
       const Deadline by = deadline_in(timeout);
       GuestExecResult g;
       for (;;) {
-        g = m.guest_exec(script, std::min(opts.timeouts.guest_cmd, std::max(1.0, seconds_left(by))));
+        g = m.guest_exec(script,
+                         std::min(opts.timeouts.guest_cmd, std::max(opts.timeouts.min_guest_cmd, seconds_left(by))));
         if (g.exit_code != 1 || seconds_left(by) <= opts.timeouts.poll) break;
-        std::this_thread::sleep_for(std::chrono::duration<double>(opts.timeouts.poll));
+        pause_for(opts.timeouts.poll);
       }
       r.ok = g.ok();
       switch (g.exit_code) {
@@ -193,14 +194,14 @@ void execute(Machine& m, const Scenario& s, const KernelImage& kernel, const Run
   }
   if (!start.restored) {
     const auto save_started = Clock::now();
-    const std::string saved = m.save_ready(ready);
-    if (!saved.empty()) {
-      res.phases.push_back({"save", seconds_since(save_started)});
-      progress(fmt::format("  snapshot {}", saved));
-      if (saved.rfind("saved ", 0) == 0)
-        res.snapshot = saved.substr(6) + "/state.mig";
-      else
-        res.snapshot_note += (res.snapshot_note.empty() ? "" : "; ") + saved;
+    const SaveOutcome saved = m.save_ready(ready);
+    if (saved.kind != SaveOutcome::Kind::Nothing) res.phases.push_back({"save", seconds_since(save_started)});
+    if (saved.kind == SaveOutcome::Kind::Saved) {
+      progress(fmt::format("  snapshot saved {}", saved.dir));
+      res.snapshot = saved.state_file;
+    } else if (saved.kind == SaveOutcome::Kind::NotSaved) {
+      progress(fmt::format("  snapshot not saved: {}", saved.reason));
+      res.snapshot_note += std::string(res.snapshot_note.empty() ? "" : "; ") + "not saved: " + saved.reason;
     }
   }
   const auto steps_started = Clock::now();
@@ -250,7 +251,7 @@ void execute(Machine& m, const Scenario& s, const KernelImage& kernel, const Run
                          [](const CaseCheck& c) { return c.name == "cycles-no-free-memory-leak" && !c.ok; });
     };
     for (int i = 0; i < 3 && leaked(); ++i) {
-      std::this_thread::sleep_for(std::chrono::duration<double>(10 * opts.timeouts.poll));
+      pause_for(opts.timeouts.cycle_settle);
       settled.push_back(read_node_meminfo(m, opts.timeouts.guest_cmd));
       checks = check_cycles(baseline, after_cycle, kCycleFreeSlackKb, settled);
     }

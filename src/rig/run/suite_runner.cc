@@ -75,7 +75,7 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
   const HostSlots host = HostSlots::for_this_host(opts.env);
   const bool leases_cores = guests_run_here(backend, this_host_name());
   std::optional<SnapshotCache> cache;
-  if (opts.snapshots && backend.backend == "qemu") cache.emplace(SnapshotCache::default_cache(opts.env));
+  if (opts.snapshots && backend_saves_snapshots(backend)) cache.emplace(SnapshotCache::default_cache(opts.env));
   const std::string qemu_version = cache ? first_line(run_capture({opts.qemu, "--version"})) : "";
 
   std::vector<KernelSetup> setups;
@@ -204,7 +204,7 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
       std::vector<GuestCost> now;
       for (const auto& [idx, c] : running) now.push_back(c);
       if (!fits(budget, now, cost)) {
-        changed.wait_for(lock, std::chrono::milliseconds(500));
+        changed.wait_for(lock, as_duration(opts.run.timeouts.capacity_poll));
         continue;
       }
       const size_t i = next++;

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "rig/base/clock.h"
+#include "rig/base/timeouts.h"
 #include "rig/machine/libvirt/libvirt_uri.h"
 
 namespace rig {
@@ -39,7 +41,7 @@ void ensure_libvirt_event_loop() {
     // The loop runs for the life of the process: connections of later runs use it too.
     std::thread([] {
       while (true)
-        if (virEventRunDefaultImpl() < 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (virEventRunDefaultImpl() < 0) pause_for(default_timeouts().event_loop_retry);
     }).detach();
   });
   if (!problem.empty()) throw std::runtime_error(problem);

@@ -19,8 +19,8 @@
 #include "rig/machine/libvirt/libvirt_api.h"
 #include "rig/machine/libvirt/libvirt_xml.h"
 #include "rig/base/paths.h"
-#include "rig/machine/qemu/qemu_machine.h"
 #include "rig/machine/qmp/qmp_client.h"
+#include "rig/machine/qmp_answers.h"
 
 namespace rig {
 
@@ -281,12 +281,12 @@ struct LibvirtMachine::Impl {
     return j["return"];
   }
 
-  json monitor(const std::string& command, const json& args) {
+  json monitor(const std::string& command, const json& args, double limit) {
     json msg = {{"execute", command}};
     if (!args.is_null()) msg["arguments"] = args;
     log("qmp>", msg.dump());
     // libvirt waits for QEMU's answer without a time limit: ask on a thread of its own, and end a
-    // QEMU that does not answer within 30 s (destroying it ends the pending call).
+    // QEMU that does not answer within `limit` (destroying it ends the pending call).
     const std::string text = msg.dump();
     virDomainPtr d = dom;
     auto call = std::async(std::launch::async, [d, text]() -> std::pair<bool, std::string> {
@@ -296,12 +296,13 @@ struct LibvirtMachine::Impl {
       free(reply);  // NOLINT: as above
       return {true, r};
     });
-    if (call.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
-      log("qmp!", command + ": no answer in 30 s; destroying the domain");
+    if (call.wait_for(as_duration(limit)) != std::future_status::ready) {
+      log("qmp!", fmt::format("{}: no answer in {:.0f} s; destroying the domain", command, limit));
       virDomainDestroy(dom);
       call.wait();
-      throw GuestDown(GuestDown::Kind::Hung,
-                      fmt::format("QEMU's monitor did not answer {} within 30 s (through libvirt)", command));
+      throw GuestDown(
+          GuestDown::Kind::Hung,
+          fmt::format("QEMU's monitor did not answer {} within {:.0f} s (through libvirt)", command, limit));
     }
     const auto [ok, raw] = call.get();
     if (!ok) throw InfraError(fmt::format("QEMU monitor (libvirt): {}: {}", command, raw));
@@ -472,31 +473,25 @@ StartInfo LibvirtMachine::start() {
   if (impl_->conn == nullptr)
     throw InfraError(fmt::format("cannot connect to libvirt at {}: {}", cfg_.uri, libvirt_error()));
   // A libvirtd that goes away is noticed within seconds, not at the next call's timeout.
-  virConnectSetKeepAlive(impl_->conn, 5, 3);
+  virConnectSetKeepAlive(impl_->conn, cfg_.timeouts.libvirt_keepalive, 3);
   auto close_opaque = std::make_unique<SharedPtr>(impl_->shared);
   if (virConnectRegisterCloseCallback(impl_->conn, on_close, close_opaque.get(), free_shared) == 0) {
     close_opaque.release();  // libvirt owns it now
     impl_->close_cb = true;
   }
-  try {
-    boot();
-  } catch (const GuestDown& d) {
-    if (!boot_again_under_tcg(cfg_.accel, d.kind(), read_text_file(path("console.log")))) throw;
-    stop_domain();
-    for (const char* name : {"console.log", "hang-console-tail.txt"})
-      if (::access(path(name).c_str(), F_OK) == 0)
-        ::rename(path(name).c_str(), path(std::string("boot1-") + name).c_str());
-    console_ = ConsoleParser();
-    reports_seen_ = 0;
-    down_ = false;
-    impl_->shared->reset();  // the close callback keeps watching the same state
-    name_ += "-boot2";       // never collides with what the first boot may have left
-    info.note = fmt::format(
-        "the first boot under TCG ended before /init ran ({}); its files are boot1-* in the run directory; booted "
-        "again",
-        d.what());
-    boot();
-  }
+  info.note = boot_once_more_under_tcg(
+      cfg_.accel, path("console.log"), [this] { boot(); },
+      [this] {
+        stop_domain();
+        for (const char* name : {"console.log", "hang-console-tail.txt"})
+          if (::access(path(name).c_str(), F_OK) == 0)
+            ::rename(path(name).c_str(), path(std::string("boot1-") + name).c_str());
+        console_ = ConsoleParser();
+        reports_seen_ = 0;
+        down_ = false;
+        impl_->shared->reset();  // the close callback keeps watching the same state
+        name_ += "-boot2";       // never collides with what the first boot may have left
+      });
   info.seconds = seconds_since(started);
   return info;
 }
@@ -513,9 +508,9 @@ void LibvirtMachine::boot() {
     throw InfraError(fmt::format("cannot start storage pool {}: {}", name_, err));
   }
   LibvirtDomainSpec spec;
+  static_cast<LaunchSpec&>(spec) = launch_spec(cfg_);
   spec.name = name_;
-  spec.domain_type = cfg_.accel == "kvm" ? "kvm" : "qemu";
-  spec.extra_kernel_args = rig_kernel_args();
+  spec.qga_socket.clear();  // libvirt picks the agent channel's path on its host
   std::string xml;
   try {
     spec.kernel = m.upload(cfg_.kernel_path, "vmlinuz");
@@ -588,12 +583,12 @@ void LibvirtMachine::boot() {
   Deadline boot_by = deadline_in(cfg_.timeouts.boot);
   while (true) {
     check_alive();
-    if (m.agent_answers(std::min(boot_by, deadline_in(5)))) break;
+    if (m.agent_answers(std::min(boot_by, deadline_in(cfg_.timeouts.libvirt_agent_ping)))) break;
     if (Clock::now() >= boot_by)
       throw GuestDown(GuestDown::Kind::Hung,
                       fmt::format("the guest agent did not answer within {:.0f} s of boot (console: {} lines)",
                                   cfg_.timeouts.boot, console_.lines_seen()));
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    pause_for(cfg_.timeouts.libvirt_boot_poll);
   }
 }
 
@@ -613,7 +608,8 @@ void LibvirtMachine::throw_down(const std::string& why) {
   {
     // The console's last bytes may still be on their way.
     std::unique_lock<std::mutex> lock(impl_->shared->mu);
-    impl_->shared->changed.wait_for(lock, std::chrono::seconds(2), [&] { return impl_->shared->console_closed; });
+    impl_->shared->changed.wait_for(lock, as_duration(cfg_.timeouts.console_end),
+                                    [&] { return impl_->shared->console_closed; });
   }
   read_console();
   console_.finish();
@@ -634,7 +630,8 @@ void LibvirtMachine::check_alive() {
     std::unique_lock<std::mutex> lock(impl_->shared->mu);
     // A console that ends is a domain that is stopping, unless libvirt says it still runs.
     if (impl_->shared->console_closed)
-      impl_->shared->changed.wait_for(lock, std::chrono::seconds(2), [&] { return impl_->shared->stopped; });
+      impl_->shared->changed.wait_for(lock, as_duration(cfg_.timeouts.console_end),
+                                      [&] { return impl_->shared->stopped; });
     stopped = impl_->shared->stopped;
     console_closed = impl_->shared->console_closed;
     reason = impl_->shared->stop_reason;
@@ -652,14 +649,15 @@ void LibvirtMachine::check_alive() {
   if (console_.panicked()) {
     // panic=-1 reboots at once and on_reboot=destroy ends the domain: give it a moment.
     std::unique_lock<std::mutex> lock(impl_->shared->mu);
-    impl_->shared->changed.wait_for(lock, std::chrono::seconds(5), [&] { return impl_->shared->stopped; });
+    impl_->shared->changed.wait_for(lock, as_duration(cfg_.timeouts.panic_exit),
+                                    [&] { return impl_->shared->stopped; });
     lock.unlock();
     throw_down("the kernel panicked");
   }
-  throw_on_step_ending_report(console_, reports_seen_, [this] { read_console(); });
+  throw_on_step_ending_report(console_, reports_seen_, cfg_.timeouts, [this] { read_console(); });
   check_watchdog(
       std::max(console_activity, impl_->agent_activity), cfg_.timeouts.watchdog,
-      [this] { return impl_->agent_answers(deadline_in(10)); },
+      [this] { return impl_->agent_answers(deadline_in(cfg_.timeouts.watchdog_ask)); },
       [this] {
         down_ = true;
         save_hang_evidence();
@@ -695,7 +693,7 @@ PlugOutcome LibvirtMachine::plug_dimm(const Dimm& d, double timeout_s) {
   // The guest acknowledges the device check (_OST source 1) once it has added the memory.
   while (Clock::now() < by) {
     check_alive();
-    auto e = impl_->wait_event(ost, std::min(by, deadline_in(0.5)));
+    auto e = impl_->wait_event(ost, std::min(by, deadline_in(cfg_.timeouts.event_slice)));
     if (e) return plug_acknowledged(*e);
   }
   return plug_unacknowledged();
@@ -717,7 +715,7 @@ UnplugOutcome LibvirtMachine::unplug_dimm(const Dimm& d, double timeout_s) {
   }
   while (Clock::now() < by) {
     check_alive();
-    auto e = impl_->wait_event(mine, std::min(by, deadline_in(0.5)));
+    auto e = impl_->wait_event(mine, std::min(by, deadline_in(cfg_.timeouts.event_slice)));
     if (!e) continue;
     if (auto out = watch.feed(*e)) {
       if (out->result == UnplugResult::Refused && e->name != kLibvirtDeviceRemovalFailed) {
@@ -725,7 +723,7 @@ UnplugOutcome LibvirtMachine::unplug_dimm(const Dimm& d, double timeout_s) {
         const std::string a = alias;
         impl_->wait_event(
             [a](const QmpEvent& x) { return x.name == kLibvirtDeviceRemovalFailed && x.data.value("device", "") == a; },
-            deadline_in(3));
+            deadline_in(cfg_.timeouts.refusal_settle));
       }
       return *out;
     }
@@ -735,7 +733,7 @@ UnplugOutcome LibvirtMachine::unplug_dimm(const Dimm& d, double timeout_s) {
 
 std::vector<MemoryDevice> LibvirtMachine::memory_devices() {
   check_alive();
-  json r = impl_->monitor("query-memory-devices", json());
+  json r = impl_->monitor("query-memory-devices", json(), cfg_.timeouts.libvirt_monitor);
   return memory_devices_from_qmp(r, dimm_id_of_alias);
 }
 
@@ -773,7 +771,7 @@ void LibvirtMachine::stop_domain() {
     {
       // The console ends with the domain; keep its last lines.
       std::unique_lock<std::mutex> lock(m.shared->mu);
-      m.shared->changed.wait_for(lock, std::chrono::seconds(2),
+      m.shared->changed.wait_for(lock, as_duration(cfg_.timeouts.console_end),
                                  [&] { return m.shared->console_closed || m.console == nullptr; });
     }
     m.unregister();

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "rig/base/errors.h"
-#include "rig/machine/qemu/qemu_args.h"
 #include "rig/base/size.h"
 
 namespace rig {
@@ -26,6 +25,8 @@ std::string domain_name(long pid, int n, const std::string& scenario) {
 }
 
 bool is_rig_domain(const std::string& name) { return name.rfind(rig_domain_prefix(), 0) == 0; }
+
+std::string libvirt_domain_type(const std::string& accel) { return accel == "kvm" ? "kvm" : "qemu"; }
 
 std::string dimm_alias(const Dimm& d) { return "ua-" + d.id; }
 
@@ -79,7 +80,7 @@ std::string domain_xml(const Scenario& s, const LibvirtDomainSpec& spec) {
   for (const auto& d : s.dimms)
     if (d.present) total += d.size;
   std::string x;
-  x += fmt::format("<domain type='{}'>\n", xml_escape(spec.domain_type));
+  x += fmt::format("<domain type='{}'>\n", xml_escape(libvirt_domain_type(spec.accel)));
   x += fmt::format("  <name>{}</name>\n", xml_escape(spec.name));
   x += fmt::format("  <maxMemory slots='{}' unit='KiB'>{}</maxMemory>\n", s.machine.slots, kib(s.machine.maxmem));
   x += fmt::format("  <memory unit='KiB'>{}</memory>\n", kib(total));

@@ -1,25 +1,29 @@
-// Pure translation of a scenario into libvirt domain XML and device XML (the libvirt backend's
-// counterpart of qemu_args.h). No I/O: unit-tested against golden files.
+// Pure translation of a scenario and its launch specification (launch_spec.h) into libvirt domain
+// XML and device XML (the libvirt backend's counterpart of qemu_args.h). No I/O: unit-tested
+// against golden files.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "rig/machine/launch_spec.h"
 #include "rig/scenario/scenario.h"
 #include "rig/base/text.h"
 
 namespace rig {
 
-struct LibvirtDomainSpec {
-  std::string name;                  // domain_name(): carries the rig's prefix
-  std::string domain_type = "qemu";  // "qemu" (TCG) or "kvm"
-  std::string kernel;
-  std::string initrd;
-  // Unix channel named org.qemu.guest_agent.0; empty: libvirt picks the path. libvirt connects to
-  // it itself (verified), so a LibvirtMachine reaches the agent through virDomainQemuAgentCommand.
-  std::string qga_socket;
-  std::vector<std::string> extra_kernel_args;  // as the QEMU backend's (console=ttyS0 panic=-1)
+// The launch as libvirt gets it: the domain type follows `accel` (kvm: 'kvm', tcg: 'qemu'); the
+// console is a pty and QEMU's monitor is libvirt's, so `serial`, `console_log`, `qmp_socket`,
+// `incoming` and `paused` do not apply (the machine starts the domain paused itself). A non-empty
+// `qga_socket` binds the org.qemu.guest_agent.0 channel there; empty: libvirt picks the path.
+// libvirt connects to it itself (verified), so a LibvirtMachine reaches the agent through
+// virDomainQemuAgentCommand.
+struct LibvirtDomainSpec : LaunchSpec {
+  std::string name;  // domain_name(): carries the rig's prefix
 };
+
+// <domain type=...> for an accelerator: "kvm" for kvm, "qemu" (TCG) otherwise.
+std::string libvirt_domain_type(const std::string& accel);
 
 // Every domain the rig defines starts with this; `rig cleanup` removes the ones left behind.
 inline const char* rig_domain_prefix() { return "rig-"; }

@@ -8,17 +8,6 @@
 
 namespace rig {
 
-std::string kernel_command_line(const Scenario& s, const std::vector<std::string>& extra) {
-  std::vector<std::string> args;
-  for (const auto& d : s.dimms)
-    if (d.boot) args.push_back(fmt::format("memmap={}@{}", format_size(d.size), format_hex(d.addr)));
-  args.insert(args.end(), s.machine.kernel_args.begin(), s.machine.kernel_args.end());
-  args.insert(args.end(), extra.begin(), extra.end());
-  std::string out;
-  for (const auto& a : args) out += (out.empty() ? "" : " ") + a;
-  return out;
-}
-
 // A value inside QEMU's KEY=VALUE,... option syntax: a comma is written twice (a run directory
 // under --artifacts a,b must not end the path and start an option).
 std::string qemu_opt_value(const std::string& v) {
@@ -37,7 +26,7 @@ nlohmann::json dimm_device_args(const Dimm& d) {
   return {{"driver", "pc-dimm"}, {"id", d.id}, {"memdev", memory_backend_id(d)}, {"node", d.node}, {"addr", d.addr}};
 }
 
-std::vector<std::string> qemu_argv(const Scenario& s, const QemuLaunchSpec& spec) {
+std::vector<std::string> qemu_argv(const Scenario& s, const LaunchSpec& spec) {
   std::vector<std::string> a = {spec.qemu_binary};
   auto add = [&a](std::initializer_list<std::string> xs) { a.insert(a.end(), xs); };
   add({"-machine", s.machine.type, "-accel", spec.accel, "-cpu", s.machine.cpu});

@@ -10,15 +10,13 @@
 #include <cstring>
 #include <deque>
 #include <sstream>
-#include <thread>
 
 #include "rig/base/errors.h"
 #include "rig/base/paths.h"
 #include "rig/machine/qemu/qemu_args.h"
+#include "rig/machine/qmp_answers.h"
 
 namespace rig {
-
-std::vector<std::string> rig_kernel_args() { return {"console=ttyS0", "panic=-1"}; }
 
 template <class Op>
 auto QemuMachine::guarded(Op op) -> decltype(op()) {
@@ -27,7 +25,7 @@ auto QemuMachine::guarded(Op op) -> decltype(op()) {
   } catch (const InfraError&) {
     // A dead or hung guest explains the failure better than a socket error. QEMU closes its
     // sockets a moment before it exits, so give it that moment.
-    if (process_ && !down_ && process_->wait_exit(3)) throw_down();
+    if (process_ && !down_ && process_->wait_exit(cfg_.timeouts.exit_grace)) throw_down();
     check_alive();
     throw;
   }
@@ -48,17 +46,8 @@ QemuMachine::QemuMachine(QemuMachineConfig cfg)
       throw InfraError(fmt::format("cannot open the run directory {}: {}", cfg_.run_dir, std::strerror(errno)));
     socket_dir_ = fmt::format("/proc/self/fd/{}", run_dir_fd_);
   }
-  QemuLaunchSpec spec;
+  LaunchSpec spec = launch_spec(cfg_, cfg_.extra_kernel_args);
   spec.qemu_binary = cfg_.qemu_binary;
-  spec.accel = cfg_.accel;
-  spec.kernel = cfg_.kernel_path;
-  spec.initrd = cfg_.initrd;
-  spec.console_log = path("console.log");
-  spec.qmp_socket = "qmp.sock";  // relative to the run directory, QEMU's working directory
-  spec.qga_socket = "qga.sock";
-  spec.extra_kernel_args = rig_kernel_args();
-  spec.extra_kernel_args.insert(spec.extra_kernel_args.end(), cfg_.extra_kernel_args.begin(),
-                                cfg_.extra_kernel_args.end());
   argv_ = qemu_argv(cfg_.scenario, spec);
   if (cfg_.snapshots) {
     key_ = snapshot_key(snapshot_inputs(cfg_));
@@ -69,17 +58,15 @@ QemuMachine::QemuMachine(QemuMachineConfig cfg)
 }
 
 SnapshotInputs snapshot_inputs(const QemuMachineConfig& cfg) {
-  QemuLaunchSpec spec;
+  // The launch with placeholders for what differs between runs of the same machine.
+  GuestBoot placeholders = cfg;
+  placeholders.kernel_path = "KERNEL";
+  placeholders.initrd = "INITRD";
+  placeholders.run_dir = "RUN";
+  LaunchSpec spec = launch_spec(placeholders, cfg.extra_kernel_args);
   spec.qemu_binary = "QEMU";
-  spec.accel = cfg.accel;
-  spec.kernel = "KERNEL";
-  spec.initrd = "INITRD";
-  spec.console_log = "RUN/console.log";
   spec.qmp_socket = "RUN/qmp.sock";
   spec.qga_socket = "RUN/qga.sock";
-  spec.extra_kernel_args = rig_kernel_args();
-  spec.extra_kernel_args.insert(spec.extra_kernel_args.end(), cfg.extra_kernel_args.begin(),
-                                cfg.extra_kernel_args.end());
   SnapshotInputs in;
   in.argv = qemu_argv(cfg.scenario, spec);
   in.kernel_hash = cfg.kernel_hash;
@@ -112,13 +99,14 @@ void QemuMachine::launch(const std::vector<std::string>& argv) {
   console_activity_ = Clock::now();
 
   // QEMU creates its sockets after parsing the command line; a bad argument ends it first.
-  Deadline connect_by = deadline_in(20);
+  Deadline connect_by = deadline_in(cfg_.timeouts.qemu_sockets);
   while (::access(socket_path("qmp.sock").c_str(), F_OK) != 0) {
     if (!process_->running())
       throw InfraError(
           fmt::format("QEMU exited at start ({}): {}", process_->exit_status()->describe(), qemu_log_tail()));
-    if (Clock::now() >= connect_by) throw InfraError("QEMU did not open its QMP socket within 20 s");
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (Clock::now() >= connect_by)
+      throw InfraError(fmt::format("QEMU did not open its QMP socket within {:.0f} s", cfg_.timeouts.qemu_sockets));
+    pause_for(cfg_.timeouts.fast_poll);
   }
   guarded([&] { qmp_.connect(socket_path("qmp.sock"), connect_by); });
   if (!agent_.connect(socket_path("qga.sock"), connect_by))
@@ -156,26 +144,10 @@ StartInfo QemuMachine::start() {
       }
     }
   }
-  try {
-    boot();
-  } catch (const GuestDown& d) {
-    if (!boot_again_under_tcg(cfg_.accel, d.kind(), read_text_file(path("console.log")))) throw;
-    reset_for_restart("boot1-");
-    info.note = fmt::format(
-        "the first boot under TCG ended before /init ran ({}); its files are boot1-* in the run directory; booted "
-        "again",
-        d.what());
-    boot();
-  }
+  info.note = boot_once_more_under_tcg(
+      cfg_.accel, path("console.log"), [this] { boot(); }, [this] { reset_for_restart("boot1-"); });
   info.seconds = boot_s_ = seconds_since(started);
   return info;
-}
-
-bool boot_again_under_tcg(const std::string& accel, GuestDown::Kind kind, const std::string& console) {
-  if (accel != "tcg") return false;
-  if (kind == GuestDown::Kind::Exited) return false;  // QEMU itself went away: not the guest's boot
-  // "Run /init as init process": from there on, what the guest does is part of the result.
-  return console.find(" as init process") == std::string::npos;
 }
 
 void QemuMachine::reset_for_restart(const std::string& prefix) {
@@ -195,11 +167,11 @@ void QemuMachine::reset_for_restart(const std::string& prefix) {
 
 void QemuMachine::boot() {
   launch(argv_);
-  guarded([&] { return qmp_.execute_ok("cont", json::object(), deadline_in(10)); });
+  guarded([&] { return qmp_.execute_ok("cont", json::object(), deadline_in(cfg_.timeouts.qmp_command)); });
   Deadline boot_by = deadline_in(cfg_.timeouts.boot);
   while (true) {
     check_alive();
-    if (guarded([&] { return agent_.sync(std::min(boot_by, deadline_in(2))); })) break;
+    if (guarded([&] { return agent_.sync(std::min(boot_by, deadline_in(cfg_.timeouts.agent_sync))); })) break;
     if (Clock::now() >= boot_by)
       throw GuestDown(GuestDown::Kind::Hung,
                       fmt::format("the guest agent did not answer within {:.0f} s of boot (console: {} lines)",
@@ -220,54 +192,55 @@ void QemuMachine::restore(const SnapshotEntry& e, const SnapshotReady& ready) {
     if (a == "defer") a = "exec:" + shell_join({"cat", cfg_.snapshots->state_file(e)});
   launch(argv);
   // -S and -incoming: QEMU loads the state, then stays paused until "cont".
-  Deadline by = deadline_in(std::min(cfg_.timeouts.boot, 60.0));
+  Deadline by = deadline_in(std::min(cfg_.timeouts.boot, cfg_.timeouts.restore));
   while (true) {
     if (!process_->running())
       throw InfraError(
           fmt::format("QEMU refused the snapshot ({}): {}", process_->exit_status()->describe(), qemu_log_tail()));
-    json st = qmp_.execute_ok("query-status", json::object(), deadline_in(10));
+    json st = qmp_.execute_ok("query-status", json::object(), deadline_in(cfg_.timeouts.qmp_command));
     if (st.value("status", "") != "inmigrate") break;
     if (Clock::now() >= by) throw InfraError("QEMU did not finish loading the snapshot in time");
-    std::this_thread::sleep_for(std::chrono::duration<double>(std::min(cfg_.timeouts.poll, 0.05)));
+    pause_for(std::min(cfg_.timeouts.poll, cfg_.timeouts.migration_poll));
   }
-  json mig = qmp_.execute_ok("query-migrate", json::object(), deadline_in(10));
+  json mig = qmp_.execute_ok("query-migrate", json::object(), deadline_in(cfg_.timeouts.qmp_command));
   if (mig.value("status", "completed") == "failed") throw InfraError("loading the snapshot failed: " + mig.dump());
-  qmp_.execute_ok("cont", json::object(), deadline_in(10));
-  Deadline agent_by = deadline_in(std::min(cfg_.timeouts.boot, 30.0));
-  while (!agent_.sync(std::min(agent_by, deadline_in(2)))) {
+  qmp_.execute_ok("cont", json::object(), deadline_in(cfg_.timeouts.qmp_command));
+  Deadline agent_by = deadline_in(std::min(cfg_.timeouts.boot, cfg_.timeouts.restored_agent));
+  while (!agent_.sync(std::min(agent_by, deadline_in(cfg_.timeouts.agent_sync)))) {
     check_alive();
     if (Clock::now() >= agent_by) throw InfraError("the restored guest's agent did not answer");
   }
   check_alive();
 }
 
-std::string QemuMachine::save_ready(const ReadyState& ready) {
-  if (!cfg_.snapshots || restored_ || !process_ || down_) return "";
+SaveOutcome QemuMachine::save_ready(const ReadyState& ready) {
+  if (!cfg_.snapshots || restored_ || !process_ || down_) return {};
   try {
-    if (cfg_.snapshots->find(key_)) return "";  // a parallel run saved it first
+    if (cfg_.snapshots->find(key_)) return {};  // a parallel run saved it first
   } catch (const std::exception&) {
-    return "";
+    return {};
   }
   std::string tmp;
   bool stopped = false;
   try {
     tmp = cfg_.snapshots->begin(key_);
     const std::string file = tmp + "/state.mig";
-    qmp_.execute_ok("stop", json::object(), deadline_in(10));
+    qmp_.execute_ok("stop", json::object(), deadline_in(cfg_.timeouts.qmp_command));
     stopped = true;
     // QEMU's default bandwidth cap (128 MiB/s) would make saving slower than booting.
-    qmp_.execute_ok("migrate-set-parameters", {{"max-bandwidth", uint64_t{64} << 30}}, deadline_in(10));
-    qmp_.execute_ok("migrate", {{"uri", "exec:cat > " + shell_join({file})}}, deadline_in(10));
+    qmp_.execute_ok("migrate-set-parameters", {{"max-bandwidth", uint64_t{64} << 30}},
+                    deadline_in(cfg_.timeouts.qmp_command));
+    qmp_.execute_ok("migrate", {{"uri", "exec:cat > " + shell_join({file})}}, deadline_in(cfg_.timeouts.qmp_command));
     Deadline by = deadline_in(cfg_.timeouts.step);
     std::string status;
     while (true) {
-      json m = qmp_.execute_ok("query-migrate", json::object(), deadline_in(10));
+      json m = qmp_.execute_ok("query-migrate", json::object(), deadline_in(cfg_.timeouts.qmp_command));
       status = m.value("status", "");
       if (status == "completed") break;
       if (status == "failed" || status == "cancelled")
         throw InfraError(fmt::format("migration {}: {}", status, m.value("error-desc", "")));
       if (Clock::now() >= by) throw InfraError("migration did not complete in time");
-      std::this_thread::sleep_for(std::chrono::duration<double>(std::min(cfg_.timeouts.poll, 0.05)));
+      pause_for(std::min(cfg_.timeouts.poll, cfg_.timeouts.migration_poll));
     }
     read_console();
     SnapshotReady r;
@@ -277,19 +250,25 @@ std::string QemuMachine::save_ready(const ReadyState& ready) {
         fmt::format("{} on {}: {}", cfg_.scenario.name, cfg_.kernel_release, describe_inputs(snapshot_inputs(cfg_)));
     r.boot_s = boot_s_;
     cfg_.snapshots->write_ready(tmp, r);
-    qmp_.execute_ok("cont", json::object(), deadline_in(10));
+    qmp_.execute_ok("cont", json::object(), deadline_in(cfg_.timeouts.qmp_command));
     stopped = false;
-    const std::string dir = cfg_.snapshots->commit(key_, tmp);
-    return "saved " + dir;
+    SaveOutcome saved;
+    saved.kind = SaveOutcome::Kind::Saved;
+    saved.dir = cfg_.snapshots->commit(key_, tmp);
+    saved.state_file = saved.dir + "/state.mig";
+    return saved;
   } catch (const std::exception& e) {
     if (!tmp.empty()) cfg_.snapshots->abandon(tmp);
     if (stopped) {
       try {
-        qmp_.execute("cont", json::object(), deadline_in(10));
+        qmp_.execute("cont", json::object(), deadline_in(cfg_.timeouts.qmp_command));
       } catch (const std::exception&) {
       }
     }
-    return fmt::format("not saved: {}", e.what());
+    SaveOutcome not_saved;
+    not_saved.kind = SaveOutcome::Kind::NotSaved;
+    not_saved.reason = e.what();
+    return not_saved;
   }
 }
 
@@ -331,13 +310,13 @@ void QemuMachine::check_alive() {
   if (!process_->running()) throw_down();
   if (console_.panicked()) {
     // panic=-1 reboots at once and -no-reboot turns that into an exit: give it a moment.
-    process_->wait_exit(5);
+    process_->wait_exit(cfg_.timeouts.panic_exit);
     throw_down();
   }
   check_reports();
   check_watchdog(
       std::max({console_activity_, qmp_.last_activity(), agent_.last_activity()}), cfg_.timeouts.watchdog,
-      [this] { return agent_.sync(deadline_in(10)); },
+      [this] { return agent_.sync(deadline_in(cfg_.timeouts.watchdog_ask)); },
       [this] {
         down_ = true;
         save_hang_evidence();
@@ -345,7 +324,7 @@ void QemuMachine::check_alive() {
 }
 
 void QemuMachine::check_reports() {
-  throw_on_step_ending_report(console_, reports_seen_, [this] { read_console(); });
+  throw_on_step_ending_report(console_, reports_seen_, cfg_.timeouts, [this] { read_console(); });
 }
 
 void QemuMachine::save_hang_evidence() {
@@ -354,7 +333,7 @@ void QemuMachine::save_hang_evidence() {
   write_console_tail(path("console.log"), path("hang-console-tail.txt"));
   std::ofstream out(path("hang-status.txt"));
   try {
-    QmpReply st = qmp_.execute("query-status", json::object(), deadline_in(5));
+    QmpReply st = qmp_.execute("query-status", json::object(), deadline_in(cfg_.timeouts.hang_status));
     out << "query-status: " << (st.ok() ? st.ret.dump() : st.error->desc) << "\n";
   } catch (const std::exception& e) {
     out << "query-status: no answer: " << e.what() << "\n";
@@ -374,7 +353,7 @@ void QemuMachine::save_hang_evidence() {
     QmpReply d =
         qmp_.execute("dump-guest-memory",
                      {{"paging", false}, {"protocol", "file:" + path("hang-memory.kdump")}, {"format", "kdump-zlib"}},
-                     deadline_in(120));
+                     deadline_in(cfg_.timeouts.hang_dump));
     out << "dump-guest-memory: " << (d.ok() ? "hang-memory.kdump" : d.error->desc) << "\n";
   } catch (const std::exception& e) {
     out << "dump-guest-memory: " << e.what() << "\n";
@@ -403,7 +382,8 @@ PlugOutcome QemuMachine::plug_dimm_unguarded(const Dimm& d, double timeout_s) {
   // The guest acknowledges the device check (_OST source 1) once it has added the memory.
   while (Clock::now() < by) {
     check_alive();
-    auto e = qmp_.wait_event(event_for_device("ACPI_DEVICE_OST", d.id), std::min(by, deadline_in(0.5)));
+    auto e = qmp_.wait_event(event_for_device("ACPI_DEVICE_OST", d.id),
+                             std::min(by, deadline_in(cfg_.timeouts.event_slice)));
     if (e) return plug_acknowledged(*e);
   }
   return plug_unacknowledged();
@@ -423,13 +403,13 @@ UnplugOutcome QemuMachine::unplug_dimm_unguarded(const Dimm& d, double timeout_s
   };
   while (Clock::now() < by) {
     check_alive();
-    auto e = qmp_.wait_event(match, std::min(by, deadline_in(0.5)));
+    auto e = qmp_.wait_event(match, std::min(by, deadline_in(cfg_.timeouts.event_slice)));
     if (!e) continue;
     if (e->name == "DEVICE_DELETED") {
       out.result = UnplugResult::Removed;
       out.detail = "DEVICE_DELETED";
       // The backend outlives the device in QEMU; delete it so the address range is free again.
-      QmpReply r = qmp_.execute("object-del", {{"id", memory_backend_id(d)}}, deadline_in(10));
+      QmpReply r = qmp_.execute("object-del", {{"id", memory_backend_id(d)}}, deadline_in(cfg_.timeouts.qmp_command));
       if (!r.ok()) out.detail += fmt::format("; object-del failed: {}", r.error->desc);
       return out;
     }
@@ -450,7 +430,8 @@ UnplugOutcome QemuMachine::unplug_dimm_unguarded(const Dimm& d, double timeout_s
 
 std::vector<MemoryDevice> QemuMachine::memory_devices() {
   check_alive();
-  json r = guarded([&] { return qmp_.execute_ok("query-memory-devices", json::object(), deadline_in(10)); });
+  json r = guarded(
+      [&] { return qmp_.execute_ok("query-memory-devices", json::object(), deadline_in(cfg_.timeouts.qmp_command)); });
   return memory_devices_from_qmp(r, [](const std::string& id) { return id; });
 }
 
@@ -480,12 +461,12 @@ void QemuMachine::stop_process() {
   // QEMUMachine's order: stop reading the console, quit over QMP, wait, then SIGTERM, SIGKILL.
   if (process_->running() && qmp_.connected()) {
     try {
-      qmp_.execute("quit", json::object(), deadline_in(5));
+      qmp_.execute("quit", json::object(), deadline_in(cfg_.timeouts.quit));
     } catch (const std::exception&) {
       // QEMU may close the socket before it answers; the wait below decides.
     }
   }
-  if (!process_->wait_exit(cfg_.timeouts.shutdown)) process_->terminate(5);
+  if (!process_->wait_exit(cfg_.timeouts.shutdown)) process_->terminate(cfg_.timeouts.terminate);
   qmp_.close();
   agent_.close();
   read_console();  // the file is complete now; keep the last lines for the report

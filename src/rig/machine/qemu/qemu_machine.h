@@ -5,6 +5,7 @@
 #include <fstream>
 #include <memory>
 
+#include "rig/machine/launch_spec.h"
 #include "rig/machine/machine.h"
 #include "rig/machine/qmp/qmp_client.h"
 #include "rig/host/qemu_process.h"
@@ -12,14 +13,17 @@
 
 namespace rig {
 
-struct QemuMachineConfig : GuestBoot {
-  std::vector<std::string> extra_kernel_args;
-  std::string qemu_binary = "qemu-system-x86_64";
-  // Snapshots: null boots every time. The key's other inputs are the suite's (hashed once per
-  // kernel): the kernel image, the guest image and QEMU's version.
+// The QEMU backend's snapshots: null boots every time. The key's inputs beside the launch are the
+// suite's (hashed once per kernel): the kernel image, the guest image and QEMU's version.
+struct QemuSnapshotSetup {
   SnapshotCache* snapshots = nullptr;
   std::string kernel_hash, initrd_hash, qemu_version;
   bool probe = false;  // the runner takes the probe's boot snapshot before saving
+};
+
+struct QemuMachineConfig : GuestBoot, QemuSnapshotSetup {
+  std::vector<std::string> extra_kernel_args;
+  std::string qemu_binary = "qemu-system-x86_64";
   // Artifacts of a hang (the guest's memory dump) may use at most this much of the run directory.
   uint64_t dump_budget = 2ull << 30;
 };
@@ -27,24 +31,13 @@ struct QemuMachineConfig : GuestBoot {
 // Pure: the snapshot inputs of a configuration (argv with run-specific paths as placeholders).
 SnapshotInputs snapshot_inputs(const QemuMachineConfig& cfg);
 
-// Pure: whether a cold boot that ended in `kind` is booted once more. Only under TCG, whose
-// multi-threaded translation has crashed, hung and soft-locked these kernels at boot about once
-// in a hundred boots (docs/performance.md), and only when the kernel never got to run /init: a
-// crash, report or hang the guest's own userspace meets, QEMU going away, and anything under KVM,
-// is the result. A boot that fails the same way twice is reported.
-bool boot_again_under_tcg(const std::string& accel, GuestDown::Kind kind, const std::string& console);
-
-// Kernel arguments every rig guest gets: the console on the serial port, and a panic that ends
-// QEMU at once (with -no-reboot) so it is reported as a crash, never as a timeout.
-std::vector<std::string> rig_kernel_args();
-
 class QemuMachine : public Machine {
  public:
   explicit QemuMachine(QemuMachineConfig cfg);
   ~QemuMachine() override;
 
   StartInfo start() override;
-  std::string save_ready(const ReadyState& ready) override;
+  SaveOutcome save_ready(const ReadyState& ready) override;
   PlugOutcome plug_dimm(const Dimm& d, double timeout_s) override;
   UnplugOutcome unplug_dimm(const Dimm& d, double timeout_s) override;
   std::vector<MemoryDevice> memory_devices() override;

@@ -6,7 +6,9 @@
 #include <random>
 #include <thread>
 
+#include "rig/base/clock.h"
 #include "rig/base/errors.h"
+#include "rig/base/timeouts.h"
 
 namespace rig {
 
@@ -40,8 +42,8 @@ bool GuestAgent::sync(Deadline deadline) {
     sync_id_ = static_cast<int64_t>(std::random_device{}() & 0x3fffffff) * 1000;
   }
   // An agent that is not running yet reads our requests when it starts, and answers all of
-  // them: resend at most every 3 s, and call it in sync only at the answer to the newest.
-  constexpr auto kResend = std::chrono::seconds(3);
+  // them: resend at most every few seconds, and call it in sync only at the answer to the newest.
+  const Clock::duration kResend = as_duration(default_timeouts().agent_resend);
   while (Clock::now() < deadline) {
     if (unanswered_syncs_.empty() || Clock::now() - last_sync_sent_ >= kResend) {
       ++sync_id_;
@@ -85,7 +87,7 @@ GuestExecResult agent_exec(const AgentCall& call, const std::string& script, Dea
   json r = call("guest-exec", {{"path", "/bin/sh"}, {"arg", {"-c", script}}, {"capture-output", true}}, deadline);
   const int64_t pid = r.value("pid", -1);
   if (pid < 0) throw InfraError("qga: guest-exec returned no pid");
-  auto pause = std::chrono::milliseconds(5);
+  double pause = default_timeouts().agent_exec_poll;
   while (true) {
     json st = call("guest-exec-status", {{"pid", pid}}, deadline);
     if (st.value("exited", false)) {
@@ -96,8 +98,8 @@ GuestExecResult agent_exec(const AgentCall& call, const std::string& script, Dea
       return res;
     }
     if (Clock::now() >= deadline) throw InfraError(fmt::format("qga: command did not finish in time: {}", script));
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+    pause_for(pause);
+    pause = std::min(pause * 2, default_timeouts().agent_exec_poll_max);
   }
 }
 

@@ -6,7 +6,9 @@
 #include <thread>
 
 #include "rig/base/asio.h"
+#include "rig/base/clock.h"
 #include "rig/base/errors.h"
+#include "rig/base/timeouts.h"
 
 namespace rig {
 
@@ -38,7 +40,7 @@ bool JsonLineChannel::connect(const std::string& path, Deadline deadline) {
       return true;
     }
     if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    pause_for(default_timeouts().fast_poll);
   }
 }
 
