@@ -112,6 +112,8 @@ void check_parent_dir(const std::string& option, const std::string& file) {
   fs::path parent = fs::absolute(file).parent_path();
   if (!fs::is_directory(parent))
     throw UsageError(fmt::format("{} {}: directory {} does not exist", option, file, parent.string()));
+  boost::system::error_code ec;
+  if (fs::is_directory(file, ec)) throw UsageError(fmt::format("{} {}: is a directory, not a file", option, file));
 }
 
 int cmd_run(RunArgs a) {
@@ -464,20 +466,7 @@ int cmd_check(const std::vector<std::string>& files) {
 
 // Rebuilds report.html from an earlier run's results and artifacts; runs nothing.
 int cmd_report(const std::string& results_file, std::string out) {
-  std::ifstream in(results_file);
-  if (!in) throw UsageError(fmt::format("{}: cannot read the file", results_file));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw UsageError(fmt::format("{}: not JSON: {}", results_file, one_line(e.what(), 200)));
-  }
-  LoadedReport report;
-  try {
-    report = report_from_json(j);
-  } catch (const UsageError& e) {
-    throw UsageError(fmt::format("{}: {}", results_file, one_line(e.what(), 300)));
-  }
+  const LoadedReport report = load_results_file(results_file);
   const fs::path dir = fs::absolute(results_file).parent_path();
   if (out.empty()) out = (dir / "report.html").string();
   check_parent_dir("-o", out);
