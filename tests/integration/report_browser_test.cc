@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -322,4 +323,27 @@ TEST(ReportBrowser, BadInputIsOneLineAndExit2) {
   r = run_command({RIG_BINARY, "report", dir + "/missing.json"}, 30);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_FALSE(path_exists(dir + "/report.html"));
+  // Issue 17: a directory, a FIFO, /dev/zero and JSON nested 100,000 deep as results; an
+  // existing directory as -o; a FIFO and /dev/zero as scenario files. Each one line and exit 2,
+  // within the command's 30 s (a FIFO would block a reader that opened it).
+  ASSERT_EQ(::mkfifo((dir + "/fifo.json").c_str(), 0600), 0);
+  write_file(dir + "/deep.json",
+             "{\"format\": \"rig-results/2\", \"results\": [{\"scenario\": \"x\", \"verdict\": "
+             "\"pass\", \"steps\": [{\"analysis\": " +
+                 std::string(100000, '[') + std::string(100000, ']') + "}]}]}");
+  write_file(dir + "/ok.json", "{\"format\": \"rig-results/2\", \"results\": []}");
+  const std::vector<std::vector<std::string>> bad = {
+      {RIG_BINARY, "report", dir},
+      {RIG_BINARY, "report", dir + "/fifo.json"},
+      {RIG_BINARY, "report", "/dev/zero"},
+      {RIG_BINARY, "report", dir + "/deep.json"},
+      {RIG_BINARY, "report", dir + "/ok.json", "-o", dir},
+      {RIG_BINARY, "check", dir + "/fifo.json"},
+      {RIG_BINARY, "check", "/dev/zero"},
+  };
+  for (const auto& argv : bad) {
+    r = run_command(argv, 30);
+    EXPECT_EQ(r.exit_code, 2) << argv.back() << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
 }

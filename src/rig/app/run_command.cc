@@ -128,20 +128,7 @@ int run(const RunOptions& a) {
 }
 
 int report(const ReportOptions& o) {
-  std::ifstream in(o.results);
-  if (!in) throw UsageError(fmt::format("{}: cannot read the file", o.results));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw UsageError(fmt::format("{}: not JSON: {}", o.results, one_line(e.what(), 200)));
-  }
-  LoadedReport loaded;
-  try {
-    loaded = report_from_json(j);
-  } catch (const UsageError& e) {
-    throw UsageError(fmt::format("{}: {}", o.results, one_line(e.what(), 300)));
-  }
+  const LoadedReport loaded = load_results_file(o.results);
   const fs::path dir = fs::absolute(o.results).parent_path();
   const std::string out = o.out.empty() ? (dir / "report.html").string() : o.out;
   check_parent_dir("-o", out);

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "rig/report/results_report.h"
+#include "rig/scenario/artifact_names.h"
 #include "rig/scenario/scenario_file.h"
 
 namespace rig {
@@ -288,11 +289,10 @@ std::string legend() {
   return out + "</div>\n";
 }
 
+// `dir` is a safe relative link (is_safe_relative_link) or empty: the view keeps no other.
 std::string artifact_href(const std::string& dir, const std::string& file) {
-  if (dir.empty()) return "";
-  std::string path = dir + (file.empty() ? "/" : "/" + file);
-  if (!path.empty() && path[0] == '/') path = "file://" + path;
-  return html_escape(path);
+  if (dir.empty() || !is_safe_relative_link(dir)) return "";
+  return html_escape(dir + (file.empty() ? "/" : "/" + file));
 }
 
 std::string render_matrix(const ReportView& rv) {
@@ -402,8 +402,10 @@ std::string render_scenario(const ScenarioView& v) {
     out += fmt::format(
         " &middot; <a href=\"{}\">artifacts</a> &middot; <a href=\"{}\">result.json</a> &middot; <a "
         "href=\"{}\">console.log</a>",
-        artifact_href(v.artifacts_link, ""), artifact_href(v.artifacts_link, "result.json"),
-        artifact_href(v.artifacts_link, "console.log"));
+        artifact_href(v.artifacts_link, ""), artifact_href(v.artifacts_link, artifact::kResult),
+        artifact_href(v.artifacts_link, artifact::kConsole));
+  else if (!v.artifacts_text.empty())
+    out += fmt::format(" &middot; artifacts <code>{}</code>", html_escape(v.artifacts_text));
   if (!r.reproducer.empty()) out += fmt::format(" &middot; reproducer <code>{}</code>", html_escape(r.reproducer));
   out += "</p>\n";
   for (const auto& n : v.notes) out += fmt::format("<p class=\"note\">{}</p>\n", html_escape(n));
@@ -495,10 +497,12 @@ void write_html_report(const std::vector<ScenarioResult>& results, const RunInfo
                        const std::string& results_dir) {
   std::vector<ScenarioResult> located = results;
   std::vector<RunArtifacts> artifacts;
+  std::vector<std::vector<std::string>> refused;
   for (auto& r : located) {
     const std::string dir = locate_run_artifacts(r.artifacts, results_dir);
     if (!dir.empty()) r.artifacts = stdfs::absolute(dir).lexically_normal().string();
-    artifacts.push_back(read_run_artifacts(dir));
+    refused.emplace_back();
+    artifacts.push_back(read_run_artifacts(dir, &refused.back()));
     // Results written before the topology was recorded: the scenario file, if it is still there.
     std::error_code ec;
     if (r.dimms.empty() && r.nodes.empty() && !r.scenario_path.empty() && stdfs::is_regular_file(r.scenario_path, ec)) {
@@ -512,7 +516,10 @@ void write_html_report(const std::vector<ScenarioResult>& results, const RunInfo
     }
   }
   const std::string base = stdfs::absolute(path).parent_path().lexically_normal().string();
-  write_file_atomically(path, render_html_report(build_report_view(located, artifacts, info, base)));
+  ReportView view = build_report_view(located, artifacts, info, base);
+  for (size_t i = 0; i < view.scenarios.size() && i < refused.size(); ++i)
+    for (auto& note : refused[i]) view.scenarios[i].notes.push_back(std::move(note));
+  write_file_atomically(path, render_html_report(view));
 }
 
 }  // namespace rig

@@ -4,12 +4,13 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <sstream>
 
-#include "rig/spec/case_classifier.h"
+#include "rig/base/safe_read.h"
+#include "rig/scenario/artifact_names.h"
 #include "rig/scenario/matrix.h"
+#include "rig/spec/case_classifier.h"
 #include "rig/spec/memmap_snapshot.h"
 #include "rig/spec/page_accounting.h"
 
@@ -68,6 +69,18 @@ std::map<uint64_t, BlockState> parse_blocks(const std::string& text) {
   return out;
 }
 
+// Why an artifact could not be parsed, in words that quote nothing of it: the line number when
+// the parser named one (an artifact may be a planted link to a secret: its text stays out).
+std::string unreadable(const std::string& name, const std::exception& e) {
+  const std::string what = e.what(), prefix = "probe output line ";
+  std::string line;
+  if (what.rfind(prefix, 0) == 0)
+    for (size_t i = prefix.size(); i < what.size() && i < prefix.size() + 20 && what[i] >= '0' && what[i] <= '9'; ++i)
+      line += what[i];
+  return fmt::format("{} could not be read: not probe output this rig knows{}", name,
+                     line.empty() ? "" : " (line " + line + ")");
+}
+
 std::optional<MemmapSnapshot> parse_snapshot(const RunArtifacts& a, const std::string& name,
                                              std::vector<std::string>& notes) {
   auto it = a.find(name);
@@ -75,7 +88,7 @@ std::optional<MemmapSnapshot> parse_snapshot(const RunArtifacts& a, const std::s
   try {
     return parse_probe_snapshot(it->second);
   } catch (const std::exception& e) {
-    notes.push_back(fmt::format("{} could not be read: {}", name, e.what()));
+    notes.push_back(unreadable(name, e));
     return std::nullopt;
   }
 }
@@ -146,35 +159,39 @@ MapFrame frame_from_snapshot(const MemmapSnapshot& s, const std::string* guest_s
       if (std::any_of(run.roles.begin(), run.roles.end(), [](const PageRole& r) { return is_table(r.kind); }))
         it->second.table_pages += static_cast<int>(n);
     });
-  if (guest_state && per_block > 0)
-    for (const auto& [block, st] : parse_blocks(*guest_state))
-      for (uint64_t nr = block * per_block; nr < (block + 1) * per_block; ++nr) {
-        auto it = f.cells.find(nr);
-        if (it == f.cells.end()) continue;
-        if (st.state == "offline") {
-          it->second.state = CellState::Offline;
-        } else if (st.state == "online") {
-          if (it->second.state == CellState::Offline) it->second.state = CellState::HotAdded;
-          it->second.zone = st.zone == "none" ? "mixed" : st.zone;
-        }
+  // Each cell looks its block up (not each block its cells: a hostile file may list blocks by the
+  // billion, the snapshot's sections are bounded).
+  if (guest_state && per_block > 0) {
+    const auto blocks = parse_blocks(*guest_state);
+    for (auto& [nr, cell] : f.cells) {
+      auto b = blocks.find(nr / per_block);
+      if (b == blocks.end()) continue;
+      const BlockState& st = b->second;
+      if (st.state == "offline") {
+        cell.state = CellState::Offline;
+      } else if (st.state == "online") {
+        if (cell.state == CellState::Offline) cell.state = CellState::HotAdded;
+        cell.zone = st.zone == "none" ? "mixed" : st.zone;
       }
+    }
+  }
   return f;
 }
 
 std::map<uint64_t, PageState> read_after(const RunArtifacts& a, int step, std::vector<std::string>& notes) {
   std::map<uint64_t, PageState> after;
-  auto it = a.find(fmt::format("query-after-step{}.txt", step));
+  auto it = a.find(artifact::query_after(step));
   if (it == a.end()) return after;
   try {
     after = states_by_pfn(parse_probe_query(it->second));
     // The runner read pages that looked lost again; the last read is what it judged.
     for (int again = 1;; ++again) {
-      auto r = a.find(fmt::format("query-after-step{}-reread{}.txt", step, again));
+      auto r = a.find(artifact::query_reread(step, again));
       if (r == a.end()) break;
       for (const auto& [pfn, st] : states_by_pfn(parse_probe_query(r->second))) after[pfn] = st;
     }
   } catch (const std::exception& e) {
-    notes.push_back(fmt::format("query-after-step{}.txt could not be read: {}", step, e.what()));
+    notes.push_back(unreadable(artifact::query_after(step), e));
     after.clear();
   }
   return after;
@@ -242,7 +259,7 @@ uint64_t run_block_sections(const RunArtifacts& a, int section_shift) {
     if (at == std::string::npos) continue;
     try {
       const uint64_t bytes = std::stoull(text.substr(at + 18, 20), nullptr, 16);
-      if (bytes >> section_shift) return bytes >> section_shift;
+      if (plausible_block_size(bytes) && bytes >> section_shift) return bytes >> section_shift;
     } catch (const std::exception&) {
     }
   }
@@ -250,7 +267,14 @@ uint64_t run_block_sections(const RunArtifacts& a, int section_shift) {
   for (const auto& [name, text] : a) {
     const std::string prefix = "snapshot-before-step";
     if (name.rfind(prefix, 0) != 0) continue;
-    auto gs = a.find("guest-state-before-step" + name.substr(prefix.size()));
+    int step = 0;
+    try {
+      step = std::stoi(name.substr(prefix.size()));
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (name != artifact::snapshot_before(step)) continue;
+    auto gs = a.find(artifact::guest_state_before(step));
     if (gs == a.end()) continue;
     try {
       const MemmapSnapshot s = parse_probe_snapshot(text);
@@ -269,7 +293,8 @@ bool check_marks(const std::string& status) { return status == "fail" || status 
 
 uint64_t infer_block_sections(const std::string& guest_state, const std::set<uint64_t>& present_sections) {
   const auto blocks = parse_blocks(guest_state);
-  if (blocks.empty()) return 0;
+  // Each block needs a present section of its own: more blocks than sections fit no size.
+  if (blocks.empty() || blocks.size() > present_sections.size()) return 0;
   for (uint64_t per = 1; per <= 64; per *= 2) {
     bool fits = true;
     for (const auto& [block, st] : blocks) {
@@ -285,20 +310,51 @@ uint64_t infer_block_sections(const std::string& guest_state, const std::set<uin
   return 0;
 }
 
-RunArtifacts read_run_artifacts(const std::string& dir) {
+bool is_safe_relative_link(const std::string& href) {
+  if (href.empty() || href[0] == '/') return false;
+  for (unsigned char c : href)
+    if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+        std::string("._-+~,=@/").find(static_cast<char>(c)) == std::string::npos)
+      return false;
+  std::istringstream parts(href);
+  for (std::string part; std::getline(parts, part, '/');)
+    if (part == "..") return false;
+  return true;
+}
+
+bool plausible_block_size(uint64_t bytes) {
+  return bytes >= kMinBlockBytes && bytes <= kMaxBlockBytes && (bytes & (bytes - 1)) == 0;
+}
+
+RunArtifacts read_run_artifacts(const std::string& dir, std::vector<std::string>* refused) {
   RunArtifacts out;
   std::error_code ec;
   if (dir.empty() || !stdfs::is_directory(dir, ec)) return out;
+  std::optional<DirReader> folder;
+  try {
+    folder.emplace(dir);
+  } catch (const FileReadError&) {
+    return out;
+  }
+  size_t total = 0, files = 0;
   for (stdfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    const bool wanted =
-        it->path().extension() == ".txt" &&
-        (name.rfind("snapshot-", 0) == 0 || name.rfind("query-after-", 0) == 0 || name.rfind("guest-state-", 0) == 0);
-    if (!wanted) continue;
-    std::ifstream in(it->path());
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in) out[name] = text.str();
+    if (!artifact::read_by_report(name)) continue;
+    if (++files > kMaxArtifactFiles || total >= kMaxRunArtifactBytes) {
+      if (refused)
+        refused->push_back(fmt::format(
+            "the run folder has more artifacts than the report reads ({} files, {} bytes): the rest are left out",
+            kMaxArtifactFiles, kMaxRunArtifactBytes));
+      break;
+    }
+    std::string why;
+    auto text = folder->read(name, std::min(kMaxArtifactBytes, kMaxRunArtifactBytes - total), &why);
+    if (!text) {
+      if (refused) refused->push_back(fmt::format("{} is not read: {}", name, why));
+      continue;
+    }
+    total += text->size();
+    out[name] = std::move(*text);
   }
   return out;
 }
@@ -307,7 +363,7 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
   ScenarioView v;
   v.id = id;
   v.result = &r;
-  auto boot = parse_snapshot(a, "snapshot-boot.txt", v.notes);
+  auto boot = parse_snapshot(a, artifact::kSnapshotBoot, v.notes);
   if (boot) {
     v.has_map = true;
     v.section_shift = boot->section_shift;
@@ -315,14 +371,14 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
     // plugged, onlined or removed memory, that is still the state at boot.
     const std::string* blocks = nullptr;
     for (const auto& st : r.steps) {
-      auto gs = a.find(fmt::format("guest-state-before-step{}.txt", st.index));
+      auto gs = a.find(artifact::guest_state_before(st.index));
       if (st.action == "unplug" && gs != a.end()) blocks = &gs->second;
       if (st.action == "plug" || st.action == "online" || st.action == "unplug") break;
     }
     v.boot = frame_from_snapshot(*boot, blocks, blocks ? run_block_sections(a, boot->section_shift) : 0, r.dimms,
                                  id + "-boot", "at boot");
   } else if (!r.cases.empty() && r.verdict != Verdict::Error && r.verdict != Verdict::Skip) {
-    v.notes.push_back("no probe snapshot of the boot (snapshot-boot.txt) in the run's artifacts");
+    v.notes.push_back("no probe snapshot of the boot (" + artifact::kSnapshotBoot + ") in the run's artifacts");
   }
   if (r.dimms.empty() && boot)
     v.notes.push_back(
@@ -341,7 +397,7 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
     sv.ok = st.ok;
     sv.analysis = st.analysis;
     const std::string what = fmt::format("step {} ({} {})", st.index, st.action, st.target);
-    auto before = parse_snapshot(a, fmt::format("snapshot-before-step{}.txt", st.index), v.notes);
+    auto before = parse_snapshot(a, artifact::snapshot_before(st.index), v.notes);
     const Dimm* d = nullptr;
     for (const auto& dm : r.dimms)
       if (dm.id == st.target) d = &dm;
@@ -353,8 +409,8 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
         per_block = run_block_sections(a, v.section_shift);
         per_block_known = true;
       }
-      auto gs_before = a.find(fmt::format("guest-state-before-step{}.txt", st.index));
-      auto gs_after = a.find(fmt::format("guest-state-after-step{}.txt", st.index));
+      auto gs_before = a.find(artifact::guest_state_before(st.index));
+      auto gs_after = a.find(artifact::guest_state_after(st.index));
       sv.has_frames = true;
       sv.before = frame_from_snapshot(*before, gs_before == a.end() ? nullptr : &gs_before->second, per_block, r.dimms,
                                       fmt::format("{}-s{}-before", id, st.index), "before " + what);
@@ -425,8 +481,8 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
           }
         }
       }
-    } else if (auto plugged = parse_snapshot(a, fmt::format("snapshot-after-step{}.txt", st.index), v.notes)) {
-      auto gs = a.find(fmt::format("guest-state-after-step{}.txt", st.index));
+    } else if (auto plugged = parse_snapshot(a, artifact::snapshot_after(st.index), v.notes)) {
+      auto gs = a.find(artifact::guest_state_after(st.index));
       sv.has_frames = true;
       if (!v.section_shift) v.section_shift = plugged->section_shift;
       if (!per_block_known) {
@@ -560,6 +616,10 @@ ReportView build_report_view(const std::vector<ScenarioResult>& results, const s
     if (!link_base.empty() && !v.artifacts_link.empty() && stdfs::path(v.artifacts_link).is_absolute()) {
       const stdfs::path rel = stdfs::path(v.artifacts_link).lexically_relative(stdfs::path(link_base));
       if (!rel.empty()) v.artifacts_link = rel.string();
+    }
+    if (!is_safe_relative_link(v.artifacts_link)) {
+      v.artifacts_text = results[i].artifacts;
+      v.artifacts_link.clear();
     }
     rv.scenarios.push_back(std::move(v));
   }

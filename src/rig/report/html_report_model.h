@@ -103,7 +103,8 @@ struct ScenarioView {
   std::vector<StepView> steps;
   std::vector<CheckLink> checks;
   std::vector<std::string> notes;  // what the report could not show, and why
-  std::string artifacts_link;      // the run directory, relative to the report when possible
+  std::string artifacts_link;      // the run directory relative to the report; empty when it is not a safe link
+  std::string artifacts_text;      // the run directory as recorded, shown as text when it is not a link
 };
 
 struct MatrixCell {
@@ -130,10 +131,28 @@ struct ReportView {
 };
 
 // The texts of a run's artifacts the report reads: snapshot-*.txt, query-after-*.txt and
-// guest-state-*.txt, by file name.
+// guest-state-*.txt, by file name (scenario/artifact_names.h).
 using RunArtifacts = std::map<std::string, std::string>;
-// Reads them from `dir` (missing files are simply absent; an unreadable directory gives none).
-RunArtifacts read_run_artifacts(const std::string& dir);
+// What one run folder may give the report: files and bytes beyond these are left out (with a note).
+constexpr size_t kMaxArtifactFiles = 4096;
+constexpr size_t kMaxRunArtifactBytes = size_t{256} << 20;
+// Reads them from `dir`: regular files only, each opened relative to the folder without following
+// a symlink (a symlink, FIFO, device or directory of such a name is not read), at most
+// kMaxArtifactBytes each. Missing files are simply absent; an unreadable directory gives none.
+// Each file left out is one line in `refused` (its name and what it is, never its content).
+RunArtifacts read_run_artifacts(const std::string& dir, std::vector<std::string>* refused = nullptr);
+
+// A memory-block size the report believes (guest-state's block_size_bytes): a power of two from
+// 4 KiB to 16 GiB (x86-64 uses 128 MiB to 2 GiB).
+constexpr uint64_t kMinBlockBytes = uint64_t{1} << 12;
+constexpr uint64_t kMaxBlockBytes = uint64_t{1} << 34;
+bool plausible_block_size(uint64_t bytes);
+
+// Whether `href` may be a link in the report: a relative path inside the report's folder (no
+// scheme, no leading '/', no '..' component, no backslash, no control character or space; only
+// letters, digits and . _ - + ~ , = @ /). Anything else (javascript:, data:, file:, https://,
+// ../..) is shown as text.
+bool is_safe_relative_link(const std::string& href);
 
 // Pure. `artifacts[i]` belongs to `results[i]` (missing: nothing but the verdicts). `link_base`:
 // the directory the report is written to, to make artifact links relative ("" keeps them as is).

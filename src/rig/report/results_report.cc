@@ -2,12 +2,14 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
 #include <map>
 #include <set>
 
 #include "rig/base/errors.h"
 #include "rig/base/exit_status.h"
+#include "rig/base/json_text.h"
+#include "rig/base/safe_read.h"
+#include "rig/base/text.h"
 #include "rig/scenario/matrix.h"
 
 namespace rig {
@@ -339,14 +341,12 @@ LoadedReport report_from_json(const nlohmann::json& j) {
   return out;
 }
 
-void write_file_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  std::ofstream out(tmp);
-  out << text;
-  out.close();
-  if (!out || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw InfraError(fmt::format("cannot write {} (disk full or not writable?)", path));
+LoadedReport load_results_file(const std::string& path) {
+  const nlohmann::json j = parse_json_text(read_regular_file(path, kMaxResultsBytes, "results file"), path);
+  try {
+    return report_from_json(j);
+  } catch (const UsageError& e) {
+    throw UsageError(fmt::format("{}: {}", one_line(path, 300), one_line(e.what(), 300)));
   }
 }
 

@@ -5,6 +5,7 @@
 #include <ostream>
 #include <vector>
 
+#include "rig/base/atomic_file.h"
 #include "rig/scenario/results.h"
 
 namespace rig {
@@ -31,12 +32,15 @@ struct LoadedReport {
 };
 ScenarioResult result_from_json(const nlohmann::json& j);
 LoadedReport report_from_json(const nlohmann::json& j);
+// Reads a results file (or one run's result.json) as `rig report` does: a regular file of at most
+// kMaxResultsBytes, JSON nested at most kMaxJsonDepth deep. Throws UsageError, one line naming
+// the file and what is wrong, never quoting its content.
+constexpr size_t kMaxResultsBytes = size_t{256} << 20;
+LoadedReport load_results_file(const std::string& path);
 
 void write_result_file(const ScenarioResult& r, const std::string& path);
 void write_report_file(const std::vector<ScenarioResult>& results, const std::string& path, const RunInfo& info = {});
-// Writes `text` to `path` through a temporary file and a rename: a reader (or a run killed
-// half-way) sees the old file or the new one, never half of one. Throws InfraError.
-void write_file_atomically(const std::string& path, const std::string& text);
+// Files are written with write_file_atomically (base/atomic_file.h). Throws FileWriteError.
 void print_table(const std::vector<ScenarioResult>& results, std::ostream& out);
 
 // exit_status() (base/exit_status.h) of the results: failed when a run failed, an infrastructure

@@ -3,11 +3,12 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <fstream>
 #include <thread>
 
+#include "rig/base/atomic_file.h"
 #include "rig/base/clock.h"
 #include "rig/base/errors.h"
+#include "rig/scenario/artifact_names.h"
 #include "rig/spec/page_accounting.h"
 
 namespace rig {
@@ -52,7 +53,7 @@ void ProbeSession::at_boot_restored(const std::string& raw) {
 }
 
 void ProbeSession::boot_tags(const std::string& raw, const MemmapSnapshot& snap) {
-  save("snapshot-boot.txt", raw);
+  save(artifact::kSnapshotBoot, raw);
   boot_ = snap;
   progress_(fmt::format("  probe: {} sections, {} page runs, encoding {}, struct page {} B, {}-level paging",
                         boot_.sections.size(), boot_.runs.size(), boot_.encoding, boot_.struct_page,
@@ -63,8 +64,8 @@ void ProbeSession::boot_tags(const std::string& raw, const MemmapSnapshot& snap)
 void ProbeSession::before_unplug(int step, const Dimm& d, StepResult& r) {
   Timed t(seconds_);
   SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
-  save(fmt::format("snapshot-before-step{}.txt", step), snap.raw);
-  save_guest_state(fmt::format("guest-state-before-step{}.txt", step));
+  save(artifact::snapshot_before(step), snap.raw);
+  save_guest_state(artifact::guest_state_before(step));
   before_ = snap.snapshot;
   mem_before_ = read_node_memtotals(m_, timeouts_.guest_cmd);
   analysis_ = analyze_removal(before_, d.addr >> 12, d.size >> 12);
@@ -88,7 +89,7 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
   std::string raw;
   std::string ranges = query_ranges(before_) + fmt::format(" {}-{}", d.addr >> 12, ((d.addr + d.size) >> 12) - 1);
   auto after = states_by_pfn(query_probe(m_, ranges, &raw, timeouts_.guest_cmd));
-  save(fmt::format("query-after-step{}.txt", step), raw);
+  save(artifact::query_after(step), raw);
   if (outcome == UnplugResult::Removed) {
     // A page caught between the allocator's lists looks lost for an instant: read those again,
     // a few times, before judging (a leaked page stays as it is).
@@ -100,11 +101,11 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
       std::string list, reread;
       for (uint64_t pfn : pending) list += fmt::format("{}{}", list.empty() ? "" : " ", pfn);
       for (const auto& [pfn, st] : states_by_pfn(query_probe(m_, list, &reread, timeouts_.guest_cmd))) after[pfn] = st;
-      save(fmt::format("query-after-step{}-reread{}.txt", step, again), reread);
+      save(artifact::query_reread(step, again), reread);
       progress_(fmt::format("  {} pages looked lost (refcount 0, not free): read again ({})", pending.size(), again));
     }
   }
-  save_guest_state(fmt::format("guest-state-after-step{}.txt", step));
+  save_guest_state(artifact::guest_state_after(step));
   NodeMemTotals mem_after = read_node_memtotals(m_, timeouts_.guest_cmd);
   std::vector<CaseCheck> checks;
   if (outcome == UnplugResult::Removed) {
@@ -123,7 +124,7 @@ void ProbeSession::after_plug(int step, const Dimm& d) {
   Timed t(seconds_);
   if (!boot_.node(d.node) || !gone_nodes_.count(d.node)) return;
   SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
-  save(fmt::format("snapshot-after-step{}.txt", step), snap.raw);
+  save(artifact::snapshot_after(step), snap.raw);
   for (auto& c : check_pgdat_reuse(boot_, snap.snapshot, d.node)) record(step, c);
 }
 
@@ -138,11 +139,7 @@ void ProbeSession::record(int step, const CaseCheck& c) {
 }
 
 void ProbeSession::save(const std::string& name, const std::string& text) {
-  const std::string path = dir_ + "/" + name;
-  std::ofstream out(path);
-  out << text;
-  out.close();
-  if (!out) throw InfraError(fmt::format("cannot write the artifact {}", path));
+  write_file_atomically(dir_ + "/" + name, text);
 }
 
 // Node meminfo, zoneinfo, vmstat and memory-block states, for people reading a failure.

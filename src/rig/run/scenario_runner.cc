@@ -19,6 +19,7 @@
 #include "rig/base/paths.h"
 #include "rig/run/probe_session.h"
 #include "rig/report/results_report.h"
+#include "rig/scenario/artifact_names.h"
 
 namespace rig {
 namespace {
@@ -350,14 +351,18 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
       progress(fmt::format("  check case {} {}: {} ({})", c.case_no, c.name,
                            c.status == CheckStatus::XFail ? "XFAIL" : "XPASS", c.evidence));
   res.duration_s = seconds_since(started);
-  try {
-    write_result_file(res, res.artifacts + "/result.json");
-  } catch (const std::exception& e) {
-    if (res.verdict != Verdict::Error)
-      res.reason = fmt::format("{} (the run itself: {}: {})", e.what(), verdict_name(res.verdict), res.reason);
-    res.verdict = Verdict::Error;
-  }
+  save_result(res);
   return res;
+}
+
+void save_result(ScenarioResult& r) {
+  try {
+    write_result_file(r, r.artifacts + "/" + artifact::kResult);
+  } catch (const std::exception& e) {
+    r.reason = fmt::format("{} (the run itself: {}{}{})", e.what(), verdict_name(r.verdict),
+                           r.reason.empty() ? "" : ": ", r.reason);
+    r.verdict = Verdict::Error;
+  }
 }
 
 }  // namespace rig

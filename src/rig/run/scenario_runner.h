@@ -26,6 +26,11 @@ struct RunOptions {
 ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const RunOptions& opts,
                             const MachineFactory& make_machine, const ProgressSink& progress, int run = 1);
 
+// Writes `r` to its run folder's result.json. The one rule for a result that cannot be saved
+// (both runners use it): the verdict becomes `error`, its reason the write's failure followed by
+// the run's own verdict and reason; a result nobody can read back is not one to rely on.
+void save_result(ScenarioResult& r);
+
 // The guest memory blocks [first, last] a DIMM covers, for a block size in bytes.
 std::pair<uint64_t, uint64_t> dimm_blocks(const Dimm& d, uint64_t block_size);
 

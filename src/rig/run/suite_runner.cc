@@ -160,11 +160,7 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
           } catch (const std::exception& e) {
             line(fmt::format("no reproducer: {}", e.what()));
           }
-          try {
-            write_result_file(r, r.artifacts + "/result.json");
-          } catch (const std::exception& e) {
-            line(e.what());
-          }
+          save_result(r);  // with the reproducer; a failed write makes it an error, as in run_scenario
         }
         for (const auto& x : r.xpass)
           line(fmt::format("XPASS: the xfail entry for case {} {} ({}) did not fail: remove or narrow it", x.case_no,

@@ -6,13 +6,13 @@
 #include <cctype>
 #include <climits>
 #include <cmath>
-#include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
 
 #include "rig/base/errors.h"
+#include "rig/base/safe_read.h"
 #include "rig/base/size.h"
 #include "rig/base/text.h"
 
@@ -303,12 +303,9 @@ toml::table parse_toml(const std::string& text, const std::string& path) {
   }
 }
 
+// Regular files of at most 1 MiB only: a FIFO, a device or /dev/zero is one line, not a hang.
 std::string read_file_or_fail(const std::string& path, const char* what) {
-  std::ifstream in(path);
-  if (!in) throw UsageError(fmt::format("{}: cannot read {}", path, what));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return read_regular_file(path, kMaxScenarioFileBytes, what);
 }
 
 }  // namespace

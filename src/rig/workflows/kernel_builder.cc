@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "rig/base/atomic_file.h"
 #include "rig/base/clock.h"
 #include "rig/base/errors.h"
 #include "rig/base/file_trust.h"
@@ -280,8 +281,9 @@ KernelBuildResult build_kernel(const KernelBuildRequest& req, const std::functio
   for (const auto& ch : changes)
     meta["config_changes"].push_back(
         {{"fragment", ch.fragment}, {"option", ch.option}, {"base", ch.from}, {"value", ch.to}});
-  std::ofstream(out + "/rig-kernel.json") << meta.dump(2) << "\n";
-  std::ofstream(stamp) << hash << "\n";
+  // The stamp last: a build whose metadata could not be written is not reused.
+  write_file_atomically(out + "/rig-kernel.json", meta.dump(2) + "\n");
+  write_file_atomically(stamp, hash + "\n");
   for (const auto& p : {base, out, stamp}) keep_to_myself(p);  // whatever the umask: reused next time
   return res;
 }

@@ -1,0 +1,26 @@
+// The one way the rig writes a file a user relies on (results, reports, result.json, scenario
+// files): a temporary file created exclusively beside the target (mkstemp: a new name, never a
+// file or symlink someone planted), every write, fchmod, fsync, close and rename checked, then
+// renamed over the target. A reader sees the old file or the new one, never half of one; a
+// symlink at the target's name is replaced, never followed; on any failure the temporary file is
+// removed and the target left as it was.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "rig/base/errors.h"
+
+namespace rig {
+
+// A file could not be written. One line: the path and why (strerror).
+class FileWriteError : public InfraError {
+ public:
+  using InfraError::InfraError;
+};
+
+// Writes `text` to `path` with permissions `mode` as above. Throws FileWriteError.
+void write_file_atomically(const std::string& path, const std::string& text, mode_t mode = 0644);
+
+}  // namespace rig
