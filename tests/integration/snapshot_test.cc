@@ -171,7 +171,7 @@ void restored_matches_booted(const std::string& kernel) {
 
 }  // namespace
 
-// Another local user's file in the snapshot cache (docs/security-host.md): a saved state.mig
+// Another local user's file in the snapshot cache (docs/security.md): a saved state.mig
 // given to nobody is never handed to QEMU's -incoming; the guest boots, the note says why, and
 // the file is left as it is.
 TEST(Snapshots, AStateOfAnotherUserIsNeverRestored) {

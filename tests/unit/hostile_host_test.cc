@@ -1,4 +1,4 @@
-// Another local user against the rig on a shared host (docs/security-host.md): planted links,
+// Another local user against the rig on a shared host (docs/security.md): planted links,
 // FIFOs, directories and cache entries of someone else's. Each test performs the attack and sees
 // it refused or harmless. Another user is simulated by chown-ing to nobody (65534) or by a child
 // that changes to that user, so the attacks need root; as another user they are skipped.

@@ -1,5 +1,5 @@
 // Whether this user can trust a directory or file on a host shared with other local users: that
-// nobody else can have written it, replaced it, or planted it there (docs/security-host.md).
+// nobody else can have written it, replaced it, or planted it there (docs/security.md).
 #pragma once
 
 #include <sys/types.h>

@@ -6,7 +6,7 @@
 // The kernel drops the locks of a process that dies, so a crashed or killed rig leaves nothing
 // held and nothing to clean up.
 //
-// Other local users must not be able to turn the slots against the rig (docs/security-host.md):
+// Other local users must not be able to turn the slots against the rig (docs/security.md):
 // the directory is used only when it is owned by root or the user and not writable by others
 // unless sticky (file_trust.h, DirUse::Shared); every file in it is opened relative to the
 // checked directory's descriptor without following symbolic links, read-only (flock needs no
