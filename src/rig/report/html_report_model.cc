@@ -119,10 +119,6 @@ bool plausible(const Dimm& d, int section_shift) {
          ((d.addr + d.size - 1) >> section_shift) - (d.addr >> section_shift) < kMaxDimmSections;
 }
 
-bool is_table(PageRoleKind k) {
-  return k == PageRoleKind::Pte || k == PageRoleKind::Pmd || k == PageRoleKind::Pud || k == PageRoleKind::P4d;
-}
-
 // A frame from a snapshot (sections, placements, pages) and, when there is one, the guest's
 // memory-block states (zone, online).
 MapFrame frame_from_snapshot(const MemmapSnapshot& s, const std::string* guest_state, uint64_t per_block,
@@ -156,7 +152,7 @@ MapFrame frame_from_snapshot(const MemmapSnapshot& s, const std::string* guest_s
         it->second.roles.insert(page_role_name(role.kind));
         if (role.kind == PageRoleKind::Pgdat) it->second.pgdat_of.insert(static_cast<int>(role.owner));
       }
-      if (std::any_of(run.roles.begin(), run.roles.end(), [](const PageRole& r) { return is_table(r.kind); }))
+      if (std::any_of(run.roles.begin(), run.roles.end(), [](const PageRole& r) { return is_vmemmap_table(r.kind); }))
         it->second.table_pages += static_cast<int>(n);
     });
   // Each cell looks its block up (not each block its cells: a hostile file may list blocks by the

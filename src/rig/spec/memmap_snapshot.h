@@ -16,6 +16,14 @@ namespace rig {
 
 enum class PageRoleKind { Memmap, Pte, Pmd, Pud, P4d, Usage, Pgdat, DmapPmd, DmapPud };
 const char* page_role_name(PageRoleKind k);
+// The one role classification: a table of the vmemmap's page tables (PTE, PMD, PUD, P4D)...
+inline bool is_vmemmap_table(PageRoleKind k) {
+  return k == PageRoleKind::Pte || k == PageRoleKind::Pmd || k == PageRoleKind::Pud || k == PageRoleKind::P4d;
+}
+// ... and any page-table page the probe knows: those and the direct map's PMD and PUD tables.
+inline bool is_page_table(PageRoleKind k) {
+  return is_vmemmap_table(k) || k == PageRoleKind::DmapPmd || k == PageRoleKind::DmapPud;
+}
 
 struct PageRole {
   PageRoleKind kind = PageRoleKind::Memmap;

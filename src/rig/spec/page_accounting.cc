@@ -8,11 +8,6 @@
 namespace rig {
 namespace {
 
-bool is_table(PageRoleKind k) {
-  return k == PageRoleKind::Pte || k == PageRoleKind::Pmd || k == PageRoleKind::Pud || k == PageRoleKind::P4d ||
-         k == PageRoleKind::DmapPmd || k == PageRoleKind::DmapPud;
-}
-
 bool tagged(const PageState& st, const BootmemTypes& t) {
   return st.private_ && st.type != 0 && (st.type == t.section || st.type == t.mix || st.type == t.node);
 }
@@ -224,7 +219,7 @@ bool PageExpectation::has_role(PageRoleKind k) const {
 }
 
 bool PageExpectation::table() const {
-  return std::any_of(roles.begin(), roles.end(), [](const PageRole& r) { return is_table(r.kind); });
+  return std::any_of(roles.begin(), roles.end(), [](const PageRole& r) { return is_page_table(r.kind); });
 }
 
 std::string PageExpectation::roles_text() const {
