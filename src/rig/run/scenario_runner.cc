@@ -295,8 +295,7 @@ std::pair<uint64_t, uint64_t> dimm_blocks(const Dimm& d, uint64_t block_size) {
   return {d.addr / block_size, (d.addr + d.size - 1) / block_size};
 }
 
-ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const RunOptions& opts,
-                            const MachineFactory& make_machine, const ProgressSink& progress, int run) {
+ScenarioResult result_of(const Scenario& s, const KernelImage& kernel, int run) {
   ScenarioResult res;
   res.scenario = s.name;
   res.scenario_path = s.path;
@@ -307,9 +306,14 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
   res.cpu = s.machine.cpu;
   res.nodes = s.nodes;
   res.dimms = s.dimms;
-  const auto started = Clock::now();
-
   res.run = run;
+  return res;
+}
+
+ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const RunOptions& opts,
+                            const MachineFactory& make_machine, const ProgressSink& progress, int run) {
+  ScenarioResult res = result_of(s, kernel, run);
+  const auto started = Clock::now();
   res.artifacts = unique_run_dir(fmt::format("{}/{}--{}--{}{}", opts.artifacts_root, s.name, kernel.release,
                                              timestamp(), run > 1 ? fmt::format("-run{}", run) : ""));
 

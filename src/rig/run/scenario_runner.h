@@ -22,6 +22,10 @@ struct RunOptions {
   Timeouts timeouts;
 };
 
+// A result for scenario `s` on `kernel` (run `run`) that names them and carries the topology, before
+// anything ran.
+ScenarioResult result_of(const Scenario& s, const KernelImage& kernel, int run);
+
 // `run` numbers repeated runs of the same scenario on the same kernel (1-based).
 ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const RunOptions& opts,
                             const MachineFactory& make_machine, const ProgressSink& progress, int run = 1);

@@ -53,13 +53,7 @@ std::string run_id(const Scenario& s, const KernelImage& k, int run) {
 // A run that boots nothing: skipped, or impossible here, with the reason.
 ScenarioResult unrun_result(const Scenario& s, const KernelImage& k, int run, Verdict verdict,
                             const std::string& reason) {
-  ScenarioResult r;
-  r.scenario = s.name;
-  r.scenario_path = s.path;
-  r.kernel = k.release;
-  r.kernel_name = k.name;
-  r.kernel_path = k.path;
-  r.run = run;
+  ScenarioResult r = result_of(s, k, run);
   r.verdict = verdict;
   r.reason = reason;
   return r;
