@@ -14,6 +14,7 @@
 #include "rig/base/shell.h"
 #include "rig/base/text.h"
 #include "rig/machine/console_parser.h"
+#include "rig/machine/launch_spec.h"
 #include "rig/machine/machine.h"
 #include "rig/machine/qemu/qemu_args.h"
 #include "rig/machine/qemu/qemu_machine.h"
@@ -203,19 +204,19 @@ std::string reproducer_expect(const Scenario& s, const ScenarioResult* f) {
 
 std::string reproducer_script(const Scenario& s, const std::string& kernel_release) {
   const Timeouts limits;  // the rig's own, sized for TCG
-  QemuLaunchSpec spec;
-  // Relative to the directory the script runs in (it cd's there first): no path of the rig's
-  // host reaches the script, and every word of the command line is quoted as it is. A Unix
-  // socket path has at most 107 bytes.
-  spec.kernel = "bzImage";
-  spec.initrd = "initramfs.cpio.gz";
-  spec.qmp_socket = "qmp.sock";
-  spec.qga_socket = "qga.sock";
+  // The launch both backends use (launch_spec()), with paths relative to the directory the script
+  // runs in (it cd's there first): no path of the rig's host reaches the script, and every word of
+  // the command line is quoted as it is. A person's terminal instead of the console file, and no
+  // -S: nobody sends "cont".
+  GuestBoot boot;
+  boot.scenario = s;
+  boot.kernel_path = "bzImage";
+  boot.initrd = "initramfs.cpio.gz";
+  boot.accel = "tcg";
+  boot.run_dir = ".";
+  LaunchSpec spec = launch_spec(boot, {"rig.shell=1"});
   spec.serial = "mon:stdio";
   spec.paused = false;
-  spec.accel = "tcg";
-  spec.extra_kernel_args = rig_kernel_args();
-  spec.extra_kernel_args.push_back("rig.shell=1");
   const std::vector<std::string> argv = qemu_argv(s, spec);
   // The binary is the one word the script expands ($QEMU, fixed text); every other word is
   // shell_quote()d, whatever bytes the scenario put in it.
