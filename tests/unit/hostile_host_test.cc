@@ -425,3 +425,19 @@ TEST(PrivateDirAttack, ALinkOrDirectoryOfAnotherUserIsNeitherFollowedNorChanged)
   make_private_dir(shared + "/mine");
   EXPECT_EQ(mode_of(victim), 0700u);
 }
+
+// A snapshot's ready.json is read like any file from elsewhere: regular, size-limited, its JSON
+// nesting bounded. A FIFO or a deeply nested file is a refusal (InfraError: the guest boots),
+// never a hang or a crash.
+TEST(SnapshotCacheAttack, AReadyJsonThatIsAFifoOrNestedDeepIsRefusedWithoutHanging) {
+  SnapshotCache cache(own_dir() + "/snapshots-ready", 1ull << 30);
+  const std::string entry = saved_entry(cache);
+  auto found = cache.find(kKey);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(cache.read_ready(*found).description, "what");
+  std::ofstream(entry + "/ready.json") << std::string(100000, '[') << std::string(100000, ']');
+  EXPECT_THROW(cache.read_ready(*found), InfraError);
+  ::unlink((entry + "/ready.json").c_str());
+  ASSERT_EQ(::mkfifo((entry + "/ready.json").c_str(), 0600), 0);
+  EXPECT_THROW(cache.read_ready(*found), InfraError);  // returns at once: opened non-blocking
+}

@@ -6,8 +6,11 @@
 
 #include <boost/filesystem.hpp>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
+#include "rig/base/atomic_file.h"
+#include "rig/base/safe_read.h"
 #include "rig/base/clock.h"
 #include "rig/base/errors.h"
 #include "rig/base/paths.h"
@@ -82,7 +85,13 @@ AccelChoice choose_accel(const std::string& requested, const std::string& kernel
 
   const std::string cache = cache_dir(env) + "/kvm-probe";
   const std::string boot = host_boot_id();
-  std::ifstream in(cache);
+  std::string text;
+  try {
+    text = read_regular_file(cache, 4096, "the KVM probe's cache");
+  } catch (const std::exception&) {
+    // Missing, not a regular file, or too long: probe again and write it anew.
+  }
+  std::istringstream in(text);
   std::string cached_boot, cached_accel, cached_why;
   if (in >> cached_boot >> cached_accel && cached_boot == boot && !boot.empty()) {
     std::getline(in, cached_why);
@@ -90,7 +99,7 @@ AccelChoice choose_accel(const std::string& requested, const std::string& kernel
   }
   bool ok = kvm_boots_a_guest(kernel_path, qemu, &why);
   AccelChoice c = ok ? AccelChoice{"kvm", "a KVM guest booted"} : AccelChoice{"tcg", "KVM does not work here: " + why};
-  std::ofstream(cache) << boot << " " << c.accel << " " << c.why << "\n";
+  write_file_atomically(cache, boot + " " + c.accel + " " + c.why + "\n");
   return c;
 }
 

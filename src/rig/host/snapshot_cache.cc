@@ -11,6 +11,10 @@
 #include <boost/filesystem.hpp>
 #include <fstream>
 
+#include "rig/base/atomic_file.h"
+#include "rig/base/json_text.h"
+#include "rig/base/safe_read.h"
+#include "rig/base/text.h"
 #include "rig/base/errors.h"
 #include "rig/base/file_trust.h"
 #include "rig/base/paths.h"
@@ -110,10 +114,14 @@ std::optional<SnapshotEntry> SnapshotCache::find(const std::string& key, std::st
 
 SnapshotReady SnapshotCache::read_ready(const SnapshotEntry& e) const {
   const std::string path = e.dir + "/ready.json";
-  std::ifstream in(path);
-  if (!in) throw InfraError(fmt::format("snapshot {}: no ready.json", e.key));
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("format", 0) != kSnapshotFormat || !j.contains("console") ||
+  // Read like any file from elsewhere: a regular file, size-limited, nesting bounded.
+  nlohmann::json j;
+  try {
+    j = parse_json_text(read_regular_file(path, 1 << 20, "snapshot ready.json"), "ready.json");
+  } catch (const std::exception& ex) {
+    throw InfraError(fmt::format("snapshot {}: {}", e.key, one_line(ex.what(), 200)));
+  }
+  if (!j.is_object() || j.value("format", 0) != kSnapshotFormat || !j.contains("console") ||
       !j["console"].is_string() || !j.contains("probe_snapshot") || !j["probe_snapshot"].is_string())
     throw InfraError(fmt::format("snapshot {}: ready.json is malformed or of another format", e.key));
   SnapshotReady r;
@@ -139,10 +147,7 @@ void SnapshotCache::write_ready(const std::string& tmp_dir, const SnapshotReady&
       {"format", kSnapshotFormat},        {"console", ready.console}, {"probe_snapshot", ready.probe_snapshot},
       {"description", ready.description}, {"boot_s", ready.boot_s},   {"created", std::time(nullptr)}};
   const std::string path = tmp_dir + "/ready.json";
-  std::ofstream out(path);
-  out << j.dump() << "\n";
-  out.close();
-  if (!out) throw InfraError(fmt::format("cannot write {}", path));
+  write_file_atomically(path, j.dump() + "\n");
 }
 
 std::string SnapshotCache::commit(const std::string& key, const std::string& tmp_dir) {
