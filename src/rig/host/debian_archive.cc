@@ -1,3 +1,4 @@
+#include "rig/base/atomic_file.h"
 #include "rig/base/timeouts.h"
 #include "rig/host/debian_archive.h"
 
@@ -453,15 +454,7 @@ class FileLock {
 
 void write_if_changed(const std::string& path, const std::string& text) {
   if (fs::exists(path) && read_text_file(path) == text) return;
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw InfraError(fmt::format("cannot write {}", tmp));
-  }
-  boost::system::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw InfraError(fmt::format("cannot write {}: {}", path, ec.message()));
+  write_file_atomically(path, text);  // no fixed temporary name
 }
 
 std::vector<std::string> configured_suites(const Environment& env) {
