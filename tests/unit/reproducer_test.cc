@@ -46,23 +46,8 @@ std::vector<std::string> lines_starting(const std::string& text, const std::stri
   return out;
 }
 
-// A private scratch directory for files the shell tools below read, removed at exit.
-struct ScratchDir {
-  std::string path;
-  ScratchDir() {
-    char tmpl[] = "/tmp/rig-repro-unit-XXXXXX";
-    const char* made = ::mkdtemp(tmpl);
-    path = made ? made : "/tmp";
-  }
-  ~ScratchDir() {
-    if (path == "/tmp") return;
-    const int rc = std::system(("rm -rf '" + path + "'").c_str());
-    (void)rc;
-  }
-};
-
 std::string scratch(const std::string& name) {
-  static const ScratchDir dir;
+  static const rig_test::ScratchDir dir;  // removed at exit
   return dir.path + "/" + name;
 }
 
@@ -72,16 +57,7 @@ std::string write(const std::string& name, const std::string& text) {
   return path;
 }
 
-// Runs a shell command line, returns its stdout; `status` gets the exit status.
-std::string shell(const std::string& cmd, int* status = nullptr) {
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  for (size_t n; p && (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  const int st = p ? ::pclose(p) : -1;
-  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
+std::string shell(const std::string& cmd, int* status = nullptr) { return rig_test::run_shell(cmd, status); }
 
 // The awk program a run.sh keeps in VAR='...' (no single quote inside), as a file.
 std::string awk_program(const std::string& sh, const std::string& var) {

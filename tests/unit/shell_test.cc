@@ -14,6 +14,8 @@
 #include <random>
 #include <sstream>
 
+#include "test_data.h"
+
 #include "rig/base/errors.h"
 #include "rig/base/file_copy.h"
 #include "rig/machine/qemu/qemu_args.h"
@@ -25,17 +27,7 @@ using namespace rig;
 
 namespace {
 
-struct Scratch {
-  std::string path;
-  Scratch() {
-    char tmpl[] = "/tmp/rig-shell-unit-XXXXXX";
-    const char* made = ::mkdtemp(tmpl);
-    path = made ? made : "";
-  }
-  ~Scratch() {
-    if (!path.empty()) (void)std::system(("rm -rf " + shell_quote(path)).c_str());
-  }
-};
+using Scratch = rig_test::ScratchDir;
 
 std::string put_file(const std::string& path, const std::string& text, mode_t mode = 0644) {
   std::ofstream(path, std::ios::binary) << text;
@@ -50,16 +42,7 @@ std::string read(const std::string& path) {
   return ss.str();
 }
 
-// Runs a command line, returns its stdout; `status` gets the exit status.
-std::string run(const std::string& cmd, int* status = nullptr) {
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  for (size_t n; p && (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  const int st = p ? ::pclose(p) : -1;
-  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
+std::string run(const std::string& cmd, int* status = nullptr) { return rig_test::run_shell(cmd, status); }
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
