@@ -16,6 +16,8 @@
 #include <sstream>
 
 #include "rig/base/environment.h"
+#include "rig/scenario/scenario_file.h"
+#include "rig/run/reproducer.h"
 #include "rig/base/errors.h"
 #include "rig/base/file_trust.h"
 #include "rig/base/paths.h"
@@ -420,10 +422,43 @@ TEST(PrivateDirAttack, ALinkOrDirectoryOfAnotherUserIsNeitherFollowedNorChanged)
   ::mkdir((shared + "/out").c_str(), 0777);
   give_to_nobody(shared + "/out");
   EXPECT_NE(usage_error_of([&] { make_private_dir(shared + "/out"); }).find("owned by uid 65534"), std::string::npos);
-  // The user's own link to the user's own directory is fine.
+  // The user's own link to the user's own directory is fine, and an existing directory keeps
+  // its mode: `rig run --out /tmp` as root must not make /tmp 0700.
   ASSERT_EQ(::symlink(victim.c_str(), (shared + "/mine").c_str()), 0);
   make_private_dir(shared + "/mine");
-  EXPECT_EQ(mode_of(victim), 0700u);
+  EXPECT_EQ(mode_of(victim), 0755u);
+  make_private_dir(shared);
+  EXPECT_EQ(mode_of(shared), 01777u) << "a sticky shared folder keeps its mode";
+}
+
+TEST(PrivateDir, ANewDirectoryIs0700AndAnExistingOneOthersMayWriteWithoutStickyIsRefused) {
+  const std::string base = own_dir();
+  make_private_dir(base + "/new/deeper");
+  EXPECT_EQ(mode_of(base + "/new/deeper"), 0700u);
+  const std::string open_dir = base + "/open";
+  ::mkdir(open_dir.c_str(), 0777);
+  ::chmod(open_dir.c_str(), 0777);
+  EXPECT_NE(usage_error_of([&] { make_private_dir(open_dir); }).find("writable by others and not sticky"),
+            std::string::npos);
+  EXPECT_EQ(mode_of(open_dir), 0777u) << "refused, not changed";
+}
+
+TEST(PrivateDirAttack, AReproducerFolderAnotherUserMadeFirstIsRefused) {
+  NEED_ROOT();
+  // `rig repro` writes repro-NAME-RELEASE/ in the working directory; another user who made it
+  // first in a shared folder could swap run.sh before root runs it.
+  const std::string shared = own_dir();
+  ::chmod(shared.c_str(), 01777);
+  const std::string theirs = shared + "/repro-x";
+  ::mkdir(theirs.c_str(), 0777);
+  give_to_nobody(theirs);
+  Scenario s = load_scenario_file(std::string(RIG_SOURCE_DIR) + "/rig/scenarios/hotplug-then-unplug.toml");
+  KernelImage k;
+  k.path = "/nonexistent";
+  k.release = "6.1.0-test";
+  EXPECT_NE(usage_error_of([&] { write_reproducer(s, k, "/nonexistent", theirs, nullptr); }).find("owned by uid 65534"),
+            std::string::npos);
+  EXPECT_FALSE(boost::filesystem::exists(theirs + "/run.sh"));
 }
 
 // A snapshot's ready.json is read like any file from elsewhere: regular, size-limited, its JSON

@@ -64,22 +64,29 @@ std::string content_hash(const std::string& bytes) {
 }
 
 void make_private_dir(const std::string& path) {
+  struct stat st {};
+  const bool existed = ::lstat(path.c_str(), &st) == 0;
   boost::system::error_code ec;
   boost::filesystem::create_directories(path, ec);
   if (ec) throw InfraError(fmt::format("cannot create {}: {}", path, ec.message()));
   // Another user's link or directory in its place (planted in a shared folder) is neither
   // followed nor chmod-ed: the run's files would be theirs to read or change.
   const uid_t uid = ::geteuid();
-  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != uid && st.st_uid != 0)
     throw UsageError(fmt::format("{}: a symbolic link owned by {}, not by root or you", path, describe_uid(st.st_uid)));
   const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw InfraError(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
   const bool mine = ::fstat(fd, &st) == 0 && st.st_uid == uid;
-  const bool made_private = mine && ::fchmod(fd, 0700) == 0;
+  // Only a directory made here is made 0700; one the user already had (`--out /tmp` as root,
+  // `--artifacts .`) keeps its mode, and is refused when others may write it without the sticky
+  // bit (they could swap what the rig puts there). The run folders inside are 0700 of their own.
+  const bool made_private = mine && (existed || ::fchmod(fd, 0700) == 0);
   ::close(fd);
   if (!mine) throw UsageError(fmt::format("{}: owned by {}, not by you", path, describe_uid(st.st_uid)));
   if (!made_private) throw InfraError(fmt::format("cannot chmod 0700 {}", path));
+  if (existed && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+    throw UsageError(
+        fmt::format("{}: writable by others and not sticky: they could replace what the rig puts there", path));
 }
 
 }  // namespace rig

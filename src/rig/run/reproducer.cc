@@ -11,6 +11,7 @@
 
 #include "rig/base/errors.h"
 #include "rig/base/file_copy.h"
+#include "rig/base/paths.h"
 #include "rig/base/shell.h"
 #include "rig/base/text.h"
 #include "rig/machine/console_parser.h"
@@ -335,7 +336,9 @@ done
 
 std::string write_reproducer(const Scenario& s, const KernelImage& kernel, const std::string& initramfs,
                              const std::string& dir, const ScenarioResult* failure) {
-  fs::create_directories(dir);
+  // The user's own directory (0700 when made here): never one another user made first in a
+  // shared folder, where they could swap run.sh before it is run.
+  make_private_dir(dir);
   // Copied, never renamed across filesystems (-o on a tmpfs), and each file in place whole.
   copy_file_whole(kernel.path, dir + "/bzImage");
   copy_file_whole(initramfs, dir + "/initramfs.cpio.gz");
