@@ -374,3 +374,15 @@ TEST(Judge, ADeclaredCaseNoCheckCouldFailOnFailsUnlessTheScenarioSaysWhy) {
   ASSERT_EQ(j.cases_not_exercised.size(), 1u);
   EXPECT_EQ(j.cases_not_exercised.at(4), "this kernel has no such path");
 }
+
+TEST(Judge, EveryUnexercisedDeclaredCaseIsListedAndEveryExcusedOneRecorded) {
+  RawOutcome raw = completed({check(1, "memmap-freed", true)});
+  raw.declared_cases = {1, 2, 4, 5};
+  raw.not_exercised = {{4, "no memmap_on_memory here"}};
+  Judgement j = judge(raw, {}, "6.1.0-56-amd64");
+  EXPECT_EQ(j.verdict, Verdict::Fail);
+  EXPECT_EQ(j.reason,
+            "case 2 declared, not exercised: no check of it ran; case 5 declared, not exercised: no check of it ran");
+  ASSERT_EQ(j.cases_not_exercised.size(), 1u) << "the excused case is recorded though another case failed the run";
+  EXPECT_EQ(j.cases_not_exercised.at(4), "no memmap_on_memory here");
+}

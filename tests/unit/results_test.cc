@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "rig/base/errors.h"
 #include "rig/report/results_report.h"
 
 #include <sstream>
@@ -221,4 +222,17 @@ TEST(TestReports, KtapXpassIsAnOkAfterAComment) {
   EXPECT_NE(k.find("# XPASS case 5 boot-tags-pgdat (docs/known-failures.md y)\nok 1 stale@6.1.0-56-amd64\n"),
             std::string::npos)
       << k;
+}
+
+TEST(Results, ExcusedCasesSurviveTheJsonAndABadEntryIsRefused) {
+  ScenarioResult r = result(Verdict::Pass);
+  r.cases_not_exercised = {{4, "no memmap_on_memory on this kernel"}};
+  const nlohmann::json j = report_to_json({r});
+  EXPECT_EQ(j["summary"]["cases_not_exercised"][0]["case"], 4);
+  const LoadedReport back = report_from_json(j);
+  ASSERT_EQ(back.results.size(), 1u);
+  EXPECT_EQ(back.results[0].cases_not_exercised, r.cases_not_exercised);
+  nlohmann::json bad = j;
+  bad["results"][0]["cases_not_exercised"] = nlohmann::json::array({{{"why", "x"}}});
+  EXPECT_THROW(report_from_json(bad), UsageError);
 }

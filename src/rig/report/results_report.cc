@@ -224,8 +224,11 @@ ScenarioResult result_from_json(const nlohmann::json& j) {
     r.cases = get_or<std::vector<int>>(j, "scenario_cases", {});
     r.cases_covered = get_or<std::vector<int>>(j, "cases", {});
     r.cases_not_applicable = get_or<std::vector<int>>(j, "cases_not_applicable", {});
-    for (const auto& e : get_or<nlohmann::json>(j, "cases_not_exercised", nlohmann::json::array()))
-      if (e.is_object()) r.cases_not_exercised[get_or<int>(e, "case", 0)] = get_or<std::string>(e, "why", "");
+    for (const auto& e : get_or<nlohmann::json>(j, "cases_not_exercised", nlohmann::json::array())) {
+      const int c = e.is_object() ? get_or<int>(e, "case", 0) : 0;
+      if (c < 1 || c > 5) throw UsageError("cases_not_exercised: an entry without a case from 1 to 5");
+      r.cases_not_exercised[c] = get_or<std::string>(e, "why", "");
+    }
     for (const auto& s : get_or<nlohmann::json>(j, "steps", nlohmann::json::array())) {
       StepResult st;
       st.index = get_or<int>(s, "index", 0);

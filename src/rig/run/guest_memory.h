@@ -43,10 +43,6 @@ std::map<int, uint64_t> parse_zoneinfo_pcp_pages(const std::string& zoneinfo);
 // {MemTotal, MemFree + pages on per-cpu lists} kB. A node without MemTotal or MemFree throws.
 std::map<int, std::pair<uint64_t, uint64_t>> parse_nodes_meminfo(const std::string& text,
                                                                  const std::map<int, uint64_t>& pcp_pages);
-// The output of the node meminfo loop ("@N" then node N's meminfo, for each node) -> node ->
-// {MemTotal, MemFree + pages on per-cpu lists} kB. A node without MemTotal or MemFree throws.
-std::map<int, std::pair<uint64_t, uint64_t>> parse_nodes_meminfo(const std::string& text,
-                                                                 const std::map<int, uint64_t>& pcp_pages);
 // Pure: "Node 0 MemTotal:  918560 kB" lines of one meminfo file -> kB.
 std::optional<uint64_t> parse_node_memtotal(const std::string& meminfo);
 std::optional<uint64_t> parse_node_meminfo_field(const std::string& meminfo, const std::string& field);

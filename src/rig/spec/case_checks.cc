@@ -149,17 +149,6 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
   for (const auto& e : s.sections)
     if (e.early && e.nid >= 0) boot_nodes.insert(e.nid);
 
-  // Boot memmap is PMD-mapped: register_page_bootmem_memmap() takes a reference on, and tags,
-  // every page of each 2 MiB block a section's memmap touches. With a struct page that is not
-  // 64 bytes a block serves two sections and is registered by both.
-  std::map<uint64_t, std::set<int64_t>> block_registrants;
-  for (const auto& run : s.runs)
-    for (const auto& r : run.roles)
-      if (r.kind == PageRoleKind::Memmap && early.count(static_cast<uint64_t>(r.owner)))
-        for (uint64_t pfn = run.pfn & ~511ull; pfn < run.pfn + run.count; pfn += 512)
-          block_registrants[pfn].insert(r.owner);
-
-  const auto pgdat_span = pgdat_spans(s, boot_nodes);
   Offenders memmap, tables, pgdat, pgdat_shared, pgdat_usage;
   size_t pgdat_usage_pages = 0;
   const auto owners = page_owners(s);
@@ -195,10 +184,18 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
                                      [&](int64_t o) { return early.count(static_cast<uint64_t>(o)); });
         if (!any_early || st.selfhosted) continue;  // hot-added memmap is not bootmem
         ++memmap_pages;
-        const std::set<int64_t>& registrants = block_registrants[pfn & ~511ull];
-        const bool names_registrant = registrants.count(static_cast<int64_t>(st.info)) > 0;
-        const int64_t want_ref = 1 + static_cast<int64_t>(registrants.size());
-        std::set<uint64_t> reg(registrants.begin(), registrants.end());
+        // The sections that registered it and their references, as the accounting model has them
+        // (page_owners: PMD-mapped, every section whose memmap touches the 2 MiB block, once;
+        // PTE-mapped, each section whose memmap it is, once per page).
+        std::set<uint64_t> reg;
+        int64_t want_ref = 1;
+        if (auto o = owners.find(pfn); o != owners.end())
+          for (const auto& own : o->second)
+            if (!own.node && own.refs) {
+              reg.insert(static_cast<uint64_t>(own.id));
+              want_ref += own.refs;
+            }
+        const bool names_registrant = reg.count(st.info) > 0;
         if (st.type != s.types.section || !st.private_ || !st.reserved || !names_registrant || st.ref != want_ref)
           memmap.add(fmt::format(
                          "backs section {} in a block registered by section {}: expected Reserved Private SECTION_INFO "
@@ -210,30 +207,29 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
           continue;  // pgdat of a node offline at boot: memblock, untagged
         ++pgdat_pages;
         if (usage && pg_nodes.size() == 1) ++pgdat_usage_pages;
-        // MIX_SECTION_INFO is accepted only on the first or last page of the node's whole pgdat
-        // (a page it shares with a neighbour the probe does not name), not on any page that
-        // forms a run of its own because its state differs from its neighbours'.
-        bool edge = false;
-        for (uint64_t n : pg_nodes) {
-          auto span = pgdat_span.find(static_cast<int>(n));
-          if (span != pgdat_span.end() && (pfn == span->second.first || pfn == span->second.second)) edge = true;
-        }
-        const bool type_ok = st.type == s.types.node || (st.type == s.types.mix && edge);
-        if (pg_nodes.size() > 1 &&
-            (!type_ok || !pg_nodes.count(st.info) || !st.reserved || !st.private_ || st.ref < 2)) {
-          // Shared or not, it must be a tagged pgdat page naming one of its nodes.
+        // register_page_bootmem_info_node() tags every page of a pgdat NODE_INFO with its node. A
+        // pgdat page tagged otherwise (MIX_SECTION_INFO: get_page_bootmem() of a section's usage
+        // map or table packed into it) breaks case 5 wherever it lies; one that holds usage maps
+        // the probe names is its own check (boot-tags-pgdat-usage-page).
+        const bool tag_ok = st.type == s.types.node && pg_nodes.count(st.info);
+        if (pg_nodes.size() > 1 && (!tag_ok || !st.reserved || !st.private_ || st.ref < 2)) {
+          // Shared or not, it must be a tagged pgdat page naming one of its nodes. Shared it is
+          // all the same: the shared-page check fails on it too, whatever its tag.
           pgdat.add(fmt::format("page shared by the pgdat of nodes {}: expected Reserved Private NODE_INFO naming one "
                                 "of them, refcount >= 2; saw {}",
                                 section_list(pg_nodes), seen),
                     pfn, roles_of(run), same);
+          pgdat_shared.add(fmt::format("one page holds the pgdat of nodes {} (and its tag is wrong too, see "
+                                       "boot-tags-pgdat): {}",
+                                       section_list(pg_nodes), seen),
+                           pfn, roles_of(run), same);
         } else if (pg_nodes.size() > 1) {
           // pgdat is not page-aligned (6.12 aligns it to a cache line): one page holds parts of
           // two nodes' pgdat and can name only one of them.
           pgdat_shared.add(fmt::format("one page holds the pgdat of nodes {} and is tagged for node {} only: {}",
                                        section_list(pg_nodes), st.info, seen),
                            pfn, roles_of(run), same);
-        } else if (!type_ok || st.info != static_cast<uint64_t>(pg_node) || !st.reserved || !st.private_ ||
-                   st.ref < 2) {
+        } else if (!tag_ok || !st.reserved || !st.private_ || st.ref < 2) {
           // A page that holds usage maps as well as the pgdat (6.12 packs them): its own check.
           (usage ? pgdat_usage : pgdat)
               .add(fmt::format("pgdat of node {}: expected Reserved Private NODE_INFO info {} refcount >= 2; saw {}",
@@ -737,7 +733,8 @@ std::vector<CaseCheck> check_cycles(const NodeMeminfo& baseline, const std::vect
 std::vector<CaseCheck> check_pgdat_reuse(const MemmapSnapshot& boot, const MemmapSnapshot& now, int node) {
   const NodeEntry* was = boot.node(node);
   const NodeEntry* is = now.node(node);
-  if (!was) return {};
+  if (!was)
+    return {{5, "pgdat-reused", true, fmt::format("the boot snapshot has no pgdat of node {}", node), false, {}}};
   if (!is) return {{5, "pgdat-reused", false, fmt::format("node {} has no pgdat any more", node)}};
   if (was->pgdat_pfn != is->pgdat_pfn)
     return {{5, "pgdat-reused", false,

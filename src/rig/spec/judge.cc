@@ -155,7 +155,9 @@ Judgement judge(const RawOutcome& raw, const std::vector<ExpectedFailure>& xfail
       break;
     }
   // A declared case that no check could fail on was not tested: the scenario says why, or fails.
-  if (raw.end == RunEnd::Completed)
+  // Every such case is listed (excused ones in cases_not_exercised, the others in the reason).
+  if (raw.end == RunEnd::Completed) {
+    std::string unexercised;
     for (int c : raw.declared_cases) {
       if (covered.count(c)) continue;
       auto why = raw.not_exercised.find(c);
@@ -163,10 +165,11 @@ Judgement judge(const RawOutcome& raw, const std::vector<ExpectedFailure>& xfail
         j.cases_not_exercised[c] = why->second;
         continue;
       }
-      decide(Verdict::Fail, fmt::format("case {} declared, not exercised: {}", c,
-                                        seen.count(c) ? "every check of it was n/a" : "no check of it ran"));
-      break;
+      unexercised += fmt::format("{}case {} declared, not exercised: {}", unexercised.empty() ? "" : "; ", c,
+                                 seen.count(c) ? "every check of it was n/a" : "no check of it ran");
     }
+    if (!unexercised.empty()) decide(Verdict::Fail, unexercised);
+  }
   for (const auto& c : j.checks)
     if (c.status == CheckStatus::XFail) {
       decide(Verdict::XFail,

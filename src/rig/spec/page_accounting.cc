@@ -277,18 +277,22 @@ std::map<uint64_t, std::vector<PageOwner>> page_owners(const MemmapSnapshot& s) 
   // Without PSE register_page_bootmem_memmap() steps through the vmemmap 4 KiB at a time and takes
   // one reference on the PTE table of each step (arch/x86/mm/init_64.c: get_page_bootmem() on
   // pmd_page(*pmd)): a PTE table maps 2 MiB of vmemmap, so it holds one reference per memmap page
-  // of the section that lies in its 2 MiB window. Windows in virtual order; the section's tables
-  // in pfn order, the one it shares with a lower section first.
+  // of the section that lies in its 2 MiB window. Windows in virtual order; the section's tables:
+  // the one it shares with a lower section first, the one it shares with a higher section last,
+  // its own between them in pfn order (an assumption: with more than one own table, pfn order
+  // need not be virtual order; a struct page of 64 bytes gives one table per section).
   std::map<std::pair<uint64_t, uint64_t>, int64_t> pte_refs;  // (table pfn, section) -> refs
   {
     std::map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>> tables;  // section -> (order key, pfn)
     for (const auto& run : s.runs)
       for (const auto& r : run.roles)
         if (r.kind == PageRoleKind::Pte && early.count(static_cast<uint64_t>(r.owner))) {
-          uint64_t lowest = static_cast<uint64_t>(r.owner);
+          // First the table it shares with a lower section, last the one it shares with a higher
+          // one; its own tables between them, by pfn.
+          uint64_t key = 1;
           for (const auto& o : run.roles)
-            if (o.kind == PageRoleKind::Pte) lowest = std::min(lowest, static_cast<uint64_t>(o.owner));
-          const uint64_t key = lowest < static_cast<uint64_t>(r.owner) ? 0 : 1;
+            if (o.kind == PageRoleKind::Pte && static_cast<uint64_t>(o.owner) != static_cast<uint64_t>(r.owner))
+              key = static_cast<uint64_t>(o.owner) < static_cast<uint64_t>(r.owner) ? 0 : 2;
           for (uint64_t pfn = run.pfn; pfn < run.pfn + run.count; ++pfn)
             tables[static_cast<uint64_t>(r.owner)].push_back({key, pfn});
         }
