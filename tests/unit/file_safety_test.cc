@@ -399,3 +399,37 @@ TEST(ReportLinks, AHostileResultsFileGivesAPageWithoutSchemeOrUpwardLinks) {
   EXPECT_NE(page.find("artifacts <code>javascript:alert(document.cookie)</code>"), std::string::npos);
   EXPECT_EQ(page.find("<script"), std::string::npos);
 }
+
+// A results file from elsewhere names its run folders: `rig report` looks for them inside the
+// results folder only. An existing directory elsewhere (another user's run, root's) named as is,
+// or reached through a link under runs/, is not read; the rig's own run finds its folders where
+// it put them.
+TEST(ReportLinks, ARecordedRunFolderOutsideTheResultsFolderIsNotRead) {
+  Scratch s;
+  fs::create_directories(s.dir / "elsewhere/secret-run");
+  put(s / "elsewhere/secret-run/console.log", "hunter2 CI_TOKEN\n");
+  put(s / ("elsewhere/secret-run/" + artifact::kSnapshotBoot), "hunter2\n");
+  fs::create_directories(s.dir / "res/runs");
+  fs::create_directories(s.dir / "elsewhere/linked-run");
+  put(s / ("elsewhere/linked-run/" + artifact::kSnapshotBoot), "hunter2\n");
+  fs::create_symlink(s / "elsewhere/linked-run", s / "res/runs/linked-run");
+  const std::string outside = (s.dir / "elsewhere/secret-run").string();
+  EXPECT_EQ(locate_run_artifacts(outside, (s.dir / "res").string()), "");
+  EXPECT_EQ(locate_run_artifacts("/x/linked-run", (s.dir / "res").string()), "") << "a link under runs/";
+  EXPECT_EQ(locate_run_artifacts(outside, (s.dir / "res").string(), ResultsOrigin::ThisRun), outside);
+  fs::create_directories(s.dir / "res/runs/moved");
+  EXPECT_EQ(locate_run_artifacts("/gone/moved", (s.dir / "res").string()), (s.dir / "res/runs/moved").string());
+
+  nlohmann::json results = {{"format", "rig-results/2"}, {"results", nlohmann::json::array()}};
+  for (const std::string& dir : {outside, std::string("/x/linked-run")})
+    results["results"].push_back({{"scenario", "s"},
+                                  {"kernel", "6.1"},
+                                  {"verdict", "fail"},
+                                  {"scenario_cases", {1}},
+                                  {"artifacts", dir},
+                                  {"steps", {{{"index", 0}, {"action", "unplug"}, {"target", "d"}}}}});
+  put(s / "res/results.json", results.dump());
+  const LoadedReport r = load_results_file(s / "res/results.json");
+  write_html_report(r.results, r.info, s / "res/report.html", s / "res");
+  EXPECT_EQ(slurp(s / "res/report.html").find("hunter2"), std::string::npos);
+}

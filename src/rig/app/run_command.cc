@@ -105,7 +105,7 @@ int run(const RunOptions& a) {
       write_ktap(results, x);
       write_file_atomically(out.ktap, x.str());
     }
-    write_html_report(results, info, out.html, json_dir);
+    write_html_report(results, info, out.html, json_dir, ResultsOrigin::ThisRun);
   };
   opts.after_each = [&](const std::vector<ScenarioResult>& so_far) { write_reports(so_far, false); };
   make_private_dir(opts.run.artifacts_root);

@@ -482,24 +482,29 @@ std::string render_html_report(const ReportView& rv) {
   return out;
 }
 
-std::string locate_run_artifacts(const std::string& recorded, const std::string& results_dir) {
+std::string locate_run_artifacts(const std::string& recorded, const std::string& results_dir, ResultsOrigin origin) {
   if (recorded.empty()) return "";
   std::error_code ec;
-  if (stdfs::is_directory(recorded, ec)) return recorded;
+  if (origin == ResultsOrigin::ThisRun && stdfs::is_directory(recorded, ec)) return recorded;
   const stdfs::path name = stdfs::path(recorded).filename();
-  if (results_dir.empty() || name.empty()) return "";
-  for (const stdfs::path& p : {stdfs::path(results_dir) / "runs" / name, stdfs::path(results_dir) / name})
-    if (stdfs::is_directory(p, ec)) return p.string();
+  if (results_dir.empty() || name.empty() || name == "." || name == "..") return "";
+  // A real directory (not a link to one elsewhere) inside the results folder.
+  auto real_dir = [&ec](const stdfs::path& p) {
+    return stdfs::symlink_status(p, ec).type() == stdfs::file_type::directory;
+  };
+  const stdfs::path runs = stdfs::path(results_dir) / "runs";
+  if (real_dir(runs) && real_dir(runs / name)) return (runs / name).string();
+  if (real_dir(stdfs::path(results_dir) / name)) return (stdfs::path(results_dir) / name).string();
   return "";
 }
 
 void write_html_report(const std::vector<ScenarioResult>& results, const RunInfo& info, const std::string& path,
-                       const std::string& results_dir) {
+                       const std::string& results_dir, ResultsOrigin origin) {
   std::vector<ScenarioResult> located = results;
   std::vector<RunArtifacts> artifacts;
   std::vector<std::vector<std::string>> refused;
   for (auto& r : located) {
-    const std::string dir = locate_run_artifacts(r.artifacts, results_dir);
+    const std::string dir = locate_run_artifacts(r.artifacts, results_dir, origin);
     if (!dir.empty()) r.artifacts = stdfs::absolute(dir).lexically_normal().string();
     refused.emplace_back();
     artifacts.push_back(read_run_artifacts(dir, &refused.back()));
