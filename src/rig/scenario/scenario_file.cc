@@ -454,6 +454,18 @@ void validate_scenario(const Scenario& s) {
     if (a.empty()) r.fail("machine.kernel_args", "an argument must not be empty");
     if (std::any_of(a.begin(), a.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
       r.fail("machine.kernel_args", fmt::format("'{}' holds a control character", one_line(a, 80)));
+    // One argument of the kernel's command line (lib/cmdline.c next_arg()): a space outside double
+    // quotes, an unbalanced quote or "--" would make the rig's own arguments after it part of a
+    // value or arguments of init.
+    bool quoted = false;
+    for (char c : a) {
+      if (c == '"') quoted = !quoted;
+      if (c == ' ' && !quoted)
+        r.fail("machine.kernel_args",
+               fmt::format("'{}' is more than one argument (a space outside quotes)", one_line(a, 80)));
+    }
+    if (quoted) r.fail("machine.kernel_args", fmt::format("'{}' has an unbalanced double quote", one_line(a, 80)));
+    if (a == "--") r.fail("machine.kernel_args", "'--' would hand the rig's own arguments to init");
     arg_bytes += a.size() + 1;
   }
   if (arg_bytes > kMaxKernelArgsBytes)
