@@ -4,7 +4,9 @@
 #include "rig/base/shell.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,7 +19,7 @@
 #include "test_data.h"
 
 #include "rig/base/errors.h"
-#include "rig/base/file_copy.h"
+#include "rig/base/atomic_file.h"
 #include "rig/machine/qemu/qemu_args.h"
 #include "rig/machine/qemu/qemu_machine.h"
 #include "rig/run/reproducer.h"
@@ -279,29 +281,55 @@ TEST(FileCopy, AFailedCopyLeavesNothingBehind) {
   Scratch dir;
   const std::string to = dir.path + "/bzImage";
   // A source that cannot be read whole (a directory), one that is missing.
-  EXPECT_THROW(copy_file_whole(dir.path, to), InfraError);
-  EXPECT_THROW(copy_file_whole(dir.path + "/missing", to), InfraError);
+  EXPECT_THROW(copy_file_atomically(dir.path, to), InfraError);
+  EXPECT_THROW(copy_file_atomically(dir.path + "/missing", to), InfraError);
   EXPECT_TRUE(names_in(dir.path).empty());
   // The old file stays whole when the new one cannot be written.
   put_file(to, "old");
-  EXPECT_THROW(copy_file_whole("/proc/self/mem", to), InfraError);
+  EXPECT_THROW(copy_file_atomically("/proc/self/mem", to), InfraError);
   EXPECT_EQ(read(to), "old");
   EXPECT_EQ(names_in(dir.path), std::vector<std::string>{"bzImage"});
   // A target directory that does not exist.
-  EXPECT_THROW(write_file_whole(dir.path + "/no/such/run.sh", "x"), InfraError);
+  EXPECT_THROW(write_file_atomically(dir.path + "/no/such/run.sh", "x"), InfraError);
 }
 
 TEST(FileCopy, APlantedSymlinkIsReplacedNotFollowed) {
   Scratch dir;
   const std::string victim = put_file(dir.path + "/victim", "precious", 0600);
-  ASSERT_EQ(::symlink(victim.c_str(), (dir.path + "/run.sh").c_str()), 0);
-  ASSERT_EQ(::symlink(victim.c_str(), (dir.path + "/.run.sh.tmp-AAAAAA").c_str()), 0);
-  write_file_whole(dir.path + "/run.sh", "#!/bin/sh\n", 0755);
+  const std::string kernel = put_file(dir.path + "/vmlinuz", "kernel", 0600);
+  // At the target's name and at the fixed temporary names a copy might have used.
+  for (const char* name : {"/bzImage", "/bzImage.tmp", "/.bzImage.tmp"})
+    ASSERT_EQ(::symlink(victim.c_str(), (dir.path + name).c_str()), 0);
+  copy_file_atomically(kernel, dir.path + "/bzImage");
   EXPECT_EQ(read(victim), "precious");
   struct stat st {};
-  ASSERT_EQ(::lstat((dir.path + "/run.sh").c_str(), &st), 0);
+  ASSERT_EQ(::lstat((dir.path + "/bzImage").c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
-  EXPECT_EQ(read(dir.path + "/run.sh"), "#!/bin/sh\n");
+  EXPECT_EQ(read(dir.path + "/bzImage"), "kernel");
+}
+
+TEST(FileCopy, AFifoAsTheSourceIsRefusedWithoutWaiting) {
+  Scratch dir;
+  const std::string fifo = dir.path + "/vmlinuz";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    try {
+      copy_file_atomically(fifo, dir.path + "/bzImage");
+    } catch (const InfraError&) {
+      ::_exit(0);
+    }
+    ::_exit(1);
+  }
+  int status = -1;
+  for (int i = 0; i < 100 && ::waitpid(child, &status, WNOHANG) == 0; ++i) ::usleep(50000);
+  if (::waitpid(child, &status, WNOHANG) == 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+    FAIL() << "copying from a FIFO waited for a writer";
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "refused with InfraError";
 }
 
 // The rig's boot rule in run.sh: a boot that multi-threaded TCG broke before /init (here a fake

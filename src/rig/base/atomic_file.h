@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 
 #include "rig/base/errors.h"
@@ -22,5 +23,15 @@ class FileWriteError : public InfraError {
 
 // Writes `text` to `path` with permissions `mode` as above. Throws FileWriteError.
 void write_file_atomically(const std::string& path, const std::string& text, mode_t mode = 0644);
+
+// Copies the regular file `from` to `to` as above, with the permission bits of `from` (Debian's
+// kernels are 0600, and stay so): onto any filesystem (no rename across them), no partial file.
+// InfraError when `from` cannot be read or is not a regular file (a FIFO is refused, not waited
+// on); FileWriteError when `to` cannot be written.
+void copy_file_atomically(const std::string& from, const std::string& to);
+
+// The mechanism of both: `fill` writes the temporary file's descriptor and returns "" or why it
+// could not; then mode, fsync, close and rename, each checked.
+void put_file_atomically(const std::string& path, mode_t mode, const std::function<std::string(int fd)>& fill);
 
 }  // namespace rig

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "rig/base/errors.h"
-#include "rig/base/file_copy.h"
+#include "rig/base/atomic_file.h"
 #include "rig/base/paths.h"
 #include "rig/base/shell.h"
 #include "rig/base/text.h"
@@ -340,10 +340,10 @@ std::string write_reproducer(const Scenario& s, const KernelImage& kernel, const
   // shared folder, where they could swap run.sh before it is run.
   make_private_dir(dir);
   // Copied, never renamed across filesystems (-o on a tmpfs), and each file in place whole.
-  copy_file_whole(kernel.path, dir + "/bzImage");
-  copy_file_whole(initramfs, dir + "/initramfs.cpio.gz");
+  copy_file_atomically(kernel.path, dir + "/bzImage");
+  copy_file_atomically(initramfs, dir + "/initramfs.cpio.gz");
   auto write = [&dir](const std::string& name, const std::string& text, mode_t mode = 0644) {
-    write_file_whole(dir + "/" + name, text, mode);
+    write_file_atomically(dir + "/" + name, text, mode);
   };
   write("run.sh", reproducer_script(s, kernel.release), 0755);
   write("expect", reproducer_expect(s, failure));

@@ -58,7 +58,7 @@ std::string reproducer_script(const Scenario& s, const std::string& kernel_relea
 std::string reproducer_expect(const Scenario& s, const ScenarioResult* failure);
 
 // Writes DIR/{bzImage, initramfs.cpio.gz, run.sh, expect, README.md}, each copied or written
-// whole (base/file_copy.h: onto any filesystem, no partial file). `failure` (may be null)
+// whole (base/atomic_file.h: onto any filesystem, no partial file). `failure` (may be null)
 // is the failed run: its signs go into expect and README. Returns the directory.
 std::string write_reproducer(const Scenario& s, const KernelImage& kernel, const std::string& initramfs,
                              const std::string& dir, const ScenarioResult* failure);
