@@ -222,3 +222,30 @@ TEST(KernelLocator, MakesARelativeKernelPathAbsolute) {
   EXPECT_TRUE(fs::path(k.path).is_absolute());
   fs::remove_all(dir);
 }
+
+// What a package or the environment names goes into the cache's paths and the rig's apt files:
+// a package whose release has other characters is not a kernel, a vmlinuz that is a link in the
+// package is not found, and a mirror address that could add apt options or lines is refused.
+TEST(DebianArchive, NamesFromPackagesAndTheEnvironmentAreCheckedBeforeTheyAreUsed) {
+  namespace fs = boost::filesystem;
+  DebPackage odd;
+  odd.name = "linux-image-7.3.4+deb13;x-amd64";
+  odd.version = "7.3.4-1";
+  EXPECT_TRUE(debian_kernels({odd}).empty());
+
+  const std::string dir = ::testing::TempDir() + "/debian-link-" + std::to_string(::getpid());
+  const std::string rel = "7.3.4+deb13-amd64";
+  fs::create_directories(dir + "/boot");
+  fs::create_symlink("/etc/passwd", dir + "/boot/vmlinuz-" + rel);
+  EXPECT_FALSE(scan_extracted_kernel(dir, rel)) << "a link to the host's file is not the kernel";
+  fs::remove_all(dir);
+
+  for (const char* mirror : {"http://x/debian]\ndeb [trusted=yes] http://evil/ sid main", "ftp://x/", "http://x/\"a"}) {
+    Environment env;
+    env.debian_mirror = mirror;
+    const std::string root = ::testing::TempDir() + "/debian-mirror-" + std::to_string(::getpid());
+    DebianArchive archive(root + "/archive", root + "/kernels", env);
+    EXPECT_THROW(archive.available(), UsageError) << mirror;
+    fs::remove_all(root);
+  }
+}

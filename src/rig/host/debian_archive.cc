@@ -1,5 +1,3 @@
-#include "rig/base/atomic_file.h"
-#include "rig/base/timeouts.h"
 #include "rig/host/debian_archive.h"
 
 #include <fcntl.h>
@@ -18,8 +16,11 @@
 #include <set>
 #include <sstream>
 
+#include "rig/base/atomic_file.h"
 #include "rig/base/errors.h"
 #include "rig/base/paths.h"
+#include "rig/base/text.h"
+#include "rig/base/timeouts.h"
 #include "rig/host/kernel_locator.h"
 
 namespace fs = boost::filesystem;
@@ -117,6 +118,8 @@ std::optional<std::pair<std::string, std::string>> kernel_package(const std::str
     const auto dash = abi.rfind('-');
     const std::string last = dash == std::string::npos ? abi : abi.substr(dash + 1);
     if (last.empty() || !std::isdigit(static_cast<unsigned char>(last[0]))) return std::nullopt;
+    // It names folders of the cache: the characters a kernel release may have, nothing else.
+    if (!valid_kernel_release(release)) return std::nullopt;
     return std::make_pair(p, release);
   }
   return std::nullopt;
@@ -408,9 +411,12 @@ std::optional<CachedDebianKernel> scan_extracted_kernel(const std::string& dir, 
   CachedDebianKernel k;
   k.release = release;
   k.dir = dir;
+  // What a package holds may be a link (to the host's own files): only a regular file, not
+  // reached through a link, counts.
   auto first = [&](const std::vector<std::string>& rels) -> std::string {
+    boost::system::error_code ec;
     for (const auto& r : rels)
-      if (fs::exists(dir + "/" + r)) return dir + "/" + r;
+      if (fs::symlink_status(dir + "/" + r, ec).type() == fs::regular_file) return dir + "/" + r;
     return "";
   };
   const std::string boot = "boot/", umod = "usr/lib/modules/" + release + "/", lmod = "lib/modules/" + release + "/";
@@ -419,7 +425,9 @@ std::optional<CachedDebianKernel> scan_extracted_kernel(const std::string& dir, 
   k.config = first({boot + "config-" + release, umod + "config", lmod + "config"});
   k.system_map = first({boot + "System.map-" + release, umod + "System.map", lmod + "System.map"});
   for (const auto& m : {umod, lmod})
-    if (fs::is_directory(dir + "/" + m + "kernel")) {
+    if (boost::system::error_code ec;
+        fs::symlink_status(dir + "/" + m.substr(0, m.size() - 1), ec).type() == fs::directory_file &&
+        fs::symlink_status(dir + "/" + m + "kernel", ec).type() == fs::directory_file) {
       k.modules_dir = dir + "/" + m.substr(0, m.size() - 1);
       break;
     }
@@ -469,6 +477,12 @@ std::vector<std::string> configured_suites(const Environment& env) {
 // The archive the system's apt uses (RIG_DEBIAN_MIRROR overrides it).
 AptSource system_archive(const Environment& env) {
   if (!env.debian_mirror.empty()) {
+    // It goes into the rig's sources.list: an address, nothing that could add options or lines.
+    const std::string& m = env.debian_mirror;
+    if (!(starts_with(m, "http://") || starts_with(m, "https://") || starts_with(m, "file:/")) ||
+        m.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:/._~+-%@") !=
+            std::string::npos)
+      throw UsageError(fmt::format("RIG_DEBIAN_MIRROR {}: not an http(s) or file address", one_line(m, 100)));
     AptSource s;
     s.uri = env.debian_mirror;
     if (fs::exists("/usr/share/keyrings/debian-archive-keyring.gpg"))
