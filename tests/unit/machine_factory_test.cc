@@ -52,7 +52,7 @@ TEST(MachineFactory, GuestsTakeThisHostsCoresUnlessLibvirtRunsThemElsewhere) {
   EXPECT_TRUE(here("libvirt", "qemu+tcp://127.0.0.1:16599/system"));
   EXPECT_TRUE(here("libvirt", "qemu+ssh://root@localhost/system"));
   EXPECT_TRUE(here("libvirt", "qemu+tcp://[::1]:16509/system"));
-  EXPECT_TRUE(here("libvirt", "qemu+ssh://lab1/system?keyfile=/k"));
+  EXPECT_TRUE(here("libvirt", "qemu+ssh://lab1/system?no_tty=1"));
   EXPECT_FALSE(here("libvirt", "qemu+ssh://root@lab2/system"));
   EXPECT_FALSE(here("libvirt", "qemu+tcp://10.0.0.7:16509/system"));
   EXPECT_FALSE(here("libvirt", "qemu+tls://[fd00::7]/system"));

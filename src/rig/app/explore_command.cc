@@ -1,6 +1,4 @@
-#include "rig/base/clock.h"
 #include "rig/app/explore_command.h"
-#include "rig/app/environment.h"
 
 #include <fmt/format.h>
 
@@ -8,14 +6,18 @@
 #include <iostream>
 #include <boost/filesystem.hpp>
 
+#include "rig/app/defaults.h"
+#include "rig/app/environment.h"
 #include "rig/app/progress.h"
 #include "rig/app/scenario_selection.h"
+#include "rig/base/clock.h"
 #include "rig/base/errors.h"
 #include "rig/base/exit_status.h"
 #include "rig/base/paths.h"
 #include "rig/host/kernel_locator.h"
 #include "rig/host/qemu_process.h"
 #include "rig/host/snapshot_cache.h"
+#include "rig/run/machine_factory.h"
 #include "rig/run/progress_board.h"
 
 namespace fs = boost::filesystem;
@@ -39,10 +41,13 @@ int explore(const ExploreCommandOptions& a) {
   o.seed = a.seed;
   o.out = fs::absolute(a.out.empty() ? fmt::format("rig-explore-{}", a.seed) : a.out).lexically_normal().string();
   o.max_minimize_tries = a.max_tries;
+  // The factory's checks, as rig run makes them (the QEMU binary among them), before a kernel
+  // is fetched.
+  const BackendConfig backend{kDefaultBackend, a.qemu, a.accel, ""};
+  validate_backend(backend);
+  check_backend_reachable(backend);
   const std::vector<std::string> kernels = kernels_or_default(a.kernels);
   for (const auto& k : kernels) o.kernels.push_back(locate_kernel(k, environment()));
-  if (find_program(a.qemu).empty())
-    throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", a.qemu));
   o.known = known_failures(a.home.empty() ? rig_home(environment()) : a.home);
   o.suite.accel = a.accel;
   o.suite.qemu = a.qemu;

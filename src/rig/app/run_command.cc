@@ -59,8 +59,6 @@ int run(const RunOptions& a) {
   if (!a.no_snapshots) snapshot_cache_max(environment());
   const std::vector<Scenario> scenarios =
       select_scenarios({a.scenarios, a.suite, a.home.empty() ? rig_home(environment()) : a.home});
-  std::vector<KernelImage> kernels;
-  for (const auto& k : kernels_or_default(a.kernels)) kernels.push_back(locate_kernel(k, environment()));
   check_backend_reachable(backend);  // the QEMU binary too, for the QEMU backend
   if (!a.out.empty()) make_private_dir(fs::absolute(a.out).string());
   const RunOutputs out = run_outputs(a);
@@ -68,6 +66,9 @@ int run(const RunOptions& a) {
   check_parent_dir("--junit", out.junit);
   check_parent_dir("--ktap", out.ktap);
   if (!a.html.empty()) check_parent_dir("--html", out.html);  // else in a folder made below
+  // Last: a kernel named from Debian's archive is downloaded, after every cheaper check passed.
+  std::vector<KernelImage> kernels;
+  for (const auto& k : kernels_or_default(a.kernels)) kernels.push_back(locate_kernel(k, environment()));
   const std::string json_dir = out.json.empty() ? "" : fs::absolute(out.json).parent_path().string();
 
   SuiteOptions opts;

@@ -32,7 +32,7 @@ void check_backend_reachable(const BackendConfig& b) {
       if (find_program(b.qemu).empty())
         throw InfraError(fmt::format("{} not found (apt-get install qemu-system-x86)", b.qemu));
       return;
-    case Backend::Libvirt: libvirt_reachable(b.connect.empty() ? default_libvirt_uri() : b.connect); return;
+    case Backend::Libvirt: libvirt_reachable(checked_libvirt_uri(b.connect)); return;
   }
 }
 
@@ -48,16 +48,9 @@ std::string backend_skip_reason(const BackendConfig& b, const Scenario& s) {
 
 bool guests_run_here(const BackendConfig& b, const std::string& this_host) {
   if (backend_of(b) != Backend::Libvirt) return true;
-  const std::string uri = b.connect.empty() ? default_libvirt_uri() : b.connect;
-  const size_t scheme = uri.find("://");
-  if (scheme == std::string::npos) return true;  // an alias or a bare name: assume this host
-  std::string host = uri.substr(scheme + 3, uri.find_first_of("/?", scheme + 3) - (scheme + 3));
-  if (const size_t at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
-  if (!host.empty() && host.front() == '[') {
-    host = host.substr(1, host.find(']') - 1);  // [::1]:16509
-  } else if (const size_t colon = host.find(':'); colon != std::string::npos) {
-    host.erase(colon);
-  }
+  // The one URI parser (machine/libvirt/libvirt_uri.h): "" for the local transports.
+  std::string host = parse_libvirt_uri(checked_libvirt_uri(b.connect)).host;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   return host.empty() || host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == this_host;
 }
 
@@ -74,7 +67,7 @@ std::unique_ptr<Machine> make_machine(const BackendConfig& b, const MachineSetup
     case Backend::Libvirt: {
       LibvirtMachineConfig cfg;
       static_cast<GuestBoot&>(cfg) = setup;
-      cfg.uri = b.connect.empty() ? default_libvirt_uri() : b.connect;
+      cfg.uri = checked_libvirt_uri(b.connect);
       return std::make_unique<LibvirtMachine>(cfg);
     }
   }
