@@ -52,13 +52,25 @@ std::string argument_at(const std::string& code, size_t open) {
 std::string literal_wait(const std::string& line) {
   const std::string code = code_of(line);
   static const std::regex sleep_re("\\bsleep_for\\s*\\(");
-  static const std::regex chrono_re("\\bchrono::(hours|minutes|seconds|milliseconds|microseconds|nanoseconds)\\s*\\(");
+  static const std::regex chrono_re("\\bchrono::(hours|minutes|seconds|milliseconds|microseconds|nanoseconds)\\s*[({]");
+  // The C library's waits: a sleep of its own is never a Timeouts field; poll's last argument is
+  // its wait.
+  static const std::regex libc_sleep_re("(^|[^A-Za-z0-9_])(usleep|nanosleep|sleep|sleep_until)\\s*\\(");
+  static const std::regex poll_re("(^|[^A-Za-z0-9_])(poll|ppoll|epoll_wait|select)\\s*\\(");
   static const std::regex call_re(
       "\\b(deadline_in|pause_for|as_duration|wait_exit|terminate|wait_for|wait_until)\\s*\\(");
   // A number that is not part of a name; 0 (no wait at all) is allowed.
   static const std::regex number_re("(^|[^A-Za-z0-9_.])([0-9]+\\.?[0-9]*|\\.[0-9]+)(?![A-Za-z0-9_])");
   if (std::regex_search(code, sleep_re)) return "sleep_for (use pause_for with a Timeouts field)";
   if (std::regex_search(code, chrono_re)) return "a std::chrono duration (use as_duration with a Timeouts field)";
+  std::smatch m;
+  if (std::regex_search(code, m, libc_sleep_re)) return m[2].str() + " (use pause_for with a Timeouts field)";
+  if (std::regex_search(code, m, poll_re)) {
+    const std::string arg = argument_at(code, static_cast<size_t>(m.position(0) + m.length(0) - 1));
+    const std::string last = arg.substr(arg.rfind(',') == std::string::npos ? 0 : arg.rfind(',') + 1);
+    for (std::sregex_iterator n(last.begin(), last.end(), number_re), end; n != end; ++n)
+      if (std::stod((*n)[2].str()) != 0) return m[2].str() + " with the literal " + (*n)[2].str();
+  }
   for (std::sregex_iterator it(code.begin(), code.end(), call_re), end; it != end; ++it) {
     const size_t open = static_cast<size_t>(it->position(0) + it->length(0) - 1);
     const std::string arg = argument_at(code, open);
@@ -81,6 +93,13 @@ TEST(Timeouts, TheRuleFindsLiteralWaits) {
   EXPECT_EQ(literal_wait("  pause_for(std::min(t.poll, t.migration_poll));"), "");
   // A field scaled by a number is a new wait of its own: it gets a name.
   EXPECT_NE(literal_wait("  pause_for(10 * opts.timeouts.poll);"), "");
+  // The C library's waits and braced chrono durations.
+  EXPECT_NE(literal_wait("  ::usleep(200000);"), "");
+  EXPECT_NE(literal_wait("  ::sleep(2);"), "");
+  EXPECT_NE(literal_wait("  int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));"), "");
+  EXPECT_EQ(literal_wait("  int r = ::poll(&p, 1, static_cast<int>(left_ms));"), "") << "nfds 1 is no wait";
+  EXPECT_NE(literal_wait("  auto d = std::chrono::seconds{5};"), "");
+  EXPECT_EQ(literal_wait("  std::this_thread::sleep_for_x(y); // asleep(3)"), "");
 }
 
 TEST(Timeouts, EveryWaitInTheTreeIsANamedField) {

@@ -48,6 +48,7 @@ struct Timeouts {
   double event_loop_retry = 0.1;   // libvirt's event loop after an error
 
   // Below the machine layer (default_timeouts()).
+  double channel_poll_slice = 1.0;   // the longest single poll() on a QMP or agent socket within a wait
   double fast_poll = 0.02;           // a socket QEMU has not made yet, a process that has not exited yet
   double kill_wait = 10;             // a SIGKILLed process group to be reaped
   double agent_resend = 3;           // a guest-sync request the agent has not answered is sent again

@@ -87,7 +87,10 @@ std::optional<nlohmann::json> JsonLineChannel::read(Deadline deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return std::nullopt;
     pollfd p{impl_->socket.native_handle(), POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+    const auto slice =
+        std::chrono::duration_cast<std::chrono::milliseconds>(as_duration(default_timeouts().channel_poll_slice))
+            .count();
+    int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, slice)));
     if (r < 0 && errno != EINTR) throw InfraError(fmt::format("{}: poll failed", label_));
     if (r <= 0) continue;
     char buf[65536];
