@@ -10,7 +10,7 @@ SUDO=
 packages="qemu-system-x86 qemu-utils busybox-static qemu-guest-agent cpio xz-utils kmod socat
   linux-image-amd64 linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64
   build-essential cmake libboost-dev libboost-filesystem-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  libtomlplusplus-dev libgtest-dev ccache clang-format shellcheck
+  libtomlplusplus-dev libgtest-dev ccache clang-format shellcheck file zstd
   libvirt-daemon-system libvirt-dev libvirt-clients pkg-config
   linux-source-6.1 linux-source-6.12 flex bison bc libelf-dev libssl-dev git patch chromium"
 missing=$(dpkg-query -W -f='${Package} ${Status}\n' $packages 2>/dev/null | awk '$NF != "installed" {print $1}'; \

@@ -8,24 +8,41 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <sstream>
+#include <set>
+#include <regex>
 #include <vector>
 
 namespace fs = std::filesystem;
 
 namespace {
 
-// The files clang-format would change, one per line ("" when none). Runs the tool once for all.
+// The files clang-format would change, one per line ("" when none). Runs the tool once for all;
+// a run that failed without naming a file (a bad .clang-format, a crash) is reported as such.
 std::string unformatted(const std::vector<fs::path>& files, const fs::path& style_dir) {
   std::string cmd = "cd '" + style_dir.string() + "' && clang-format --dry-run --Werror";
   for (const auto& f : files) cmd += " '" + f.string() + "'";
-  cmd += " 2>&1 | grep -o '^[^:]*:[0-9]*:[0-9]*: error' | cut -d: -f1 | sort -u";
-  std::string out;
+  cmd += " 2>&1; echo \"clang-format-exit $?\"";
+  std::string all;
   if (FILE* p = popen(cmd.c_str(), "r")) {
     char buf[4096];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) all.append(buf, n);
     pclose(p);
   }
+  std::set<std::string> named;
+  std::istringstream in(all);
+  std::string line;
+  static const std::regex error_re("^([^:]+):[0-9]+:[0-9]+: error");
+  bool clean_exit = false;
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (std::regex_search(line, m, error_re)) named.insert(m[1]);
+    if (line == "clang-format-exit 0") clean_exit = true;
+  }
+  std::string out;
+  for (const auto& f : named) out += f + "\n";
+  if (out.empty() && !clean_exit) out = "clang-format failed: " + all.substr(0, 500);
   return out;
 }
 
