@@ -99,7 +99,8 @@ while i < len(argv):
         out += ["-append", argv[i + 1] + " rig.floor=1"]
         i += 2
         continue
-    a = a.replace("INITRD", initrd).replace("RUN/console.log", "@CONSOLE@").replace("RUN/", sock + "/")
+    a = (a.replace("INITRD", initrd).replace("RUN/console.log", "@CONSOLE@").replace("RUN/", sock + "/")
+         .replace("unix:qmp.sock", "unix:" + sock + "/qmp.sock").replace("path=qga.sock", "path=" + sock + "/qga.sock"))
     out.append(a)
     i += 1
 assert "-initrd" in out and any("@CONSOLE@" in a for a in out), "unexpected rig qemu-args output: " + line

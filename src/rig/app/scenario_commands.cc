@@ -10,6 +10,7 @@
 #include "rig/base/errors.h"
 #include "rig/base/paths.h"
 #include "rig/machine/libvirt/libvirt_xml.h"
+#include "rig/machine/launch_spec.h"
 #include "rig/machine/qemu/qemu_args.h"
 #include "rig/machine/qemu/qemu_machine.h"
 #include "rig/scenario/scenario_file.h"
@@ -38,14 +39,14 @@ int check_scenarios(const std::vector<std::string>& files) {
 
 int print_qemu_args(const QemuArgsOptions& o) {
   Scenario s = load_scenario_file(o.scenario);
-  QemuLaunchSpec spec;
-  spec.kernel = o.kernel;
-  spec.initrd = kPlaceholderInitrd;
-  spec.console_log = std::string(kPlaceholderRunDir) + "/console.log";
-  spec.qmp_socket = std::string(kPlaceholderRunDir) + "/qmp.sock";
-  spec.qga_socket = std::string(kPlaceholderRunDir) + "/qga.sock";
-  spec.extra_kernel_args = rig_kernel_args();
-  std::cout << shell_join(qemu_argv(s, spec)) << "\n";
+  // The launch the QEMU backend makes (launch_spec()): QEMU runs in the run directory (RUN), so
+  // its sockets are named relative to it.
+  GuestBoot boot;
+  boot.scenario = s;
+  boot.kernel_path = o.kernel;
+  boot.initrd = kPlaceholderInitrd;
+  boot.run_dir = kPlaceholderRunDir;
+  std::cout << shell_join(qemu_argv(s, launch_spec(boot, {}))) << "\n";
   return 0;
 }
 
@@ -53,13 +54,18 @@ int print_libvirt_xml(const LibvirtXmlOptions& o) {
   Scenario s = load_scenario_file(o.scenario);
   const std::string skip = libvirt_skip_reason(s);
   if (!skip.empty()) throw UsageError(fmt::format("{}: the libvirt backend skips it: {}", o.scenario, skip));
+  // The launch the libvirt backend makes (launch_spec(), as LibvirtMachine defines the domain);
+  // --run-dir names the agent socket's folder, which the backend leaves to libvirt.
+  GuestBoot boot;
+  boot.scenario = s;
+  boot.kernel_path = o.kernel;
+  boot.initrd = o.initrd;
+  boot.run_dir = o.run_dir;
+  boot.accel = o.type == "kvm" ? "kvm" : "tcg";
   LibvirtDomainSpec spec;
+  static_cast<LaunchSpec&>(spec) = launch_spec(boot, {});
   spec.name = domain_name(static_cast<long>(::getpid()), 1, s.name);
-  spec.accel = o.type == "kvm" ? "kvm" : "tcg";
-  spec.kernel = o.kernel;
-  spec.initrd = o.initrd;
   spec.qga_socket = o.run_dir + "/qga.sock";
-  spec.extra_kernel_args = rig_kernel_args();
   std::cout << domain_xml(s, spec);
   return 0;
 }
