@@ -21,6 +21,7 @@
 #include "rig/base/atomic_file.h"
 #include "rig/base/json_text.h"
 #include "rig/base/safe_read.h"
+#include "rig/base/paths.h"
 #include "rig/report/html_report.h"
 #include "rig/report/html_report_model.h"
 #include "rig/report/results_report.h"
@@ -432,4 +433,15 @@ TEST(ReportLinks, ARecordedRunFolderOutsideTheResultsFolderIsNotRead) {
   const LoadedReport r = load_results_file(s / "res/results.json");
   write_html_report(r.results, r.info, s / "res/report.html", s / "res");
   EXPECT_EQ(slurp(s / "res/report.html").find("hunter2"), std::string::npos);
+}
+
+// The rig's plain text read (patches, fragments, logs, hashed kernels) goes through the guarded
+// read too: a FIFO named as a patch or kernel gives nothing at once, not a wait for a writer.
+TEST(SafeRead, ThePlainTextReadRefusesAFifoWithoutWaiting) {
+  Scratch s;
+  const std::string fifo = (s.dir / "patch").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_TRUE(within(10, [&] { return read_text_file(fifo).empty(); }));
+  put(s / "text", "abc");
+  EXPECT_EQ(read_text_file((s.dir / "text").string()), "abc");
 }

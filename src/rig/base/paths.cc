@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "rig/base/errors.h"
+#include "rig/base/safe_read.h"
 #include "rig/base/file_trust.h"
 
 namespace rig {
@@ -48,10 +49,13 @@ std::string cache_dir(const Environment& env) {
 }
 
 std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  // Through the one guarded read: a FIFO or device is not opened to wait on, nothing larger than a
+  // kernel image and its initramfs could be is read.
+  try {
+    return read_regular_file(path, size_t{1} << 30, "the file");
+  } catch (const FileReadError&) {
+    return "";
+  }
 }
 
 std::string content_hash(const std::string& bytes) {

@@ -21,7 +21,7 @@ std::string cache_dir(const Environment& env);
 // (file_trust.h dir_distrust, DirUse::Private), "" when it can. Throws InfraError when a
 // directory cannot be created.
 std::string make_own_dir(const std::string& dir);
-std::string read_text_file(const std::string& path);  // empty when unreadable
+std::string read_text_file(const std::string& path);  // a regular file (at most 1 GiB); empty when unreadable
 // FNV-1a 64 over bytes, as 16 hex digits: a cache key, not a security hash.
 std::string content_hash(const std::string& bytes);
 // Makes a directory with mode 0700 (and its parents). Throws UsageError when it is another
