@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds the guest initramfs from Debian packages already on the host: busybox-static,
-# qemu-guest-agent with the libraries it links, and the virtio modules of one kernel release.
+# qemu-guest-agent with the libraries it links, the virtio modules of one kernel release, and the
+# probe program (compiled here, static).
 # Usage: build-initramfs.sh OUT.cpio.gz [KERNEL_RELEASE] [EXTRA_MODULE.ko...]
 # RIG_MODULES_DIR: the release's modules elsewhere than /lib/modules/RELEASE (a kernel in the cache).
 # The rig caches the output by content (guest_image.cc); this script always rebuilds.
@@ -31,6 +32,10 @@ ldd "$qga" | awk '/=>/ {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
 done
 cp "$here/init" "$root/init"
 chmod 755 "$root/init"
+# The probe as a program (images/probe/rig-probe.c): static, so it runs on any kernel's initramfs
+# without the libraries of the host; it reads the kernel's BTF, kallsyms and /proc/kcore.
+command -v cc >/dev/null 2>&1 || { echo "build-initramfs: no C compiler for the probe (apt-get install build-essential)" >&2; exit 1; }
+cc -static -O2 -Wall -Wextra -Werror -o "$root/bin/rig-probe" "$here/probe/rig-probe.c"
 
 # virtio transport and console, in dependency order. 6.1 ships them as modules; 6.12 builds them
 # in. Compressed modules are unpacked: busybox insmod reads only plain .ko files.

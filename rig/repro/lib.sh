@@ -219,7 +219,7 @@ $(sed -n "s/^listed $1 //p" "$exp")
 EOF
 }
 
-# The pages named after STEP: ask the probe (debugfs query) and compare each with its tokens.
+# The pages named after STEP: ask the probe (rig-probe query) and compare each with its tokens.
 look_pages() {
   grep -q "^page $1 " "$exp" || return 0
   p_file=probe-evidence-step$1.txt
@@ -227,7 +227,8 @@ look_pages() {
   : > "$p_file"
   while read -r p_ranges; do
     [ -n "$p_ranges" ] || continue
-    guest "echo $p_ranges > /sys/kernel/debug/rig_probe/query; cat /sys/kernel/debug/rig_probe/query" || return 1
+    case $p_ranges in *[!0-9\ -]*) mark_unknown "expectations: query '$p_ranges' is not pfn ranges"; return 0 ;; esac
+    guest "rig-probe query '$p_ranges'" || return 1
     if [ "$rc" != 0 ]; then mark_unknown "after step $1 the probe did not answer its query (exit $rc)"; return 0; fi
     grep '^Q ' answer >> "$p_file"
   done <<EOF

@@ -118,7 +118,7 @@ TEST(BisectVerdict, AHostFailureStopsTheBisection) {
   no_boot.reason = "guest did not boot: no console output and no answer from the guest for 120 s";
   EXPECT_EQ(decide_bisect_step(1, {no_boot}).verdict, BisectVerdict::Skip);
   ScenarioResult no_probe = no_qemu;
-  no_probe.reason = "the spec checks need the probe: rig_probe.c:40: error: implicit declaration";
+  no_probe.reason = "the probe failed in the guest (exit 1): rig-probe: this kernel's BTF has no struct page";
   EXPECT_EQ(decide_bisect_step(1, {no_probe}).verdict, BisectVerdict::Skip);
   // An error after the guest booted (a lost guest) is not blamed on the host.
   ScenarioResult lost = run(Verdict::Error);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/filesystem.hpp>
 
+#include "rig/app/environment.h"
 #include "rig/base/errors.h"
 #include "rig/scenario/scenario_file.h"
 
@@ -42,6 +43,13 @@ std::vector<Scenario> select_scenarios(const ScenarioSelection& sel) {
   }
   if (out.empty()) throw UsageError("no scenario given (name scenario files or use --suite)");
   merge_known_failures(out, known_failures(sel.home));
+  // RIG_PROBE=kcore|module: the guest's probe reads the kernel that way (images/probe/rig-probe.c).
+  const std::string& route = environment().probe_route;
+  if (route == "kcore" || route == "module") {
+    for (auto& s : out) s.machine.kernel_args.push_back("rig.probe=" + route);
+  } else if (!route.empty() && route != "auto") {
+    throw UsageError(fmt::format("RIG_PROBE={}: the probe reads the kernel by kcore, module or auto", route));
+  }
   return out;
 }
 

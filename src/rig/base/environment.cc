@@ -28,6 +28,7 @@ Environment environment_from(const std::function<const char*(const char*)>& get,
   e.term = var("TERM");
   e.debian_mirror = var("RIG_DEBIAN_MIRROR");
   e.debian_suites = var("RIG_DEBIAN_SUITES");
+  e.probe_route = var("RIG_PROBE");
   return e;
 }
 

@@ -19,6 +19,7 @@ struct Environment {
   std::string term;                // TERM
   std::string debian_mirror;       // RIG_DEBIAN_MIRROR: the Debian archive (host/debian_archive.h)
   std::string debian_suites;       // RIG_DEBIAN_SUITES: its suites, comma or space separated
+  std::string probe_route;         // RIG_PROBE: kcore, module or auto (docs/probe-format.md)
 };
 
 // Reads the variables through `get` (nullptr or "" is unset); `passwd_home` is asked only when

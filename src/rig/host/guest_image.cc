@@ -71,7 +71,8 @@ GuestImage guest_image(const KernelImage& kernel, const Environment& env) {
   const std::string busybox = find_program("busybox");
   if (busybox.empty()) throw InfraError("busybox not found (apt-get install busybox-static)");
 
-  std::string key_material = read_text_file(script) + read_text_file(images + "/init") + kernel.release + "\n" +
+  std::string key_material = read_text_file(script) + read_text_file(images + "/init") +
+                             read_text_file(images + "/probe/rig-probe.c") + kernel.release + "\n" +
                              file_stamp(qga) + file_stamp(busybox) + file_stamp(img.probe);
   // Modules from elsewhere than /lib/modules/RELEASE (a Debian kernel extracted into the cache).
   const bool own_modules = !kernel.modules_dir.empty() && kernel.modules_dir != "/lib/modules/" + kernel.release;

@@ -7,20 +7,21 @@
 #include <sstream>
 
 #include "rig/base/errors.h"
+#include "rig/base/shell.h"
 #include "rig/base/text.h"
 
 namespace rig {
 
-namespace {
-constexpr const char* kProbeDir = "/sys/kernel/debug/rig_probe";
+SnapshotText read_probe_snapshot(Machine& m, double timeout_s) {
+  GuestExecResult r = m.guest_exec(kProbeSnapshotCommand, timeout_s);
+  if (!r.ok())
+    throw InfraError(fmt::format("the probe failed in the guest (exit {}): {}", r.exit_code,
+                                 r.err.empty() ? "no message" : one_line(r.err, 300)));
+  return {parse_probe_snapshot(r.out), r.out};
 }
 
-SnapshotText read_probe_snapshot(Machine& m, double timeout_s) {
-  GuestExecResult r = m.guest_exec(fmt::format("cat {}/snapshot", kProbeDir), timeout_s);
-  if (!r.ok())
-    throw InfraError(fmt::format("the probe is not loaded in the guest ({}): is there a build tree for this kernel?",
-                                 r.err.empty() ? "no rig_probe in debugfs" : r.err.substr(0, 200)));
-  return {parse_probe_snapshot(r.out), r.out};
+std::string probe_query_command(const std::string& batch) {
+  return shell_join({"rig-probe", "query", batch});
 }
 
 std::vector<std::string> query_batches(const std::string& ranges) {
@@ -56,10 +57,8 @@ std::vector<PfnStateRun> query_probe(Machine& m, const std::string& ranges, std:
   std::vector<PfnStateRun> all;
   if (raw) raw->clear();
   for (const auto& batch : query_batches(ranges)) {
-    // One write of the whole batch (echo), then a fresh read; the probe also accepts the text in
-    // several writes of one open file, and starts over at position 0 (docs/probe-format.md).
-    GuestExecResult r =
-        m.guest_exec(fmt::format("echo '{}' > {}/query && cat {}/query", batch, kProbeDir, kProbeDir), timeout_s);
+    // One batch per command (docs/probe-format.md: rig-probe query).
+    GuestExecResult r = m.guest_exec(probe_query_command(batch), timeout_s);
     if (!r.ok()) {
       if (r.err.find("Invalid argument") != std::string::npos ||
           r.err.find("Argument list too long") != std::string::npos)

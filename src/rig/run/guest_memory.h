@@ -18,7 +18,12 @@ struct SnapshotText {
   std::string raw;  // kept as an artifact
 };
 
-// Throws InfraError when the probe is not loaded, ProbeFormatError when its output is bad.
+// The guest's probe is the program rig-probe (images/probe/rig-probe.c): it reads the kernel
+// through BTF and /proc/kcore, or passes on the rig_probe module's answers when that is loaded.
+constexpr const char* kProbeSnapshotCommand = "rig-probe snapshot";
+// The guest command that asks the probe about `batch` (one of query_batches()), quoted.
+std::string probe_query_command(const std::string& batch);
+// Throws InfraError when the probe fails, ProbeFormatError when its output is bad.
 SnapshotText read_probe_snapshot(Machine& m, double timeout_s);
 // The state now of `ranges` ("a-b c ..."); returns parsed runs and the raw answer (the answers of
 // all batches, one after the other, when the query had to be split). Throws ProbeFormatError when

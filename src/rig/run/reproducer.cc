@@ -1,4 +1,5 @@
 #include "rig/run/reproducer.h"
+#include "rig/run/guest_memory.h"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -228,7 +229,7 @@ std::string reproducer_script(const Scenario& s, const std::string& kernel_relea
   // The steps, cycles unrolled: the index of each is the runner's (results' step index).
   std::string steps;
   auto line = [&steps](const std::string& l) { steps += "  " + l + "\n"; };
-  const std::string snapshot = "cat /sys/kernel/debug/rig_probe/snapshot";
+  const std::string snapshot = kProbeSnapshotCommand;
   line("show 'uname -r; cat /sys/devices/system/node/online' || return");
   line(fmt::format("show {} probe-boot.txt || return", shell_quote(snapshot)));
   line("outcome=ready; at_step -1 boot || return");
@@ -269,8 +270,7 @@ std::string reproducer_script(const Scenario& s, const std::string& kernel_relea
                            shell_quote(nlohmann::json{{"id", d->id}}.dump()),
                            shell_quote(nlohmann::json{{"id", memory_backend_id(*d)}}.dump()), limit_arg(st.timeout_s)));
           const std::string query =
-              fmt::format("echo {}-{} > /sys/kernel/debug/rig_probe/query; cat /sys/kernel/debug/rig_probe/query",
-                          d->addr >> 12, ((d->addr + d->size) >> 12) - 1);
+              probe_query_command(fmt::format("{}-{}", d->addr >> 12, ((d->addr + d->size) >> 12) - 1));
           line(fmt::format("show {} probe-after-step{}.txt || return", shell_quote(query), index));
           line("show 'for n in /sys/devices/system/node/node*; do grep MemTotal $n/meminfo; done' || return");
           break;
@@ -387,7 +387,7 @@ std::string write_reproducer(const Scenario& s, const KernelImage& kernel, const
       "(`query-memory-devices`).\n"
       "- `outcome STEP OUTCOME`: the step ends so again.\n"
       "- `page STEP PFN CHECK TOKEN...`: after the step the probe's query of the pfn "
-      "(`/sys/kernel/debug/rig_probe/query`,\n"
+      "(`rig-probe query`,\n"
       "  docs/probe-format.md in the rig) shows every token: `gone`, `online`, `KEY=VALUE` over its fields, "
       "`type=tagged`\n"
       "  (any bootmem type), `type=untagged`, `type=SECTION_INFO|MIX_SECTION_INFO|NODE_INFO`. `query STEP RANGES` says "

@@ -230,11 +230,14 @@ MemmapSnapshot parse_probe_snapshot(const std::string& text) {
       s.format = static_cast<int>(format);
       continue;
     }
-    if ((tag == "kernel" || tag == "encoding" || tag == "types" || tag == "struct_page" || tag == "section_shift" ||
+    if ((tag == "probe" || tag == "kernel" || tag == "encoding" || tag == "types" || tag == "struct_page" || tag == "section_shift" ||
          tag == "paging_levels") &&
         !header_seen.insert(tag).second)
       bad(n, fmt::format("'{}' given twice", tag), line);
-    if (tag == "kernel") {
+    if (tag == "probe") {
+      in >> s.probe;
+      if (s.probe != "kcore" && s.probe != "module") bad(n, "unknown probe route", line);
+    } else if (tag == "kernel") {
       in >> s.kernel;
     } else if (tag == "encoding") {
       in >> s.encoding;

@@ -89,6 +89,7 @@ struct BootmemTypes {
 struct MemmapSnapshot {
   int format = 0;
   std::string kernel;
+  std::string probe;     // how the probe read the kernel: "kcore" (BTF and /proc/kcore), "module", "" (not said)
   std::string encoding;  // "index-private" (<= 6.13), "private-packed" (6.14+), "none"
   BootmemTypes types;
   int struct_page = 0;
