@@ -16,7 +16,8 @@
  * Usage: rig-probe snapshot
  *        rig-probe query PFN[-PFN]...
  * The route: the rig_probe module when it is loaded, else kcore; "rig.probe=kcore" or
- * "rig.probe=module" on the kernel command line chooses. The snapshot says which ("probe ROUTE").
+ * "rig.probe=module" on the kernel command line chooses, and RIG_PROBE_ROUTE=kcore|module in the
+ * environment over that. The snapshot says which ("probe ROUTE").
  * Exit: 0; 22 a malformed query (EINVAL), 7 a query too large (E2BIG); 1 anything else, with one
  * line on stderr.
  */
@@ -1372,8 +1373,11 @@ static const char *route(void)
 {
 	size_t len;
 	char *cmdline = read_whole("/proc/cmdline", &len);
+	const char *env = getenv("RIG_PROBE_ROUTE");
 	struct stat st;
 
+	if (env && (!strcmp(env, "kcore") || !strcmp(env, "module")))
+		return env;
 	if (cmdline && strstr(cmdline, "rig.probe=kcore"))
 		return "kcore";
 	if (cmdline && strstr(cmdline, "rig.probe=module"))

@@ -1,4 +1,4 @@
-// rig run, rig report.
+// rig run, rig report, rig compare.
 #include <fmt/format.h>
 
 #include <memory>
@@ -50,6 +50,17 @@ void add_run_commands(CLI::App& top, Commands& out) {
   c->add_option("results", report->results, "results.json of a run (or one run's result.json)")->required();
   c->add_option("-o,--out", report->out, "The HTML file (default: report.html beside RESULTS)");
   out.push_back({c, [report] { return app::report(*report); }});
+
+  auto cmp = std::make_shared<app::CompareOptions>();
+  c = top.add_subcommand(
+      "compare", "Two kernels side by side: per scenario each check (page fates, counters, tags) and what changed");
+  c->add_option("results", cmp->results, "results files holding both kernels (rig run's results.json)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  c->add_option("-a", cmp->a, "Kernel A: a release or its start (default: the first kernel found)");
+  c->add_option("-b", cmp->b, "Kernel B (default: the next kernel found)");
+  c->add_flag("--all", cmp->all, "List every check, not only those that changed");
+  out.push_back({c, [cmp] { return app::compare(*cmp); }});
 }
 
 }  // namespace rig::cli

@@ -336,3 +336,17 @@ TEST(ProbeFormat, RecordedFormat2PairDebian612) {
   want.pgtable = 9;
   check_recorded_pair("6.12", want);
 }
+
+TEST(ProbeFormat, TheProbeLineNamesTheRoute) {
+  const std::string body = "P 100 1 " + kState + " free=no held=none roles=memmap:3\n";
+  const std::string plain = snapshot2(body, 1);
+  EXPECT_EQ(parse_probe_snapshot(plain).probe, "") << "the module's own file has no probe line";
+  const std::string kcore = "rig-probe 2\nprobe kcore\n" + plain.substr(plain.find('\n') + 1);
+  EXPECT_EQ(parse_probe_snapshot(kcore).probe, "kcore");
+  const std::string module = "rig-probe 2\nprobe module\n" + plain.substr(plain.find('\n') + 1);
+  EXPECT_EQ(parse_probe_snapshot(module).probe, "module");
+  EXPECT_THROW(parse_probe_snapshot("rig-probe 2\nprobe guess\n" + plain.substr(plain.find('\n') + 1)),
+               ProbeFormatError);
+  EXPECT_THROW(parse_probe_snapshot("rig-probe 2\nprobe kcore\nprobe kcore\n" + plain.substr(plain.find('\n') + 1)),
+               ProbeFormatError);
+}

@@ -19,6 +19,7 @@
 #include "rig/host/qemu_process.h"
 #include "rig/host/snapshot_cache.h"
 #include "rig/report/html_report.h"
+#include "rig/report/kernel_compare.h"
 #include "rig/report/results_report.h"
 #include "rig/report/test_reports.h"
 #include "rig/run/machine_factory.h"
@@ -136,6 +137,51 @@ int report(const ReportOptions& o) {
   write_html_report(loaded.results, loaded.info, out, dir.string());
   std::cout << out << "\n";
   return 0;
+}
+
+namespace {
+
+// The kernel of `kernels` that `name` names: equal, or the only one it begins.
+std::string pick_kernel(const std::vector<std::string>& kernels, const std::string& name, const char* which) {
+  std::vector<std::string> hits;
+  for (const auto& k : kernels) {
+    if (k == name) return k;
+    if (k.rfind(name, 0) == 0) hits.push_back(k);
+  }
+  if (hits.size() == 1) return hits[0];
+  std::string have;
+  for (const auto& k : kernels) have += (have.empty() ? "" : ", ") + k;
+  throw UsageError(fmt::format("-{} {}: {} kernel in the results (they have {})", which, name,
+                               hits.empty() ? "no such" : "more than one", have));
+}
+
+}  // namespace
+
+int compare(const CompareOptions& o) {
+  std::vector<ScenarioResult> all;
+  for (const auto& f : o.results) {
+    LoadedReport loaded = load_results_file(f);
+    all.insert(all.end(), loaded.results.begin(), loaded.results.end());
+  }
+  const std::vector<std::string> kernels = kernels_of(all);
+  if (kernels.size() < 2 && (o.a.empty() || o.b.empty()))
+    throw UsageError(fmt::format("the results hold {} kernel{}: a comparison needs two", kernels.size(),
+                                 kernels.size() == 1 ? "" : "s"));
+  const std::string a = o.a.empty() ? kernels[0] : pick_kernel(kernels, o.a, "a");
+  std::string b;
+  if (!o.b.empty()) {
+    b = pick_kernel(kernels, o.b, "b");
+  } else {
+    for (const auto& k : kernels)
+      if (k != a) {
+        b = k;
+        break;
+      }
+  }
+  if (a == b) throw UsageError(fmt::format("-a and -b name the same kernel, {}", a));
+  const KernelComparison c = compare_kernels(all, a, b);
+  std::cout << comparison_text(c, o.all);
+  return c.changed() ? 1 : 0;
 }
 
 }  // namespace rig::app

@@ -50,4 +50,12 @@ struct ReportOptions {
 // Rebuilds report.html from an earlier run's results and artifacts; runs nothing.
 int report(const ReportOptions& o);
 
+struct CompareOptions {
+  std::vector<std::string> results;  // results files (rig run's results.json, or one run's result.json)
+  std::string a, b;                  // kernels (release, or a prefix of one); empty: the first two found
+  bool all = false;                  // every check, not only those that changed
+};
+// Prints kernel A against kernel B (report/kernel_compare.h); 0, or 1 when something changed.
+int compare(const CompareOptions& o);
+
 }  // namespace rig::app

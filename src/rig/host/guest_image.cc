@@ -34,8 +34,12 @@ std::string cache_subdir(const Environment& env, const std::string& name) {
 // Builds the probe against the kernel's build tree, cached by source and tree.
 std::string probe_module(const KernelImage& kernel, const Environment& env, std::string* problem, std::string* note) {
   if (kernel.build_dir.empty()) {
-    *problem =
-        fmt::format("no kernel build tree for {} (apt-get install linux-headers-{})", kernel.release, kernel.release);
+    // An installed Debian kernel's headers are a package; a kernel from the archive's newer suites
+    // has none that bookworm can use (docs/probe-format.md), and needs none.
+    *problem = kernel.path.rfind("/boot/", 0) == 0
+                   ? fmt::format("no kernel build tree for {} (apt-get install linux-headers-{})", kernel.release,
+                                 kernel.release)
+                   : fmt::format("no kernel build tree for {}", kernel.release);
     return "";
   }
   const std::string images = rig_home(env) + "/images";
@@ -72,8 +76,8 @@ GuestImage guest_image(const KernelImage& kernel, const Environment& env) {
   if (busybox.empty()) throw InfraError("busybox not found (apt-get install busybox-static)");
 
   std::string key_material = read_text_file(script) + read_text_file(images + "/init") +
-                             read_text_file(images + "/probe/rig-probe.c") + kernel.release + "\n" +
-                             file_stamp(qga) + file_stamp(busybox) + file_stamp(img.probe);
+                             read_text_file(images + "/probe/rig-probe.c") + kernel.release + "\n" + file_stamp(qga) +
+                             file_stamp(busybox) + file_stamp(img.probe);
   // Modules from elsewhere than /lib/modules/RELEASE (a Debian kernel extracted into the cache).
   const bool own_modules = !kernel.modules_dir.empty() && kernel.modules_dir != "/lib/modules/" + kernel.release;
   if (own_modules) key_material += "modules:" + kernel.modules_dir + "\n";

@@ -20,9 +20,7 @@ SnapshotText read_probe_snapshot(Machine& m, double timeout_s) {
   return {parse_probe_snapshot(r.out), r.out};
 }
 
-std::string probe_query_command(const std::string& batch) {
-  return shell_join({"rig-probe", "query", batch});
-}
+std::string probe_query_command(const std::string& batch) { return shell_join({"rig-probe", "query", batch}); }
 
 std::vector<std::string> query_batches(const std::string& ranges) {
   std::vector<std::string> out;

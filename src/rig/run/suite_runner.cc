@@ -80,8 +80,8 @@ std::vector<ScenarioResult> run_suite(const std::vector<Scenario>& scenarios, co
     ks.image = guest_image(k, opts.env);
     if (!ks.image.note.empty()) note(fmt::format("kernel {}: {}", k.release, ks.image.note));
     if (ks.image.probe.empty())
-      note(fmt::format("kernel {}: probe: rig-probe reads the kernel's BTF and /proc/kcore (no module: {})",
-                       k.release, ks.image.probe_problem));
+      note(fmt::format("kernel {}: probe: rig-probe reads the kernel's BTF and /proc/kcore (no module: {})", k.release,
+                       ks.image.probe_problem));
     if (cache) {
       ks.kernel_hash = content_hash(read_text_file(k.path));
       ks.initrd_hash = content_hash(read_text_file(ks.image.initramfs));

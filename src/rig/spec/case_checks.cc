@@ -136,7 +136,9 @@ std::vector<DumpedPage> parse_page_dumps(const std::vector<std::vector<std::stri
 std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
   std::vector<CaseCheck> out;
   if (!s.tags_present()) {
-    const std::string why = "this kernel tags no bootmem pages (encoding none): tag checks cannot fail";
+    const std::string why =
+        "this kernel has no bootmem info (encoding none: the probe found no get_page_bootmem or put_page_bootmem "
+        "in it): the tag checks have no tags to compare";
     for (auto [c, n] :
          {std::pair<int, const char*>{1, "boot-tags-memmap"}, {3, "boot-tags-page-tables"}, {5, "boot-tags-pgdat"}}) {
       CaseCheck na{c, n, true, why, false, {}};

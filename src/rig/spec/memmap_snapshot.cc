@@ -230,8 +230,8 @@ MemmapSnapshot parse_probe_snapshot(const std::string& text) {
       s.format = static_cast<int>(format);
       continue;
     }
-    if ((tag == "probe" || tag == "kernel" || tag == "encoding" || tag == "types" || tag == "struct_page" || tag == "section_shift" ||
-         tag == "paging_levels") &&
+    if ((tag == "probe" || tag == "kernel" || tag == "encoding" || tag == "types" || tag == "struct_page" ||
+         tag == "section_shift" || tag == "paging_levels") &&
         !header_seen.insert(tag).second)
       bad(n, fmt::format("'{}' given twice", tag), line);
     if (tag == "probe") {
