@@ -52,6 +52,11 @@ void ProbeSession::at_boot_restored(const std::string& raw) {
   boot_tags(raw, parse_probe_snapshot(raw));
 }
 
+std::string ProbeSession::no_tags() const {
+  if (boot_.tags_present()) return "";
+  return fmt::format("this kernel ({}) has no bootmem info", boot_.kernel);
+}
+
 void ProbeSession::boot_tags(const std::string& raw, const MemmapSnapshot& snap) {
   save(artifact::kSnapshotBoot, raw);
   boot_ = snap;

@@ -34,6 +34,9 @@ class ProbeSession {
   // The same, for a guest restored from a snapshot: `raw` is the snapshot the probe took when that
   // guest was booted (the guest's memory is as it was then, so it is still the boot state).
   void at_boot_restored(const std::string& raw);
+  // Empty when the kernel has bootmem info; else why the tag checks judge nothing (read from the
+  // boot snapshot: encoding none).
+  std::string no_tags() const;
   // Seconds spent reading the guest and judging pages so far.
   double seconds() const { return seconds_; }
   // Snapshot before unplugging `d` in step `step`; adds the case analysis to `r`.

@@ -192,6 +192,7 @@ void execute(Machine& m, const Scenario& s, const KernelImage& kernel, const Run
       probe->at_boot_restored(start.ready.probe_snapshot);
     else
       ready.probe_snapshot = probe->at_boot();
+    raw.no_tags = probe->no_tags();
   }
   if (!start.restored) {
     const auto save_started = Clock::now();

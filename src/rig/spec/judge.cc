@@ -29,6 +29,17 @@ std::string step_reason(const StepResult& r) {
                      r.expected.empty() ? "-" : r.expected, r.outcome, r.detail);
 }
 
+// Whether every check of case `c` that ran is a boot tag check (and at least one ran).
+bool only_tag_checks(const std::vector<CheckRecord>& checks, int c) {
+  bool any = false;
+  for (const auto& k : checks) {
+    if (k.case_no != c) continue;
+    if (k.name.rfind("boot-tags-", 0) != 0) return false;
+    any = true;
+  }
+  return any;
+}
+
 }  // namespace
 
 std::string page_evidence(const CheckPage& p) {
@@ -163,6 +174,10 @@ Judgement judge(const RawOutcome& raw, const std::vector<ExpectedFailure>& xfail
       auto why = raw.not_exercised.find(c);
       if (why != raw.not_exercised.end()) {
         j.cases_not_exercised[c] = why->second;
+        continue;
+      }
+      if (!raw.no_tags.empty() && only_tag_checks(j.checks, c)) {
+        j.cases_not_exercised[c] = fmt::format("only tag checks judge it in this scenario, and {}", raw.no_tags);
         continue;
       }
       unexercised += fmt::format("{}case {} declared, not exercised: {}", unexercised.empty() ? "" : "; ", c,
