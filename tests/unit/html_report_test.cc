@@ -390,3 +390,26 @@ TEST(ReportModel, HostileArtifactsAreNotesNeverAThrow) {
     }
   }
 }
+
+// Issue #19: a run over several kernels says, per pair of neighbours, what changed (rig compare).
+TEST(HtmlReport, SeveralKernelsAreComparedNeighbourByNeighbour) {
+  auto r = recorded();
+  std::vector<RunArtifacts> a;
+  for (const auto& x : r.results) a.push_back(artifacts_of(x));
+  EXPECT_EQ(render_html_report(build_report_view(r.results, a, r.info, "")).find("Kernels compared"), std::string::npos)
+      << "one kernel: nothing to compare";
+  std::vector<ScenarioResult> two = r.results;
+  ScenarioResult other = r.results[0];
+  other.kernel = "7.3.4+deb13-amd64<b>";
+  other.verdict = Verdict::Fail;
+  ASSERT_FALSE(other.checks.empty());
+  other.checks[0].status = CheckStatus::Fail;
+  other.checks[0].pages.resize(3);
+  two.push_back(other);
+  a.push_back(artifacts_of(other));
+  const std::string html = render_html_report(build_report_view(two, a, r.info, ""));
+  EXPECT_NE(html.find("<h2 id=\"kernels\">Kernels compared</h2>"), std::string::npos);
+  EXPECT_NE(html.find("&#8594; 7.3.4+deb13-amd64&lt;b&gt;: 3 of 3 scenarios changed</h3>"), std::string::npos) << html;
+  EXPECT_NE(html.find(" &#8594; fail (3 pages)"), std::string::npos) << "the changed check, A to B";
+  EXPECT_NE(html.find("<td>not run</td>"), std::string::npos) << "scenarios run on one kernel only";
+}

@@ -458,6 +458,40 @@ std::string render_scenario(const ScenarioView& v) {
   return out + "</section>\n";
 }
 
+// Each kernel against the next: the scenarios whose verdict or checks changed, and how.
+std::string render_comparisons(const ReportView& rv) {
+  if (rv.comparisons.empty()) return "";
+  std::string out = "<h2 id=\"kernels\">Kernels compared</h2>\n";
+  for (const auto& c : rv.comparisons) {
+    out += fmt::format("<h3>{} &#8594; {}: {} of {} scenarios changed</h3>\n", html_escape(c.kernel_a),
+                       html_escape(c.kernel_b), c.changed(), c.scenarios.size());
+    if (!c.changed()) continue;
+    out +=
+        "<table class=\"matrix\"><tr><th>scenario</th><th>A</th><th>B</th><th>checks that changed (A &#8594; "
+        "B)</th></tr>\n";
+    for (const auto& s : c.scenarios) {
+      if (s.in_a == s.in_b && s.verdict_a == s.verdict_b && !s.changed()) continue;
+      std::string changes;
+      for (const auto& ck : s.checks) {
+        if (!ck.changed()) continue;
+        auto side = [](const CheckSide& x) {
+          return !x.present ? std::string("absent")
+                 : x.pages  ? fmt::format("{} ({} pages)", x.status, x.pages)
+                            : x.status;
+        };
+        changes += fmt::format("{}{} {}: {} &#8594; {}", changes.empty() ? "" : "<br>",
+                               ck.step < 0 ? "boot" : fmt::format("step {}", ck.step), html_escape(ck.name),
+                               html_escape(side(ck.a)), html_escape(side(ck.b)));
+      }
+      out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", html_escape(s.scenario),
+                         s.in_a ? verdict_badge(s.verdict_a) : "not run",
+                         s.in_b ? verdict_badge(s.verdict_b) : "not run", changes);
+    }
+    out += "</table>\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string render_html_report(const ReportView& rv) {
@@ -468,6 +502,7 @@ std::string render_html_report(const ReportView& rv) {
   out += fmt::format("<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n", html_escape(title), kCss);
   out += fmt::format("<h1>{}</h1>\n", html_escape(title));
   out += render_matrix(rv);
+  out += render_comparisons(rv);
   bool any_map = false;
   for (const auto& v : rv.scenarios) any_map |= v.has_map;
   if (any_map) {

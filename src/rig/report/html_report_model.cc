@@ -604,6 +604,9 @@ ReportView build_report_view(const std::vector<ScenarioResult>& results, const s
                              const RunInfo& info, const std::string& link_base) {
   ReportView rv;
   rv.info = info;
+  const std::vector<std::string> kernels = kernels_of(results);
+  for (size_t k = 0; k + 1 < kernels.size(); ++k)
+    rv.comparisons.push_back(compare_kernels(results, kernels[k], kernels[k + 1]));
   static const RunArtifacts none;
   for (size_t i = 0; i < results.size(); ++i) {
     ScenarioView v =

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "rig/scenario/results.h"
+#include "rig/report/kernel_compare.h"
 #include "rig/report/results_report.h"
 
 namespace rig {
@@ -127,6 +128,8 @@ struct MatrixView {
 struct ReportView {
   MatrixView matrix;
   std::vector<ScenarioView> scenarios;
+  // With several kernels: each kernel against the next (in the order they appear), as `rig compare`.
+  std::vector<KernelComparison> comparisons;
   RunInfo info;
 };
 
