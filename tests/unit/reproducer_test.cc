@@ -157,12 +157,9 @@ TEST(Reproducer, ScriptRunsTheScenarioOverTheConsoleAndQmp) {
   // The zone is quoted inside the guest command, which is quoted as a whole.
   EXPECT_NE(sh.find("echo '\\''online_kernel'\\'' > memory$b/state", online), std::string::npos);
   EXPECT_NE(sh.find("at_step 6 'unplug hotA' || return", unplug), std::string::npos);
-  EXPECT_NE(
-      sh.find("show 'echo 1048576-1081343 > /sys/kernel/debug/rig_probe/query; cat /sys/kernel/debug/rig_probe/query' "
-              "probe-after-step6.txt || return"),
-      std::string::npos)
+  EXPECT_NE(sh.find("show 'rig-probe query 1048576-1081343' probe-after-step6.txt || return"), std::string::npos)
       << "after an unplug it queries the DIMM's pfns";
-  EXPECT_NE(sh.find("show 'cat /sys/kernel/debug/rig_probe/snapshot' probe-boot.txt || return"), std::string::npos);
+  EXPECT_NE(sh.find("show 'rig-probe snapshot' probe-boot.txt || return"), std::string::npos);
   // It ends with one verdict line and the exit status.
   EXPECT_NE(sh.find("finish 1 \"reproduced: $seen\""), std::string::npos);
   EXPECT_NE(sh.find("finish 2 \"could not tell: $unknown\""), std::string::npos);

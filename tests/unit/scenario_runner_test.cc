@@ -321,8 +321,8 @@ class SpecRunner : public Runner {
         fmt::format("@0\nNode 0 MemTotal:  {} kB\nNode 0 MemFree:  500000 kB\n", node0_after_kb);
     script_.exec = {
         {"== memory blocks", {exec_ok("== state\n")}},
-        {"rig_probe/snapshot", {exec_ok(data("probe/movable-6.1-before.txt"))}},
-        {"rig_probe/query", {exec_ok(after)}},
+        {"rig-probe snapshot", {exec_ok(data("probe/movable-6.1-before.txt"))}},
+        {"rig-probe query", {exec_ok(after)}},
         {"/meminfo\"; done", {exec_ok(before_mem), exec_ok(after_mem)}},
         {"cat /proc/zoneinfo", {exec_ok("")}},
     };
@@ -434,10 +434,11 @@ TEST_F(SpecRunner, AnArtifactThatCannotBeWrittenIsAnError) {
 }
 
 TEST_F(SpecRunner, ProbeMissingIsAnError) {
-  script_.exec = {{"rig_probe/snapshot", {exec_exit(1, "cat: can't open '/sys/kernel/debug/rig_probe/snapshot'")}}};
+  script_.exec = {
+      {"rig-probe snapshot", {exec_exit(1, "rig-probe: no BTF at /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF)")}}};
   ScenarioResult r = run(spec());
   EXPECT_EQ(r.verdict, Verdict::Error);
-  EXPECT_NE(r.reason.find("probe is not loaded"), std::string::npos) << r.reason;
+  EXPECT_NE(r.reason.find("the probe failed in the guest (exit 1): rig-probe: no BTF"), std::string::npos) << r.reason;
 }
 
 TEST_F(Runner, CyclesTakeABaselineBeforeTheFirstCycle) {
