@@ -1127,3 +1127,59 @@ TEST(PageAccounting, PteTablesSharedBetweenSectionsSplitTheirReferencesByWindow)
   EXPECT_EQ(refs(5000, 9), 384);
   EXPECT_EQ(refs(5002, 9), 256) << "window [24, 26): section 9's own";
 }
+
+// Issue #19: recorded by rig-probe's kcore route on Debian's 7.3.4 (no bootmem info) and
+// 6.18.15, hot-plugging and removing a 256M DIMM at 4 GiB (rig/scenarios/hotplug-then-unplug).
+// On 7.3.4 the fate checks judge as on 6.1 and can fail; 6.18.15 leaks 511 pages of each
+// section's hot-added memmap (docs/kernels.md), and the recorded answer fails.
+TEST(KernelLadder, RecordedSevenThreeIsJudgedByFateAndAPlantedLeakFails) {
+  const MemmapSnapshot before = parse_probe_snapshot(data("probe/hot-7.3.4-before.txt"));
+  EXPECT_EQ(before.probe, "kcore");
+  EXPECT_EQ(before.encoding, "none");
+  EXPECT_FALSE(before.tags_present());
+  for (const auto& c : check_boot_tags(before)) {
+    EXPECT_FALSE(c.applicable) << c.name;
+    EXPECT_NE(c.detail.find("this kernel has no bootmem info"), std::string::npos) << c.detail;
+  }
+  const uint64_t first = 0x100000000ull >> 12, count = (256ull << 20) >> 12;
+  const RemovalAnalysis a = analyze_removal(before, first, count);
+  const NodeMemTotals mem_before = {{0, 900000}, {1, 262144}}, mem_after = {{0, 900000}};
+  auto judge_answer = [&](const std::string& answer) {
+    return check_after_removal(a, before, mem_before, first, count, states_by_pfn(parse_probe_query(answer)),
+                               mem_after);
+  };
+  const std::string answer = data("probe/hot-7.3.4-after.txt");
+  const CaseCheck* freed = nullptr;
+  auto real = judge_answer(answer);
+  freed = find_check(real, "memmap-freed");
+  ASSERT_NE(freed, nullptr);
+  EXPECT_TRUE(freed->ok && freed->applicable) << freed->detail;
+  EXPECT_EQ(freed->detail.rfind("1024 memmap pages of the removed sections freed", 0), 0u) << freed->detail;
+  // The head-only free planted into the recorded answer: section 32's 511 tail pages lost.
+  auto planted = judge_answer(replace_line(
+      answer, "Q 11265 511 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=buddy held=none",
+      "Q 11265 511 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=no held=none"));
+  freed = find_check(planted, "memmap-freed");
+  ASSERT_NE(freed, nullptr);
+  EXPECT_FALSE(freed->ok);
+  EXPECT_EQ(freed->offenders.size(), 511u) << freed->detail;
+  EXPECT_NE(freed->detail.find("pfn 0x2c01-0x2dff (511 pages): page allocator memmap:32: expected freed"),
+            std::string::npos)
+      << freed->detail;
+}
+
+TEST(KernelLadder, RecordedSixEighteenFifteenLeaksHotAddedMemmap) {
+  const MemmapSnapshot before = parse_probe_snapshot(data("probe/hot-6.18.15-before.txt"));
+  EXPECT_EQ(before.probe, "kcore");
+  EXPECT_EQ(before.encoding, "private-packed");
+  const uint64_t first = 0x100000000ull >> 12, count = (256ull << 20) >> 12;
+  const RemovalAnalysis a = analyze_removal(before, first, count);
+  auto checks =
+      check_after_removal(a, before, {{0, 900000}, {1, 262144}}, first, count,
+                          states_by_pfn(parse_probe_query(data("probe/hot-6.18.15-after.txt"))), {{0, 900000}});
+  const CaseCheck* freed = find_check(checks, "memmap-freed");
+  ASSERT_NE(freed, nullptr);
+  EXPECT_FALSE(freed->ok);
+  EXPECT_EQ(freed->offenders.size(), 1022u) << freed->detail;
+  EXPECT_NE(freed->detail.find("lost: refcount 0, no free buddy block covers it"), std::string::npos) << freed->detail;
+}
