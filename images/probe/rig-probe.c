@@ -1080,7 +1080,10 @@ static void page_tag(uint64_t page, uint64_t *type, uint64_t *info)
 	if (!strcmp(K.encoding, "none"))
 		return;
 	if (!strcmp(K.encoding, "private-packed")) {
-		if (page_test(page, K.bit_private)) {
+		/* bootmem_type() reads page->private whatever the flags say; 6.14 to 6.18 also set
+		 * PG_private, 7.2 no longer does. Bootmem pages are memblock pages, Reserved until
+		 * put_page_bootmem() frees them, so a Reserved page's private is its tag. */
+		if (page_test(page, K.bit_private) || page_test(page, K.bit_reserved)) {
 			*type = page_private(page) & 0xf;
 			*info = page_private(page) >> 4;
 		}

@@ -1183,3 +1183,25 @@ TEST(KernelLadder, RecordedSixEighteenFifteenLeaksHotAddedMemmap) {
   EXPECT_EQ(freed->offenders.size(), 1022u) << freed->detail;
   EXPECT_NE(freed->detail.find("lost: refcount 0, no free buddy block covers it"), std::string::npos) << freed->detail;
 }
+
+// 7.2 keeps the tag in page->private and no longer sets PG_private: a kernel where no tagged page
+// has the flag is judged by its tags alone; one page that lacks it among pages that have it fails.
+TEST(CaseChecks, PgPrivateIsRequiredOnlyWhereTheKernelSetsIt) {
+  const std::string text = data("probe/pt64-6.1-before.txt");
+  std::string no_flag = text;
+  for (size_t at = 0; (at = no_flag.find(" priv=1 ", at)) != std::string::npos;) no_flag.replace(at, 8, " priv=0 ");
+  const MemmapSnapshot bare = parse_probe_snapshot(no_flag);
+  EXPECT_FALSE(private_marks_tags(bare));
+  EXPECT_TRUE(private_marks_tags(parse_probe_snapshot(text)));
+  for (const auto& c : check_boot_tags(bare))
+    if (c.name == "boot-tags-memmap" || c.name == "boot-tags-page-tables" || c.name == "boot-tags-pgdat") {
+      EXPECT_TRUE(c.ok && c.applicable) << c.name << ": " << c.detail;
+    }
+  auto one = check_boot_tags(parse_probe_snapshot(replace_line(
+      text, "P 261065 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=3 type=13 info=513 roles=pmd:512,pmd:513",
+      "P 261065 1 nid=0 res=1 priv=0 buddy=0 selfhosted=0 ref=3 type=13 info=513 roles=pmd:512,pmd:513")));
+  const CaseCheck* t = find_check(one, "boot-tags-page-tables");
+  ASSERT_NE(t, nullptr);
+  EXPECT_FALSE(t->ok) << "the other tagged pages have PG_private: this one lost it";
+  EXPECT_NE(t->detail.find("expected Reserved Private MIX_SECTION_INFO"), std::string::npos) << t->detail;
+}

@@ -133,6 +133,16 @@ std::vector<DumpedPage> parse_page_dumps(const std::vector<std::vector<std::stri
   return out;
 }
 
+bool private_marks_tags(const MemmapSnapshot& s) {
+  for (const auto& run : s.runs) {
+    const PageState& st = run.state;
+    if (st.online && st.reserved && st.private_ &&
+        (st.type == s.types.section || st.type == s.types.mix || st.type == s.types.node))
+      return true;
+  }
+  return false;
+}
+
 std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
   std::vector<CaseCheck> out;
   if (!s.tags_present()) {
@@ -153,6 +163,11 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
 
   Offenders memmap, tables, pgdat, pgdat_shared, pgdat_usage;
   size_t pgdat_usage_pages = 0;
+  // PG_private beside the tag: set by get_page_bootmem() up to 6.18, no longer by 7.2 (whose
+  // bootmem_type() reads page->private alone). Asked of the kernel: required when any tagged page
+  // of this snapshot has it, so one page that lacks it among others that have it still fails.
+  const bool need_private = private_marks_tags(s);
+  const std::string priv_word = need_private ? "Private " : "";
   const auto owners = page_owners(s);
   size_t memmap_pages = 0, table_pages = 0, pgdat_pages = 0;
   for (const auto& run : s.runs) {
@@ -198,12 +213,14 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
               want_ref += own.refs;
             }
         const bool names_registrant = reg.count(st.info) > 0;
-        if (st.type != s.types.section || !st.private_ || !st.reserved || !names_registrant || st.ref != want_ref)
-          memmap.add(fmt::format(
-                         "backs section {} in a block registered by section {}: expected Reserved Private SECTION_INFO "
-                         "naming one of them, refcount {}; saw {}",
-                         section_list({memmap_owners.begin(), memmap_owners.end()}), section_list(reg), want_ref, seen),
-                     pfn, roles_of(run), same);
+        if (st.type != s.types.section || (need_private && !st.private_) || !st.reserved || !names_registrant ||
+            st.ref != want_ref)
+          memmap.add(
+              fmt::format("backs section {} in a block registered by section {}: expected Reserved {}SECTION_INFO "
+                          "naming one of them, refcount {}; saw {}",
+                          section_list({memmap_owners.begin(), memmap_owners.end()}), section_list(reg), priv_word,
+                          want_ref, seen),
+              pfn, roles_of(run), same);
       } else if (pg) {
         if (!boot_nodes.count(static_cast<int>(pg_node)))
           continue;  // pgdat of a node offline at boot: memblock, untagged
@@ -214,12 +231,12 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
         // map or table packed into it) breaks case 5 wherever it lies; one that holds usage maps
         // the probe names is its own check (boot-tags-pgdat-usage-page).
         const bool tag_ok = st.type == s.types.node && pg_nodes.count(st.info);
-        if (pg_nodes.size() > 1 && (!tag_ok || !st.reserved || !st.private_ || st.ref < 2)) {
+        if (pg_nodes.size() > 1 && (!tag_ok || !st.reserved || (need_private && !st.private_) || st.ref < 2)) {
           // Shared or not, it must be a tagged pgdat page naming one of its nodes. Shared it is
           // all the same: the shared-page check fails on it too, whatever its tag.
-          pgdat.add(fmt::format("page shared by the pgdat of nodes {}: expected Reserved Private NODE_INFO naming one "
+          pgdat.add(fmt::format("page shared by the pgdat of nodes {}: expected Reserved {}NODE_INFO naming one "
                                 "of them, refcount >= 2; saw {}",
-                                section_list(pg_nodes), seen),
+                                section_list(pg_nodes), priv_word, seen),
                     pfn, roles_of(run), same);
           pgdat_shared.add(fmt::format("one page holds the pgdat of nodes {} (and its tag is wrong too, see "
                                        "boot-tags-pgdat): {}",
@@ -231,11 +248,11 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
           pgdat_shared.add(fmt::format("one page holds the pgdat of nodes {} and is tagged for node {} only: {}",
                                        section_list(pg_nodes), st.info, seen),
                            pfn, roles_of(run), same);
-        } else if (!tag_ok || !st.reserved || !st.private_ || st.ref < 2) {
+        } else if (!tag_ok || !st.reserved || (need_private && !st.private_) || st.ref < 2) {
           // A page that holds usage maps as well as the pgdat (6.12 packs them): its own check.
           (usage ? pgdat_usage : pgdat)
-              .add(fmt::format("pgdat of node {}: expected Reserved Private NODE_INFO info {} refcount >= 2; saw {}",
-                               pg_node, pg_node, seen),
+              .add(fmt::format("pgdat of node {}: expected Reserved {}NODE_INFO info {} refcount >= 2; saw {}", pg_node,
+                               priv_word, pg_node, seen),
                    pfn, roles_of(run), same);
         }
       } else if (table && early_table) {
@@ -250,11 +267,11 @@ std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s) {
             want += o.refs;
             if (o.refs) who += fmt::format("{}{} ({})", who.empty() ? "" : ", ", o.id, o.refs);
           }
-        if (st.type != s.types.mix || !st.private_ || !st.reserved || st.ref != want)
-          tables.add(fmt::format("vmemmap page table or usage page of sections {}: expected Reserved Private "
+        if (st.type != s.types.mix || (need_private && !st.private_) || !st.reserved || st.ref != want)
+          tables.add(fmt::format("vmemmap page table or usage page of sections {}: expected Reserved {}"
                                  "MIX_SECTION_INFO refcount {} "
                                  "(1 + the references of the sections that registered it); saw {}",
-                                 who, want, seen),
+                                 who, priv_word, want, seen),
                      pfn, roles_of(run), same);
       }
     }

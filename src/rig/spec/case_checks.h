@@ -45,6 +45,9 @@ struct DumpedPage {
 };
 std::vector<DumpedPage> parse_page_dumps(const std::vector<std::vector<std::string>>& dumps);
 
+// Whether this kernel marks its bootmem pages PG_private beside the tag (6.1 to 6.18 do, 7.2 does
+// not): any tagged Reserved page of the snapshot with PagePrivate says so.
+bool private_marks_tags(const MemmapSnapshot& s);
 // The boot-time tags: memmap SECTION_INFO naming a section it backs with refcount 1 + the
 // sections that registered it; page-table and usage pages MIX_SECTION_INFO; pgdat NODE_INFO.
 std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s);
