@@ -45,8 +45,9 @@ struct RawOutcome {
   std::vector<int> declared_cases;           // the scenario's `cases`
   std::map<int, std::string> not_exercised;  // declared cases it excuses, with why
   // Set when the kernel has no bootmem info (the probe's boot snapshot: encoding none): why.
-  // A declared case whose every check was n/a and that only tag checks ("boot-tags-*") could
-  // have judged is then excused with this reason, never counted as covered.
+  // A declared case whose every check was n/a, among them a tag check ("boot-tags-*"), is then
+  // excused with this reason (on a kernel with tags that check would have judged it), never
+  // counted as covered.
   std::string no_tags;
 };
 
