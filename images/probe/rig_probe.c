@@ -36,7 +36,8 @@
 #include <linux/huge_mm.h>
 #include <linux/ctype.h>
 #include <asm/pgtable.h>
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 14, 0)
+/* 7.3 removed bootmem info and its header with it. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 14, 0) && __has_include(<linux/bootmem_info.h>)
 #include <linux/bootmem_info.h>
 #endif
 
@@ -387,6 +388,16 @@ struct page_state {
 	int free, held;
 };
 
+/* page->flags is a memdesc_flags_t since 6.18. */
+static unsigned long *probe_flags_word(struct page *page)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 18, 0)
+	return &page->flags.f;
+#else
+	return &page->flags;
+#endif
+}
+
 static void read_state(unsigned long pfn, struct page_state *st)
 {
 	struct page *page = pfn_to_online_page(pfn);
@@ -400,7 +411,7 @@ static void read_state(unsigned long pfn, struct page_state *st)
 	st->res = PageReserved(page);
 	st->priv = PagePrivate(page);
 	st->buddy = PageBuddy(page);
-	st->selfhosted = test_bit(PG_owner_priv_1, &page->flags);
+	st->selfhosted = test_bit(PG_owner_priv_1, probe_flags_word(page));
 	st->ref = page_ref_count(page);
 	page_tag(page, &st->type, &st->info);
 

@@ -30,7 +30,9 @@ void add_workflow_commands(CLI::App& top, Commands& out) {
   auto* kernel = top.add_subcommand("kernel", "Guest kernels");
   kernel->require_subcommand(1);
   auto* c = kernel->add_subcommand("build", "Build a patched guest kernel; prints the directory --kernel takes");
-  c->add_option("--src", kb->src, "Kernel tree, source tarball, or debian-6.1 / debian-6.12 (linux-source-*)")
+  c->add_option("--src", kb->src,
+                "Kernel tree (your own checkout), source tarball, or debian-SERIES: Debian's linux-source-SERIES "
+                "(debian-6.1, debian-6.12 installed; others such as debian-7.3 fetched from the archive)")
       ->required();
   c->add_option("--patch", kb->patches, "Patch file, or a directory (series file, or *.patch in order); repeatable");
   c->add_option("--fragment", kb->fragments,

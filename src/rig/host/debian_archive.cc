@@ -741,6 +741,59 @@ CachedDebianKernel DebianArchive::fetch(const std::string& request, const Archiv
   return extract(k, progress);
 }
 
+std::string DebianArchive::fetch_source(const std::string& series, const ArchiveProgress& progress) {
+  if (series.empty() || series.find_first_not_of("0123456789.") != std::string::npos || series[0] == '.')
+    throw UsageError(fmt::format("--src debian-{}: give a kernel series, e.g. debian-7.3", series));
+  const std::string name = "linux-source-" + series;
+  const std::string root = fs::path(kernels_root_).parent_path().string() + "/debian-source";
+  const std::string dest = root + "/" + series;
+  const std::string tarball = dest + "/usr/src/" + name + ".tar.xz";
+  write_config();
+  FileLock lock(root_ + "/lock");
+  if (fs::is_regular_file(tarball) && !fs::is_symlink(tarball)) return tarball;
+  refresh_index(progress);
+  const AptRun show = run_apt(root_ + "/etc/apt.conf", {"apt-cache", "show", name}, root_ + "/apt-cache.log", "", true);
+  std::vector<DebPackage> records = show.rc == 0 ? parse_package_records(show.out) : std::vector<DebPackage>{};
+  if (records.empty()) throw UsageError(fmt::format("--src debian-{}: the Debian archive has no {}", series, name));
+  const DebPackage* newest = &records[0];
+  for (const auto& r : records)
+    if (compare_debian_versions(r.version, newest->version) > 0) newest = &r;
+  make_private_dir(fs::path(kernels_root_).parent_path().string());
+  make_private_dir(root);
+  const std::string tmp = fmt::format("{}/.{}.partial-{}", root, series, ::getpid());
+  boost::system::error_code ec;
+  fs::remove_all(tmp, ec);
+  make_private_dir(tmp);
+  make_private_dir(tmp + "/debs");
+  make_private_dir(tmp + "/tree");
+  if (progress)
+    progress(fmt::format("downloading Debian's {} {} ({} MiB)", name, newest->version, newest->size >> 20));
+  const AptRun d = run_apt(root_ + "/etc/apt.conf", {"apt-get", "-q", "download", name + "=" + newest->version},
+                           tmp + "/download.log", tmp + "/debs");
+  std::string deb;
+  for (fs::directory_iterator it(tmp + "/debs", ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".deb") deb = it->path().string();
+  if (d.rc != 0 || deb.empty()) {
+    const std::string why = apt_problem(d.log);
+    fs::remove_all(tmp, ec);
+    throw InfraError(fmt::format("downloading {} failed: {}", name, why));
+  }
+  const AptRun x = run_apt(root_ + "/etc/apt.conf", {"dpkg-deb", "-x", deb, tmp + "/tree"}, tmp + "/extract.log");
+  if (x.rc != 0 || !fs::is_regular_file(tmp + "/tree/usr/src/" + name + ".tar.xz")) {
+    fs::remove_all(tmp, ec);
+    throw InfraError(fmt::format("extracting {} gave no usr/src/{}.tar.xz", name, name));
+  }
+  write_if_changed(tmp + "/tree/rig-debian-packages.txt", fmt::format("{} {}\n", name, newest->version));
+  fs::remove_all(dest, ec);
+  fs::rename(tmp + "/tree", dest, ec);
+  if (ec) {
+    fs::remove_all(tmp, ec);
+    throw InfraError(fmt::format("cannot move the extracted source to {}", dest));
+  }
+  fs::remove_all(tmp, ec);
+  return tarball;
+}
+
 std::vector<CachedDebianKernel> DebianArchive::cached() const {
   std::vector<CachedDebianKernel> out;
   boost::system::error_code ec;

@@ -111,6 +111,10 @@ class DebianArchive {
   CachedDebianKernel fetch(const std::string& request, const ArchiveProgress& progress = nullptr);
   // The extracted kernels, newest first.
   std::vector<CachedDebianKernel> cached() const;
+  // Debian's source of a kernel series ("7.3": linux-source-7.3), downloaded and extracted unless
+  // cached (CACHE/kernels/debian-source/SERIES/); returns its linux-source-SERIES.tar.xz.
+  // UsageError when the archive has no such package, InfraError when unreachable.
+  std::string fetch_source(const std::string& series, const ArchiveProgress& progress = nullptr);
 
  private:
   void write_config();

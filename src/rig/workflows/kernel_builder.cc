@@ -13,6 +13,7 @@
 #include "rig/base/atomic_file.h"
 #include "rig/base/clock.h"
 #include "rig/base/errors.h"
+#include "rig/host/debian_archive.h"
 #include "rig/base/file_trust.h"
 #include "rig/host/host_command.h"
 #include "rig/base/paths.h"
@@ -161,6 +162,11 @@ KernelBuildResult build_kernel(const KernelBuildRequest& req, const std::functio
     if (!fs::exists(src))
       throw UsageError(
           fmt::format("--src {}: {} missing (apt-get install linux-source-{})", req.src, src, req.src.substr(7)));
+  } else if (src.rfind("debian-", 0) == 0 && !fs::exists(src)) {
+    // Another series: the installed source if there is one, else Debian's, fetched by the rig
+    // (linux-source-7.3 and the like live in newer suites; docs/kernels.md).
+    const std::string installed = "/usr/src/linux-source-" + req.src.substr(7) + ".tar.xz";
+    src = fs::exists(installed) ? installed : DebianArchive(req.env).fetch_source(req.src.substr(7), progress);
   }
   if (!fs::exists(src)) throw UsageError(fmt::format("--src {}: no such file or directory", src));
   const bool tarball = fs::is_regular_file(src);
