@@ -139,3 +139,12 @@ TEST(KernelBuilder, AFragmentTurningOffARequiredOptionIsRefusedBeforeAnyWork) {
   }
   EXPECT_FALSE(fs::exists(tree + "/out")) << "refused before creating the build directory";
 }
+
+// 7.3 has no CONFIG_HAVE_BOOTMEM_INFO_NODE: the list marks it as required only where the
+// kernel's Kconfig defines it (build-kernel.sh asks the tree), and the option is still the name.
+TEST(KernelBuilder, AConditionalRequirementIsReadAsItsOptionName) {
+  const auto required = parse_required_list("# comment\nCONFIG_A\nCONFIG_B where-kconfig-has-it\n");
+  EXPECT_EQ(required, (std::vector<std::string>{"CONFIG_A", "CONFIG_B"}));
+  EXPECT_NE(slurp(kConfigDir + "/required.list").find("CONFIG_HAVE_BOOTMEM_INFO_NODE where-kconfig-has-it\n"),
+            std::string::npos);
+}

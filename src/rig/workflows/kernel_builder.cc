@@ -100,7 +100,8 @@ std::vector<std::string> parse_required_list(const std::string& text) {
   std::string line;
   while (std::getline(in, line)) {
     line = trim(line);
-    if (!line.empty() && line[0] != '#') out.push_back(line);
+    // "CONFIG_X where-kconfig-has-it": required only of kernels whose Kconfig defines it.
+    if (!line.empty() && line[0] != '#') out.push_back(line.substr(0, line.find_first_of(" \t")));
   }
   return out;
 }
