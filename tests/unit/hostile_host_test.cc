@@ -21,6 +21,7 @@
 #include "rig/base/errors.h"
 #include "rig/base/file_trust.h"
 #include "rig/base/paths.h"
+#include "rig/host/guest_image.h"
 #include "rig/host/host_slots.h"
 #include "rig/host/snapshot_cache.h"
 #include "rig/workflows/kernel_builder.h"
@@ -477,4 +478,26 @@ TEST(SnapshotCacheAttack, AReadyJsonThatIsAFifoOrNestedDeepIsRefusedWithoutHangi
   ::unlink((entry + "/ready.json").c_str());
   ASSERT_EQ(::mkfifo((entry + "/ready.json").c_str(), 0600), 0);
   EXPECT_THROW(cache.read_ready(*found), InfraError);  // returns at once: opened non-blocking
+}
+
+// `--kernel DIR` in another user's tree: kbuild would run their Makefile as root. The probe
+// module is not built there (the kernel is still probed through BTF and /proc/kcore), and the
+// planted Makefile never runs.
+TEST(KernelTreeAttack, AnotherUsersBuildTreeIsNotBuiltIn) {
+  NEED_ROOT();
+  const std::string tree = own_dir();
+  const std::string flag = own_dir() + "/ran";
+  std::ofstream(tree + "/Makefile") << "modules:\n\ttouch " << flag << "\n";
+  give_to_nobody(tree);
+  KernelImage k;
+  k.release = "6.1.0-planted";
+  k.path = tree + "/bzImage";
+  k.build_dir = tree;
+  Environment env = read_environment();
+  env.cache_dir = own_dir();
+  std::string problem, note;
+  EXPECT_EQ(probe_module(k, env, &problem, &note), "");
+  EXPECT_NE(problem.find("not building the probe in " + tree + ": " + tree + ": owned by uid 65534"), std::string::npos)
+      << problem;
+  EXPECT_FALSE(fs::exists(flag)) << "the planted Makefile ran";
 }

@@ -13,6 +13,7 @@
 #include "rig/base/safe_read.h"
 #include "rig/base/clock.h"
 #include "rig/base/errors.h"
+#include "rig/base/file_trust.h"
 #include "rig/base/paths.h"
 #include "rig/base/timeouts.h"
 #include "rig/host/qemu_process.h"
@@ -85,15 +86,18 @@ AccelChoice choose_accel(const std::string& requested, const std::string& kernel
 
   const std::string cache = cache_dir(env) + "/kvm-probe";
   const std::string boot = host_boot_id();
-  std::string text;
+  std::string text, note;
   try {
-    text = read_regular_file(cache, 4096, "the KVM probe's cache");
+    // Only a file that is the user's alone (another user's is removed and the probe runs again):
+    // a planted "kvm" would send every run to a KVM that hangs.
+    if (usable_cached_file(cache, &note)) text = read_regular_file(cache, 4096, "the KVM probe's cache");
   } catch (const std::exception&) {
     // Missing, not a regular file, or too long: probe again and write it anew.
   }
   std::istringstream in(text);
   std::string cached_boot, cached_accel, cached_why;
-  if (in >> cached_boot >> cached_accel && cached_boot == boot && !boot.empty()) {
+  if (in >> cached_boot >> cached_accel && cached_boot == boot && !boot.empty() &&
+      (cached_accel == "kvm" || cached_accel == "tcg")) {
     std::getline(in, cached_why);
     return {cached_accel, "cached probe:" + cached_why};
   }

@@ -766,8 +766,7 @@ std::string DebianArchive::fetch_source(const std::string& series, const Archive
   make_private_dir(tmp);
   make_private_dir(tmp + "/debs");
   make_private_dir(tmp + "/tree");
-  if (progress)
-    progress(fmt::format("downloading Debian's {} {} ({} MiB)", name, newest->version, newest->size >> 20));
+  if (progress) progress(fmt::format("downloading Debian's {} {} ({} MiB)", name, newest->version, newest->size >> 20));
   const AptRun d = run_apt(root_ + "/etc/apt.conf", {"apt-get", "-q", "download", name + "=" + newest->version},
                            tmp + "/download.log", tmp + "/debs");
   std::string deb;

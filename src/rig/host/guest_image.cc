@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/filesystem.hpp>
 
@@ -40,6 +41,13 @@ std::string probe_module(const KernelImage& kernel, const Environment& env, std:
                    ? fmt::format("no kernel build tree for {} (apt-get install linux-headers-{})", kernel.release,
                                  kernel.release)
                    : fmt::format("no kernel build tree for {}", kernel.release);
+    return "";
+  }
+  // kbuild runs the tree's Makefiles and scripts: never those of a tree someone else could have
+  // written (root building in another user's tree would run their code as root).
+  if (const std::string why = dir_distrust(kernel.build_dir, ::geteuid(), DirUse::Shared); !why.empty()) {
+    *problem =
+        fmt::format("not building the probe in {}: {} (kbuild would run what is in it as you)", kernel.build_dir, why);
     return "";
   }
   const std::string images = rig_home(env) + "/images";
