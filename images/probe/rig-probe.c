@@ -1007,9 +1007,9 @@ static void collect_section(uint64_t nr, uint64_t ms)
 	uint64_t start = pfn_to_page(nr << PFN_SECTION_SHIFT), end = start + PAGES_PER_SECTION * K.page_size, usage;
 
 	add_table_pages(start, (long)nr, ROLE_P4D, ROLE_PUD, ROLE_PMD);
-	if (online_section(ms))
-		add_table_pages(K.page_offset_base + ((nr << PFN_SECTION_SHIFT) << PAGE_SHIFT), (long)nr, -1, ROLE_DMAP_PUD,
-				ROLE_DMAP_PMD);
+	/* The direct map covers memory from when it is added (arch_add_memory), online or not. */
+	add_table_pages(K.page_offset_base + ((nr << PFN_SECTION_SHIFT) << PAGE_SHIFT), (long)nr, -1, ROLE_DMAP_PUD,
+			ROLE_DMAP_PMD);
 	for (uint64_t va = start & ~(PAGE_SIZE - 1); va < end; va += PAGE_SIZE) {
 		uint64_t e = 0, table_pfn = 0, pfn;
 		int level = lookup(va, &e, &table_pfn);

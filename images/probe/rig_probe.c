@@ -323,8 +323,8 @@ static void collect_section(unsigned long nr)
 	start = (unsigned long)pfn_to_page(section_nr_to_pfn(nr));
 	end = start + PAGES_PER_SECTION * sizeof(struct page);
 	add_table_pages(start, nr, ROLE_P4D, ROLE_PUD, ROLE_PMD);
-	if (online_section(ms))
-		add_table_pages((unsigned long)__va(PFN_PHYS(section_nr_to_pfn(nr))), nr, -1, ROLE_DMAP_PUD, ROLE_DMAP_PMD);
+	/* The direct map covers memory from when it is added (arch_add_memory), online or not. */
+	add_table_pages((unsigned long)__va(PFN_PHYS(section_nr_to_pfn(nr))), nr, -1, ROLE_DMAP_PUD, ROLE_DMAP_PMD);
 	for (va = start & PAGE_MASK; va < end; va += PAGE_SIZE) {
 		pte_t *pte = lookup_address(va, &level);
 		unsigned long pfn;

@@ -1205,3 +1205,27 @@ TEST(CaseChecks, PgPrivateIsRequiredOnlyWhereTheKernelSetsIt) {
   EXPECT_FALSE(t->ok) << "the other tagged pages have PG_private: this one lost it";
   EXPECT_NE(t->detail.find("expected Reserved Private MIX_SECTION_INFO"), std::string::npos) << t->detail;
 }
+
+// Issue #18: the direct map covers memory from when it is added, not when it is onlined. A PMD
+// table of the direct map shared with a plugged but offline DIMM (section 33) stays when section
+// 32 goes; the probe names both owners (images/probe: every valid section), so the model keeps
+// it. With only the removed owner named it would expect the table freed, and a clean kernel fail.
+TEST(PageAccounting, ADirectMapTableSharedWithAnOfflineDimmIsKept) {
+  const std::string head =
+      "rig-probe 2\nkernel 6.1.0-test\nencoding index-private\ntypes section=12 mix=13 node=14\nstruct_page 64\n"
+      "section_shift 27\npaging_levels 4\nS 7 nid=0 early=1 online=1\nS 32 nid=1 early=0 online=1\n"
+      "S 33 nid=-1 early=0 online=0\nN 0 pgdat_pfn=1000 pgdat_bytes=4096 online=1\n"
+      "P 1000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 free=no held=other roles=pgdat:0\n";
+  const std::string table = "P 5000 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=other ";
+  const uint64_t first = 32ull << 15, count = 1ull << 15;
+  auto fate_of_table = [&](const std::string& roles) {
+    const MemmapSnapshot s = parse_probe_snapshot(head + table + "roles=" + roles + "\nend 2\n");
+    for (const auto& e : expected_fates(s, first, count, true))
+      if (e.pfn == 5000) return std::make_pair(e.fate, e.why);
+    return std::make_pair(Fate::Unchanged, std::string("not judged"));
+  };
+  const auto shared = fate_of_table("dmap_pmd:32,dmap_pmd:33");
+  EXPECT_EQ(shared.first, Fate::Kept) << shared.second;
+  EXPECT_EQ(shared.second, "an owner stays");
+  EXPECT_EQ(fate_of_table("dmap_pmd:32").first, Fate::Freed) << "its only owner went";
+}
