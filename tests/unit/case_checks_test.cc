@@ -1229,3 +1229,23 @@ TEST(PageAccounting, ADirectMapTableSharedWithAnOfflineDimmIsKept) {
   EXPECT_EQ(shared.second, "an owner stays");
   EXPECT_EQ(fate_of_table("dmap_pmd:32").first, Fate::Freed) << "its only owner went";
 }
+
+// Issue #19, recorded on 7.3.4 built by the rig (module route, no bootmem info): ejecting the
+// 512M boot DIMM at 4 GiB. The memblock page holding the usage maps of its sections 32-35 stays,
+// as mm/sparse.c keeps an early section's usage map: the exemption follows the section, not a
+// tag the kernel no longer writes. Every check passes, MemTotal exactly (+2049 pages).
+TEST(KernelLadder, RecordedSevenThreeKeepsTheUsageMapOfEarlySectionsWithoutTags) {
+  DimmRemoval r = recorded_before("movable-7.3-built-before.txt");
+  EXPECT_EQ(r.before.probe, "module");
+  EXPECT_FALSE(r.before.tags_present());
+  const auto checks =
+      removal_checks(r, data("probe/movable-7.3-built-after.txt"), {{0, 950692}, {1, 524288}}, {{0, 958888}});
+  expect_all_passed_and_judged(checks, {"usage-freed", "page-tables-freed"}, "7.3 built: ");
+  const CaseCheck* mem = find_check(checks, "memtotal-node-0");
+  ASSERT_NE(mem, nullptr);
+  EXPECT_NE(mem->detail.find("expects +2049 pages"), std::string::npos) << mem->detail;
+  for (const auto& e : expected_fates(r.before, kDimmPfn, kDimmPages, true))
+    if (e.has_role(PageRoleKind::Usage) && e.before.reserved) {
+      EXPECT_EQ(e.fate, Fate::Kept) << e.pfn << ": " << e.why;
+    }
+}

@@ -38,7 +38,11 @@ std::optional<std::string> kept_by_kernel(const PageExpectation& e, const Memmap
     if (r.kind == PageRoleKind::P4d)
       return std::string(
           "P4D tables are never freed (arch/x86/mm/init_64.c remove_pagetable() frees no p4d level; af2cf278ef4f)");
-    if (r.kind == PageRoleKind::Usage && e.holder == Holder::Bootmem)
+    // The kernel's rule is about early sections, not tags: it holds on kernels without bootmem
+    // info (7.3) and for an untagged usage page alike (a missing tag is boot-tags' to report).
+    const SectionEntry* owner =
+        r.kind == PageRoleKind::Usage && r.owner >= 0 ? s.section(static_cast<uint64_t>(r.owner)) : nullptr;
+    if (owner && owner->early)
       return std::string(
           "the usage map of a boot section is kept for re-adding it (mm/sparse.c section_deactivate(): \"When removing "
           "an "
