@@ -59,11 +59,16 @@ void add_workflow_commands(CLI::App& top, Commands& out) {
   add_bisect_options(c, *bisect);
   c->add_option("--src", bisect->src, "Kernel tree (default: the current directory)");
   out.push_back({c, [bisect] { return app::bisect_step(*bisect); }});
-  c = top.add_subcommand("bisect", "Find the commit that broke a case: drives git bisect with bisect-step");
+  c = top.add_subcommand("bisect",
+                         "Find what broke a case: the commit (drives git bisect with bisect-step), or the first bad "
+                         "kernel of a list (--kernels)");
   add_bisect_options(c, *bisect);
-  c->add_option("--src", bisect->src, "Kernel git tree")->required();
-  c->add_option("--good", bisect->good, "A revision where the case holds")->required();
-  c->add_option("--bad", bisect->bad, "A revision where it fails")->required();
+  c->add_option("--src", bisect->src, "Kernel git tree");
+  c->add_option("--good", bisect->good, "A revision where the case holds");
+  c->add_option("--bad", bisect->bad, "A revision where it fails");
+  c->add_option("--kernels", bisect->kernels,
+                "Kernels in order instead of a tree: debian:A..debian:B (Debian's builds between them) or K1,K2,...; "
+                "a kernel that fails once is bad, one that cannot be judged is skipped");
   out.push_back({c, [bisect] { return app::bisect(*bisect); }});
 
   auto ex = std::make_shared<app::ExploreCommandOptions>();

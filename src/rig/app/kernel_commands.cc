@@ -18,6 +18,8 @@
 #include "rig/host/kernel_locator.h"
 #include "rig/run/reproducer.h"
 #include "rig/scenario/scenario_file.h"
+#include "rig/run/suite_runner.h"
+#include "rig/workflows/kernel_bisect.h"
 
 namespace fs = boost::filesystem;
 
@@ -104,7 +106,68 @@ int bisect_step(const BisectCommandOptions& a) {
   }
 }
 
+namespace {
+
+// rig bisect --kernels: the last good and first bad of an ordered list of kernels the rig can name.
+int bisect_over_kernels(const BisectCommandOptions& a) {
+  if (a.case_no < 1 || a.case_no > 5) throw UsageError(fmt::format("--case {}: the spec has cases 1 to 5", a.case_no));
+  if (a.runs < 1) throw UsageError("--runs must be at least 1");
+  if (!a.good.empty() || !a.bad.empty() || a.src != kDefaultBisectSrc)
+    throw UsageError("--kernels bisects kernels the rig can name: not with --src, --good or --bad");
+  const Environment env = environment();
+  const std::string home = a.home.empty() ? rig_home(env) : a.home;
+  const std::vector<Scenario> scenarios = a.scenarios.empty()
+                                              ? scenarios_for_case(select_scenarios({{}, "spec", home}), a.case_no)
+                                              : select_scenarios({a.scenarios, "", home});
+  if (scenarios.empty())
+    throw UsageError(fmt::format("--case {}: no shipped scenario exercises it; name one with --scenario", a.case_no));
+  std::vector<AvailableKernel> available;
+  if (a.kernels.find("..") != std::string::npos)
+    for (const auto& k : DebianArchive(env).available(progress_to_stderr)) available.push_back({k.release, k.upstream});
+  const std::vector<std::string> kernels = kernel_list_from(a.kernels, available);
+  std::cerr << fmt::format("[rig] bisecting {} kernels: {}", kernels.size(), fmt::join(kernels, " ")) << std::endl;
+
+  SuiteOptions so;
+  so.run.artifacts_root = fs::absolute(a.artifacts).lexically_normal().string();
+  so.accel = a.accel;
+  so.env = env;
+  so.repeat = a.runs;
+  so.snapshots = a.runs > 1;
+  make_private_dir(so.run.artifacts_root);
+  auto test = [&](const std::string& name) -> BisectDecision {
+    KernelImage k;
+    try {
+      k = locate_kernel(name, env);
+    } catch (const UsageError& e) {
+      return {BisectVerdict::Skip, fmt::format("cannot be named: {}", e.what()), ""};
+    } catch (const std::exception& e) {
+      return {BisectVerdict::Stop, e.what(), ""};
+    }
+    BisectDecision d = combine_kernel_runs(a.case_no, run_suite(scenarios, {k}, so, progress_to_stderr));
+    std::cerr << fmt::format("[rig] {}: {} ({})", name, bisect_verdict_name(d.verdict), d.why) << std::endl;
+    return d;
+  };
+  const KernelBisectResult r = bisect_kernels(kernels, test);
+  for (const auto& st : r.steps)
+    std::cout << fmt::format("{}: {}{}{}\n", st.kernel, bisect_verdict_name(st.decision.verdict),
+                             st.decision.why.empty() ? "" : " (" + st.decision.why + ")",
+                             st.decision.evidence.empty() ? "" : "; evidence: " + st.decision.evidence);
+  std::cout << r.summary(kernels) << "\n";
+  if (!r.stopped.empty()) return kExitInfra;
+  if (!r.first_bad || !r.last_good) return kExitFailed;
+  std::string scen;
+  for (const auto& s : scenarios) scen += " --scenario " + fs::absolute(s.path).string();
+  std::cout << fmt::format("continue in your kernel tree: rig bisect --src TREE --good {} --bad {} --case {}{}\n",
+                           upstream_tag(kernels[*r.last_good]), upstream_tag(kernels[*r.first_bad]), a.case_no, scen);
+  return 0;
+}
+
+}  // namespace
+
 int bisect(const BisectCommandOptions& a) {
+  if (!a.kernels.empty()) return bisect_over_kernels(a);
+  if (a.good.empty() || a.bad.empty())
+    throw UsageError("rig bisect needs --src TREE --good REV --bad REV, or --kernels debian:A..debian:B");
   BisectOptions o = bisect_options(a);
   std::vector<std::string> step = {fs::canonical("/proc/self/exe").string(),
                                    "bisect-step",

@@ -38,6 +38,7 @@ struct BisectCommandOptions {
   std::string kernel_out;  // empty: in the cache, by the tree
   std::string accel = kDefaultAccel;
   std::string good, bad;  // rig bisect only
+  std::string kernels;    // rig bisect --kernels: "debian:A..debian:B" or "K1,K2,...", instead of --src/--good/--bad
   std::string home;       // rig_home() when empty
 };
 // The options of a step, checked, scenarios loaded. Throws UsageError.

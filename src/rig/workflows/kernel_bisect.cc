@@ -1,0 +1,122 @@
+#include "rig/workflows/kernel_bisect.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "rig/base/errors.h"
+#include "rig/host/debian_archive.h"
+
+namespace rig {
+
+std::string KernelBisectResult::summary(const std::vector<std::string>& kernels) const {
+  if (!stopped.empty()) return "bisection stopped: " + stopped;
+  if (first_bad && last_good)
+    return fmt::format(
+        "first bad kernel: {} (last good: {}{})", kernels[*first_bad], kernels[*last_good],
+        *first_bad - *last_good > 1 ? fmt::format("; {} skipped between them", *first_bad - *last_good - 1) : "");
+  if (!last_good) return fmt::format("no good kernel: {} is not good", kernels.empty() ? "?" : kernels.front());
+  return fmt::format("no bad kernel: {} is not bad", kernels.empty() ? "?" : kernels.back());
+}
+
+KernelBisectResult bisect_kernels(const std::vector<std::string>& kernels,
+                                  const std::function<BisectDecision(const std::string&)>& test) {
+  KernelBisectResult r;
+  if (kernels.size() < 2) throw UsageError("--kernels: a bisection needs at least two kernels");
+  auto run = [&](size_t i) {
+    BisectDecision d = test(kernels[i]);
+    r.steps.push_back({i, kernels[i], d});
+    if (d.verdict == BisectVerdict::Skip) r.skipped.push_back(i);
+    if (d.verdict == BisectVerdict::Stop) r.stopped = fmt::format("{}: {}", kernels[i], d.why);
+    return d.verdict;
+  };
+  const BisectVerdict first = run(0);
+  if (!r.stopped.empty()) return r;
+  if (first != BisectVerdict::Good) return r;  // summary: no good kernel
+  r.last_good = 0;
+  const BisectVerdict last = run(kernels.size() - 1);
+  if (!r.stopped.empty()) return r;
+  if (last != BisectVerdict::Bad) return r;  // summary: no bad kernel
+  size_t lo = 0, hi = kernels.size() - 1;    // lo good, hi bad
+  std::set<size_t> skipped;
+  while (hi - lo > 1) {
+    // The middle, or the untested kernel nearest to it when it was skipped.
+    const size_t mid = lo + (hi - lo) / 2;
+    std::optional<size_t> pick;
+    for (size_t d = 0; d < hi - lo && !pick; ++d) {
+      if (mid + d < hi && !skipped.count(mid + d))
+        pick = mid + d;
+      else if (mid >= d + 1 && mid - d > lo && !skipped.count(mid - d))
+        pick = mid - d;
+    }
+    if (!pick) break;  // every kernel between them was skipped
+    const BisectVerdict v = run(*pick);
+    if (!r.stopped.empty()) return r;
+    if (v == BisectVerdict::Good)
+      lo = *pick;
+    else if (v == BisectVerdict::Bad)
+      hi = *pick;
+    else
+      skipped.insert(*pick);
+  }
+  r.last_good = lo;
+  r.first_bad = hi;
+  return r;
+}
+
+BisectDecision combine_kernel_runs(int case_no, const std::vector<ScenarioResult>& runs) {
+  std::optional<BisectDecision> good, skip;
+  for (const auto& run : runs) {
+    BisectDecision d = decide_bisect_step(case_no, {run});
+    if (d.verdict == BisectVerdict::Stop || d.verdict == BisectVerdict::Bad) return d;
+    if (d.verdict == BisectVerdict::Good && !good) good = d;
+    if (d.verdict == BisectVerdict::Skip && !skip) skip = d;
+  }
+  if (good) return *good;
+  if (skip) return *skip;
+  return {BisectVerdict::Skip, "no run", ""};
+}
+
+std::vector<std::string> kernel_list_from(const std::string& spec, const std::vector<AvailableKernel>& available) {
+  const auto dots = spec.find("..");
+  if (dots == std::string::npos) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= spec.size()) {
+      const size_t comma = spec.find(',', start);
+      const std::string k = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!k.empty()) out.push_back(k);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    return out;
+  }
+  auto version_of = [&](std::string end) {
+    if (end.rfind("debian:", 0) != 0)
+      throw UsageError(fmt::format("--kernels {}: a range is between two debian:VERSION kernels", spec));
+    end = end.substr(7);
+    for (const auto& k : available)
+      if (k.release == end || k.upstream == end || k.release.rfind(end + "+", 0) == 0) return k.upstream;
+    throw UsageError(fmt::format("--kernels {}: the Debian archive offers no {}", spec, end));
+  };
+  const std::string from = version_of(spec.substr(0, dots)), to = version_of(spec.substr(dots + 2));
+  std::vector<AvailableKernel> in;
+  for (const auto& k : available)
+    if (compare_debian_versions(k.upstream, from) >= 0 && compare_debian_versions(k.upstream, to) <= 0) in.push_back(k);
+  std::sort(in.begin(), in.end(), [](const AvailableKernel& a, const AvailableKernel& b) {
+    return compare_debian_versions(a.upstream, b.upstream) < 0;
+  });
+  std::vector<std::string> out;
+  for (const auto& k : in)
+    if (out.empty() || out.back() != "debian:" + k.release) out.push_back("debian:" + k.release);
+  return out;
+}
+
+std::string upstream_tag(const std::string& kernel) {
+  std::string v = kernel.rfind("debian:", 0) == 0 ? kernel.substr(7) : kernel;
+  v = v.substr(0, v.find_first_of("+-"));
+  return "v" + v;
+}
+
+}  // namespace rig
