@@ -1249,3 +1249,20 @@ TEST(KernelLadder, RecordedSevenThreeKeepsTheUsageMapOfEarlySectionsWithoutTags)
       EXPECT_EQ(e.fate, Fate::Kept) << e.pfn << ": " << e.why;
     }
 }
+
+// Recorded on Debian's 7.3.4 (hotplug-memmap-dependency, step 6): the kernel refused to offline
+// the kernel-zone DIMM and dumped an order-3 slab page as what blocked it. The rig keeps its type
+// and why, so the refusal's evidence names them.
+TEST(CaseChecks, ADumpedBlockingPageKeepsItsTypeAndReason) {
+  ConsoleParser p;
+  p.feed(data("console/slab-refusal-7.3.log"));
+  p.finish();
+  std::vector<std::vector<std::string>> dumps;
+  for (const auto& f : p.findings())
+    if (f.kind == "page-dump") dumps.push_back(f.lines);
+  const auto pages = parse_page_dumps(dumps);
+  ASSERT_FALSE(pages.empty());
+  EXPECT_EQ(pages[0].pfn, 0x100000u);
+  EXPECT_EQ(pages[0].page_type, "page_type f5(slab)");
+  EXPECT_EQ(pages[0].reason, "unmovable page");
+}

@@ -5,7 +5,9 @@
 namespace rig {
 namespace {
 
-constexpr size_t kLinesBefore = 8;
+// dump_page() of a large folio prints page:, head:, flags:, page_type: and four raw and head words
+// lines each (7.x) before its "page dumped because" line: keep enough to find its "page:" line.
+constexpr size_t kLinesBefore = 16;
 constexpr size_t kLinesAfter = 40;
 // Kernel lines are at most 1 KiB (printk); longer console lines keep their first 64 KiB and drop
 // the rest, so an endless line costs bounded memory.

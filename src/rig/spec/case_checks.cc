@@ -126,6 +126,10 @@ std::vector<DumpedPage> parse_page_dumps(const std::vector<std::vector<std::stri
         found = true;
       } else if (l.find("flags:") != std::string::npos && l.find("reserved") != std::string::npos) {
         d.reserved = true;
+      } else if (l.rfind("page_type:", 0) == 0 && d.page_type.empty()) {
+        d.page_type = "page_type " + l.substr(l.find_first_not_of(' ', 10));
+      } else if (l.rfind("page dumped because:", 0) == 0) {
+        d.reason = l.substr(l.find_first_not_of(' ', 20));
       }
     }
     if (found) out.push_back(d);
@@ -657,6 +661,7 @@ std::vector<CaseCheck> check_after_refusal(const RemovalAnalysis& a, const Memma
   std::set<uint64_t> seen;
   Offenders blocked;
   std::set<uint64_t> blocked_sections;
+  std::string named;  // what else the kernel named: the refusal's evidence, for the developer
   for (const auto& d : dumps) {
     const uint64_t sec = before.pfn_section(d.pfn);
     if (!a.contains(sec) || !seen.insert(d.pfn).second) continue;  // ACPI offlines twice: dumps repeat
@@ -665,7 +670,12 @@ std::vector<CaseCheck> check_after_refusal(const RemovalAnalysis& a, const Memma
       if (d.pfn >= run.pfn && d.pfn < run.pfn + run.count)
         for (const auto& r : run.roles)
           if (r.kind == PageRoleKind::Memmap && a.contains(static_cast<uint64_t>(r.owner))) owner = r.owner;
-    if (owner < 0) continue;
+    if (owner < 0) {
+      if (named.size() < 600)
+        named += fmt::format("{}pfn {:#x} (section {}{}{})", named.empty() ? "" : "; ", d.pfn, sec,
+                             d.page_type.empty() ? "" : ", " + d.page_type, d.reason.empty() ? "" : ": " + d.reason);
+      continue;
+    }
     blocked_sections.insert(sec);
     blocked.add(fmt::format("offline stopped at a memmap page of the departing memory (section {}, memmap of section "
                             "{}): isolation did not skip it; {}",
@@ -676,9 +686,12 @@ std::vector<CaseCheck> check_after_refusal(const RemovalAnalysis& a, const Memma
     CaseCheck f{4, "offline-skips-memmap", false, blocked.str(), true, blocked.offending()};
     out.push_back(f);
   } else {
-    out.push_back(
-        not_applicable(4, "offline-skips-memmap",
-                       "the kernel named no memmap page of the departing memory as what blocked the offline"));
+    out.push_back(not_applicable(
+        4, "offline-skips-memmap",
+        named.empty() ? "the kernel named no memmap page of the departing memory as what blocked the offline"
+                      : "the kernel named no memmap page of the departing memory as what blocked the offline; it "
+                        "named " +
+                            named));
   }
   return out;
 }

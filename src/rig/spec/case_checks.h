@@ -42,6 +42,8 @@ struct DumpedPage {
   uint64_t index = 0;
   bool reserved = false;
   std::string header;
+  std::string page_type;  // "page_type f5(slab)", when dumped
+  std::string reason;     // "unmovable page": the "page dumped because" line
 };
 std::vector<DumpedPage> parse_page_dumps(const std::vector<std::vector<std::string>>& dumps);
 
