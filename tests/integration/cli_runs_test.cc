@@ -323,3 +323,20 @@ TEST(CliRuns, AKernelFetchedFromDebiansArchiveBootsAndIsJudged) {
   EXPECT_EQ(again["kernel"], res["kernel"]);
   EXPECT_EQ(again["kernel_path"], kernel) << "made absolute";
 }
+
+// rig bisect --kernels over Debian's builds (docs/workflows.md): 6.18.5 frees the memmap of a
+// hot-added DIMM, 6.18.15 loses 511 pages of each section's (docs/kernels.md). The two ends are
+// tested, the first bad named with its page evidence, and the git bisect line to continue printed.
+TEST(CliRuns, BisectOverDebianKernelsNamesTheFirstBadWithItsEvidence) {
+  const std::string dir = fresh_dir("bisect-kernels");
+  CommandResult r = run_command({RIG_BINARY, "bisect", "--case", "1", "--scenario",
+                                 std::string(RIG_SOURCE_DIR) + "/rig/scenarios/hotplug-then-unplug.toml", "--kernels",
+                                 "debian:6.18.5,debian:6.18.15", "--artifacts", dir + "/runs"},
+                                1500);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("debian:6.18.5: good"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("debian:6.18.15: bad"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("memmap-freed"), std::string::npos) << "the evidence of the bad kernel: " << r.out;
+  EXPECT_NE(r.out.find("first bad kernel: debian:6.18.15 (last good: debian:6.18.5)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rig bisect --src TREE --good v6.18.5 --bad v6.18.15 --case 1"), std::string::npos) << r.out;
+}
