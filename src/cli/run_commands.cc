@@ -1,4 +1,4 @@
-// rig run, rig report, rig compare.
+// rig run, rig report, rig compare, rig writeup.
 #include <fmt/format.h>
 
 #include <memory>
@@ -50,6 +50,14 @@ void add_run_commands(CLI::App& top, Commands& out) {
   c->add_option("results", report->results, "results.json of a run (or one run's result.json)")->required();
   c->add_option("-o,--out", report->out, "The HTML file (default: report.html beside RESULTS)");
   out.push_back({c, [report] { return app::report(*report); }});
+
+  auto wr = std::make_shared<app::WriteupOptions>();
+  c = top.add_subcommand("writeup", "A failed run as a plain-text bug report for a kernel mailing list (72 columns)");
+  c->add_option("results", wr->results, "results.json of a run")->required()->check(CLI::ExistingFile);
+  c->add_option("--scenario", wr->scenario, "The failed run of this scenario (default: the first failed run)");
+  c->add_option("--kernel", wr->kernel, "... on this kernel (a release or its start)");
+  c->add_option("-o,--out", wr->out, "Write the report here (default: standard output)");
+  out.push_back({c, [wr] { return app::writeup(*wr); }});
 
   auto cmp = std::make_shared<app::CompareOptions>();
   c = top.add_subcommand(

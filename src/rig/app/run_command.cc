@@ -13,6 +13,7 @@
 #include "rig/app/progress.h"
 #include "rig/app/scenario_selection.h"
 #include "rig/base/errors.h"
+#include "rig/base/exit_status.h"
 #include "rig/base/paths.h"
 #include "rig/base/text.h"
 #include "rig/host/kernel_locator.h"
@@ -22,6 +23,9 @@
 #include "rig/report/kernel_compare.h"
 #include "rig/report/results_report.h"
 #include "rig/report/test_reports.h"
+#include "rig/base/atomic_file.h"
+#include "rig/base/safe_read.h"
+#include "rig/report/writeup.h"
 #include "rig/run/machine_factory.h"
 #include "rig/run/progress_board.h"
 #include "rig/run/suite_runner.h"
@@ -156,6 +160,47 @@ std::string pick_kernel(const std::vector<std::string>& kernels, const std::stri
 }
 
 }  // namespace
+
+int writeup(const WriteupOptions& o) {
+  const LoadedReport loaded = load_results_file(o.results);
+  const ScenarioResult* chosen = nullptr;
+  for (const auto& r : loaded.results) {
+    if (r.verdict != Verdict::Fail) continue;
+    if (!o.scenario.empty() && r.scenario != o.scenario) continue;
+    if (!o.kernel.empty() && r.kernel.rfind(o.kernel, 0) != 0) continue;
+    chosen = &r;
+    break;
+  }
+  if (!chosen) {
+    std::cerr << fmt::format("rig: no failed run in {}{}{}", o.results,
+                             o.scenario.empty() ? "" : " of scenario " + o.scenario,
+                             o.kernel.empty() ? "" : " on kernel " + o.kernel)
+              << std::endl;
+    return kExitFailed;
+  }
+  // The QEMU command line from the run's artifacts, when they are still beside the results.
+  std::string qemu;
+  const std::string dir =
+      locate_run_artifacts(chosen->artifacts, fs::absolute(o.results).parent_path().string(), ResultsOrigin::File);
+  if (!dir.empty()) {
+    try {
+      std::istringstream in(read_regular_file(dir + "/qemu-command.sh", 1 << 16, "the run's QEMU command"));
+      for (std::string line; std::getline(in, line);)
+        if (line.rfind("exec ", 0) == 0) qemu = line.substr(5);
+    } catch (const std::exception&) {
+      // No command line in the report: it says how to reproduce without it.
+    }
+  }
+  const std::string text = writeup_text(*chosen, loaded.results, qemu);
+  if (o.out.empty()) {
+    std::cout << text;
+  } else {
+    check_parent_dir("-o", o.out);
+    write_file_atomically(o.out, text);
+    std::cout << o.out << "\n";
+  }
+  return 0;
+}
 
 int compare(const CompareOptions& o) {
   std::vector<ScenarioResult> all;

@@ -55,6 +55,14 @@ struct CompareOptions {
   std::string a, b;                  // kernels (release, or a prefix of one); empty: the first two found
   bool all = false;                  // every check, not only those that changed
 };
+struct WriteupOptions {
+  std::string results;           // a results file
+  std::string scenario, kernel;  // which failed run (default: the first failed one)
+  std::string out;               // a file to write; empty: stdout
+};
+// The failed run as a plain-text bug report (report/writeup.h); 0, or 1 when no run failed.
+int writeup(const WriteupOptions& o);
+
 // Prints kernel A against kernel B (report/kernel_compare.h); 0, or 1 when something changed.
 int compare(const CompareOptions& o);
 

@@ -1,0 +1,300 @@
+#include "rig/report/writeup.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+namespace rig {
+
+std::string wrap_text(const std::string& text, size_t width, const std::string& first_indent,
+                      const std::string& indent) {
+  std::istringstream in(text);
+  std::string word, out, line = first_indent;
+  bool empty = true;
+  while (in >> word) {
+    // A word longer than a line (a path, a hex run) is cut, never left to overflow.
+    while (word.size() > width - indent.size()) {
+      if (!empty) {
+        out += line + "\n";
+        line = indent;
+      }
+      const size_t room = width - line.size();
+      out += line + word.substr(0, room) + "\n";
+      word = word.substr(room);
+      line = indent;
+      empty = true;
+    }
+    if (!empty && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line = indent;
+      empty = true;
+    }
+    line += (empty ? "" : " ") + word;
+    empty = false;
+  }
+  if (!empty) out += line + "\n";
+  return out;
+}
+
+std::string where_to_look(const std::string& n) {
+  auto starts = [&](const char* p) { return n.rfind(p, 0) == 0; };
+  if (n == "memmap-freed" || starts("cycles-no-free"))
+    return "The memmap of removed memory is freed by mm/sparse.c section_deactivate() -> "
+           "depopulate_section_memmap() -> vmemmap_free(), on x86-64 arch/x86/mm/init_64.c "
+           "remove_pagetable() -> remove_pmd_table()/remove_pte_table() -> free_pagetable(): a 2 MiB "
+           "block mapped by a PMD is freed with the order of PMD_SIZE (an order-0 free gives back only "
+           "its head page); boot memmap goes through put_page_bootmem() (mm/bootmem_info.c) where the "
+           "kernel has bootmem info.";
+  if (n == "page-tables-freed")
+    return "vmemmap and direct-map page tables are freed when they empty by arch/x86/mm/init_64.c "
+           "free_pte_table(), free_pmd_table() and (5-level paging only) free_pud_table(), called from "
+           "remove_pte_table()/remove_pmd_table()/remove_pud_table(); boot tables through "
+           "free_pagetable() -> put_page_bootmem().";
+  if (n == "usage-freed")
+    return "mm/sparse.c section_deactivate(): the usage map of a section added at run time is "
+           "kfree()d when its last subsection goes; an early section's is kept for re-adding.";
+  if (starts("boot-tags-pgdat") || n == "pgdat-kept" || starts("pgdat-reused"))
+    return "mm/bootmem_info.c register_page_bootmem_info_node(): every page of NODE_DATA(nid) is "
+           "tagged NODE_INFO with get_page_bootmem(); pgdat is never freed "
+           "(mm/memory_hotplug.c try_offline_node() only offlines the node).";
+  if (n == "boot-tags-memmap")
+    return "arch/x86/mm/init_64.c register_page_bootmem_memmap(): get_page_bootmem(section_nr, page, "
+           "SECTION_INFO) over the pages backing each boot section's memmap.";
+  if (n == "boot-tags-page-tables")
+    return "arch/x86/mm/init_64.c register_page_bootmem_memmap(): get_page_bootmem(section_nr, table, "
+           "MIX_SECTION_INFO) once per vmemmap step for each PTE/PMD/PUD table page; "
+           "mm/bootmem_info.c register_page_bootmem_info_section() for the usage map.";
+  if (starts("memtotal") || starts("cycles-memtotal"))
+    return "MemTotal counts managed pages: mm/page_alloc.c adjust_managed_page_count() and "
+           "free_reserved_page() when Reserved pages (bootmem memmap, tables) are freed; "
+           "mm/memory_hotplug.c offline_pages() for the removed memory.";
+  if (n == "offline-skips-memmap")
+    return "mm/memory_hotplug.c offline_pages() and mm/page_isolation.c: with memmap_on_memory the "
+           "pages holding the memmap (PageVmemmapSelfHosted) must be skipped by isolation and "
+           "migration.";
+  if (n == "removed-memory-gone" || starts("dependents-first"))
+    return "mm/memory_hotplug.c remove_memory() -> arch_remove_memory(); a section whose memmap "
+           "lives in another must go first (mm/sparse.c).";
+  return "mm/memory_hotplug.c (offline_pages(), remove_memory()) and mm/sparse.c "
+         "(section_deactivate()).";
+}
+
+namespace {
+
+std::string pfn_range(uint64_t first, uint64_t last) {
+  return first == last ? fmt::format("pfn {:#x}", first) : fmt::format("pfn {:#x}-{:#x}", first, last);
+}
+
+std::string step_line(const StepResult& s) {
+  return fmt::format("{} {} {}: {}{}", s.index, s.action, s.target, s.outcome,
+                     s.ok || s.expected.empty() ? "" : fmt::format(" (expected {})", s.expected));
+}
+
+// Shell words, single quotes kept ('...' is one word).
+std::vector<std::string> shell_words(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false, any = false;
+  for (char c : line) {
+    if (c == '\'') quoted = !quoted;
+    if (c == ' ' && !quoted) {
+      if (any) out.push_back(cur);
+      cur.clear();
+      any = false;
+      continue;
+    }
+    cur += c;
+    any = true;
+  }
+  if (any) out.push_back(cur);
+  return out;
+}
+
+// The QEMU command, one option per line with its argument, the run's own files named by what
+// they are (the reader builds them with rig repro), so no line has to be cut.
+std::string qemu_lines(const std::string& command, const std::string& kernel) {
+  const std::vector<std::string> w = shell_words(command);
+  std::vector<std::string> groups;
+  for (size_t i = 0; i < w.size(); ++i) {
+    std::string g = w[i];
+    // The rig's own way of starting: paused for QMP, or restored from its snapshot cache.
+    if (g == "-S") continue;
+    if (g == "-incoming") {
+      ++i;
+      continue;
+    }
+    if (g == "-kernel" || g == "-initrd") {
+      groups.push_back(g + (g == "-kernel" ? " bzImage" : " initramfs.cpio.gz"));
+      ++i;
+      continue;
+    }
+    if (!g.empty() && g[0] == '-' && i + 1 < w.size() && (w[i + 1].empty() || w[i + 1][0] != '-')) {
+      std::string arg = w[++i];
+      const auto at = arg.find("path=");
+      if (arg.rfind("file,", 0) == 0 && at != std::string::npos) arg = arg.substr(0, at) + "path=console.log";
+      g += " " + arg;
+    }
+    groups.push_back(g);
+  }
+  std::string out;
+  for (size_t i = 0; i < groups.size(); ++i)
+    out += (i == 0 ? "    " : "      ") + groups[i] + (i + 1 < groups.size() ? " \\\n" : "\n");
+  out += wrap_text(fmt::format("(bzImage: {}; initramfs.cpio.gz: the rig's guest image with its probe; "
+                               "`rig repro` writes both beside a run.sh that starts this)",
+                               kernel),
+                   kWriteupColumns, "    ", "    ");
+  return out;
+}
+
+// A shell command wrapped at words with " \\" continuations, so it still runs when pasted.
+std::string command_lines(const std::string& command, const std::string& indent) {
+  std::string out, line = indent;
+  bool first = true;
+  for (const auto& w : shell_words(command)) {
+    if (!first && line.size() + 1 + w.size() + 2 > kWriteupColumns) {
+      out += line + " \\\n";
+      line = indent + "  ";
+      first = true;
+    }
+    line += (first ? "" : " ") + w;
+    first = false;
+  }
+  return out + line + "\n";
+}
+
+}  // namespace
+
+std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResult>& all,
+                         const std::string& qemu_command) {
+  const size_t W = kWriteupColumns;
+  const CheckRecord* failed = nullptr;
+  for (const auto& c : r.checks)
+    if (c.status == CheckStatus::Fail) {
+      failed = &c;
+      break;
+    }
+  std::string out;
+  const std::string what =
+      failed ? fmt::format("{} (spec case {})", failed->name, failed->case_no) : std::string(r.reason.substr(0, 60));
+  out += wrap_text(fmt::format("Subject: [BUG] memory hot-remove: {} fails {} on {}", r.scenario, what, r.kernel), W,
+                   "", "  ");
+  out += "\n";
+
+  // Affected: the same scenario failing the same check (or failing, without a check); not
+  // affected: where it passed.
+  std::set<std::string> affected, unaffected, other;
+  for (const auto& x : all) {
+    if (x.scenario != r.scenario) continue;
+    bool same = x.verdict == Verdict::Fail;
+    if (failed && same) {
+      same = false;
+      for (const auto& c : x.checks) same |= c.status == CheckStatus::Fail && c.name == failed->name;
+    }
+    if (same)
+      affected.insert(x.kernel);
+    else if (x.verdict == Verdict::Pass || x.verdict == Verdict::XFail)
+      unaffected.insert(x.kernel);
+    else
+      other.insert(fmt::format("{} ({})", x.kernel, verdict_name(x.verdict)));
+  }
+  affected.insert(r.kernel);
+  for (const auto& k : affected) unaffected.erase(k);
+  auto list = [](const std::set<std::string>& s) {
+    std::string t;
+    for (const auto& k : s) t += (t.empty() ? "" : ", ") + k;
+    return t.empty() ? std::string("none in these results") : t;
+  };
+  out += wrap_text("Affected: " + list(affected), W, "", "  ");
+  out += wrap_text("Not affected: " + list(unaffected), W, "", "  ");
+  if (!other.empty()) out += wrap_text("Otherwise: " + list(other), W, "", "  ");
+  out += "\n";
+
+  out += "What happens\n";
+  std::string topo;
+  for (const auto& d : r.dimms)
+    topo += fmt::format("{}{} {} at {:#x} on node {}{}", topo.empty() ? "" : "; ", d.id,
+                        d.size >= (1ull << 30) && d.size % (1ull << 30) == 0 ? fmt::format("{}G", d.size >> 30)
+                                                                             : fmt::format("{}M", d.size >> 20),
+                        d.addr, d.node, d.boot ? " (present at boot)" : "");
+  out += wrap_text(fmt::format("A QEMU guest ({} vCPU model, {} NUMA nodes) with DIMMs: {}.", r.cpu, r.nodes.size(),
+                               topo.empty() ? "none" : topo),
+                   W, "  ", "  ");
+  out += "  Steps:\n";
+  for (const auto& s : r.steps) out += wrap_text(step_line(s), W, "    ", "      ");
+  // The reason's first clause: the evidence below has the rest.
+  const auto evidence_at = r.reason.find(": pfn ");
+  out += wrap_text("Result: " + r.reason.substr(0, evidence_at), W, "  ", "  ");
+  out += "\n";
+
+  if (failed) {
+    out += fmt::format("Evidence: {} ({} pages)\n", failed->name, failed->pages.size());
+    // Consecutive pfns with the same roles, expectation and state, as one range.
+    size_t shown = 0;
+    for (size_t i = 0; i < failed->pages.size() && shown < 12;) {
+      size_t j = i + 1;
+      while (j < failed->pages.size() && failed->pages[j].pfn == failed->pages[j - 1].pfn + 1 &&
+             failed->pages[j].expected == failed->pages[i].expected && failed->pages[j].seen == failed->pages[i].seen)
+        ++j;
+      const CheckPage& p = failed->pages[i];
+      out += wrap_text(fmt::format("{} ({} pages), roles {}", pfn_range(p.pfn, failed->pages[j - 1].pfn), j - i,
+                                   p.roles.empty() ? "-" : p.roles),
+                       W, "  ", "    ");
+      if (!p.expected.empty()) out += wrap_text("expected: " + p.expected, W, "    ", "      ");
+      out += wrap_text("seen: " + p.seen, W, "    ", "      ");
+      ++shown;
+      i = j;
+    }
+    if (failed->pages.empty()) out += wrap_text(failed->detail, W, "  ", "  ");
+    out += "\n";
+  }
+
+  std::string counters;
+  for (const auto& c : r.checks)
+    if (c.name.rfind("memtotal", 0) == 0 || c.name.rfind("cycles-", 0) == 0)
+      counters += wrap_text(fmt::format("step {} {}: {}: {}", c.step, c.name, check_status_name(c.status), c.detail), W,
+                            "  ", "    ");
+  if (!counters.empty()) out += "Counters\n" + counters + "\n";
+
+  std::string console;
+  for (const auto& f : r.console_findings) {
+    if (f.severity == Severity::Notice) continue;
+    console += wrap_text(fmt::format("console line {} ({}): {}", f.line_no, f.kind, f.headline), W, "  ", "    ");
+    size_t n = 0;
+    for (const auto& l : f.lines)
+      if (l != f.headline && n++ < 12) console += wrap_text(l, W, "    ", "      ");
+  }
+  if (!console.empty()) out += "Kernel reports\n" + console + "\n";
+
+  out += "Where to look\n";
+  out += wrap_text(where_to_look(failed ? failed->name : ""), W, "  ", "  ");
+  out += "\n";
+
+  out += "How to reproduce\n";
+  out += command_lines(fmt::format("rig repro {} --kernel {}", r.scenario_path.empty() ? r.scenario : r.scenario_path,
+                                   r.kernel_name.empty() ? r.kernel : r.kernel_name),
+                       "    ");
+  out += wrap_text(
+      "writes a reproducer that needs QEMU and sh only and judges: run.sh exits 1 when the failure "
+      "is reproduced, 0 when not.",
+      W, "  ", "  ");
+  if (!qemu_command.empty()) {
+    out += "  The guest's QEMU command line:\n";
+    out += qemu_lines(qemu_command, r.kernel);
+  }
+  out += "\n";
+
+  std::string unknown;
+  for (const auto& c : r.checks)
+    if (c.status == CheckStatus::NotApplicable)
+      unknown += wrap_text(
+          fmt::format("{} {}: {}", c.step < 0 ? std::string("boot") : fmt::format("step {}", c.step), c.name, c.detail),
+          W, "  ", "    ");
+  for (const auto& [c, why] : r.cases_not_exercised)
+    unknown += wrap_text(fmt::format("case {} not exercised: {}", c, why), W, "  ", "    ");
+  if (!unknown.empty()) out += "What the rig could not tell\n" + unknown;
+  return out;
+}
+
+}  // namespace rig

@@ -1,0 +1,29 @@
+// `rig writeup`: one failed run as a plain-text bug report for a kernel mailing list (72
+// columns, no HTML): subject, affected and unaffected kernels from the same results, the
+// scenario and its steps, the evidence (pages with role, refcount, tag and holder; the counters;
+// the console's reports), where in the kernel that role is freed or kept, how to reproduce (the
+// reproducer and the QEMU command line), and what the rig could not tell. Pure.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rig/scenario/results.h"
+
+namespace rig {
+
+constexpr size_t kWriteupColumns = 72;
+
+// The kernel functions that free or keep what a check is about (docs/kernel-semantics.md).
+std::string where_to_look(const std::string& check_name);
+
+// `r` failed; `all` are the results it came with (the same scenario on other kernels says which
+// kernels are affected); `qemu_command` is the run's QEMU command line ("" when unknown).
+std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResult>& all,
+                         const std::string& qemu_command);
+
+// Words wrapped to `width` columns, each line after the first indented by `indent`.
+std::string wrap_text(const std::string& text, size_t width, const std::string& first_indent,
+                      const std::string& indent);
+
+}  // namespace rig

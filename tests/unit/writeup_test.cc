@@ -1,0 +1,61 @@
+// rig writeup: a failed run as a plain-text report for a kernel mailing list, golden-file tested
+// on a recorded run (Debian 6.18.9 losing the hot-added memmap; 6.18.12 the same; 6.18.5 not).
+#include "rig/report/writeup.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "rig/report/results_report.h"
+#include "test_data.h"
+
+using namespace rig;
+using rig_test::data;
+
+namespace {
+
+std::string recorded_writeup() {
+  const LoadedReport loaded = load_results_file(std::string(RIG_SOURCE_DIR) + "/tests/data/writeup/hotplug-6.18.json");
+  const ScenarioResult* failed = nullptr;
+  for (const auto& r : loaded.results)
+    if (r.verdict == Verdict::Fail && r.kernel.rfind("6.18.9", 0) == 0) failed = &r;
+  EXPECT_NE(failed, nullptr);
+  std::string qemu = data("writeup/qemu-command.txt");
+  qemu = qemu.substr(5, qemu.find('\n') - 5);  // without "exec "
+  return failed ? writeup_text(*failed, loaded.results, qemu) : "";
+}
+
+}  // namespace
+
+TEST(Writeup, TheRecordedFailureReadsAsTheGoldenReport) {
+  const std::string text = recorded_writeup();
+  EXPECT_EQ(text, data("writeup/hotplug-6.18.9.txt")) << "golden file changed; the new text:\n" << text;
+}
+
+TEST(Writeup, SaysWhoIsAffectedWhereToLookAndFitsSeventyTwoColumns) {
+  const std::string text = recorded_writeup();
+  EXPECT_EQ(text.rfind("Subject: [BUG] memory hot-remove: hotplug-then-unplug fails memmap-freed", 0), 0u) << text;
+  EXPECT_NE(text.find("Affected: 6.18.12+deb13-amd64, 6.18.9+deb13-amd64\n"), std::string::npos);
+  EXPECT_NE(text.find("Not affected: 6.18.5+deb13-amd64\n"), std::string::npos);
+  EXPECT_NE(text.find("pfn 0x3601-0x37ff (511 pages), roles memmap:32"), std::string::npos);
+  EXPECT_NE(text.find("free_pagetable()"), std::string::npos) << "where the kernel frees that role";
+  EXPECT_NE(text.find("    rig repro rig/scenarios/hotplug-then-unplug.toml --kernel \\\n      debian:6.18.9\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("      -kernel bzImage \\\n"), std::string::npos) << "the run's own paths are not in it";
+  EXPECT_EQ(text.find("/root/"), std::string::npos);
+  EXPECT_EQ(text.find('<'), std::string::npos) << "plain text, no HTML";
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() > kWriteupColumns) {
+      EXPECT_EQ(line.rfind("      -", 0), 0u) << "over 72 columns: " << line;
+    }
+  }
+}
+
+TEST(Writeup, WrapCutsAWordLongerThanALine) {
+  const std::string w = wrap_text("a " + std::string(100, 'x') + " b", 20, "", "  ");
+  std::istringstream in(w);
+  for (std::string line; std::getline(in, line);) EXPECT_LE(line.size(), 20u) << line;
+  EXPECT_NE(w.find("a\n"), std::string::npos) << w;
+  EXPECT_EQ(where_to_look("usage-freed").find("section_deactivate()") != std::string::npos, true);
+}
