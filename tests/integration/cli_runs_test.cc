@@ -339,4 +339,19 @@ TEST(CliRuns, BisectOverDebianKernelsNamesTheFirstBadWithItsEvidence) {
   EXPECT_NE(r.out.find("memmap-freed"), std::string::npos) << "the evidence of the bad kernel: " << r.out;
   EXPECT_NE(r.out.find("first bad kernel: debian:6.18.15 (last good: debian:6.18.5)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("rig bisect --src TREE --good v6.18.5 --bad v6.18.15 --case 1"), std::string::npos) << r.out;
+
+  // The bisection's runs as results: rig compare says what changed between the two kernels, and
+  // rig writeup turns the bad one into a report, both on what the guests really did.
+  const std::string results = dir + "/runs/results.json";
+  CommandResult cmp = run_command({RIG_BINARY, "compare", results}, 60);
+  EXPECT_EQ(cmp.exit_code, 1) << "something changed: " << cmp.out << cmp.err;
+  EXPECT_NE(cmp.out.find("hotplug-then-unplug: A pass, B fail"), std::string::npos) << cmp.out;
+  EXPECT_NE(cmp.out.find("memmap-freed (case 1): A pass | B fail ("), std::string::npos) << cmp.out;
+  CommandResult wr = run_command({RIG_BINARY, "writeup", results, "-o", dir + "/report.txt"}, 60);
+  ASSERT_EQ(wr.exit_code, 0) << wr.out << wr.err;
+  const std::string report = read_file(dir + "/report.txt");
+  EXPECT_EQ(report.rfind("Subject: [BUG] memory hot-remove: hotplug-then-unplug fails memmap-freed", 0), 0u) << report;
+  EXPECT_NE(report.find("Not affected: 6.18.5"), std::string::npos) << report;
+  EXPECT_NE(report.find("roles memmap:"), std::string::npos) << report;
+  EXPECT_NE(report.find("      -kernel bzImage \\\n"), std::string::npos) << "the run's QEMU command line: " << report;
 }

@@ -73,6 +73,8 @@ TEST(KernelBisect, ARangeOfDebianKernelsIsTheArchivesBuildsBetweenItsEndsInVersi
   EXPECT_THROW(kernel_list_from("6.18.5..debian:6.18.15", av), UsageError);
   EXPECT_EQ(upstream_tag("debian:6.18.9+deb13-amd64"), "v6.18.9");
   EXPECT_EQ(upstream_tag("debian:7.3"), "v7.3");
+  EXPECT_EQ(upstream_tag("debian-6.1"), "") << "an ABI name, not an upstream version";
+  EXPECT_EQ(upstream_tag("/boot/vmlinuz-6.1.0-57-amd64"), "");
 }
 
 TEST(KernelBisect, AKernelThatFailsOnceIsBad) {

@@ -125,6 +125,17 @@ TEST(ShellJoin, IsOneCommandOfExactlyItsWords) {
   EXPECT_FALSE(exists(dir.path + "/PWNED"));
 }
 
+// shell_split reads back what shell_join wrote, byte for byte, and what a person types.
+TEST(ShellSplit, ReadsBackWhatShellJoinWrote) {
+  const std::vector<std::string> argv = {"qemu", "-append", "a b", "it's", "", every_byte(), "$(x)", "a\nb"};
+  const auto back = shell_split(shell_join(argv));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, argv);
+  EXPECT_EQ(*shell_split(R"(a\ b "c \"d\" \\" 'e''f'  g)"), (std::vector<std::string>{"a b", "c \"d\" \\", "ef", "g"}));
+  EXPECT_FALSE(shell_split("a 'b").has_value()) << "an unterminated quote is no command";
+  EXPECT_FALSE(shell_split("a \"b").has_value());
+}
+
 namespace {
 
 // A scenario whose every field that reaches run.sh is hostile. (Scenario files refuse most of

@@ -6,6 +6,7 @@
 
 #include <sstream>
 
+#include "rig/base/shell.h"
 #include "rig/report/results_report.h"
 #include "test_data.h"
 
@@ -21,8 +22,9 @@ std::string recorded_writeup() {
     if (r.verdict == Verdict::Fail && r.kernel.rfind("6.18.9", 0) == 0) failed = &r;
   EXPECT_NE(failed, nullptr);
   std::string qemu = data("writeup/qemu-command.txt");
-  qemu = qemu.substr(5, qemu.find('\n') - 5);  // without "exec "
-  return failed ? writeup_text(*failed, loaded.results, qemu) : "";
+  const auto argv = shell_split(qemu.substr(5, qemu.find('\n') - 5));  // without "exec "
+  EXPECT_TRUE(argv.has_value());
+  return failed && argv ? writeup_text(*failed, loaded.results, *argv) : "";
 }
 
 }  // namespace
@@ -58,4 +60,19 @@ TEST(Writeup, WrapCutsAWordLongerThanALine) {
   for (std::string line; std::getline(in, line);) EXPECT_LE(line.size(), 20u) << line;
   EXPECT_NE(w.find("a\n"), std::string::npos) << w;
   EXPECT_EQ(where_to_look("usage-freed").find("section_deactivate()") != std::string::npos, true);
+}
+
+// Only a pass says a kernel is not affected: an xfail is a known failure, a different one.
+TEST(Writeup, AnXfailIsNotCountedAsNotAffected) {
+  LoadedReport loaded = load_results_file(std::string(RIG_SOURCE_DIR) + "/tests/data/writeup/hotplug-6.18.json");
+  const ScenarioResult* failed = nullptr;
+  for (auto& r : loaded.results) {
+    if (r.kernel.rfind("6.18.5", 0) == 0) r.verdict = Verdict::XFail;
+    if (r.verdict == Verdict::Fail && r.kernel.rfind("6.18.9", 0) == 0) failed = &r;
+  }
+  ASSERT_NE(failed, nullptr);
+  const std::string text = writeup_text(*failed, loaded.results, {});
+  EXPECT_NE(text.find("Not affected: none in these results\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("Otherwise: 6.18.5+deb13-amd64 (xfail)\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("QEMU command line"), std::string::npos) << "no command line when none is known";
 }

@@ -14,6 +14,8 @@
 #include "rig/base/errors.h"
 #include "rig/base/exit_status.h"
 #include "rig/base/paths.h"
+#include "rig/report/results_report.h"
+#include "rig/base/shell.h"
 #include "rig/host/guest_image.h"
 #include "rig/host/kernel_locator.h"
 #include "rig/run/reproducer.h"
@@ -134,6 +136,10 @@ int bisect_over_kernels(const BisectCommandOptions& a) {
   so.repeat = a.runs;
   so.snapshots = a.runs > 1;
   make_private_dir(so.run.artifacts_root);
+  // Every run of the bisection, written after each kernel as results.json beside the runs: rig
+  // compare and rig writeup take it (the first bad kernel against the last good one).
+  std::vector<ScenarioResult> all;
+  const std::string results_file = so.run.artifacts_root + "/results.json";
   auto test = [&](const std::string& name) -> BisectDecision {
     KernelImage k;
     try {
@@ -143,7 +149,10 @@ int bisect_over_kernels(const BisectCommandOptions& a) {
     } catch (const std::exception& e) {
       return {BisectVerdict::Stop, e.what(), ""};
     }
-    BisectDecision d = combine_kernel_runs(a.case_no, run_suite(scenarios, {k}, so, progress_to_stderr));
+    const std::vector<ScenarioResult> runs = run_suite(scenarios, {k}, so, progress_to_stderr);
+    all.insert(all.end(), runs.begin(), runs.end());
+    write_report_file(all, results_file);
+    BisectDecision d = combine_kernel_runs(a.case_no, runs);
     std::cerr << fmt::format("[rig] {}: {} ({})", name, bisect_verdict_name(d.verdict), d.why) << std::endl;
     return d;
   };
@@ -155,10 +164,17 @@ int bisect_over_kernels(const BisectCommandOptions& a) {
   std::cout << r.summary(kernels) << "\n";
   if (!r.stopped.empty()) return kExitInfra;
   if (!r.first_bad || !r.last_good) return kExitFailed;
-  std::string scen;
-  for (const auto& s : scenarios) scen += " --scenario " + fs::absolute(s.path).string();
-  std::cout << fmt::format("continue in your kernel tree: rig bisect --src TREE --good {} --bad {} --case {}{}\n",
-                           upstream_tag(kernels[*r.last_good]), upstream_tag(kernels[*r.first_bad]), a.case_no, scen);
+  std::cout << "runs: " << results_file << " (rig compare, rig writeup)\n";
+  // The upstream tags where Debian's builds name them; else the reader names the two revisions.
+  const std::string good = upstream_tag(kernels[*r.last_good]), bad = upstream_tag(kernels[*r.first_bad]);
+  std::vector<std::string> next = {"rig",    "bisect",
+                                   "--src",  "TREE",
+                                   "--good", good.empty() ? "GOOD" : good,
+                                   "--bad",  bad.empty() ? "BAD" : bad,
+                                   "--case", std::to_string(a.case_no)};
+  for (const auto& sc : scenarios) next.insert(next.end(), {"--scenario", fs::absolute(sc.path).string()});
+  std::cout << "continue in your kernel tree" << (good.empty() || bad.empty() ? " (GOOD, BAD: their revisions)" : "")
+            << ": " << shell_join(next) << "\n";
   return 0;
 }
 

@@ -25,6 +25,7 @@
 #include "rig/report/test_reports.h"
 #include "rig/base/atomic_file.h"
 #include "rig/base/safe_read.h"
+#include "rig/base/shell.h"
 #include "rig/report/writeup.h"
 #include "rig/run/machine_factory.h"
 #include "rig/run/progress_board.h"
@@ -179,14 +180,14 @@ int writeup(const WriteupOptions& o) {
     return kExitFailed;
   }
   // The QEMU command line from the run's artifacts, when they are still beside the results.
-  std::string qemu;
+  std::vector<std::string> qemu;
   const std::string dir =
       locate_run_artifacts(chosen->artifacts, fs::absolute(o.results).parent_path().string(), ResultsOrigin::File);
   if (!dir.empty()) {
     try {
       std::istringstream in(read_regular_file(dir + "/qemu-command.sh", 1 << 16, "the run's QEMU command"));
       for (std::string line; std::getline(in, line);)
-        if (line.rfind("exec ", 0) == 0) qemu = line.substr(5);
+        if (line.rfind("exec ", 0) == 0) qemu = shell_split(line.substr(5)).value_or(std::vector<std::string>{});
     } catch (const std::exception&) {
       // No command line in the report: it says how to reproduce without it.
     }

@@ -30,4 +30,39 @@ std::string shell_join(const std::vector<std::string>& argv) {
   return out;
 }
 
+std::optional<std::vector<std::string>> shell_split(std::string_view line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool in_word = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) out.push_back(cur);
+      cur.clear();
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '\'') {
+      const size_t end = line.find('\'', i + 1);
+      if (end == std::string_view::npos) return std::nullopt;
+      cur.append(line.substr(i + 1, end - i - 1));
+      i = end;
+    } else if (c == '"') {
+      for (++i;; ++i) {
+        if (i >= line.size()) return std::nullopt;
+        if (line[i] == '"') break;
+        if (line[i] == '\\' && i + 1 < line.size() && (line[i + 1] == '"' || line[i + 1] == '\\')) ++i;
+        cur += line[i];
+      }
+    } else if (c == '\\' && i + 1 < line.size()) {
+      cur += line[++i];
+    } else {
+      cur += c;
+    }
+  }
+  if (in_word) out.push_back(cur);
+  return out;
+}
+
 }  // namespace rig

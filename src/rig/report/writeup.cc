@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "rig/base/shell.h"
+
 namespace rig {
 
 std::string wrap_text(const std::string& text, size_t width, const std::string& first_indent,
@@ -92,33 +94,13 @@ std::string step_line(const StepResult& s) {
                      s.ok || s.expected.empty() ? "" : fmt::format(" (expected {})", s.expected));
 }
 
-// Shell words, single quotes kept ('...' is one word).
-std::vector<std::string> shell_words(const std::string& line) {
-  std::vector<std::string> out;
-  std::string cur;
-  bool quoted = false, any = false;
-  for (char c : line) {
-    if (c == '\'') quoted = !quoted;
-    if (c == ' ' && !quoted) {
-      if (any) out.push_back(cur);
-      cur.clear();
-      any = false;
-      continue;
-    }
-    cur += c;
-    any = true;
-  }
-  if (any) out.push_back(cur);
-  return out;
-}
-
-// The QEMU command, one option per line with its argument, the run's own files named by what
-// they are (the reader builds them with rig repro), so no line has to be cut.
-std::string qemu_lines(const std::string& command, const std::string& kernel) {
-  const std::vector<std::string> w = shell_words(command);
-  std::vector<std::string> groups;
+// The QEMU command, one option per line with its argument (each line shell_join()ed, so it runs
+// when pasted), the run's own files named by what they are (the reader builds them with rig
+// repro), so no line has to be cut.
+std::string qemu_lines(const std::vector<std::string>& w, const std::string& kernel) {
+  std::vector<std::vector<std::string>> groups;
   for (size_t i = 0; i < w.size(); ++i) {
-    std::string g = w[i];
+    const std::string& g = w[i];
     // The rig's own way of starting: paused for QMP, or restored from its snapshot cache.
     if (g == "-S") continue;
     if (g == "-incoming") {
@@ -126,7 +108,7 @@ std::string qemu_lines(const std::string& command, const std::string& kernel) {
       continue;
     }
     if (g == "-kernel" || g == "-initrd") {
-      groups.push_back(g + (g == "-kernel" ? " bzImage" : " initramfs.cpio.gz"));
+      groups.push_back({g, g == "-kernel" ? "bzImage" : "initramfs.cpio.gz"});
       ++i;
       continue;
     }
@@ -134,13 +116,14 @@ std::string qemu_lines(const std::string& command, const std::string& kernel) {
       std::string arg = w[++i];
       const auto at = arg.find("path=");
       if (arg.rfind("file,", 0) == 0 && at != std::string::npos) arg = arg.substr(0, at) + "path=console.log";
-      g += " " + arg;
+      groups.push_back({g, arg});
+    } else {
+      groups.push_back({g});
     }
-    groups.push_back(g);
   }
   std::string out;
   for (size_t i = 0; i < groups.size(); ++i)
-    out += (i == 0 ? "    " : "      ") + groups[i] + (i + 1 < groups.size() ? " \\\n" : "\n");
+    out += (i == 0 ? "    " : "      ") + shell_join(groups[i]) + (i + 1 < groups.size() ? " \\\n" : "\n");
   out += wrap_text(fmt::format("(bzImage: {}; initramfs.cpio.gz: the rig's guest image with its probe; "
                                "`rig repro` writes both beside a run.sh that starts this)",
                                kernel),
@@ -148,11 +131,13 @@ std::string qemu_lines(const std::string& command, const std::string& kernel) {
   return out;
 }
 
-// A shell command wrapped at words with " \\" continuations, so it still runs when pasted.
-std::string command_lines(const std::string& command, const std::string& indent) {
+// A shell command (shell_join()ed word by word) wrapped with " \\" continuations, so it still
+// runs when pasted.
+std::string command_lines(const std::vector<std::string>& argv, const std::string& indent) {
   std::string out, line = indent;
   bool first = true;
-  for (const auto& w : shell_words(command)) {
+  for (const auto& a : argv) {
+    const std::string w = shell_join({a});
     if (!first && line.size() + 1 + w.size() + 2 > kWriteupColumns) {
       out += line + " \\\n";
       line = indent + "  ";
@@ -167,7 +152,7 @@ std::string command_lines(const std::string& command, const std::string& indent)
 }  // namespace
 
 std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResult>& all,
-                         const std::string& qemu_command) {
+                         const std::vector<std::string>& qemu_argv) {
   const size_t W = kWriteupColumns;
   const CheckRecord* failed = nullptr;
   for (const auto& c : r.checks)
@@ -194,7 +179,7 @@ std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResu
     }
     if (same)
       affected.insert(x.kernel);
-    else if (x.verdict == Verdict::Pass || x.verdict == Verdict::XFail)
+    else if (x.verdict == Verdict::Pass)
       unaffected.insert(x.kernel);
     else
       other.insert(fmt::format("{} ({})", x.kernel, verdict_name(x.verdict)));
@@ -272,16 +257,16 @@ std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResu
   out += "\n";
 
   out += "How to reproduce\n";
-  out += command_lines(fmt::format("rig repro {} --kernel {}", r.scenario_path.empty() ? r.scenario : r.scenario_path,
-                                   r.kernel_name.empty() ? r.kernel : r.kernel_name),
+  out += command_lines({"rig", "repro", r.scenario_path.empty() ? r.scenario : r.scenario_path, "--kernel",
+                        r.kernel_name.empty() ? r.kernel : r.kernel_name},
                        "    ");
   out += wrap_text(
       "writes a reproducer that needs QEMU and sh only and judges: run.sh exits 1 when the failure "
       "is reproduced, 0 when not.",
       W, "  ", "  ");
-  if (!qemu_command.empty()) {
+  if (!qemu_argv.empty()) {
     out += "  The guest's QEMU command line:\n";
-    out += qemu_lines(qemu_command, r.kernel);
+    out += qemu_lines(qemu_argv, r.kernel);
   }
   out += "\n";
 

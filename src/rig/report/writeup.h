@@ -18,9 +18,10 @@ constexpr size_t kWriteupColumns = 72;
 std::string where_to_look(const std::string& check_name);
 
 // `r` failed; `all` are the results it came with (the same scenario on other kernels says which
-// kernels are affected); `qemu_command` is the run's QEMU command line ("" when unknown).
+// kernels are affected; only a pass counts as not affected); `qemu_argv` is the run's QEMU
+// command line (empty when unknown).
 std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResult>& all,
-                         const std::string& qemu_command);
+                         const std::vector<std::string>& qemu_argv);
 
 // Words wrapped to `width` columns, each line after the first indented by `indent`.
 std::string wrap_text(const std::string& text, size_t width, const std::string& first_indent,

@@ -114,8 +114,9 @@ std::vector<std::string> kernel_list_from(const std::string& spec, const std::ve
 }
 
 std::string upstream_tag(const std::string& kernel) {
-  std::string v = kernel.rfind("debian:", 0) == 0 ? kernel.substr(7) : kernel;
-  v = v.substr(0, v.find_first_of("+-"));
+  if (kernel.rfind("debian:", 0) != 0) return "";  // a path, debian-6.1 (its ABI name): not known here
+  const std::string v = kernel.substr(7, kernel.find_first_of("+-", 7) - 7);
+  if (v.empty() || v.find_first_not_of("0123456789.") != std::string::npos) return "";
   return "v" + v;
 }
 

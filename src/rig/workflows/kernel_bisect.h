@@ -48,7 +48,7 @@ struct AvailableKernel {
 std::vector<std::string> kernel_list_from(const std::string& spec, const std::vector<AvailableKernel>& available);
 
 // "v6.18.9" from "debian:6.18.9+deb13-amd64" or "debian:6.18.9": the upstream tag to continue in a
-// git tree.
+// git tree; "" for any other name (a path, debian-6.1), whose upstream version is not known here.
 std::string upstream_tag(const std::string& kernel);
 
 }  // namespace rig
