@@ -118,7 +118,9 @@ static void page_tag(struct page *page, unsigned long *type, unsigned long *info
 #if !IS_ENABLED(CONFIG_HAVE_BOOTMEM_INFO_NODE)
 	return;
 #elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 14, 0)
-	if (PagePrivate(page)) {
+	/* bootmem_type() reads page->private whatever the flags say; 6.14 to 6.18 also set
+	 * PG_private, 7.2 does not. Bootmem pages are Reserved until put_page_bootmem() frees them. */
+	if (PagePrivate(page) || PageReserved(page)) {
 		*type = page_private(page) & 0xf;
 		*info = page_private(page) >> 4;
 	}
@@ -561,6 +563,17 @@ static int snapshot_show(struct seq_file *m, void *v)
 		i = run_end;
 	}
 	print_overflow(m);
+	/* Valid sections beyond max_sections are left out: counted, so the host rejects the report. */
+	for (nr = max_sections, i = 0; nr < NR_MEM_SECTIONS; nr++) {
+		struct mem_section *ms = __nr_to_section(nr);
+
+		if (ms && valid_section(ms))
+			i++;
+		if (nr % 65536 == 65535)
+			cond_resched();
+	}
+	if (i)
+		seq_printf(m, "overflow sections %lu\n", i);
 	seq_printf(m, "end %lu\n", lines);
 out:
 	mutex_unlock(&probe_lock);
