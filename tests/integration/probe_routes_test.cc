@@ -70,7 +70,8 @@ void compare_routes(const std::string& kernel_name) {
   expect_same_answers(m, "after plugging and onlining hot2", dimms);
   const Dimm* boot = cfg.scenario.find_dimm("dimm1");
   ASSERT_NE(boot, nullptr);
-  m.unplug_dimm(*boot, 300);
+  ASSERT_EQ(m.unplug_dimm(*boot, 300).result, UnplugResult::Removed) << "else nothing changed to compare";
+  EXPECT_NE(probe(m, "kcore", "query " + dimms).find("\nQ 1048576 131072 gone\n"), std::string::npos);
   expect_same_answers(m, "after unplugging dimm1", dimms);
   m.shutdown();
 }

@@ -117,8 +117,11 @@ TEST(BisectVerdict, AHostFailureStopsTheBisection) {
   ScenarioResult no_boot = no_qemu;
   no_boot.reason = "guest did not boot: no console output and no answer from the guest for 120 s";
   EXPECT_EQ(decide_bisect_step(1, {no_boot}).verdict, BisectVerdict::Skip);
+  // The probe runs after the guest booted: a kernel it cannot read is the kernel's, not the host's.
   ScenarioResult no_probe = no_qemu;
+  no_probe.boot_s = 4.2;
   no_probe.reason = "the probe failed in the guest (exit 1): rig-probe: this kernel's BTF has no struct page";
+  EXPECT_FALSE(is_host_failure(no_probe));
   EXPECT_EQ(decide_bisect_step(1, {no_probe}).verdict, BisectVerdict::Skip);
   // An error after the guest booted (a lost guest) is not blamed on the host.
   ScenarioResult lost = run(Verdict::Error);

@@ -1137,7 +1137,11 @@ TEST(KernelLadder, RecordedSevenThreeIsJudgedByFateAndAPlantedLeakFails) {
   EXPECT_EQ(before.probe, "kcore");
   EXPECT_EQ(before.encoding, "none");
   EXPECT_FALSE(before.tags_present());
-  for (const auto& c : check_boot_tags(before)) {
+  const auto tags = check_boot_tags(before);
+  ASSERT_EQ(tags.size(), 3u) << "boot-tags-memmap, -page-tables, -pgdat: each says why it judges nothing";
+  for (const char* name : {"boot-tags-memmap", "boot-tags-page-tables", "boot-tags-pgdat"})
+    ASSERT_NE(find_check(tags, name), nullptr) << name;
+  for (const auto& c : tags) {
     EXPECT_FALSE(c.applicable) << c.name;
     EXPECT_NE(c.detail.find("this kernel has no bootmem info"), std::string::npos) << c.detail;
   }
@@ -1265,4 +1269,16 @@ TEST(CaseChecks, ADumpedBlockingPageKeepsItsTypeAndReason) {
   EXPECT_EQ(pages[0].pfn, 0x100000u);
   EXPECT_EQ(pages[0].page_type, "page_type f5(slab)");
   EXPECT_EQ(pages[0].reason, "unmovable page");
+  EXPECT_EQ(pages.size(), 2u) << "ACPI offlines twice: the dump is there twice";
+  // The refusal's note names it, once (a hot-added 256M DIMM at 4 GiB, sections 32 and 33, as on 7.3.4).
+  const MemmapSnapshot before = parse_probe_snapshot(data("probe/hot-7.3.4-before.txt"));
+  const uint64_t first = 0x100000000ull >> 12, count = (256ull << 20) >> 12;
+  const auto checks = check_after_refusal(analyze_removal(before, first, count), before, {{0, 900000}, {1, 262144}}, {},
+                                          {{0, 900000}, {1, 262144}}, pages);
+  const CaseCheck* c = find_check(checks, "offline-skips-memmap");
+  ASSERT_NE(c, nullptr);
+  EXPECT_FALSE(c->applicable);
+  const std::string named = "it named pfn 0x100000 (section 32, page_type f5(slab): unmovable page)";
+  ASSERT_NE(c->detail.find(named), std::string::npos) << c->detail;
+  EXPECT_EQ(c->detail.find(named, c->detail.find(named) + 1), std::string::npos) << "once: " << c->detail;
 }

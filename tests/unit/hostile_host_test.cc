@@ -21,6 +21,7 @@
 #include "rig/base/errors.h"
 #include "rig/base/file_trust.h"
 #include "rig/base/paths.h"
+#include "rig/host/accel_probe.h"
 #include "rig/host/guest_image.h"
 #include "rig/host/host_slots.h"
 #include "rig/host/snapshot_cache.h"
@@ -500,4 +501,24 @@ TEST(KernelTreeAttack, AnotherUsersBuildTreeIsNotBuiltIn) {
   EXPECT_NE(problem.find("not building the probe in " + tree + ": " + tree + ": owned by uid 65534"), std::string::npos)
       << problem;
   EXPECT_FALSE(fs::exists(flag)) << "the planted Makefile ran";
+}
+
+// The KVM probe's cache: a planted "kvm" of another user is removed and ignored (every run would
+// go to a KVM that hangs); an answer that is neither kvm nor tcg is ignored; the user's own is used.
+TEST(CacheAttack, APlantedKvmProbeAnswerIsNotTrusted) {
+  NEED_ROOT();
+  const std::string dir = own_dir();
+  const std::string cache = dir + "/kvm-probe";
+  std::ofstream(cache) << "BOOT kvm planted\n";
+  give_to_nobody(cache);
+  EXPECT_FALSE(read_cached_accel(cache, "BOOT").has_value());
+  EXPECT_FALSE(fs::exists(cache)) << "another user's answer is removed";
+  std::ofstream(cache) << "BOOT bogus why\n";
+  EXPECT_FALSE(read_cached_accel(cache, "BOOT").has_value());
+  std::ofstream(cache) << "BOOT tcg KVM does not work here\n";
+  ::chmod(cache.c_str(), 0600);
+  EXPECT_FALSE(read_cached_accel(cache, "OTHERBOOT").has_value()) << "another boot of the host";
+  auto mine = read_cached_accel(cache, "BOOT");
+  ASSERT_TRUE(mine.has_value());
+  EXPECT_EQ(mine->accel, "tcg");
 }

@@ -408,4 +408,7 @@ TEST(Judge, ACaseOnlyTagChecksJudgeIsExcusedOnAKernelWithoutBootmemInfo) {
   raw.checks = {check(1, "memmap-freed", true), dependents};
   EXPECT_EQ(judge(raw, {}, "7.3.4+deb13-amd64").verdict, Verdict::Fail)
       << "no tag check of case 3 ran: the missing tags excuse nothing";
+  raw.checks = {check(1, "memmap-freed", true), check(1, "boot-tags-memmap", true, false), dependents};
+  EXPECT_EQ(judge(raw, {}, "7.3.4+deb13-amd64").verdict, Verdict::Fail)
+      << "a tag check of case 1 excuses nothing of case 3";
 }

@@ -73,19 +73,7 @@ std::string host_boot_id() {
 
 }  // namespace
 
-AccelChoice choose_accel(const std::string& requested, const std::string& kernel_path, const std::string& qemu,
-                         const Environment& env) {
-  if (requested == "tcg") return {"tcg", "requested"};
-  std::string why;
-  if (requested == "kvm") {
-    if (!kvm_device_usable(&why)) throw UsageError(fmt::format("--accel kvm: {}", why));
-    return {"kvm", "requested"};
-  }
-  if (requested != "auto") throw UsageError(fmt::format("--accel {}: use auto, kvm or tcg", requested));
-  if (!kvm_device_usable(&why)) return {"tcg", why};
-
-  const std::string cache = cache_dir(env) + "/kvm-probe";
-  const std::string boot = host_boot_id();
+std::optional<AccelChoice> read_cached_accel(const std::string& cache, const std::string& boot) {
   std::string text, note;
   try {
     // Only a file that is the user's alone (another user's is removed and the probe runs again):
@@ -99,8 +87,25 @@ AccelChoice choose_accel(const std::string& requested, const std::string& kernel
   if (in >> cached_boot >> cached_accel && cached_boot == boot && !boot.empty() &&
       (cached_accel == "kvm" || cached_accel == "tcg")) {
     std::getline(in, cached_why);
-    return {cached_accel, "cached probe:" + cached_why};
+    return AccelChoice{cached_accel, "cached probe:" + cached_why};
   }
+  return std::nullopt;
+}
+
+AccelChoice choose_accel(const std::string& requested, const std::string& kernel_path, const std::string& qemu,
+                         const Environment& env) {
+  if (requested == "tcg") return {"tcg", "requested"};
+  std::string why;
+  if (requested == "kvm") {
+    if (!kvm_device_usable(&why)) throw UsageError(fmt::format("--accel kvm: {}", why));
+    return {"kvm", "requested"};
+  }
+  if (requested != "auto") throw UsageError(fmt::format("--accel {}: use auto, kvm or tcg", requested));
+  if (!kvm_device_usable(&why)) return {"tcg", why};
+
+  const std::string cache = cache_dir(env) + "/kvm-probe";
+  const std::string boot = host_boot_id();
+  if (auto cached = read_cached_accel(cache, boot)) return *cached;
   bool ok = kvm_boots_a_guest(kernel_path, qemu, &why);
   AccelChoice c = ok ? AccelChoice{"kvm", "a KVM guest booted"} : AccelChoice{"tcg", "KVM does not work here: " + why};
   write_file_atomically(cache, boot + " " + c.accel + " " + c.why + "\n");

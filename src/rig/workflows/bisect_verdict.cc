@@ -77,7 +77,7 @@ const char* bisect_verdict_name(BisectVerdict v) {
 
 bool is_host_failure(const ScenarioResult& r) {
   if (r.verdict != Verdict::Error || r.boot_s > 0) return false;
-  return r.reason.rfind("guest did not boot", 0) != 0 && r.reason.rfind("the probe failed in the guest", 0) != 0;
+  return r.reason.rfind("guest did not boot", 0) != 0;
 }
 
 BuildFailureDiagnosis diagnose_build_failure(int exit_code, const std::string& log) {

@@ -34,8 +34,8 @@ struct BisectDecision {
 BisectDecision decide_bisect_step(int case_no, const std::vector<ScenarioResult>& runs);
 
 // A run that tested nothing because of the host, not the kernel: an error before the guest was
-// started (QEMU missing, artifacts not writable). "guest did not boot" and a probe that does not
-// build against this kernel are the kernel's.
+// started (QEMU missing, artifacts not writable). "guest did not boot" is the kernel's, and so is
+// a probe that cannot read it (that comes after the boot).
 bool is_host_failure(const ScenarioResult& r);
 
 // Why a kernel build failed. `exit_code` is build-kernel.sh's (1 compile, 3 configure, 4 an
