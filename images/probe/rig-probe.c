@@ -15,6 +15,7 @@
  *
  * Usage: rig-probe snapshot
  *        rig-probe query PFN[-PFN]...
+ *        rig-probe frees setup | start [LO-HI] | stop   (the page frees of a step, below)
  * The route: the rig_probe module when it is loaded, else kcore; "rig.probe=kcore" or
  * "rig.probe=module" on the kernel command line chooses, and RIG_PROBE_ROUTE=kcore|module in the
  * environment over that. The snapshot says which ("probe ROUTE").
@@ -1501,6 +1502,194 @@ static void print_layout(void)
 	printf("bootmem_type enum %s\n", btf_find_enum("bootmem_type") ? "named" : "absent");
 }
 
+/*
+ * rig-probe frees setup | start [LO-HI] | stop: the page frees of a step, from the kernel's own
+ * trace event kmem:mm_page_free (every free of a page goes through free_pages_prepare(), which
+ * emits it with the pfn and order). "setup" sizes the trace
+ * buffer once (at boot, so the allocation is not charged to a step); "start" clears it and turns
+ * the event on, leaving out the pfns LO..HI (the memory about to go: migration frees its pages
+ * by the thousand, and none of them is a page the rig expects freed); "stop" turns them off and
+ * prints (docs/probe-format.md):
+ *   rig-frees 1
+ *   tracing on | tracing absent REASON
+ *   events N
+ *   lost N            (events the ring buffer overwrote: the list below is then incomplete)
+ *   freed FIRST-LAST  (pfns, merged and in order)
+ *   end
+ */
+#define FREES_BUFFER_KB 4096
+static const char *tracefs;
+
+static int write_str(const char *dir, const char *file, const char *text)
+{
+	char path[512];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static const char *find_tracefs(void)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	char path[512];
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/events/kmem/mm_page_free/enable", dirs[i]);
+		if (access(path, W_OK) == 0)
+			return dirs[i];
+	}
+	return NULL;
+}
+
+/* mm_page_free alone: free_unref_page_list() and free_unref_folios() emit it too (through
+ * free_pages_prepare()) before their mm_page_free_batched. */
+static int frees_events(const char *on)
+{
+	return write_str(tracefs, "events/kmem/mm_page_free/enable", on);
+}
+
+struct freed { uint64_t first, last; };
+
+static int cmp_freed(const void *a, const void *b)
+{
+	const struct freed *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+static int frees(int argc, char **argv)
+{
+	char text[128];
+	size_t len;
+	char *cur;
+
+	tracefs = find_tracefs();
+	if (argc == 1 && !strcmp(argv[0], "setup")) {
+		if (tracefs) {
+			char path[512];
+			char *now;
+
+			snprintf(path, sizeof(path), "%s/buffer_size_kb", tracefs);
+			now = read_whole(path, &len);
+			if (!now || strtoul(now, NULL, 10) < FREES_BUFFER_KB) {
+				snprintf(text, sizeof(text), "%d", FREES_BUFFER_KB);
+				if (write_str(tracefs, "buffer_size_kb", text))
+					die("cannot size the trace buffer: %s", strerror(errno));
+			}
+			free(now);
+		}
+		printf("tracing %s\n", tracefs ? "on" : "absent: no kmem:mm_page_free event in tracefs");
+		return 0;
+	}
+	if (argc >= 1 && !strcmp(argv[0], "start") && argc <= 2) {
+		unsigned long long lo = 0, hi = 0;
+		char extra;
+
+		if (argc == 2 && (sscanf(argv[1], "%llu-%llu%c", &lo, &hi, &extra) != 2 || lo > hi)) {
+			fprintf(stderr, "rig-probe: frees start: not a pfn range: %s\n", argv[1]);
+			return 22;
+		}
+		if (!tracefs) {
+			puts("tracing absent: no kmem:mm_page_free event in tracefs");
+			return 0;
+		}
+		write_str(tracefs, "tracing_on", "0");
+		frees_events("0");
+		if (argc == 2)
+			snprintf(text, sizeof(text), "pfn < %llu || pfn > %llu", lo, hi);
+		else
+			snprintf(text, sizeof(text), "0"); /* "0" clears a filter */
+		if (write_str(tracefs, "events/kmem/mm_page_free/filter", text))
+			die("cannot set the trace filter: %s", strerror(errno));
+		if (write_str(tracefs, "trace", ""))
+			die("cannot clear the trace buffer: %s", strerror(errno));
+		if (frees_events("1") || write_str(tracefs, "tracing_on", "1"))
+			die("cannot turn tracing on: %s", strerror(errno));
+		puts("tracing on");
+		return 0;
+	}
+	if (argc != 1 || strcmp(argv[0], "stop")) {
+		fprintf(stderr, "usage: rig-probe frees setup | start [LO-HI] | stop\n");
+		return 1;
+	}
+	puts("rig-frees 1");
+	if (!tracefs) {
+		puts("tracing absent: no kmem:mm_page_free event in tracefs");
+		puts("end");
+		return fflush(stdout) ? 1 : 0;
+	}
+	write_str(tracefs, "tracing_on", "0");
+	frees_events("0");
+	{
+		char path[512];
+		char *trace;
+		size_t n = 0, cap = 1 << 12;
+		struct freed *f = xcalloc(cap, sizeof(*f));
+		unsigned long long in_buffer = 0, written = 0, events = 0;
+
+		snprintf(path, sizeof(path), "%s/trace", tracefs);
+		trace = read_whole(path, &len);
+		if (!trace)
+			die("cannot read %s: %s", path, strerror(errno));
+		for (cur = trace; cur && *cur; ) {
+			char *nl = strchr(cur, '\n');
+			const char *pfn, *order;
+
+			if (nl)
+				*nl = 0;
+			if (*cur == '#') {
+				const char *e = strstr(cur, "entries-in-buffer/entries-written:");
+
+				if (e)
+					sscanf(e + strlen("entries-in-buffer/entries-written:"), "%llu/%llu", &in_buffer,
+					       &written);
+			} else if (strstr(cur, "mm_page_free") && (pfn = strstr(cur, " pfn=0x")) &&
+				   (order = strstr(cur, " order="))) {
+				uint64_t first = strtoull(pfn + 7, NULL, 16);
+				unsigned long o = strtoul(order + 7, NULL, 10);
+
+				if (o > 20)
+					die("a free of order %lu in the trace: %s", o, cur);
+				if (n == cap) {
+					cap *= 2;
+					f = realloc(f, cap * sizeof(*f));
+					if (!f)
+						die("out of memory");
+				}
+				f[n].first = first;
+				f[n].last = first + (1UL << o) - 1;
+				n++;
+				events++;
+			}
+			cur = nl ? nl + 1 : NULL;
+		}
+		free(trace);
+		write_str(tracefs, "trace", "");
+		qsort(f, n, sizeof(*f), cmp_freed);
+		puts("tracing on");
+		printf("events %llu\n", events);
+		printf("lost %llu\n", written > in_buffer ? written - in_buffer : 0);
+		for (size_t i = 0; i < n;) {
+			uint64_t first = f[i].first, last = f[i].last;
+
+			for (i++; i < n && f[i].first <= last + 1; i++)
+				if (f[i].last > last)
+					last = f[i].last;
+			printf("freed %llu-%llu\n", (unsigned long long)first, (unsigned long long)last);
+		}
+		free(f);
+	}
+	puts("end");
+	return fflush(stdout) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "layout")) {
@@ -1511,8 +1700,10 @@ int main(int argc, char **argv)
 	}
 	const char *how;
 
+	if (argc >= 2 && !strcmp(argv[1], "frees"))
+		return frees(argc - 2, argv + 2);
 	if (argc < 2 || (strcmp(argv[1], "snapshot") && strcmp(argv[1], "query") && strcmp(argv[1], "route"))) {
-		fprintf(stderr, "usage: rig-probe snapshot | query PFN[-PFN]... | route | layout BTF_FILE\n");
+		fprintf(stderr, "usage: rig-probe snapshot | query PFN[-PFN]... | route | frees setup|start [LO-HI]|stop | layout BTF_FILE\n");
 		return 1;
 	}
 	how = route();

@@ -12,6 +12,7 @@
 #include "rig/scenario/matrix.h"
 #include "rig/spec/case_classifier.h"
 #include "rig/spec/memmap_snapshot.h"
+#include "rig/spec/free_trace.h"
 #include "rig/spec/page_accounting.h"
 
 namespace rig {
@@ -189,6 +190,15 @@ std::map<uint64_t, PageState> read_after(const RunArtifacts& a, int step, std::v
   } catch (const std::exception& e) {
     notes.push_back(unreadable(artifact::query_after(step), e));
     after.clear();
+  }
+  // The step's free trace, as the runner applied it.
+  auto f = a.find(artifact::frees_after(step));
+  if (f != a.end() && !after.empty()) {
+    try {
+      apply_free_trace(parse_free_trace(f->second), after);
+    } catch (const std::exception& e) {
+      notes.push_back(unreadable(artifact::frees_after(step), e));
+    }
   }
   return after;
 }

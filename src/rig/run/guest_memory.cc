@@ -71,6 +71,31 @@ std::vector<PfnStateRun> query_probe(Machine& m, const std::string& ranges, std:
   return all;
 }
 
+std::string free_trace_start_command(uint64_t first_pfn, uint64_t last_pfn) {
+  return shell_join({"rig-probe", "frees", "start", fmt::format("{}-{}", first_pfn, last_pfn)});
+}
+
+std::string free_trace_command(Machine& m, const std::string& command, double timeout_s) {
+  GuestExecResult r = m.guest_exec(command, timeout_s);
+  if (!r.ok())
+    return fmt::format("'{}' failed (exit {}): {}", command, r.exit_code,
+                       r.err.empty() ? "no message" : one_line(r.err, 200));
+  if (r.out.rfind("tracing on", 0) == 0) return "";
+  return one_line(r.out.rfind("tracing absent: ", 0) == 0 ? r.out.substr(16) : r.out, 200);
+}
+
+FreeTrace read_free_trace(Machine& m, std::string* raw, double timeout_s) {
+  GuestExecResult r = m.guest_exec(kFreeTraceStopCommand, timeout_s);
+  if (raw) *raw = r.out + r.err;
+  if (!r.ok()) {
+    FreeTrace t;
+    t.absent_why = fmt::format("'{}' failed (exit {}): {}", kFreeTraceStopCommand, r.exit_code,
+                               r.err.empty() ? "no message" : one_line(r.err, 200));
+    return t;
+  }
+  return parse_free_trace(r.out);
+}
+
 std::optional<uint64_t> parse_node_memtotal(const std::string& meminfo) {
   return parse_node_meminfo_field(meminfo, "MemTotal");
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "rig/spec/case_checks.h"
+#include "rig/spec/free_trace.h"
 #include "rig/machine/machine.h"
 #include "rig/spec/memmap_snapshot.h"
 
@@ -37,6 +38,17 @@ constexpr size_t kProbeQueryMaxText = 60000;
 // Pure: splits `ranges` into queries within those limits, in order (ranges renormalized to
 // decimal). Throws ProbeFormatError for a malformed range.
 std::vector<std::string> query_batches(const std::string& ranges);
+// The step's page frees (spec/free_trace.h), traced by the guest's kernel through rig-probe:
+// "setup" sizes the trace buffer once at boot; "start" before the step leaves out the pfns about
+// to go; the stop reads the frees. A probe or kernel that cannot trace answers "tracing absent",
+// and a command that fails gives a trace that is not available, with the reason: neither is an
+// error (the judge then asks for other evidence that a page was freed).
+constexpr const char* kFreeTraceSetupCommand = "rig-probe frees setup";
+std::string free_trace_start_command(uint64_t first_pfn, uint64_t last_pfn);
+constexpr const char* kFreeTraceStopCommand = "rig-probe frees stop";
+// Runs `command` (setup or start); empty when the guest traces, else why not.
+std::string free_trace_command(Machine& m, const std::string& command, double timeout_s);
+FreeTrace read_free_trace(Machine& m, std::string* raw, double timeout_s);
 NodeMemTotals read_node_memtotals(Machine& m, double timeout_s);
 // Node id -> {MemTotal, free} in kB, where free is MemFree plus the pages sitting in per-cpu
 // lists (/proc/zoneinfo "count:"): since 5.14 those hold whole order-9 blocks, so a freed 2 MiB

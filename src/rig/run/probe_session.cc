@@ -44,12 +44,22 @@ std::string ProbeSession::at_boot() {
   Timed t(seconds_);
   SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
   boot_tags(snap.raw, snap.snapshot);
+  setup_free_trace();
   return snap.raw;
 }
 
 void ProbeSession::at_boot_restored(const std::string& raw) {
   Timed t(seconds_);
   boot_tags(raw, parse_probe_snapshot(raw));
+  setup_free_trace();
+}
+
+// Sized once, before any step, so that the trace buffer is not charged to a step's free memory.
+void ProbeSession::setup_free_trace() {
+  no_trace_ = free_trace_command(m_, kFreeTraceSetupCommand, timeouts_.guest_cmd);
+  if (!no_trace_.empty())
+    progress_("  probe: page frees cannot be traced (" + no_trace_ +
+              "): a page expected freed but held again needs a new holder as evidence");
 }
 
 std::string ProbeSession::no_tags() const {
@@ -74,6 +84,12 @@ void ProbeSession::before_unplug(int step, const Dimm& d, StepResult& r) {
   before_ = snap.snapshot;
   mem_before_ = read_node_memtotals(m_, timeouts_.guest_cmd);
   analysis_ = analyze_removal(before_, d.addr >> 12, d.size >> 12);
+  if (no_trace_.empty()) {
+    // Last before the step: the frees of the memory about to go are left out.
+    const std::string why = free_trace_command(
+        m_, free_trace_start_command(d.addr >> 12, ((d.addr + d.size) >> 12) - 1), timeouts_.guest_cmd);
+    if (!why.empty()) progress_("  probe: page frees not traced in this step: " + why);
+  }
   console_lines_ = m_.console().lines_seen();
   for (const auto& sp : analysis_.sections) {
     std::string cases;
@@ -109,6 +125,14 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
       save(artifact::query_reread(step, again), reread);
       progress_(fmt::format("  {} pages looked lost (refcount 0, not free): read again ({})", pending.size(), again));
     }
+  }
+  if (no_trace_.empty()) {
+    // After the last read of the pages: a page freed and taken again before a read is in the trace.
+    std::string trace_raw;
+    const FreeTrace trace = read_free_trace(m_, &trace_raw, timeouts_.guest_cmd);
+    save(artifact::frees_after(step), trace_raw);
+    apply_free_trace(trace, after);
+    progress_("  probe: " + trace.summary());
   }
   save_guest_state(artifact::guest_state_after(step));
   NodeMemTotals mem_after = read_node_memtotals(m_, timeouts_.guest_cmd);

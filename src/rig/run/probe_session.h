@@ -47,6 +47,7 @@ class ProbeSession {
   void after_plug(int step, const Dimm& d);
 
  private:
+  void setup_free_trace();
   void record(int step, const CaseCheck& c);
   void boot_tags(const std::string& raw, const MemmapSnapshot& snap);
   // Writes an artifact; throws InfraError when the write fails.
@@ -63,6 +64,7 @@ class ProbeSession {
   RemovalAnalysis analysis_;
   size_t console_lines_ = 0;
   std::set<int> gone_nodes_;
+  std::string no_trace_;  // why the guest cannot trace page frees (empty: it can)
   double seconds_ = 0;
 };
 

@@ -18,6 +18,8 @@ inline std::string query_after(int step) { return "query-after-step" + std::to_s
 inline std::string query_reread(int step, int again) {
   return "query-after-step" + std::to_string(step) + "-reread" + std::to_string(again) + ".txt";
 }
+// The page frees the guest's kernel traced during an unplug step (rig-probe frees stop).
+inline std::string frees_after(int step) { return "frees-step" + std::to_string(step) + ".txt"; }
 // The guest's meminfo, zoneinfo, vmstat and memory-block states around an unplug.
 inline std::string guest_state_before(int step) { return "guest-state-before-step" + std::to_string(step) + ".txt"; }
 inline std::string guest_state_after(int step) { return "guest-state-after-step" + std::to_string(step) + ".txt"; }
@@ -26,7 +28,7 @@ inline std::string guest_state_after(int step) { return "guest-state-after-step"
 inline bool read_by_report(const std::string& name) {
   const auto starts = [&](const char* p) { return name.rfind(p, 0) == 0; };
   return name.size() > 4 && name.compare(name.size() - 4, 4, ".txt") == 0 &&
-         (starts("snapshot-") || starts("query-after-") || starts("guest-state-"));
+         (starts("snapshot-") || starts("query-after-") || starts("guest-state-") || starts("frees-step"));
 }
 
 }  // namespace rig::artifact

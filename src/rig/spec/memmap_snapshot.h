@@ -49,6 +49,9 @@ struct PageState {
   bool free_block = false, on_pcp = false;
   bool slab = false, lru = false, pgtable = false;
   bool held_other = false;  // held=other: allocated (the compound head has a reference), holder not known
+  // From the step's free trace (spec/free_trace.h), not from the probe's answer, and not part of
+  // the state compared by ==: the step's frees were traced completely, and this page was freed.
+  bool frees_traced = false, traced_free = false;
   // Allocated to someone (a compound tail counts through its head): held= anything but none.
   bool held() const { return slab || lru || pgtable || held_other; }
   bool in_allocator() const { return free_block || on_pcp; }

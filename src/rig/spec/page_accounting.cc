@@ -195,6 +195,16 @@ bool tail_of_allocated_block(uint64_t pfn, const std::map<uint64_t, PageState>& 
   return false;
 }
 
+// Evidence without a trace that a page was freed and allocated again: it is now held by something
+// that did not hold it before the step (a slab, the LRU, a page table, a compound page).
+bool new_holder(const PageState& before, const PageState& now) {
+  if (now.slab && !before.slab) return true;
+  if (now.lru && !before.lru) return true;
+  if (now.pgtable && !before.pgtable) return true;
+  if (now.held_other && !before.held_other && now.ref == 0) return true;  // a tail of a new compound page
+  return false;
+}
+
 }  // namespace
 
 const char* fate_name(Fate f) {
@@ -446,10 +456,31 @@ std::vector<PageVerdict> judge_pages(const std::vector<PageExpectation>& expecte
           // Probe format 1 shows no allocator state: nothing shows the page was given back.
           v.outcome = "cannot tell (no allocator state in probe format 1)";
           v.judged = false;
-        } else if (st.in_allocator() || st.ref > 0 || st.held()) {
+        } else if (st.in_allocator()) {
           v.outcome = alloc_outcome(st);
-        } else if (tail_of_allocated_block(e.pfn, after)) {
-          v.outcome = "allocated anew (inside a non-compound block whose head holds it)";
+        } else if (st.ref > 0 || st.held() || tail_of_allocated_block(e.pfn, after)) {
+          // Held again, or still: only a traced free, or a holder that the page did not have
+          // before, shows it was given back in between (docs/accounting.md, "freed means freed").
+          const std::string held = st.ref > 0 || st.held()
+                                       ? alloc_outcome(st)
+                                       : "allocated anew (inside a non-compound block whose head holds it)";
+          if (st.frees_traced && st.traced_free) {
+            v.outcome = "freed (traced), then " + held;
+          } else if (e.holder == Holder::Slab && st.slab) {
+            // The owner's object in a slab page (the usage map of a hot-added section): kfree()
+            // gives the page back only with its last object, and object frees are not traced.
+            v.outcome = "cannot tell (an object in a slab page that stays a slab page)";
+            v.judged = false;
+          } else if (st.frees_traced) {
+            v.outcome = "never freed";
+            v.problem = fmt::format(
+                "never freed: no free of this page was traced during the step, and it is still held: {}", seen);
+          } else if (new_holder(e.before, st)) {
+            v.outcome = held + fmt::format(" (was {})", describe_state(e.before, types));
+          } else {
+            v.outcome = "cannot tell (held as before and no complete free trace of the step)";
+            v.judged = false;
+          }
         } else {
           v.outcome = "lost";
           v.problem = fmt::format(
