@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "rig/spec/free_trace.h"
 #include "rig/spec/memmap_snapshot.h"
 
 namespace {
@@ -20,6 +21,16 @@ void one_line(const rig::ProbeFormatError& e) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
+  try {
+    // The step's free trace: accepted ranges are in order and disjoint, and each covers itself.
+    rig::FreeTrace t = rig::parse_free_trace(text);
+    for (size_t i = 0; i < t.freed.size(); ++i) {
+      if (t.freed[i].first > t.freed[i].second || (i && t.freed[i].first <= t.freed[i - 1].second)) std::abort();
+      if (!t.covers(t.freed[i].first) || !t.covers(t.freed[i].second)) std::abort();
+    }
+  } catch (const rig::ProbeFormatError& e) {
+    one_line(e);
+  }
   try {
     rig::MemmapSnapshot s = rig::parse_probe_snapshot(text);
     rig::parse_query_ranges(rig::query_ranges(s));

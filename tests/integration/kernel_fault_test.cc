@@ -279,3 +279,26 @@ TEST(KernelFault, NoMemcgFragmentFailsCaseOne) {
     }
   EXPECT_GE(case_one_failed, 1) << out.dump(1);
 }
+
+// Issue #18: a page the kernel allocated at run time leaks with its refcount unchanged. The
+// hot-added memmap block stays allocated exactly as before the unplug; only the step's free trace
+// shows it was never given back, in a single unplug.
+TEST(KernelFault, HotplugMemmapNeverFreedFailsCaseOneInOneUnplug) {
+  faults::expect_caught({"debian-6.1",
+                         "hotplug-memmap-never-freed.patch",
+                         faults::kShipped + "hotplug-then-unplug.toml",
+                         1,
+                         {"memmap-freed"},
+                         {"never freed"}});
+}
+
+// Issue #18: a boot-time reference put too many on a page that stays (the vmemmap PUD table with
+// 4-level paging, which the kernel never puts): its refcount must stay exactly as it was.
+TEST(KernelFault, VmemmapPudPutTooManyFailsCaseOne) {
+  faults::expect_caught({"debian-6.1",
+                         "vmemmap-pud-put.patch",
+                         faults::kShipped + "unplug-boot-dimm-movable.toml",
+                         1,
+                         {"pages-kept"},
+                         {"pud"}});
+}

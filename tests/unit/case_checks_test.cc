@@ -729,6 +729,39 @@ TEST(FreedMeansFreed, AHotAddedBlockHeldAsBeforeFailsUnlessAFreeWasTraced) {
   EXPECT_NE(freed.detail.find("freed (traced), then allocated anew"), std::string::npos) << freed.detail;
 }
 
+// Recorded on Debian 6.1 (boot-dimm-64g-128m, 2026-12-03): the three pages held again by the time
+// the probe read them (2 memmap pages and the direct-map PMD table, all taken by slab) have their
+// free in the step's trace; the same answer with a trace that lacks those frees fails on exactly
+// those pages.
+TEST(FreedMeansFreed, RecordedSixOneRemovalHasEveryHeldPageFreedInItsTrace) {
+  MemmapSnapshot before = parse_probe_snapshot(data("probe/traced-64g128m-6.1-before.txt"));
+  const uint64_t first = 64ull << 18, count = 128ull << 8;
+  RemovalAnalysis a = analyze_removal(before, first, count);
+  const auto query = states_by_pfn(parse_probe_query(data("probe/traced-64g128m-6.1-after.txt")));
+  const FreeTrace trace = parse_free_trace(data("probe/traced-64g128m-6.1-frees.txt"));
+  ASSERT_TRUE(trace.complete());
+  auto after = query;
+  apply_free_trace(trace, after);
+  auto checks = check_after_removal(a, before, {}, first, count, after, {});
+  for (const char* name : {"memmap-freed", "page-tables-freed"}) {
+    const CaseCheck* c = find_check(checks, name);
+    ASSERT_NE(c, nullptr) << name;
+    EXPECT_TRUE(c->ok && c->applicable) << name << ": " << c->detail;
+    EXPECT_NE(c->detail.find("freed (traced), then allocated anew"), std::string::npos) << c->detail;
+  }
+  FreeTrace none = trace;
+  none.freed.clear();
+  auto untraced = query;
+  apply_free_trace(none, untraced);
+  auto bad = check_after_removal(a, before, {}, first, count, untraced, {});
+  const CaseCheck* m = find_check(bad, "memmap-freed");
+  const CaseCheck* t = find_check(bad, "page-tables-freed");
+  EXPECT_FALSE(m->ok);
+  EXPECT_FALSE(t->ok);
+  EXPECT_EQ(m->offenders.size() + t->offenders.size(), 3u) << m->detail << "\n" << t->detail;
+  EXPECT_NE(m->detail.find("never freed"), std::string::npos) << m->detail;
+}
+
 TEST(FreedMeansFreed, WithoutATraceANewHolderIsEvidenceAndTheSameHolderIsNot) {
   MemmapSnapshot s = parse_probe_snapshot(kHotSnapshot);
   const uint64_t first = 32ull << 15, count = 1ull << 15;

@@ -5,17 +5,19 @@
 #include <algorithm>
 #include <sstream>
 
+#include "rig/base/text.h"
+
 namespace rig {
 
 namespace {
 
 uint64_t number(const std::string& s, const std::string& line) {
   if (s.empty() || s.size() > 20 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    throw ProbeFormatError(fmt::format("free trace: not a number in '{}'", line.substr(0, 80)));
+    throw ProbeFormatError(fmt::format("free trace: not a number in '{}'", one_line(line, 80)));
   try {
     return std::stoull(s);
   } catch (const std::exception&) {
-    throw ProbeFormatError(fmt::format("free trace: number out of range in '{}'", line.substr(0, 80)));
+    throw ProbeFormatError(fmt::format("free trace: number out of range in '{}'", one_line(line, 80)));
   }
 }
 
@@ -43,7 +45,7 @@ FreeTrace parse_free_trace(const std::string& text) {
     if (end) throw ProbeFormatError("free trace: text after 'end'");
     if (!header) {
       if (line != "rig-frees 1")
-        throw ProbeFormatError(fmt::format("free trace: not 'rig-frees 1': '{}'", line.substr(0, 80)));
+        throw ProbeFormatError(fmt::format("free trace: not 'rig-frees 1': '{}'", one_line(line, 80)));
       header = true;
       continue;
     }
@@ -61,7 +63,7 @@ FreeTrace parse_free_trace(const std::string& text) {
         t.available = false;
         t.absent_why = rest.size() > 9 ? rest.substr(9) : "absent";
       } else {
-        throw ProbeFormatError(fmt::format("free trace: bad line '{}'", line.substr(0, 80)));
+        throw ProbeFormatError(fmt::format("free trace: bad line '{}'", one_line(line, 80)));
       }
       tracing = true;
     } else if (key == "events" || key == "lost") {
@@ -71,14 +73,14 @@ FreeTrace parse_free_trace(const std::string& text) {
       ls >> a;
       const auto dash = a.find('-');
       if (dash == std::string::npos)
-        throw ProbeFormatError(fmt::format("free trace: bad range '{}'", line.substr(0, 80)));
+        throw ProbeFormatError(fmt::format("free trace: bad range '{}'", one_line(line, 80)));
       const uint64_t first = number(a.substr(0, dash), line), last = number(a.substr(dash + 1), line);
       if (last < first || (!t.freed.empty() && first <= t.freed.back().second))
-        throw ProbeFormatError(fmt::format("free trace: range out of order '{}'", line.substr(0, 80)));
+        throw ProbeFormatError(fmt::format("free trace: range out of order '{}'", one_line(line, 80)));
       if (t.freed.size() >= kMaxFreeTraceRanges) throw ProbeFormatError("free trace: too many ranges");
       t.freed.emplace_back(first, last);
     } else {
-      throw ProbeFormatError(fmt::format("free trace: unknown line '{}'", line.substr(0, 80)));
+      throw ProbeFormatError(fmt::format("free trace: unknown line '{}'", one_line(line, 80)));
     }
   }
   if (!header || !end || !tracing) throw ProbeFormatError("free trace: truncated (no header, 'tracing' or 'end')");
