@@ -325,6 +325,9 @@ class SpecRunner : public Runner {
         {"rig-probe query", {exec_ok(after)}},
         {"/meminfo\"; done", {exec_ok(before_mem), exec_ok(after_mem)}},
         {"cat /proc/zoneinfo", {exec_ok("")}},
+        // The counters around the removal (spec/guest_counters.h), recorded on the same layout.
+        {"== firmware",
+         {exec_ok(data("counters/movable-6.1-before.txt")), exec_ok(data("counters/movable-6.1-after.txt"))}},
     };
   }
   Scenario spec(const std::string& xfails = "") {

@@ -8,6 +8,7 @@
 #include "rig/base/atomic_file.h"
 #include "rig/base/clock.h"
 #include "rig/base/errors.h"
+#include "rig/base/text.h"
 #include "rig/scenario/artifact_names.h"
 #include "rig/spec/page_accounting.h"
 
@@ -83,6 +84,7 @@ void ProbeSession::before_unplug(int step, const Dimm& d, StepResult& r) {
   save_guest_state(artifact::guest_state_before(step));
   before_ = snap.snapshot;
   mem_before_ = read_node_memtotals(m_, timeouts_.guest_cmd);
+  counters_before_ = read_counters(artifact::counters_before(step));
   analysis_ = analyze_removal(before_, d.addr >> 12, d.size >> 12);
   if (no_trace_.empty()) {
     // Last before the step: the frees of the memory about to go are left out.
@@ -136,15 +138,24 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
   }
   save_guest_state(artifact::guest_state_after(step));
   NodeMemTotals mem_after = read_node_memtotals(m_, timeouts_.guest_cmd);
+  const GuestCounters counters_after = read_counters(artifact::counters_after(step));
   std::vector<CaseCheck> checks;
   if (outcome == UnplugResult::Removed) {
     checks = check_after_removal(analysis_, before_, mem_before_, d.addr >> 12, d.size >> 12, after, mem_after);
     gone_nodes_.insert(analysis_.node);
+    const auto deltas = expected_memtotal_delta(expected_fates(before_, d.addr >> 12, d.size >> 12, true),
+                                                analysis_.node, d.size >> 12);
+    for (auto& c :
+         check_counters(counters_before_, counters_after, d.addr >> 12, d.size >> 12, analysis_.node, true, deltas))
+      checks.push_back(std::move(c));
   } else {
     std::vector<std::vector<std::string>> dumps;
     for (const auto& f : m_.console().findings())
       if (f.kind == "page-dump" && f.line_no > console_lines_) dumps.push_back(f.lines);
     checks = check_after_refusal(analysis_, before_, mem_before_, after, mem_after, parse_page_dumps(dumps));
+    for (auto& c :
+         check_counters(counters_before_, counters_after, d.addr >> 12, d.size >> 12, analysis_.node, false, {}))
+      checks.push_back(std::move(c));
   }
   for (auto& c : checks) record(step, c);
 }
@@ -155,6 +166,16 @@ void ProbeSession::after_plug(int step, const Dimm& d) {
   SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
   save(artifact::snapshot_after(step), snap.raw);
   for (auto& c : check_pgdat_reuse(boot_, snap.snapshot, d.node)) record(step, c);
+}
+
+// Every counter and listing of memory the kernel gives user space (spec/guest_counters.h).
+GuestCounters ProbeSession::read_counters(const std::string& name) {
+  GuestExecResult g = m_.guest_exec(kGuestCountersCommand, timeouts_.guest_cmd);
+  save(name, g.out + g.err);
+  if (!g.ok())
+    throw InfraError(fmt::format("cannot read the guest's memory counters for {} (exit {}): {}", name, g.exit_code,
+                                 one_line(g.err, 200)));
+  return parse_guest_counters(g.out);
 }
 
 void ProbeSession::record(int step, const CaseCheck& c) {

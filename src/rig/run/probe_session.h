@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "rig/spec/case_checks.h"
+#include "rig/spec/guest_counters.h"
 #include "rig/run/guest_memory.h"
 #include "rig/machine/machine.h"
 #include "rig/scenario/results.h"
@@ -48,6 +49,7 @@ class ProbeSession {
 
  private:
   void setup_free_trace();
+  GuestCounters read_counters(const std::string& name);
   void record(int step, const CaseCheck& c);
   void boot_tags(const std::string& raw, const MemmapSnapshot& snap);
   // Writes an artifact; throws InfraError when the write fails.
@@ -61,6 +63,7 @@ class ProbeSession {
   std::function<void(const std::string&)> progress_;
   MemmapSnapshot boot_, before_;
   NodeMemTotals mem_before_;
+  GuestCounters counters_before_;
   RemovalAnalysis analysis_;
   size_t console_lines_ = 0;
   std::set<int> gone_nodes_;
