@@ -131,6 +131,32 @@ TEST(AtomicWrite, ASymlinkPlantedAtTheOldFixedTemporaryNameIsNotFollowed) {
   EXPECT_EQ(slurp(s / "shared/results.json"), "{}\n");
 }
 
+// The bisect log a user names may sit in a shared directory: a symlink planted at its name is
+// not followed, a FIFO is not waited on, and a log another user owns is not written.
+TEST(AppendLog, APlantedSymlinkOrFifoIsRefusedAndARegularLogGrows) {
+  Scratch s;
+  Victim v(s);
+  fs::create_symlink(v.path, s / "bisect.log");
+  EXPECT_THROW(append_to_file(s / "bisect.log", "line\n"), FileWriteError);
+  EXPECT_TRUE(v.unchanged());
+  try {
+    append_to_file(s / "bisect.log", "line\n");
+  } catch (const FileWriteError& e) {
+    EXPECT_NE(std::string(e.what()).find("it is a symlink"), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(::mkfifo((s / "fifo.log").c_str(), 0644), 0);
+  EXPECT_THROW(append_to_file(s / "fifo.log", "line\n"), FileWriteError);
+  append_to_file(s / "own.log", "a\n");
+  append_to_file(s / "own.log", "b\n");
+  EXPECT_EQ(slurp(s / "own.log"), "a\nb\n");
+  if (::geteuid() == 0) {
+    put(s / "theirs.log", "x\n");
+    ASSERT_EQ(::chown((s / "theirs.log").c_str(), 65534, 65534), 0);
+    EXPECT_THROW(append_to_file(s / "theirs.log", "line\n"), FileWriteError);
+    EXPECT_EQ(slurp(s / "theirs.log"), "x\n");
+  }
+}
+
 TEST(AtomicWrite, ASymlinkAtTheTargetNameIsReplacedNotFollowed) {
   Scratch s;
   Victim v(s);

@@ -11,6 +11,7 @@
 
 #include "rig/app/progress.h"
 #include "rig/app/scenario_selection.h"
+#include "rig/base/atomic_file.h"
 #include "rig/base/errors.h"
 #include "rig/base/exit_status.h"
 #include "rig/base/paths.h"
@@ -203,8 +204,9 @@ int bisect(const BisectCommandOptions& a) {
                                    o.accel};
   for (const auto& s : o.scenarios) step.insert(step.end(), {"--scenario", fs::absolute(s.path).string()});
   for (const auto& f : o.fragments) step.insert(step.end(), {"--fragment", f});
-  std::ofstream(o.log, std::ios::app) << fmt::format("# rig bisect --case {} good {} bad {} in {}\n", o.case_no, a.good,
-                                                     a.bad, o.src);
+  if (!o.log.empty())
+    append_to_file(o.log,
+                   fmt::format("# rig bisect --case {} good {} bad {} in {}\n", o.case_no, a.good, a.bad, o.src));
   BisectRunResult r = bisect_run(o, a.good, a.bad, step, progress_to_stderr);
   if (!r.stopped.empty()) {
     std::cerr << "rig: bisection stopped: " << r.stopped << std::endl;

@@ -111,3 +111,32 @@ void copy_file_atomically(const std::string& from, const std::string& to) {
 }
 
 }  // namespace rig
+
+namespace rig {
+
+void append_to_file(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+  if (fd < 0)
+    throw FileWriteError(fmt::format("cannot append to {}: {}", one_line(path, 200),
+                                     errno == ELOOP ? "it is a symlink" : std::strerror(errno)));
+  struct stat st {};
+  std::string why;
+  if (::fstat(fd, &st) != 0)
+    why = std::strerror(errno);
+  else if (!S_ISREG(st.st_mode))
+    why = "not a regular file";
+  else if (st.st_uid != ::geteuid())
+    why = fmt::format("owned by uid {}, not by this user", st.st_uid);
+  for (size_t done = 0; why.empty() && done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      why = std::strerror(errno);
+    else
+      done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0 && why.empty()) why = std::strerror(errno);
+  if (!why.empty()) throw FileWriteError(fmt::format("cannot append to {}: {}", one_line(path, 200), why));
+}
+
+}  // namespace rig

@@ -34,4 +34,9 @@ void copy_file_atomically(const std::string& from, const std::string& to);
 // could not; then mode, fsync, close and rename, each checked.
 void put_file_atomically(const std::string& path, mode_t mode, const std::function<std::string(int fd)>& fill);
 
+// Appends `text` to the log file `path` (a bisect log the user names, perhaps in a shared
+// directory): created 0644 if absent; never through a symlink (O_NOFOLLOW), and only to a regular
+// file owned by the rig's user. Throws FileWriteError with the reason.
+void append_to_file(const std::string& path, const std::string& text);
+
 }  // namespace rig

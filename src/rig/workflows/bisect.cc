@@ -10,6 +10,7 @@
 
 #include "rig/workflows/bisect_verdict.h"
 #include "rig/base/clock.h"
+#include "rig/base/atomic_file.h"
 #include "rig/base/errors.h"
 #include "rig/host/host_command.h"
 #include "rig/workflows/kernel_builder.h"
@@ -48,10 +49,7 @@ std::string git_checked(const std::string& dir, const std::vector<std::string>& 
 
 void append_log(const std::string& path, const std::string& line) {
   if (path.empty()) return;
-  std::ofstream log(path, std::ios::app);
-  log << line << "\n";
-  log.flush();
-  if (!log) throw InfraError(fmt::format("cannot append to the bisect log {}", path));
+  append_to_file(path, line + "\n");
 }
 
 }  // namespace
