@@ -408,6 +408,13 @@ TEST(CaseChecks, CyclesForgiveATransientThatALaterReadingGaveBack) {
 #include "rig/base/errors.h"
 #include "rig/run/guest_memory.h"
 
+TEST(GuestMemory, HvoIsInEffectOnlyWithTheSysctlOnAndHugetlbPages) {
+  EXPECT_TRUE(hvo_in_effect("1\nHugePages_Total:       4\n"));
+  EXPECT_FALSE(hvo_in_effect("0\nHugePages_Total:       4\n"));
+  EXPECT_FALSE(hvo_in_effect("1\nHugePages_Total:       0\n"));
+  EXPECT_FALSE(hvo_in_effect(""));
+}
+
 TEST(GuestMemory, CountsPerCpuPagesPerNode) {
   const std::string zoneinfo =
       "Node 0, zone      DMA\n  pages free     3840\n  pagesets\n    cpu: 0\n              count: 0\n              "

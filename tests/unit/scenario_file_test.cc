@@ -241,3 +241,14 @@ TEST(ScenarioFile, NotExercisedNamesADeclaredCaseAndSaysWhy) {
             std::string::npos);
   EXPECT_NE(err("cases = [4]\n", "[not_exercised]\n4 = \"\"\n").find("must say why"), std::string::npos);
 }
+
+// HVO remaps and frees the boot vmemmap of hugetlb pages: the page model does not follow it.
+TEST(ScenarioFile, RejectsKernelArgsThatTurnOnHvo) {
+  for (const char* arg : {"hugetlb_free_vmemmap=on", "hugetlb_free_vmemmap=1", "hugetlb_free_vmemmap"})
+    EXPECT_NE(error_for("maxmem = \"8G\"", std::string("maxmem = \"8G\"\nkernel_args = [\"") + arg + "\"]")
+                  .find("turns on the hugetlb vmemmap optimisation (HVO)"),
+              std::string::npos)
+        << arg;
+  EXPECT_EQ(error_for("maxmem = \"8G\"", "maxmem = \"8G\"\nkernel_args = [\"hugetlb_free_vmemmap=off\"]"),
+            "(accepted)");
+}

@@ -96,6 +96,14 @@ FreeTrace read_free_trace(Machine& m, std::string* raw, double timeout_s) {
   return parse_free_trace(r.out);
 }
 
+bool hvo_in_effect(const std::string& answer) {
+  std::istringstream in(answer);
+  std::string sysctl, key;
+  uint64_t pages = 0;
+  in >> sysctl >> key >> pages;
+  return sysctl == "1" && key == "HugePages_Total:" && pages > 0;
+}
+
 std::optional<uint64_t> parse_node_memtotal(const std::string& meminfo) {
   return parse_node_meminfo_field(meminfo, "MemTotal");
 }

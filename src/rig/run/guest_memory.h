@@ -49,6 +49,9 @@ constexpr const char* kFreeTraceStopCommand = "rig-probe frees stop";
 // Runs `command` (setup or start); empty when the guest traces, else why not.
 std::string free_trace_command(Machine& m, const std::string& command, double timeout_s);
 FreeTrace read_free_trace(Machine& m, std::string* raw, double timeout_s);
+// Pure: the answer of "cat /proc/sys/vm/hugetlb_optimize_vmemmap; grep HugePages_Total
+// /proc/meminfo" says HVO is on and hugetlb pages exist (their boot vmemmap may be remapped).
+bool hvo_in_effect(const std::string& answer);
 NodeMemTotals read_node_memtotals(Machine& m, double timeout_s);
 // Node id -> {MemTotal, free} in kB, where free is MemFree plus the pages sitting in per-cpu
 // lists (/proc/zoneinfo "count:"): since 5.14 those hold whole order-9 blocks, so a freed 2 MiB
