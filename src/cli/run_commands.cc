@@ -1,4 +1,4 @@
-// rig run, rig report, rig compare, rig writeup.
+// rig run, rig report, rig compare, rig writeup, rig findings.
 #include <fmt/format.h>
 
 #include <memory>
@@ -58,6 +58,13 @@ void add_run_commands(CLI::App& top, Commands& out) {
   c->add_option("--kernel", wr->kernel, "... on this kernel (a release or its start)");
   c->add_option("-o,--out", wr->out, "Write the report here (default: standard output)");
   out.push_back({c, [wr] { return app::writeup(*wr); }});
+
+  auto fnd = std::make_shared<app::FindingsOptions>();
+  c = top.add_subcommand("findings",
+                         "The findings register (rig/findings/), or each failure of RESULTS new or known, with its "
+                         "signature");
+  c->add_option("results", fnd->results, "results files (rig run's results.json)")->check(CLI::ExistingFile);
+  out.push_back({c, [fnd] { return app::findings(*fnd); }});
 
   auto cmp = std::make_shared<app::CompareOptions>();
   c = top.add_subcommand(

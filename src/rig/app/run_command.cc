@@ -63,9 +63,10 @@ int run(const RunOptions& a) {
   Shard shard;
   if (!a.shard.empty()) shard = parse_shard(a.shard);
   if (!a.no_snapshots) snapshot_cache_max(environment());
-  const std::vector<Scenario> scenarios =
-      select_scenarios({a.scenarios, a.suite, a.home.empty() ? rig_home(environment()) : a.home});
-  check_backend_reachable(backend);  // the QEMU binary too, for the QEMU backend
+  const std::string home = a.home.empty() ? rig_home(environment()) : a.home;
+  const std::vector<Scenario> scenarios = select_scenarios({a.scenarios, a.suite, home});
+  const std::vector<RegisteredFinding> findings = findings_register(home);  // a bad entry is exit 2, before any boot
+  check_backend_reachable(backend);                                         // the QEMU binary too, for the QEMU backend
   if (!a.out.empty()) make_private_dir(fs::absolute(a.out).string());
   const RunOutputs out = run_outputs(a);
   check_parent_dir("--json", out.json);
@@ -125,10 +126,13 @@ int run(const RunOptions& a) {
     results = run_suite(scenarios, kernels, opts, [&](const RunEvent& e) { board.handle(e); });
   }
 
+  // Each failure new or known (rig/findings/), before the reports are written: they carry it.
+  const std::vector<FindingNote> notes = match_findings(results, findings);
   if (out.ktap == "-")
     write_ktap(results, std::cout);
   else
     print_table(results, std::cout);
+  for (const auto& n : notes) std::cout << "finding: " << n.text() << "\n";
   write_reports(results, true);
   std::cerr << "[rig] report: " << out.html << std::endl;
   return exit_status_for(results);
@@ -161,6 +165,29 @@ std::string pick_kernel(const std::vector<std::string>& kernels, const std::stri
 }
 
 }  // namespace
+
+int findings(const FindingsOptions& o) {
+  const auto reg = findings_register(o.home.empty() ? rig_home(environment()) : o.home);
+  if (o.results.empty()) {
+    for (const auto& f : reg) {
+      std::cout << fmt::format("{} ({}{}): {}\n", f.id, f.status, f.fixed_in.empty() ? "" : ", fixed in " + f.fixed_in,
+                               f.title);
+      for (const auto& sig : f.signatures) std::cout << "  signature: " << sig << "\n";
+    }
+    return 0;
+  }
+  std::vector<ScenarioResult> all;
+  for (const auto& file : o.results) {
+    auto loaded = load_results_file(file);
+    all.insert(all.end(), loaded.results.begin(), loaded.results.end());
+  }
+  bool fresh = false;
+  for (const auto& n : match_findings(all, reg)) {
+    std::cout << n.text() << "\n";
+    fresh |= n.kind == FindingNote::New;
+  }
+  return fresh ? 1 : 0;
+}
 
 int writeup(const WriteupOptions& o) {
   const LoadedReport loaded = load_results_file(o.results);

@@ -63,6 +63,14 @@ struct WriteupOptions {
 // The failed run as a plain-text bug report (report/writeup.h); 0, or 1 when no run failed.
 int writeup(const WriteupOptions& o);
 
+struct FindingsOptions {
+  std::vector<std::string> results;  // results files; none: list the register
+  std::string home;                  // rig_home() when empty
+};
+// The findings register (rig/findings/), and each failure of `results` new or known with its
+// signature; 0, or 1 when a failure is new.
+int findings(const FindingsOptions& o);
+
 // Prints kernel A against kernel B (report/kernel_compare.h); 0, or 1 when something changed.
 int compare(const CompareOptions& o);
 

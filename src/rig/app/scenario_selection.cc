@@ -7,6 +7,7 @@
 
 #include "rig/app/environment.h"
 #include "rig/base/errors.h"
+#include "rig/base/safe_read.h"
 #include "rig/scenario/scenario_file.h"
 
 namespace fs = boost::filesystem;
@@ -25,6 +26,17 @@ std::vector<std::string> shipped_scenario_files(const std::string& home) {
 std::vector<ExpectedFailure> known_failures(const std::string& home) {
   const std::string known = home + "/rig/known-failures.toml";
   return fs::exists(known) ? load_known_failures(known) : std::vector<ExpectedFailure>{};
+}
+
+std::vector<RegisteredFinding> findings_register(const std::string& home) {
+  std::vector<std::string> files;
+  boost::system::error_code ec;
+  for (fs::directory_iterator it(home + "/rig/findings", ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".toml") files.push_back(it->path().string());
+  std::sort(files.begin(), files.end());
+  std::vector<RegisteredFinding> out;
+  for (const auto& f : files) out.push_back(parse_finding(read_regular_file(f, 1 << 16, "finding file"), f));
+  return out;
 }
 
 void merge_known_failures(std::vector<Scenario>& scenarios, const std::vector<ExpectedFailure>& known) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "rig/report/findings.h"
+
 #include "rig/scenario/scenario.h"
 
 namespace rig::app {
@@ -14,6 +16,8 @@ std::vector<std::string> shipped_scenario_files(const std::string& home);
 
 // HOME/rig/known-failures.toml's entries; none when the file is missing.
 std::vector<ExpectedFailure> known_failures(const std::string& home);
+// HOME/rig/findings/*.toml (report/findings.h), in name order; none when the folder is missing.
+std::vector<RegisteredFinding> findings_register(const std::string& home);
 
 // Appends `known` to every scenario's xfail entries.
 void merge_known_failures(std::vector<Scenario>& scenarios, const std::vector<ExpectedFailure>& known);

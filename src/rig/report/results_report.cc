@@ -67,6 +67,7 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
         {"ok", c.ok},     {"detail", c.detail}, {"pages", pages}};
     if (c.xfail) j["xfail"] = true;
     if (!c.evidence.empty()) j["evidence"] = c.evidence;
+    if (!c.finding.empty()) j["finding"] = c.finding;
     checks.push_back(j);
   }
   nlohmann::json findings = nlohmann::json::array();
@@ -252,6 +253,7 @@ ScenarioResult result_from_json(const nlohmann::json& j) {
       rec.detail = get_or<std::string>(c, "detail", "");
       rec.xfail = get_or<bool>(c, "xfail", false);
       rec.evidence = get_or<std::string>(c, "evidence", "");
+      rec.finding = get_or<std::string>(c, "finding", "");
       // rig-results/1 had no status: derive it as judge() did then.
       rec.status = c.contains("status") ? check_status_from_name(c.at("status").get<std::string>())
                    : rec.xfail          ? CheckStatus::XFail

@@ -53,6 +53,7 @@ struct CheckRecord {
   std::string detail;
   bool xfail = false;    // status == XFail (kept for readers of older reports)
   std::string evidence;  // XFail and XPass: the entry's write-up
+  std::string finding;   // failed or xfail: its entry in rig/findings/ ("new": none); report/findings.h
   bool applicable = true;
   CheckStatus status = CheckStatus::Pass;
   std::vector<CheckPage> pages;  // offending pages of a failed check
