@@ -157,6 +157,12 @@ TEST(Kcidb, OptionsKcidbRefusesAreUsageErrors) {
   for (const char* url : {"ftp://lab.example/", "/srv/runs", "https://lab.example/a b"})
     EXPECT_THROW(check_kcidb_options({"rig", url}), UsageError) << url;
   EXPECT_THROW(kcidb_report(every_kind(), {"Bad", ""}), UsageError);
+  try {
+    check_kcidb_options({"Bad", ""}, "--origin", "--artifacts-url");
+    ADD_FAILURE() << "no UsageError";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "--origin Bad: a KCIDB origin is lower-case letters, digits and '_'");
+  }
 }
 
 TEST(Kcidb, OneCheckoutAndBuildPerKernelOneTestPerRunAndCheck) {

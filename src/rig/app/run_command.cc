@@ -214,7 +214,7 @@ int writeup(const WriteupOptions& o) {
 
 int kcidb(const KcidbCommandOptions& o) {
   const KcidbOptions k{o.origin.empty() ? "rig" : o.origin, o.artifacts_url};
-  check_kcidb_options(k);
+  check_kcidb_options(k, "--origin", "--artifacts-url");
   if (!o.out.empty()) check_parent_dir("-o", o.out);
   const LoadedReport loaded = load_results_file(o.results);
   if (o.out.empty()) {

@@ -247,17 +247,17 @@ class Builder {
 
 }  // namespace
 
-void check_kcidb_options(const KcidbOptions& o) {
+void check_kcidb_options(const KcidbOptions& o, const std::string& origin_option, const std::string& url_option) {
   bool origin_ok = !o.origin.empty();
   for (char c : o.origin) origin_ok = origin_ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
   if (!origin_ok)
-    throw UsageError(
-        fmt::format("--kcidb-origin {}: a KCIDB origin is lower-case letters, digits and '_'", one_line(o.origin, 80)));
+    throw UsageError(fmt::format("{} {}: a KCIDB origin is lower-case letters, digits and '_'", origin_option,
+                                 one_line(o.origin, 80)));
   if (o.artifacts_url.empty()) return;
   bool url_ok = o.artifacts_url.rfind("https://", 0) == 0 || o.artifacts_url.rfind("http://", 0) == 0;
   for (unsigned char c : o.artifacts_url) url_ok = url_ok && c > ' ' && c != 0x7f;
   if (!url_ok)
-    throw UsageError(fmt::format("--kcidb-artifacts-url {}: must be an http:// or https:// URL without blanks",
+    throw UsageError(fmt::format("{} {}: must be an http:// or https:// URL without blanks", url_option,
                                  one_line(o.artifacts_url, 120)));
 }
 

@@ -23,9 +23,10 @@ struct KcidbOptions {
   std::string artifacts_url;
 };
 
-// Throws UsageError (one line, naming the option) for an origin KCIDB refuses or an artifacts URL
-// that is not http(s).
-void check_kcidb_options(const KcidbOptions& o);
+// Throws UsageError (one line, naming the option as given) for an origin KCIDB refuses or an
+// artifacts URL that is not http(s).
+void check_kcidb_options(const KcidbOptions& o, const std::string& origin_option = "--kcidb-origin",
+                         const std::string& url_option = "--kcidb-artifacts-url");
 
 // A name as one component of a KCIDB test path: every byte outside [A-Za-z0-9_-] (the dot that
 // separates components among them) becomes '_'; an empty name is "_".
