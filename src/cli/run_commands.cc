@@ -1,4 +1,4 @@
-// rig run, rig report, rig compare, rig writeup, rig findings.
+// rig run, rig report, rig kcidb, rig compare, rig writeup, rig findings.
 #include <fmt/format.h>
 
 #include <memory>
@@ -21,6 +21,12 @@ void add_run_commands(CLI::App& top, Commands& out) {
   c->add_option("--json", run->json, "Write the results as JSON to this file");
   c->add_option("--junit", run->junit, "Write JUnit XML for CI dashboards to this file");
   c->add_option("--ktap", run->ktap, "Write KTAP to this file ('-': on stdout instead of the table)");
+  c->add_option("--kcidb", run->kcidb,
+                "Write the run as KernelCI KCIDB JSON (schema v5) to this file, for kcidb-submit");
+  c->add_option("--kcidb-origin", run->kcidb_origin,
+                "The KCIDB origin (your CI system's name: a-z, 0-9, _; default rig); with --out alone: OUT/kcidb.json");
+  c->add_option("--kcidb-artifacts-url", run->kcidb_artifacts_url,
+                "Where the runs' folders are published (http(s)://.../RUN_FOLDER/ each): log_url and output_files");
   c->add_option("--accel", run->accel, "auto, kvm or tcg (auto falls back to tcg when KVM guests do not run)")
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
   c->add_option("--artifacts", run->artifacts, "Directory for per-run artifacts")
@@ -65,6 +71,15 @@ void add_run_commands(CLI::App& top, Commands& out) {
                          "signature");
   c->add_option("results", fnd->results, "results files (rig run's results.json)")->check(CLI::ExistingFile);
   out.push_back({c, [fnd] { return app::findings(*fnd); }});
+
+  auto kc = std::make_shared<app::KcidbCommandOptions>();
+  c = top.add_subcommand("kcidb", "An earlier run's results (merged shards too) as KernelCI KCIDB JSON (runs nothing)");
+  c->add_option("results", kc->results, "results.json of a run")->required();
+  c->add_option("-o,--out", kc->out, "Write the KCIDB file here (default: standard output)");
+  c->add_option("--origin", kc->origin, "The KCIDB origin (a-z, 0-9, _; default rig)");
+  c->add_option("--artifacts-url", kc->artifacts_url,
+                "Where the runs' folders are published (http(s)://.../RUN_FOLDER/ each): log_url and output_files");
+  out.push_back({c, [kc] { return app::kcidb(*kc); }});
 
   auto cmp = std::make_shared<app::CompareOptions>();
   c = top.add_subcommand(

@@ -1,7 +1,9 @@
 // `rig report`: the results reader and the run-folder artifacts it reads (probe snapshots,
 // queries, guest states), through the model and the renderer. The input is NUL-separated:
 // results JSON, then artifact name and text pairs. Accepted, or a UsageError in one line; the
-// page never links anything but an anchor or a safe relative path. Anything else aborts.
+// page never links anything but an anchor or a safe relative path. The same results as KCIDB JSON
+// (report/kcidb.h): dumped without a throw, every log_excerpt within the schema's limit and free
+// of NUL bytes, every test path of the schema's form. Anything else aborts.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -13,6 +15,7 @@
 #include "rig/base/json_text.h"
 #include "rig/report/html_report.h"
 #include "rig/report/html_report_model.h"
+#include "rig/report/kcidb.h"
 #include "rig/report/results_report.h"
 
 namespace {
@@ -66,6 +69,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     one_line_or_abort(e.what());
   }
   if (results.empty()) results.push_back(synthetic());
+  {
+    const nlohmann::json doc = rig::kcidb_report(results);
+    (void)doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    static const std::regex path(R"re(^([a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*)?$)re");
+    for (const auto& t : doc["tests"]) {
+      const std::string p = t["path"];
+      if (!std::regex_match(p, path)) std::abort();
+      if (t.contains("log_excerpt")) {
+        const std::string log = t["log_excerpt"];
+        if (log.size() > rig::kKcidbMaxExcerpt || log.find('\0') != std::string::npos) std::abort();
+      }
+    }
+  }
   rig::RunArtifacts artifacts;
   for (size_t i = 1; i + 1 < parts.size(); i += 2) artifacts[parts[i]] = parts[i + 1];
   const std::vector<rig::RunArtifacts> all(results.size(), artifacts);

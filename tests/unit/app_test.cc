@@ -185,6 +185,11 @@ TEST(AppRunOutputs, OutFillsWhatWasNotGivenAndTheHtmlFollowsTheJson) {
   EXPECT_EQ(r.html, "/elsewhere/report.html") << "beside the JSON";
   o.html = "/x/page.html";
   EXPECT_EQ(app::run_outputs(o).html, "/x/page.html");
+  EXPECT_EQ(app::run_outputs(o).kcidb, "") << "KCIDB only when asked for";
+  o.kcidb_origin = "my_lab";
+  EXPECT_EQ(app::run_outputs(o).kcidb, "/tmp/ci/kcidb.json") << "an origin with --out: OUT/kcidb.json";
+  o.kcidb = "/k/kcidb.json";
+  EXPECT_EQ(app::run_outputs(o).kcidb, "/k/kcidb.json");
 }
 
 TEST(AppCommandStatus, ExceptionsBecomeOneLineAndTheirExitStatus) {

@@ -20,6 +20,7 @@
 #include "rig/host/qemu_process.h"
 #include "rig/host/snapshot_cache.h"
 #include "rig/report/html_report.h"
+#include "rig/report/kcidb.h"
 #include "rig/report/kernel_compare.h"
 #include "rig/report/results_report.h"
 #include "rig/report/test_reports.h"
@@ -37,13 +38,14 @@ namespace fs = boost::filesystem;
 namespace rig::app {
 
 RunOutputs run_outputs(const RunOptions& o) {
-  RunOutputs r{o.json, o.junit, o.ktap, o.html, o.artifacts};
+  RunOutputs r{o.json, o.junit, o.ktap, o.html, o.kcidb, o.artifacts};
   if (!o.out.empty()) {
     // One folder with everything a CI job keeps: reports and artifacts.
     if (r.json.empty()) r.json = o.out + "/results.json";
     if (r.junit.empty()) r.junit = o.out + "/junit.xml";
     if (r.ktap.empty()) r.ktap = o.out + "/results.ktap";
     if (!o.artifacts_given) r.artifacts = o.out + "/runs";
+    if (r.kcidb.empty() && (!o.kcidb_origin.empty() || !o.kcidb_artifacts_url.empty())) r.kcidb = o.out + "/kcidb.json";
   }
   r.artifacts = fs::absolute(r.artifacts).lexically_normal().string();
   // report.html beside the JSON (or in --out), else in the artifacts folder: every run has one.
@@ -59,6 +61,11 @@ int run(const RunOptions& a) {
   const BackendConfig backend{a.backend, a.qemu, a.accel, a.connect};
   validate_backend(backend);
   if (a.repeat < 1) throw UsageError(fmt::format("--repeat {}: must be at least 1", a.repeat));
+  const KcidbOptions kcidb_opts{a.kcidb_origin.empty() ? "rig" : a.kcidb_origin, a.kcidb_artifacts_url};
+  check_kcidb_options(kcidb_opts);
+  if (a.kcidb.empty() && a.out.empty() && (!a.kcidb_origin.empty() || !a.kcidb_artifacts_url.empty()))
+    throw UsageError(fmt::format("--{}: needs --kcidb FILE or --out DIR (where the KCIDB file goes)",
+                                 a.kcidb_origin.empty() ? "kcidb-artifacts-url" : "kcidb-origin"));
   if (a.jobs < 0) throw UsageError(fmt::format("-j {}: must be at least 1 (or 0: as many as the host allows)", a.jobs));
   Shard shard;
   if (!a.shard.empty()) shard = parse_shard(a.shard);
@@ -72,6 +79,7 @@ int run(const RunOptions& a) {
   check_parent_dir("--json", out.json);
   check_parent_dir("--junit", out.junit);
   check_parent_dir("--ktap", out.ktap);
+  check_parent_dir("--kcidb", out.kcidb);
   if (!a.html.empty()) check_parent_dir("--html", out.html);  // else in a folder made below
   // Last: a kernel named from Debian's archive is downloaded, after every cheaper check passed.
   std::vector<KernelImage> kernels;
@@ -113,6 +121,7 @@ int run(const RunOptions& a) {
       write_ktap(results, x);
       write_file_atomically(out.ktap, x.str());
     }
+    if (!out.kcidb.empty()) write_kcidb_file(results, kcidb_opts, out.kcidb);
     write_html_report(results, info, out.html, json_dir, ResultsOrigin::ThisRun);
   };
   opts.after_each = [&](const std::vector<ScenarioResult>& so_far) { write_reports(so_far, false); };
@@ -225,6 +234,20 @@ int writeup(const WriteupOptions& o) {
   } else {
     check_parent_dir("-o", o.out);
     write_file_atomically(o.out, text);
+    std::cout << o.out << "\n";
+  }
+  return 0;
+}
+
+int kcidb(const KcidbCommandOptions& o) {
+  const KcidbOptions k{o.origin.empty() ? "rig" : o.origin, o.artifacts_url};
+  check_kcidb_options(k, "--origin", "--artifacts-url");
+  if (!o.out.empty()) check_parent_dir("-o", o.out);
+  const LoadedReport loaded = load_results_file(o.results);
+  if (o.out.empty()) {
+    std::cout << kcidb_report(loaded.results, k).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else {
+    write_kcidb_file(loaded.results, k, o.out);
     std::cout << o.out << "\n";
   }
   return 0;

@@ -15,6 +15,9 @@ struct RunOptions {
   std::vector<std::string> kernels;  // none: kDefaultKernel
   std::string json, junit, ktap, html;
   std::string out;  // one folder for every report and the artifacts
+  // KCIDB (report/kcidb.h): the file; the origin ("" : "rig") and where the runs' folders are
+  // published (""  : no URLs). Either of the last two with --out alone writes OUT/kcidb.json.
+  std::string kcidb, kcidb_origin, kcidb_artifacts_url;
   std::string accel = kDefaultAccel;
   std::string artifacts = kDefaultArtifacts;
   bool artifacts_given = false;  // --artifacts given: it wins over OUT/runs
@@ -33,10 +36,12 @@ struct RunOptions {
 // Where the reports of a run go. Pure.
 struct RunOutputs {
   std::string json, junit, ktap, html;  // empty: not written; ktap "-": on stdout
+  std::string kcidb;                    // empty: not written
   std::string artifacts;                // absolute
 };
-// --out DIR fills what was not given (results.json, junit.xml, results.ktap, runs/);
-// report.html goes beside the JSON, else into the artifacts folder.
+// --out DIR fills what was not given (results.json, junit.xml, results.ktap, runs/; kcidb.json
+// only when --kcidb-origin or --kcidb-artifacts-url asks for KCIDB); report.html goes beside the
+// JSON, else into the artifacts folder.
 RunOutputs run_outputs(const RunOptions& o);
 
 // Checks everything, runs the matrix with live progress, writes the reports after every run;
@@ -70,6 +75,14 @@ struct FindingsOptions {
 // The findings register (rig/findings/), and each failure of `results` new or known with its
 // signature; 0, or 1 when a failure is new.
 int findings(const FindingsOptions& o);
+
+struct KcidbCommandOptions {
+  std::string results;                // a results file
+  std::string out;                    // the KCIDB file; empty: stdout
+  std::string origin, artifacts_url;  // as rig run's --kcidb-origin, --kcidb-artifacts-url
+};
+// An earlier run's (or merged shards') results as a KCIDB document; runs nothing. 0.
+int kcidb(const KcidbCommandOptions& o);
 
 // Prints kernel A against kernel B (report/kernel_compare.h); 0, or 1 when something changed.
 int compare(const CompareOptions& o);
