@@ -102,6 +102,21 @@ TEST(Findings, EachFailureIsNewOrKnownAndAKnownOneThatStoppedFailingIsSaid) {
   EXPECT_NE(notes[2].text().find("fixed in 7.3.4+deb13-amd64?"), std::string::npos) << notes[2].text();
 }
 
+TEST(Findings, AKernelReportDuringAStepIsAFindingAndAPageDumpIsNot) {
+  ScenarioResult r = result("boot-dimm-64g", "6.1.0-57-amd64", {});
+  ConsoleFinding bug;
+  bug.kind = "bug";
+  bug.headline = "kernel BUG at mm/memory_hotplug.c:1987!";
+  ConsoleFinding dump;
+  dump.kind = "page-dump";
+  dump.headline = "page dumped because: unmovable page";
+  r.console_findings = {bug, dump};
+  std::vector<ScenarioResult> results = {r};
+  auto notes = match_findings(results, {});
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0].signature, "console bug: kernel BUG at mm/memory_hotplug.c:N!");
+}
+
 TEST(Findings, BadEntriesAreOneLineUsageErrors) {
   const std::string good = kEntry;
   for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{

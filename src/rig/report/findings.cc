@@ -210,7 +210,9 @@ std::vector<FindingNote> match_findings(std::vector<ScenarioResult>& results,
       notes.push_back(n);
     }
     for (const auto& cf : r.console_findings) {
-      if (cf.severity != Severity::Crash) continue;
+      // Kernel reports (BUG, Oops, panic, KASAN, bad page state, warnings, stalls); a refused
+      // offline's page dump is evidence of a step, not a report of its own.
+      if (cf.severity == Severity::Notice || cf.kind == "page-dump") continue;
       FindingNote n;
       n.scenario = r.scenario;
       n.kernel = r.kernel;

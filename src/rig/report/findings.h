@@ -30,7 +30,8 @@ struct RegisteredFinding {
 // defect have the same signature on any kernel and layout; a different defect in the same check
 // (another role, another way to be wrong) has another.
 std::string failure_signature(const CheckRecord& c);
-// A kernel report on the console (BUG, Oops, panic): "console KIND: HEADLINE" with numbers as N.
+// A kernel report on the console (BUG, Oops, panic, KASAN, ...): "console KIND: HEADLINE" with
+// numbers as N ("kernel BUG at mm/sparse.c:N!": the file stays, the line goes).
 std::string crash_signature(const ConsoleFinding& f);
 
 // One finding file. Throws UsageError naming the file and the key for anything malformed.
