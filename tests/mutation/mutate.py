@@ -11,7 +11,7 @@ kills the mutant; one that passes lets it survive.
     python3 tests/mutation/mutate.py --list
     python3 tests/mutation/mutate.py --sample 150 --seed 1 --out mutation-report.json
     python3 tests/mutation/mutate.py --retest mutation-report.json   # its survivors again
-    python3 tests/mutation/mutate.py --only src/rig/spec/judge.cc:12:21
+    python3 tests/mutation/mutate.py --only src/rig/spec/judge.cc:12:34      # file:line:col[:mutant]
 
 Standard library only.
 """
