@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -30,9 +31,46 @@ std::string replace_line(std::string text, const std::string& from, const std::s
   return text;
 }
 
+// The spec case each check judges: a check filed under another case would count coverage for
+// the wrong one. 0: refusal-changed-nothing, which judges the refused removal's main case.
+int spec_case(const std::string& name) {
+  static const std::map<std::string, int> cases = {
+      {"boot-tags-memmap", 1},
+      {"memmap-freed", 1},
+      {"page-tables-freed", 1},
+      {"usage-freed", 1},
+      {"pages-kept", 1},
+      {"cycles-memtotal-stable", 1},
+      {"cycles-no-free-memory-leak", 1},
+      {"removed-memory-gone", 2},
+      {"boot-tags-page-tables", 3},
+      {"offline-skips-memmap", 4},
+      {"offline-skips-self-hosted-memmap", 4},
+      {"boot-tags-pgdat", 5},
+      {"boot-tags-pgdat-shared-page", 5},
+      {"boot-tags-pgdat-usage-page", 5},
+      {"pgdat-kept", 5},
+      {"pgdat-reused", 5},
+  };
+  if (auto it = cases.find(name); it != cases.end()) return it->second;
+  if (name.rfind("memtotal-node-", 0) == 0) return 1;
+  if (name.rfind("dependents-first-section-", 0) == 0) return 3;
+  return 0;
+}
+
+void expect_spec_case(const CaseCheck& c) {
+  if (const int want = spec_case(c.name)) {
+    EXPECT_EQ(c.case_no, want) << c.name << ": " << c.detail;
+  }
+}
+
+// A check by name (and, where the spec names one, filed under its case).
 const CaseCheck* find_check(const std::vector<CaseCheck>& checks, const std::string& name) {
   for (const auto& c : checks)
-    if (c.name == name) return &c;
+    if (c.name == name) {
+      expect_spec_case(c);
+      return &c;
+    }
   return nullptr;
 }
 
@@ -41,6 +79,7 @@ const CaseCheck* find_check(const std::vector<CaseCheck>& checks, const std::str
 void expect_all_passed_and_judged(const std::vector<CaseCheck>& checks, const std::set<std::string>& may_be_na,
                                   const std::string& where = "") {
   for (const auto& c : checks) {
+    expect_spec_case(c);
     EXPECT_TRUE(c.ok) << where << c.name << ": " << c.detail;
     if (!may_be_na.count(c.name)) {
       EXPECT_TRUE(c.applicable) << where << c.name << " judged nothing: " << c.detail;
@@ -144,6 +183,24 @@ TEST(CaseClassifier, DimmHoldingItsOwnNodesMemmapIsCasesTwoThreeFive) {
   EXPECT_TRUE(a.order.empty()) << "every dependent goes with the DIMM";
 }
 
+// memmap_on_memory: the memmap lives on the departing memory itself (cases 2 and 4). The
+// removal's node is its first section's, however many nodes the range spans.
+TEST(CaseClassifier, SelfHostedMemmapIsCasesTwoAndFourOnTheFirstSectionsNode) {
+  const MemmapSnapshot s = parse_probe_snapshot(
+      "rig-probe 2\nkernel 6.1.0-test\nencoding index-private\ntypes section=12 mix=13 node=14\nstruct_page 64\n"
+      "section_shift 27\npaging_levels 4\nS 7 nid=0 early=1 online=1\nS 32 nid=0 early=0 online=1\n"
+      "S 33 nid=1 early=0 online=1\nN 0 pgdat_pfn=1000 pgdat_bytes=4096 online=1\n"
+      "P 1000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=0 free=no held=other roles=pgdat:0\n"
+      "P 1048576 512 nid=0 res=0 priv=0 buddy=0 selfhosted=1 ref=1 type=0 info=0 free=no held=other "
+      "roles=memmap:32\n"
+      "end 2\n");
+  const RemovalAnalysis a = analyze_removal(s, 32ull << 15, 2ull << 15);
+  ASSERT_EQ(a.sections.size(), 2u);
+  EXPECT_TRUE(a.sections[0].selfhosted);
+  EXPECT_EQ(a.sections[0].cases, (std::set<int>{2, 4})) << a.sections[0].explanation;
+  EXPECT_EQ(a.node, 0) << "section 32's node";
+}
+
 TEST(CaseClassifier, RemovalOrderForAHolderWhoseDependentsStay) {
   MemmapSnapshot s = parse_probe_snapshot(data("probe/busy-6.1-before.txt"));
   // Remove only section 35 (as if it were its own DIMM): 32-34 stay and need it.
@@ -218,6 +275,26 @@ TEST(CaseChecks, PageInsideRemovedMemoryHandedToTheAllocatorFails) {
   EXPECT_EQ(gone->detail,
             "pfn 0x100000-0x100001 (2 pages): inside removed section 32, handed to the page allocator: Buddy refcount "
             "0 untagged info 9 node 1");
+}
+
+// A failure names the first 8 kinds of offence, then says there are more; every page stays
+// evidence.
+TEST(CaseChecks, AFailureNamesEightKindsOfOffenceAndThenStops) {
+  std::string planted;
+  for (int i = 0; i < 10; ++i)
+    planted += fmt::format("Q {} 1 nid=1 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info={}\n", 1048576 + i, i);
+  planted += "Q 1048586 131062 gone";
+  auto checks = removal_checks(recorded_before("movable-6.1-before.txt"),
+                               replace_line(data("probe/movable-6.1-after.txt"), "Q 1048576 131072 gone", planted),
+                               kMemBefore, kMemAfter);
+  const CaseCheck* gone = find_check(checks, "removed-memory-gone");
+  ASSERT_NE(gone, nullptr);
+  EXPECT_FALSE(gone->ok);
+  EXPECT_EQ(gone->offenders.size(), 10u);
+  size_t named = 0;
+  for (size_t at = 0; (at = gone->detail.find("pfn 0x", at)) != std::string::npos; ++at) ++named;
+  EXPECT_EQ(named, 8u) << gone->detail;
+  EXPECT_EQ(gone->detail.substr(gone->detail.size() - 5), "; ...") << gone->detail;
 }
 
 TEST(CaseChecks, RecordedRefusalOnDebian61Passes) {
@@ -405,6 +482,22 @@ TEST(CaseChecks, CyclesForgiveATransientThatALaterReadingGaveBack) {
   EXPECT_FALSE(check_cycles(b0, early, kCycleFreeSlackKb, {{{0, {887000, 696100}}}})[1].ok);
 }
 
+// The slack is a bound a cycle may reach: exactly kCycleFreeSlackKb kB that never came back
+// passes, one more fails. A node that went away is named with the cycle it went in.
+TEST(CaseChecks, CyclesSlackIsInclusiveAndAVanishedNodeIsNamedWithItsCycle) {
+  const NodeMeminfo base = {{0, {918000, 800000}}, {1, {262144, 200000}}};
+  auto at_slack = check_cycles(base, {{{0, {918000, 800000}}, {1, {262144, 200000 - kCycleFreeSlackKb}}}});
+  ASSERT_EQ(at_slack.size(), 2u);
+  EXPECT_TRUE(at_slack[1].ok) << at_slack[1].detail;
+  auto over = check_cycles(base, {{{0, {918000, 800000}}, {1, {262144, 200000 - kCycleFreeSlackKb - 1}}}});
+  ASSERT_EQ(over.size(), 2u);
+  EXPECT_FALSE(over[1].ok) << over[1].detail;
+  auto gone = check_cycles(base, {base, {{0, {918000, 800000}}}});
+  ASSERT_EQ(gone.size(), 2u);
+  EXPECT_FALSE(gone[0].ok);
+  EXPECT_EQ(gone[0].detail, "after cycle 2 node 1 is gone (it was there after cycle 1)");
+}
+
 #include "rig/base/errors.h"
 #include "rig/run/guest_memory.h"
 
@@ -486,8 +579,65 @@ TEST(PageAccounting, OwnersAndReferencesFollowTheKernelsRegistration) {
   // pgdat: its node, one reference.
   ASSERT_EQ(owners.at(261079).size(), 1u);
   EXPECT_TRUE(owners.at(261079)[0].node);
+  EXPECT_EQ(owners.at(261079)[0].refs, 1);
+  ASSERT_EQ(owners.at(261122).size(), 1u);
+  EXPECT_EQ(owners.at(261122)[0].id, 0);
+  EXPECT_EQ(owners.at(261122)[0].refs, 1) << "node 0 is a boot node too";
   // Boot refcounts are 1 + those references, so the boot check holds with exact refcounts.
   expect_all_passed_and_judged(check_boot_tags(s), {"boot-tags-pgdat-usage-page"});
+}
+
+// References by role: a PUD table takes two per step with 4-level paging (pgd_page ==
+// p4d_page), one with 5; a usage map one when it is a boot section's Reserved page; a section
+// added at run time registers nothing.
+TEST(PageAccounting, PudAndUsageReferencesFollowPagingLevelsAndBootSections) {
+  const auto owners = [](int levels, const std::string& usage_state) {
+    return page_owners(parse_probe_snapshot(fmt::format(
+        "rig-probe 2\nkernel 6.1.0-test\nencoding index-private\ntypes section=12 mix=13 node=14\nstruct_page 64\n"
+        "section_shift 27\npaging_levels {}\nS 7 nid=0 early=1 online=1\nS 32 nid=0 early=0 online=1\n"
+        "P 3000 512 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=12 info=7 free=no held=other roles=memmap:7\n"
+        "P 5000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=3 type=13 info=7 free=no held=other roles=pud:7,pud:32\n"
+        "P 5001 1 nid=0 {} ref=2 type=13 info=7 free=no held=other roles=usage:7,usage:32\n"
+        "end 3\n",
+        levels, usage_state)));
+  };
+  const auto refs = [](const std::vector<PageOwner>& o) {
+    std::vector<int64_t> r;
+    for (const auto& x : o) r.push_back(x.refs);
+    return r;
+  };
+  const auto four = owners(4, "res=1 priv=1 buddy=0 selfhosted=0");
+  const auto five = owners(5, "res=0 priv=1 buddy=0 selfhosted=0");
+  EXPECT_EQ(refs(four.at(5000)), (std::vector<int64_t>{4, 0})) << "2 steps of 2 MiB, 2 references each";
+  EXPECT_EQ(refs(five.at(5000)), (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(refs(four.at(5001)), (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(refs(five.at(5001)), (std::vector<int64_t>{0, 0})) << "not Reserved: slab, no bootmem reference";
+}
+
+// A PMD table kept for section 7 may lose the references of sections 32 and 33, removed, but
+// not section 7's: its refcount may go from 1 + 2 + 2 + 2 down to 1 + 2, no lower.
+TEST(PageAccounting, AKeptTableKeepsTheStayingSectionsReferences) {
+  std::string text =
+      "rig-probe 2\nkernel 6.1.0-test\nencoding index-private\ntypes section=12 mix=13 node=14\nstruct_page 64\n"
+      "section_shift 27\npaging_levels 4\nS 7 nid=0 early=1 online=1\nS 32 nid=0 early=1 online=1\n"
+      "S 33 nid=0 early=1 online=1\n";
+  for (int sec : {7, 32, 33})
+    text += fmt::format(
+        "P {} 512 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=12 info={} free=no held=other roles=memmap:{}\n",
+        sec * 1000, sec, sec);
+  text +=
+      "P 50000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=7 type=13 info=33 free=no held=other "
+      "roles=pmd:7,pmd:32,pmd:33\nend 4\n";
+  const MemmapSnapshot s = parse_probe_snapshot(text);
+  int judged = 0;
+  for (const auto& e : expected_fates(s, 32ull << 15, 2ull << 15, true))
+    if (e.pfn == 50000) {
+      ++judged;
+      EXPECT_EQ(e.fate, Fate::Kept);
+      EXPECT_EQ(e.min_ref, 3) << e.owners_text();
+      EXPECT_EQ(e.max_ref, 7);
+    }
+  EXPECT_EQ(judged, 1);
 }
 
 TEST(PageAccounting, FatesOfTheRecordedRemovalAt64GiB) {
@@ -581,6 +731,23 @@ TEST(PageAccounting, AFreedPageTableAndExactMemTotalPassInFormatTwo) {
   expect_all_passed_and_judged(checks, {"usage-freed"});
   EXPECT_NE(find_check(checks, "page-tables-freed")->detail.find("2 page-table pages"), std::string::npos)
       << find_check(checks, "page-tables-freed")->detail;
+}
+
+// A Reserved page is bootmem when its tag is one of the kernel's three bootmem types; any other
+// type is a plain memblock allocation.
+TEST(PageAccounting, OnlyTheThreeBootmemTypesMakeAPageBootmem) {
+  for (const auto& [type, holder] : std::vector<std::pair<int, Holder>>{
+           {12, Holder::Bootmem}, {13, Holder::Bootmem}, {14, Holder::Bootmem}, {99, Holder::Memblock}}) {
+    const MemmapSnapshot s = parse_probe_snapshot(fmt::format(
+        "rig-probe 2\nkernel 6.1.0-test\nencoding index-private\ntypes section=12 mix=13 node=14\nstruct_page 64\n"
+        "section_shift 27\npaging_levels 4\nS 7 nid=0 early=1 online=1\n"
+        "P 3000 1 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=1 type={} info=7 free=no held=other roles=memmap:7\n"
+        "end 1\n",
+        type));
+    const auto fates = expected_fates(s, 0, 0, false);
+    ASSERT_EQ(fates.size(), 1u);
+    EXPECT_EQ(fates[0].holder, holder) << "type " << type;
+  }
 }
 
 TEST(PageAccounting, KeptPagesHoldTheirReferences) {
@@ -841,6 +1008,43 @@ TEST(FreedMeansFreed, WithoutATraceANewHolderIsEvidenceAndTheSameHolderIsNot) {
                    ->ok);
 }
 
+// A refcount-0 page is a tail of a non-compound block only if every page from the block's head to
+// it is a tail too; the smallest block (order 1) counts.
+TEST(PageAccounting, ATailNeedsAHeadAndOnlyTailsBeforeIt) {
+  MemmapSnapshot s = parse_probe_snapshot(kHotSnapshot);
+  const uint64_t first = 32ull << 15, count = 1ull << 15;
+  RemovalAnalysis a = analyze_removal(s, first, count);
+  std::string q = hot_query("nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=0 type=0 info=0 free=no held=none",
+                            "nid=0 res=0 priv=1 buddy=0 selfhosted=0 ref=1 type=0 info=242 free=no held=slab");
+  const std::string head_free =
+      "Q 3000 1 nid=0 res=0 priv=0 buddy=1 selfhosted=0 ref=0 type=0 info=0 free=buddy held=none";
+  const PageState free_page = states_by_pfn(parse_probe_query(q)).at(3000);
+  q.replace(q.find(head_free), head_free.size(),
+            "Q 3000 1 nid=0 res=0 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 free=no held=other");
+  const auto base = states_by_pfn(parse_probe_query(q));
+  const auto lost = [&](const std::map<uint64_t, PageState>& after) {
+    const auto checks = check_after_removal(a, s, {{0, 900000}, {1, 131072}}, first, count, after, {{0, 900000}});
+    std::vector<uint64_t> pfns;
+    for (const auto& o : find_check(checks, "memmap-freed")->offenders) pfns.push_back(o.pfn);
+    return pfns;
+  };
+  // 3002 heads an order-1 block of its own: 3003 is its tail; 3004 on have a non-tail before them.
+  auto two_heads = base;
+  two_heads[3002] = base.at(3000);
+  auto l = lost(two_heads);
+  ASSERT_EQ(l.size(), 508u);
+  EXPECT_EQ(l.front(), 3004u);
+  // 3001 went back to the allocator: 3002 and 3003 are no tails of 3000's block.
+  auto gap = base;
+  gap[3001] = free_page;
+  l = lost(gap);
+  ASSERT_EQ(l.size(), 510u);
+  EXPECT_EQ(l.front(), 3002u);
+  // The same pages are the ones worth reading again (a page in flight), the tails never.
+  const auto unsettled = unsettled_pages(expected_fates(s, first, count, true), gap);
+  EXPECT_EQ(unsettled, l);
+}
+
 TEST(PageAccounting, RefusalJudgesWhatTheFateIsAbout) {
   // A refused eject: the usage of the hot-added section sits in a slab page whose private field
   // moves with unrelated slab traffic (seen on a clean 6.1 build: info 310, then 242). Still a
@@ -934,6 +1138,28 @@ TEST(CaseChecks, MemmapOnMemoryIsCaseFourAndCanFail) {
   EXPECT_TRUE(c->applicable);
   EXPECT_TRUE(c->ok) << c->detail;
   EXPECT_EQ(c->case_no, 4);
+  EXPECT_EQ(c->detail,
+            "512 self-hosted memmap pages of section 32 (memmap_on_memory): never in the allocator, skipped by the "
+            "offline and gone with the memory");
+  // Section 33's self-hosted memmap stays online with section 33: not this removal's.
+  std::string neighbour = snap;
+  const std::string own =
+      "P 1048576 512 nid=1 res=0 priv=0 buddy=0 selfhosted=1 ref=1 type=0 info=0 free=no "
+      "held=other roles=memmap:32\n";
+  neighbour.replace(neighbour.find(own), own.size(),
+                    own +
+                        "P 1081344 512 nid=1 res=0 priv=0 buddy=0 selfhosted=1 ref=1 type=0 info=0 free=no "
+                        "held=other roles=memmap:33\n");
+  neighbour.replace(neighbour.find("S 32 nid=1 early=0 online=1\n"), 28,
+                    "S 32 nid=1 early=0 online=1\nS 33 nid=1 early=0 online=1\n");
+  neighbour.replace(neighbour.find("end 2"), 5, "end 3");
+  auto stays = run(neighbour,
+                   "Q 1048576 32768 gone\nQ 1081344 512 nid=1 res=0 priv=0 buddy=0 selfhosted=1 ref=1 type=0 info=0 "
+                   "free=no held=other\n");
+  const CaseCheck* n = find_check(stays, "offline-skips-self-hosted-memmap");
+  ASSERT_NE(n, nullptr);
+  EXPECT_TRUE(n->ok) << n->detail;
+  EXPECT_EQ(n->detail, c->detail);
   // The self-hosted memmap was in the allocator before the offline: isolation had nothing to skip.
   std::string in_allocator = snap;
   in_allocator.replace(in_allocator.find("selfhosted=1 ref=1 type=0 info=0 free=no held=other"), 51,
@@ -1009,6 +1235,7 @@ TEST(CaseChecks, PgdatReuseFailsWhenThePgdatMovedOrChanged) {
                         1);
   EXPECT_FALSE(moved.front().ok);
   EXPECT_NE(moved.front().detail.find("moved from pfn 0x3fbd7 to 0x493e0"), std::string::npos) << moved.front().detail;
+  expect_spec_case(moved.front());
   auto untagged = check_pgdat_reuse(
       boot,
       parse_probe_snapshot(
@@ -1016,6 +1243,7 @@ TEST(CaseChecks, PgdatReuseFailsWhenThePgdatMovedOrChanged) {
                        "P 261079 43 nid=0 res=1 priv=0 buddy=0 selfhosted=0 ref=1 type=0 info=0 roles=pgdat:1")),
       1);
   EXPECT_FALSE(untagged.front().ok);
+  expect_spec_case(untagged.front());
 }
 
 TEST(CaseChecks, RefusalBlockedAtItsOwnMemmapFailsCaseFour) {
@@ -1034,6 +1262,8 @@ TEST(CaseChecks, RefusalBlockedAtItsOwnMemmapFailsCaseFour) {
   EXPECT_FALSE(c->ok);
   ASSERT_EQ(c->offenders.size(), 1u) << "ACPI offlines twice: the repeated dump is one page";
   EXPECT_EQ(c->offenders[0].roles, "memmap:32");
+  EXPECT_FALSE(find_check(check_after_refusal(r.analysis, r.before, mem, after, mem, {d}), "offline-skips-memmap")->ok)
+      << "one dump is enough";
   // Without a dump naming such a page the refusal says nothing about case 4.
   EXPECT_FALSE(
       find_check(check_after_refusal(r.analysis, r.before, mem, after, mem, {}), "offline-skips-memmap")->applicable);
@@ -1128,6 +1358,13 @@ TEST(Honesty, PgdatSharedPageCheckPassesWhereThePgdatsLieBackToBackUnshared) {
       replace_line(text, "P 261079 43 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=1 roles=pgdat:1",
                    "P 261000 43 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=1 roles=pgdat:1")));
   c = find_check(apart, "boot-tags-pgdat-shared-page");
+  ASSERT_NE(c, nullptr);
+  EXPECT_FALSE(c->applicable) << c->detail;
+  // One page between them: not back to back either.
+  auto gap = check_boot_tags(parse_probe_snapshot(
+      replace_line(text, "P 261079 43 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=1 roles=pgdat:1",
+                   "P 261078 43 nid=0 res=1 priv=1 buddy=0 selfhosted=0 ref=2 type=14 info=1 roles=pgdat:1")));
+  c = find_check(gap, "boot-tags-pgdat-shared-page");
   ASSERT_NE(c, nullptr);
   EXPECT_FALSE(c->applicable) << c->detail;
 }
@@ -1472,4 +1709,96 @@ TEST(CaseChecks, ADumpedBlockingPageKeepsItsTypeAndReason) {
   const std::string named = "it named pfn 0x100000 (section 32, page_type f5(slab): unmovable page)";
   ASSERT_NE(c->detail.find(named), std::string::npos) << c->detail;
   EXPECT_EQ(c->detail.find(named, c->detail.find(named) + 1), std::string::npos) << "once: " << c->detail;
+}
+
+// Every check, on each path that makes it (judged, failed, n/a), is filed under the spec case it
+// judges: the case numbers are what coverage and known-failure entries go by.
+TEST(CaseChecks, EveryCheckCarriesItsSpecCase) {
+  std::vector<CaseCheck> all;
+  const auto add = [&](const std::vector<CaseCheck>& v) { all.insert(all.end(), v.begin(), v.end()); };
+  for (const char* s : {"movable-6.1-before.txt", "movable-6.12-boot.txt", "hot-7.3.4-before.txt"})
+    add(check_boot_tags(parse_probe_snapshot(data(std::string("probe/") + s))));
+  add(removal_checks(recorded_before("movable-6.1-before.txt"), data("probe/movable-6.1-after.txt"), kMemBefore,
+                     kMemAfter));
+  add(removal_64g("6.1", data("probe/pt64-6.1-after.txt"), 914452, 914452 + 1026 * 4));
+  add(check_after_removal(RemovalAnalysis{}, MemmapSnapshot{}, {}, 0, 0, {}, {}));
+  // The busy DIMM: refused (with and without a dump naming its own memmap), and removed anyway.
+  DimmRemoval busy = recorded_before("busy-6.1-before.txt");
+  auto after = states_by_pfn(parse_probe_query(data("probe/busy-6.1-after.txt")));
+  const NodeMemTotals mem = {{0, 910000}, {1, 500000}};
+  DumpedPage d;
+  d.pfn = 1177088;
+  add(check_after_refusal(busy.analysis, busy.before, mem, after, mem, {}));
+  add(check_after_refusal(busy.analysis, busy.before, mem, after, mem, {d}));
+  const uint64_t first = 35ull << 15, count = 1ull << 15;
+  RemovalAnalysis holder = analyze_removal(busy.before, first, count);
+  add(check_after_removal(holder, busy.before, mem, first, count, {}, {{0, 900000}}));
+  add(check_cycles({{0, {918000, 800300}}}, {{{0, {918000, 800000}}}}));
+  add(check_cycles({}, {{{0, {918000, 800000}}}}));
+  MemmapSnapshot boot = parse_probe_snapshot(data("probe/pt64-6.1-before.txt"));
+  add(check_pgdat_reuse(boot, boot, 1));
+  const auto no_node = check_pgdat_reuse(boot, boot, 7);
+  ASSERT_EQ(no_node.size(), 1u);
+  EXPECT_FALSE(no_node[0].applicable);
+  EXPECT_TRUE(no_node[0].ok) << "an n/a check has ok set, as every other n/a check";
+  add(no_node);
+  add(check_pgdat_reuse(boot, MemmapSnapshot{}, 1));
+  std::set<std::string> names;
+  for (const auto& c : all) {
+    expect_spec_case(c);
+    names.insert(c.name);
+  }
+  for (const char* name :
+       {"boot-tags-memmap", "boot-tags-page-tables", "boot-tags-pgdat", "boot-tags-pgdat-shared-page",
+        "boot-tags-pgdat-usage-page", "memmap-freed", "page-tables-freed", "usage-freed", "pages-kept",
+        "memtotal-node-0", "removed-memory-gone", "dependents-first-section-35", "offline-skips-memmap", "pgdat-kept",
+        "refusal-changed-nothing", "cycles-memtotal-stable", "cycles-no-free-memory-leak", "pgdat-reused"})
+    EXPECT_TRUE(names.count(name)) << name;
+  // A refusal judges the main case of the removal it refused: the busy DIMM holds memmap on
+  // itself (case 2) and for sections that stay (case 3); case 2 comes first.
+  const auto refused = check_after_refusal(busy.analysis, busy.before, mem, after, mem, {});
+  EXPECT_TRUE(busy.analysis.cases.count(3));
+  EXPECT_EQ(find_check(refused, "refusal-changed-nothing")->case_no, 2);
+  for (const auto& [cases, main_case] :
+       std::vector<std::pair<std::set<int>, int>>{{{2, 3}, 2}, {{3}, 3}, {{3, 5}, 3}, {{5}, 5}, {{1}, 5}}) {
+    RemovalAnalysis a;
+    a.cases = cases;
+    EXPECT_EQ(find_check(check_after_refusal(a, MemmapSnapshot{}, {{0, 1000}}, {}, {{0, 1000}}, {}),
+                         "refusal-changed-nothing")
+                  ->case_no,
+              main_case);
+  }
+}
+
+// The kernel's page dumps as the refusal reads them: pfn, index, the reserved flag, the first
+// page_type and the reason; a dump without a page line is no page.
+TEST(CaseChecks, PageDumpsReadPfnIndexFlagsTypeAndReason) {
+  const auto pages = parse_page_dumps({
+      {"page: refcount:2 mapcount:0 mapping:0000000000000000 index:0x2a pfn:0x100200",
+       "flags: 0x57ffffc0000400(reserved|node=1|zone=2)", "page_type: f5(slab)", "page_type: f0(buddy)",
+       "page dumped because: unmovable page"},
+      {"page: refcount:0 mapcount:0 mapping:0000000000000000 pfn:0x100400",
+       "flags: 0x57ffffc0000240(workingset|head|node=1|zone=2)", "raw: reserved 0000000000000000"},
+      {"flags: 0x57ffffc0000400(reserved|node=1|zone=2)", "page dumped because: no page line before"},
+  });
+  ASSERT_EQ(pages.size(), 2u);
+  EXPECT_EQ(pages[0].pfn, 0x100200u);
+  EXPECT_EQ(pages[0].index, 0x2au);
+  EXPECT_TRUE(pages[0].reserved);
+  EXPECT_EQ(pages[0].page_type, "page_type f5(slab)");
+  EXPECT_EQ(pages[0].reason, "unmovable page");
+  EXPECT_EQ(pages[1].pfn, 0x100400u);
+  EXPECT_EQ(pages[1].index, 0u);
+  EXPECT_FALSE(pages[1].reserved) << "'reserved' outside the flags line";
+  EXPECT_EQ(pages[1].page_type, "");
+}
+
+// The boot tag checks judge boot memmap only: a hot-added section's memmap (untagged, in the
+// allocator's hands) is no memmap page of a boot section.
+TEST(CaseChecks, BootTagChecksLeaveHotAddedMemmapAlone) {
+  const auto checks = check_boot_tags(parse_probe_snapshot(kHotSnapshot));
+  const CaseCheck* m = find_check(checks, "boot-tags-memmap");
+  ASSERT_NE(m, nullptr);
+  EXPECT_TRUE(m->ok) << m->detail;
+  EXPECT_FALSE(m->applicable) << m->detail;
 }

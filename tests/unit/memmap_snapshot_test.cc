@@ -188,6 +188,20 @@ TEST(ProbeFormat, PageStateEqualityComparesAllocatorState) {
   EXPECT_NE(a, b);
 }
 
+TEST(ProbeFormat, OfflinePagesAreAllAlike) {
+  // An offline pfn has no struct page to read: whatever else the state holds, two offline states
+  // are the same, and differ from any online one.
+  PageState off;
+  PageState other = off;
+  other.ref = 5;
+  other.nid = 1;
+  EXPECT_EQ(off, off);
+  EXPECT_EQ(off, other);
+  PageState on = off;
+  on.online = true;
+  EXPECT_NE(off, on);
+}
+
 TEST(QueryCoverage, ExactCoverPasses) {
   // Runs may split or join asked ranges; a pfn asked twice is answered twice, in order.
   EXPECT_NO_THROW(check_query_covers({run(10, 5), run(15, 1), run(20, 2), run(22, 9)}, "10-15 20-30"));
@@ -349,4 +363,32 @@ TEST(ProbeFormat, TheProbeLineNamesTheRoute) {
                ProbeFormatError);
   EXPECT_THROW(parse_probe_snapshot("rig-probe 2\nprobe kcore\nprobe kcore\n" + plain.substr(plain.find('\n') + 1)),
                ProbeFormatError);
+}
+
+// A bad token in the pfn ranges is quoted cut in the middle to 120 characters at most: its first
+// 60 and last 30 characters.
+TEST(ProbeFormat, ABadQueryRangeIsQuotedCutToItsEnds) {
+  const auto error_of = [](const std::string& ranges) {
+    try {
+      parse_query_ranges(ranges);
+    } catch (const ProbeFormatError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  const std::string garbage = std::string(100, 'a') + std::string(100, 'z');
+  EXPECT_EQ(error_of(garbage),
+            "bad pfn range in a probe query: '" + std::string(60, 'a') + "..." + std::string(30, 'z') + "'");
+  const std::string reversed = std::string(118, '0') + "2-1";  // 121 characters
+  EXPECT_EQ(error_of(reversed), "bad pfn range in a probe query (last < first): '" + reversed.substr(0, 60) + "..." +
+                                    reversed.substr(91) + "'");
+  const std::string fits = std::string(117, '0') + "2-1";  // 120 characters: whole
+  EXPECT_EQ(error_of(fits), "bad pfn range in a probe query (last < first): '" + fits + "'");
+}
+
+TEST(ProbeFormat, QueryRangesListEachRunOnce) {
+  MemmapSnapshot s;
+  s.runs = {PageRun{5, 1, {}, {}}, PageRun{10, 3, {}, {}}};
+  EXPECT_EQ(query_ranges(s), "5 10-12");
+  EXPECT_EQ(query_ranges(MemmapSnapshot{}), "");
 }

@@ -435,6 +435,11 @@ TEST(ReproducerExpect, PageTokensFollowWhatTheCheckExpected) {
   // A type number the snapshot does not name: no type token.
   wrong_tag.type = 99;
   EXPECT_EQ(probe_evidence(wrong_tag, t, PageEvidence::Same), "res=1 priv=1 buddy=0 selfhosted=0 ref=2 info=513 nid=0");
+  // Each flag as seen.
+  PageState flags = wrong_tag;
+  flags.buddy = flags.selfhosted = true;
+  flags.reserved = flags.private_ = false;
+  EXPECT_EQ(probe_evidence(flags, t, PageEvidence::Same), "res=0 priv=0 buddy=1 selfhosted=1 ref=2 info=513 nid=0");
   // A check's page without evidence (no page state): nothing to compare, a note instead.
   Scenario s = scenario("boot-dimm-64g");
   ScenarioResult f;
