@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "rig/spec/free_trace.h"
+#include "rig/spec/guest_counters.h"
 #include "rig/spec/memmap_snapshot.h"
 
 namespace {
@@ -21,6 +22,13 @@ void one_line(const rig::ProbeFormatError& e) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
+  try {
+    // The guest's memory counters: accepted, or one line.
+    rig::GuestCounters g = rig::parse_guest_counters(text);
+    if (!g.memtotal_kb) std::abort();
+  } catch (const rig::ProbeFormatError& e) {
+    one_line(e);
+  }
   try {
     // The step's free trace: accepted ranges are in order and disjoint, and each covers itself.
     rig::FreeTrace t = rig::parse_free_trace(text);
