@@ -85,3 +85,22 @@ TEST(Writeup, AnXfailIsNotCountedAsNotAffected) {
   EXPECT_NE(text.find("Otherwise: 6.18.5+deb13-amd64 (xfail)\n"), std::string::npos) << text;
   EXPECT_EQ(text.find("QEMU command line"), std::string::npos) << "no command line when none is known";
 }
+
+// A known failure (xfail) is written up like a failure when its check is named: the subject names
+// that check, and a kernel where the same check is xfail counts as affected.
+TEST(Writeup, AKnownFailureIsWrittenUpByItsCheck) {
+  LoadedReport loaded = load_results_file(std::string(RIG_SOURCE_DIR) + "/tests/data/writeup/hotplug-6.18.json");
+  ScenarioResult* failed = nullptr;
+  for (auto& r : loaded.results)
+    if (r.verdict == Verdict::Fail && r.kernel.rfind("6.18.9", 0) == 0) failed = &r;
+  ASSERT_NE(failed, nullptr);
+  CheckRecord* memmap = nullptr;
+  for (auto& c : failed->checks)
+    if (c.status == CheckStatus::Fail && !memmap) memmap = &c;
+  ASSERT_NE(memmap, nullptr);
+  memmap->status = CheckStatus::XFail;
+  failed->verdict = Verdict::XFail;
+  const std::string text = writeup_text(*failed, loaded.results, {}, memmap->name);
+  EXPECT_NE(text.find("fails " + memmap->name), std::string::npos) << text.substr(0, 300);
+  EXPECT_NE(text.find("Affected: 6.18.12"), std::string::npos) << text.substr(0, 300);
+}

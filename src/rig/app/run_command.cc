@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -202,8 +203,12 @@ int writeup(const WriteupOptions& o) {
   const LoadedReport loaded = load_results_file(o.results);
   const ScenarioResult* chosen = nullptr;
   for (const auto& r : loaded.results) {
-    if (r.verdict != Verdict::Fail) continue;
+    if (r.verdict != Verdict::Fail && !(r.verdict == Verdict::XFail && !o.check.empty())) continue;
     if (!o.scenario.empty() && r.scenario != o.scenario) continue;
+    if (!o.check.empty() && std::none_of(r.checks.begin(), r.checks.end(), [&](const CheckRecord& c) {
+          return c.name == o.check && (c.status == CheckStatus::Fail || c.status == CheckStatus::XFail);
+        }))
+      continue;
     if (!o.kernel.empty() && r.kernel.rfind(o.kernel, 0) != 0) continue;
     chosen = &r;
     break;
@@ -228,7 +233,7 @@ int writeup(const WriteupOptions& o) {
       // No command line in the report: it says how to reproduce without it.
     }
   }
-  const std::string text = writeup_text(*chosen, loaded.results, qemu);
+  const std::string text = writeup_text(*chosen, loaded.results, qemu, o.check);
   if (o.out.empty()) {
     std::cout << text;
   } else {

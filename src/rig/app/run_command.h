@@ -63,6 +63,7 @@ struct CompareOptions {
 struct WriteupOptions {
   std::string results;           // a results file
   std::string scenario, kernel;  // which failed run (default: the first failed one)
+  std::string check;             // which failed (or xfail) check (default: the first); given: xfail runs too
   std::string out;               // a file to write; empty: stdout
 };
 // The failed run as a plain-text bug report (report/writeup.h); 0, or 1 when no run failed.

@@ -152,11 +152,13 @@ std::string command_lines(const std::vector<std::string>& argv, const std::strin
 }  // namespace
 
 std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResult>& all,
-                         const std::vector<std::string>& qemu_argv) {
+                         const std::vector<std::string>& qemu_argv, const std::string& check) {
   const size_t W = kWriteupColumns;
+  // A known failure (xfail) is a kernel defect too: its write-up reads the same.
+  auto failing = [](const CheckRecord& c) { return c.status == CheckStatus::Fail || c.status == CheckStatus::XFail; };
   const CheckRecord* failed = nullptr;
   for (const auto& c : r.checks)
-    if (c.status == CheckStatus::Fail) {
+    if (failing(c) && (check.empty() || c.name == check)) {
       failed = &c;
       break;
     }
@@ -172,10 +174,10 @@ std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResu
   std::set<std::string> affected, unaffected, other;
   for (const auto& x : all) {
     if (x.scenario != r.scenario) continue;
-    bool same = x.verdict == Verdict::Fail;
+    bool same = x.verdict == Verdict::Fail || x.verdict == Verdict::XFail;
     if (failed && same) {
       same = false;
-      for (const auto& c : x.checks) same |= c.status == CheckStatus::Fail && c.name == failed->name;
+      for (const auto& c : x.checks) same |= failing(c) && c.name == failed->name;
     }
     if (same)
       affected.insert(x.kernel);

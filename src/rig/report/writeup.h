@@ -21,7 +21,7 @@ std::string where_to_look(const std::string& check_name);
 // kernels are affected; only a pass counts as not affected); `qemu_argv` is the run's QEMU
 // command line (empty when unknown).
 std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResult>& all,
-                         const std::vector<std::string>& qemu_argv);
+                         const std::vector<std::string>& qemu_argv, const std::string& check = "");
 
 // Words wrapped to `width` columns, each line after the first indented by `indent`.
 std::string wrap_text(const std::string& text, size_t width, const std::string& first_indent,
