@@ -42,7 +42,8 @@ std::string expected_outcome(const Step& st) {
     case StepAction::Online: return "online";
     case StepAction::Unplug: return st.expect.empty() ? "removed" : st.expect;
     case StepAction::ExpectNode:
-    case StepAction::ExpectDimm: return st.expect;
+    case StepAction::ExpectDimm:
+    case StepAction::Resize: return st.expect;
   }
   return st.expect;
 }
@@ -239,8 +240,10 @@ std::string reproducer_script(const Scenario& s, const std::string& kernel_relea
       const Step& st = s.steps[i];
       const int index = static_cast<int>((cycle - 1) * s.steps.size() + i);
       const Dimm* d = s.find_dimm(st.dimm);
-      const std::string what =
-          fmt::format("{} {}", step_action_name(st.action), d ? d->id : fmt::format("node{}", st.node));
+      const std::string what = fmt::format("{} {}", step_action_name(st.action),
+                                           d                   ? d->id
+                                           : st.device.empty() ? fmt::format("node{}", st.node)
+                                                               : st.device);
       line(fmt::format("# step {}{}: {} (expected: {})", index, cycles > 1 ? fmt::format(", cycle {}", cycle) : "",
                        flat(what), flat(expected_outcome(st))));
       switch (st.action) {
@@ -278,6 +281,11 @@ std::string reproducer_script(const Scenario& s, const std::string& kernel_relea
         case StepAction::ExpectNode: line(fmt::format("do_expect_node {} {} || return", index, st.node)); break;
         case StepAction::ExpectDimm:
           line(fmt::format("do_expect_dimm {} {} || return", index, shell_quote(d->id)));
+          break;
+        case StepAction::Resize:
+          // Not replayed yet (docs/virtio-mem.md): the script stops here, saying so.
+          line(fmt::format("mark_unknown {}; return",
+                           shell_quote(fmt::format("step {}: run.sh does not replay a virtio-mem resize yet", index))));
           break;
       }
       line(fmt::format("at_step {} {} || return", index, shell_quote(what)));
