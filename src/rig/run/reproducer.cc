@@ -282,11 +282,17 @@ std::string reproducer_script(const Scenario& s, const std::string& kernel_relea
         case StepAction::ExpectDimm:
           line(fmt::format("do_expect_dimm {} {} || return", index, shell_quote(d->id)));
           break;
-        case StepAction::Resize:
-          // Not replayed yet (docs/virtio-mem.md): the script stops here, saying so.
-          line(fmt::format("mark_unknown {}; return",
-                           shell_quote(fmt::format("step {}: run.sh does not replay a virtio-mem resize yet", index))));
+        case StepAction::Resize: {
+          // qom-set of requested-size, then the device's size read until it is the one requested.
+          const VirtioMem* v = s.find_virtio_mem(st.device);
+          const std::string qom = virtio_mem_qom_path(*v);
+          line(fmt::format(
+              "do_resize {} {} {} {} {} {} || return", index, shell_quote(v->id),
+              shell_quote(nlohmann::json{{"path", qom}, {"property", "size"}}.dump()),
+              shell_quote(nlohmann::json{{"path", qom}, {"property", "requested-size"}, {"value", st.size}}.dump()),
+              st.size, limit_arg(st.timeout_s)));
           break;
+        }
       }
       line(fmt::format("at_step {} {} || return", index, shell_quote(what)));
     }
