@@ -37,12 +37,14 @@ chmod 755 "$root/init"
 command -v cc >/dev/null 2>&1 || { echo "build-initramfs: no C compiler for the probe (apt-get install build-essential)" >&2; exit 1; }
 cc -static -O2 -Wall -Wextra -Werror -o "$root/bin/rig-probe" "$here/probe/rig-probe.c"
 
-# virtio transport and console, in dependency order. 6.1 ships them as modules; 6.12 builds them
-# in. Compressed modules are unpacked: busybox insmod reads only plain .ko files.
+# virtio transport, console and virtio-mem (docs/virtio-mem.md), in dependency order. 6.1 ships
+# them as modules; 6.12 builds the transport in. A module the release does not have is left out
+# (built in, or not there at all). Compressed modules are unpacked: busybox insmod reads only
+# plain .ko files.
 : > "$root/etc/rig-modules"
 moddir=${RIG_MODULES_DIR:-/lib/modules/$release}
 if [ -n "$release" ] && [ -d "$moddir" ]; then
-  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console; do
+  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console virtio_mem; do
     f=$(find "$moddir/kernel/drivers" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -n 1)
     [ -n "$f" ] || continue
     case "$f" in

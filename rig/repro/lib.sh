@@ -176,6 +176,34 @@ do_expect_dimm() {  # STEP DIMM
   if lists "$2"; then outcome=present; else outcome=absent; fi
 }
 
+# do_resize: a virtio-mem device's requested-size set, then its size read until it is the one
+# requested (reached) or LIMIT seconds pass: partial when it moved, refused when it did not
+# (the rig's rule, resize_result in machine.cc).
+do_resize() {  # STEP DEVICE QOM-GET-ARGS QOM-SET-ARGS REQUESTED LIMIT
+  say "step $1: resize $2 to $5 bytes"
+  qmp qom-get "$3" || { mark_unknown "step $1: qom-get of $2's size failed: ${reply:-no QMP answer}"; return 1; }
+  r_before=$(qom_number)
+  [ -n "$r_before" ] || { mark_unknown "step $1: $2's size is not a number: $reply"; return 1; }
+  qmp qom-set "$4" || { mark_unknown "step $1: qom-set of $2's requested-size failed: ${reply:-no QMP answer}"; return 1; }
+  r_size=$r_before
+  wait_until "$6" resized "$3" "$5"
+  case $? in
+    0) outcome=reached; return 0 ;;
+    1) ;;
+    *) mark_unknown "QEMU ended during step $1 (resize $2)"; return 1 ;;
+  esac
+  if [ "$r_size" = "$r_before" ]; then outcome=refused; else outcome=partial; fi
+  say "step $1: $2 at $r_size of the requested $5 bytes (was $r_before) after $6 s"
+}
+qom_number() { printf '%s\n' "$reply" | sed -n 's/.*"return": *\([0-9][0-9]*\).*/\1/p' | head -n 1; }
+resized() {
+  qmp qom-get "$1" || return 1
+  r_now=$(qom_number)
+  [ -n "$r_now" ] || return 1
+  r_size=$r_now
+  [ "$r_size" = "$2" ]
+}
+
 # at_step STEP WHAT: step STEP ended with $outcome; compare it with ./expect and look for the
 # evidence that belongs after it. 1: stop here (a mismatch, another path than the failed run, the
 # failed run's last step, or the guest stopped answering).

@@ -119,8 +119,9 @@ TEST(ScenarioFile, RejectsBadValues) {
             "x.toml: step[0].expect: 'gone' is not one of: removed, refused");
   EXPECT_EQ(error_for("maxmem = \"8G\"", "maxmem = \"lots\""),
             "x.toml: machine.maxmem: 'lots' is not a size (use e.g. 512M, 1G, 0x100000000)");
-  EXPECT_EQ(error_for("action = \"unplug\"", "action = \"explode\""),
-            "x.toml: step[0].action: unknown action 'explode' (plug, online, unplug, expect-node, expect-dimm)");
+  EXPECT_EQ(
+      error_for("action = \"unplug\"", "action = \"explode\""),
+      "x.toml: step[0].action: unknown action 'explode' (plug, online, unplug, expect-node, expect-dimm, resize)");
 }
 
 TEST(ScenarioFile, RejectsStepsOutOfOrder) {

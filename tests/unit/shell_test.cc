@@ -225,7 +225,8 @@ TEST(ReproducerShell, ShellcheckPassesTheLibraryAndAGeneratedScript) {
   Scratch dir;
   std::string out = run("shellcheck -s sh " RIG_SOURCE_DIR "/rig/repro/lib.sh 2>&1", &st);
   EXPECT_EQ(st, 0) << out;
-  for (const char* name : {"hotplug-memmap-dependency", "unplug-boot-dimm-busy", "hotplug-cycles"}) {
+  for (const char* name :
+       {"hotplug-memmap-dependency", "unplug-boot-dimm-busy", "hotplug-cycles", "virtio-mem-grow-shrink"}) {
     const Scenario s = load_scenario_file(std::string(RIG_SOURCE_DIR "/rig/scenarios/") + name + ".toml");
     const std::string script = put_file(dir.path + "/run.sh", reproducer_script(s, "6.1.0-56-amd64"), 0755);
     out = run("shellcheck " + shell_quote(script) + " 2>&1", &st);

@@ -6,9 +6,40 @@
 #include <fstream>
 
 #include "rig/base/clock.h"
+#include "rig/base/errors.h"
 #include "rig/base/paths.h"
+#include "rig/base/size.h"
 
 namespace rig {
+
+const char* resize_result_name(ResizeResult r) {
+  switch (r) {
+    case ResizeResult::Reached: return "reached";
+    case ResizeResult::Partial: return "partial";
+    case ResizeResult::Refused: return "refused";
+  }
+  return "?";
+}
+
+ResizeResult resize_result(uint64_t requested, uint64_t before, uint64_t after, bool timed_out) {
+  (void)timed_out;  // the sizes decide; a wait ends early only once the size is the one requested
+  if (after == requested) return ResizeResult::Reached;
+  return after == before ? ResizeResult::Refused : ResizeResult::Partial;
+}
+
+std::string resize_detail(const ResizeOutcome& o) {
+  if (o.result == ResizeResult::Reached)
+    return fmt::format("size {} as requested (was {}) after {:.1f} s", format_size(o.after), format_size(o.before),
+                       o.seconds);
+  return fmt::format("size {} of the requested {} (was {}) {} {:.1f} s", format_size(o.after), format_size(o.requested),
+                     format_size(o.before), o.timed_out ? "when the wait ended after" : "after", o.seconds);
+}
+
+ResizeOutcome Machine::resize_virtio_mem(const VirtioMem& v, uint64_t requested, double timeout_s) {
+  (void)requested;
+  (void)timeout_s;
+  throw InfraError(fmt::format("virtio-mem device {}: this backend cannot resize virtio-mem devices", v.id));
+}
 
 const char* unplug_result_name(UnplugResult r) {
   switch (r) {

@@ -51,6 +51,28 @@ struct UnplugOutcome {
   std::string detail;
 };
 
+// What a virtio-mem resize came to once its wait was over: the device's size reached the
+// requested size, moved towards it without reaching it, or did not move at all.
+enum class ResizeResult { Reached, Partial, Refused };
+const char* resize_result_name(ResizeResult r);  // "reached", "partial", "refused"
+
+struct ResizeOutcome {
+  ResizeResult result = ResizeResult::Refused;
+  uint64_t requested = 0;
+  uint64_t before = 0;  // the device's size (QOM `size`) before requested-size was set
+  uint64_t after = 0;   // and when the wait ended
+  bool timed_out = false;
+  double seconds = 0;  // from setting requested-size to the end of the wait
+  std::string detail;
+};
+
+// Pure: the result of a resize whose wait ended with the device at `after` bytes (`timed_out`:
+// the step's time ran out first). Reached when after == requested, whatever the clock said;
+// otherwise partial when the size moved at all (before != after), refused when it did not.
+ResizeResult resize_result(uint64_t requested, uint64_t before, uint64_t after, bool timed_out);
+// Pure: `o` in words for the step's detail ("size 256M of the requested 512M (was 0) after 60.0 s").
+std::string resize_detail(const ResizeOutcome& o);
+
 struct PlugOutcome {
   bool added = false;
   int ost_status = -1;
@@ -147,6 +169,9 @@ class Machine {
   }
   virtual PlugOutcome plug_dimm(const Dimm& d, double timeout_s) = 0;
   virtual UnplugOutcome unplug_dimm(const Dimm& d, double timeout_s) = 0;
+  // Sets a virtio-mem device's requested size and waits, at most `timeout_s`, for its size to
+  // follow. A backend that cannot throws InfraError (the scenario should have been skipped).
+  virtual ResizeOutcome resize_virtio_mem(const VirtioMem& v, uint64_t requested, double timeout_s);
   virtual std::vector<MemoryDevice> memory_devices() = 0;
   virtual GuestExecResult guest_exec(const std::string& script, double timeout_s) = 0;
   virtual std::string guest_read_file(const std::string& path) = 0;

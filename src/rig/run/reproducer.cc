@@ -42,7 +42,8 @@ std::string expected_outcome(const Step& st) {
     case StepAction::Online: return "online";
     case StepAction::Unplug: return st.expect.empty() ? "removed" : st.expect;
     case StepAction::ExpectNode:
-    case StepAction::ExpectDimm: return st.expect;
+    case StepAction::ExpectDimm:
+    case StepAction::Resize: return st.expect;
   }
   return st.expect;
 }
@@ -239,8 +240,10 @@ std::string reproducer_script(const Scenario& s, const std::string& kernel_relea
       const Step& st = s.steps[i];
       const int index = static_cast<int>((cycle - 1) * s.steps.size() + i);
       const Dimm* d = s.find_dimm(st.dimm);
-      const std::string what =
-          fmt::format("{} {}", step_action_name(st.action), d ? d->id : fmt::format("node{}", st.node));
+      const std::string what = fmt::format("{} {}", step_action_name(st.action),
+                                           d                   ? d->id
+                                           : st.device.empty() ? fmt::format("node{}", st.node)
+                                                               : st.device);
       line(fmt::format("# step {}{}: {} (expected: {})", index, cycles > 1 ? fmt::format(", cycle {}", cycle) : "",
                        flat(what), flat(expected_outcome(st))));
       switch (st.action) {
@@ -279,6 +282,17 @@ std::string reproducer_script(const Scenario& s, const std::string& kernel_relea
         case StepAction::ExpectDimm:
           line(fmt::format("do_expect_dimm {} {} || return", index, shell_quote(d->id)));
           break;
+        case StepAction::Resize: {
+          // qom-set of requested-size, then the device's size read until it is the one requested.
+          const VirtioMem* v = s.find_virtio_mem(st.device);
+          const std::string qom = virtio_mem_qom_path(*v);
+          line(fmt::format(
+              "do_resize {} {} {} {} {} {} || return", index, shell_quote(v->id),
+              shell_quote(nlohmann::json{{"path", qom}, {"property", "size"}}.dump()),
+              shell_quote(nlohmann::json{{"path", qom}, {"property", "requested-size"}, {"value", st.size}}.dump()),
+              st.size, limit_arg(st.timeout_s)));
+          break;
+        }
       }
       line(fmt::format("at_step {} {} || return", index, shell_quote(what)));
     }

@@ -156,6 +156,17 @@ StepResult run_step(Machine& m, const Scenario& s, const Step& st, const RunOpti
       chomp(r.detail);
       break;
     }
+    case StepAction::Resize: {
+      // virtio-mem (docs/virtio-mem.md): the outcome is the device's size when the wait ended;
+      // what happened to the guest's pages is not judged yet.
+      const VirtioMem* v = s.find_virtio_mem(st.device);
+      r.target = v->id;
+      const ResizeOutcome o = m.resize_virtio_mem(*v, st.size, timeout);
+      r.outcome = resize_result_name(o.result);
+      r.ok = r.outcome == st.expect;
+      r.detail = o.detail;
+      break;
+    }
     case StepAction::ExpectDimm: {
       r.qemu_lists = qemu_lists(m, d->id);
       r.outcome = *r.qemu_lists ? "present" : "absent";

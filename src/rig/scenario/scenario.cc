@@ -1,5 +1,7 @@
 #include "rig/scenario/scenario.h"
 
+#include <algorithm>
+
 #include "rig/base/size.h"
 
 namespace rig {
@@ -16,6 +18,12 @@ const Dimm* Scenario::find_dimm(const std::string& id) const {
   return nullptr;
 }
 
+const VirtioMem* Scenario::find_virtio_mem(const std::string& id) const {
+  for (const auto& v : virtio_mems)
+    if (v.id == id) return &v;
+  return nullptr;
+}
+
 const char* step_action_name(StepAction a) {
   switch (a) {
     case StepAction::Plug: return "plug";
@@ -23,6 +31,7 @@ const char* step_action_name(StepAction a) {
     case StepAction::Unplug: return "unplug";
     case StepAction::ExpectNode: return "expect-node";
     case StepAction::ExpectDimm: return "expect-dimm";
+    case StepAction::Resize: return "resize";
   }
   return "?";
 }
@@ -37,6 +46,17 @@ DeviceMemoryWindow device_memory_window(const MachineSpec& m, uint64_t ram) {
   w.base = (4 * GiB + above_4g + GiB - 1) / GiB * GiB;
   w.size = m.maxmem > ram ? m.maxmem - ram : 0;
   return w;
+}
+
+void place_virtio_mems(Scenario& s) {
+  uint64_t next = device_memory_window(s.machine, s.boot_ram()).base;
+  for (const auto& d : s.dimms) next = std::max(next, d.addr + d.size);
+  for (auto& v : s.virtio_mems) {
+    // Both powers of two (validated; anything else still gives an aligned address).
+    const uint64_t align = std::max(v.block_size, kMemoryBlockSize);
+    v.addr = align != 0 && next % align != 0 ? (next / align + 1) * align : next;
+    next = v.addr + v.size;
+  }
 }
 
 }  // namespace rig

@@ -29,15 +29,35 @@ struct Dimm {
   bool present = false;  // plugged when QEMU starts (always true for boot DIMMs)
 };
 
-enum class StepAction { Plug, Online, Unplug, ExpectNode, ExpectDimm };
+// The smallest virtio-mem block the rig accepts: QEMU takes 1 MiB and up (a power of two, at
+// least the backend's page size), but the guest works in pageblocks (2 MiB on x86-64) and QEMU's
+// default for anonymous RAM is the THP size, 2 MiB.
+constexpr uint64_t kVirtioMemMinBlockSize = 2ull * 1024 * 1024;
+
+// A virtio-mem-pci device (docs/virtio-mem.md): `size` bytes of device memory, of which the guest
+// is asked to plug `requested`, in blocks of `block_size`. Present from the start; resized by steps.
+struct VirtioMem {
+  std::string id;
+  int node = 0;
+  uint64_t size = 0;  // the maximum: the memory backend's size
+  uint64_t block_size = kVirtioMemMinBlockSize;
+  uint64_t requested = 0;  // requested-size when QEMU starts
+  // Where the device's memory lies (memaddr): not written in the file, placed by
+  // place_virtio_mems() above every DIMM, so a DIMM plugged later never finds it in its way.
+  uint64_t addr = 0;
+};
+
+enum class StepAction { Plug, Online, Unplug, ExpectNode, ExpectDimm, Resize };
 
 struct Step {
   StepAction action = StepAction::Plug;
   std::string dimm;      // plug, online, unplug, expect-dimm
-  std::string expect;    // unplug: removed|refused; expect-node/dimm: present|absent
+  std::string expect;    // unplug: removed|refused; expect-node/dimm: present|absent; resize: reached|partial|refused
   std::string zone;      // online: online|online_kernel|online_movable
   int node = -1;         // expect-node
   double timeout_s = 0;  // 0: the phase default
+  std::string device;    // resize: the virtio-mem device
+  uint64_t size = 0;     // resize: the requested size
 };
 
 struct MachineSpec {
@@ -77,6 +97,7 @@ struct Scenario {
   MachineSpec machine;
   std::vector<NumaNode> nodes;
   std::vector<Dimm> dimms;
+  std::vector<VirtioMem> virtio_mems;
   std::vector<Step> steps;
   std::vector<ExpectedFailure> xfails;
   int cycles = 1;  // run the steps this many times; each cycle must end as it began
@@ -84,6 +105,7 @@ struct Scenario {
   uint64_t boot_ram() const;
   bool uses_probe() const { return !cases.empty(); }
   const Dimm* find_dimm(const std::string& id) const;
+  const VirtioMem* find_virtio_mem(const std::string& id) const;
 };
 
 const char* step_action_name(StepAction a);
@@ -95,5 +117,10 @@ struct DeviceMemoryWindow {
   uint64_t size = 0;
 };
 DeviceMemoryWindow device_memory_window(const MachineSpec& m, uint64_t ram);
+
+// Sets each virtio-mem device's address: in order, above the window's base, every DIMM and the
+// devices before it, aligned to its block size and at least the 128M memory block. Where that
+// leaves the window, validation says so.
+void place_virtio_mems(Scenario& s);
 
 }  // namespace rig

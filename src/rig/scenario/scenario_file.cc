@@ -22,6 +22,8 @@ namespace {
 // The largest physical address space of x86-64 (MAX_PHYSMEM_BITS with 5-level paging): no size,
 // address or sum of them in a scenario can be beyond it, so none of their sums can wrap.
 constexpr uint64_t kMaxPhysBytes = 1ull << 52;
+// virtio-mem devices one scenario may declare (each is a PCI device of the one bus).
+constexpr size_t kMaxVirtioMems = 8;
 // The longest step timeout: a deadline must stay far inside the clock's range.
 constexpr double kMaxTimeoutS = 7 * 24 * 3600.0;
 // xfail patterns are short; a long one only risks std::regex's recursive compiler.
@@ -244,7 +246,8 @@ StepAction parse_action(const Reader& r, const std::string& key, const std::stri
   if (name == "unplug") return StepAction::Unplug;
   if (name == "expect-node") return StepAction::ExpectNode;
   if (name == "expect-dimm") return StepAction::ExpectDimm;
-  r.fail(key, fmt::format("unknown action '{}' (plug, online, unplug, expect-node, expect-dimm)", name));
+  if (name == "resize") return StepAction::Resize;
+  r.fail(key, fmt::format("unknown action '{}' (plug, online, unplug, expect-node, expect-dimm, resize)", name));
 }
 
 void check_one_of(const Reader& r, const std::string& key, const std::string& value,
@@ -314,8 +317,8 @@ Scenario parse_scenario(const std::string& text, const std::string& path) {
   Reader r(path);
   toml::table root = parse_toml(text, path);
   r.only_keys(root, "",
-              {"name", "description", "suites", "cases", "not_exercised", "cycles", "machine", "node", "dimm", "step",
-               "xfail"});
+              {"name", "description", "suites", "cases", "not_exercised", "cycles", "machine", "node", "dimm",
+               "virtio_mem", "step", "xfail"});
 
   Scenario s;
   s.path = path;
@@ -388,14 +391,38 @@ Scenario parse_scenario(const std::string& text, const std::string& path) {
     }
   }
 
+  if (const toml::array* vms = r.table_array(root, "virtio_mem")) {
+    for (size_t i = 0; i < vms->size(); ++i) {
+      const toml::table& t = *vms->get(i)->as_table();
+      std::string where = fmt::format("virtio_mem[{}]", i);
+      r.only_keys(t, where, {"id", "node", "size", "block_size", "requested", "memmap_on_memory"});
+      VirtioMem v;
+      v.id = r.str(t, where + ".", "id", "", true);
+      v.node = r.small_int(t, where + ".", "node", 0, 0, INT_MAX, "must be a node id, 0 or more", true);
+      v.size = r.size(t, where + ".", "size", 0, true);
+      v.block_size = r.size(t, where + ".", "block_size", kVirtioMemMinBlockSize);
+      v.requested = r.size(t, where + ".", "requested", 0);
+      // The kernel decides memmap_on_memory for all hot-added memory (memory_hotplug.memmap_on_memory);
+      // virtio-mem's own share of it is not modelled yet.
+      if (r.boolean(t, where + ".", "memmap_on_memory", false))
+        r.fail(where + ".memmap_on_memory", "not supported yet for virtio-mem (docs/virtio-mem.md)");
+      s.virtio_mems.push_back(v);
+    }
+  }
+  place_virtio_mems(s);
+
   if (const toml::array* steps = r.table_array(root, "step")) {
     for (size_t i = 0; i < steps->size(); ++i) {
       const toml::table& t = *steps->get(i)->as_table();
       std::string where = fmt::format("step[{}]", i);
-      r.only_keys(t, where, {"action", "dimm", "expect", "zone", "node", "timeout"});
+      r.only_keys(t, where, {"action", "dimm", "expect", "zone", "node", "timeout", "device", "size"});
       Step st;
       st.action = parse_action(r, where + ".action", r.str(t, where + ".", "action", "", true));
       st.timeout_s = r.number(t, where + ".", "timeout", 0);
+      if (st.action == StepAction::Resize && t.get("dimm"))
+        r.fail(where + ".dimm", "resize names its virtio-mem device with `device`");
+      if (st.action != StepAction::Resize && t.get("device")) r.fail(where + ".device", "only resize takes a device");
+      if (st.action != StepAction::Resize && t.get("size")) r.fail(where + ".size", "only resize takes a size");
       switch (st.action) {
         case StepAction::Plug:
           st.dimm = r.str(t, where + ".", "dimm", "", true);
@@ -422,7 +449,14 @@ Scenario parse_scenario(const std::string& text, const std::string& path) {
           st.expect = r.str(t, where + ".", "expect", "", true);
           check_one_of(r, where + ".expect", st.expect, {"present", "absent"});
           break;
+        case StepAction::Resize:
+          st.device = r.str(t, where + ".", "device", "", true);
+          st.size = r.size(t, where + ".", "size", 0, true);
+          st.expect = r.str(t, where + ".", "expect", "", true);
+          check_one_of(r, where + ".expect", st.expect, {"reached", "partial", "refused"});
+          break;
       }
+
       if (st.action != StepAction::ExpectNode && t.get("node"))
         r.fail(where + ".node", "only expect-node takes a node");
       if (st.action != StepAction::Online && t.get("zone")) r.fail(where + ".zone", "only online takes a zone");
@@ -551,6 +585,46 @@ void validate_scenario(const Scenario& s) {
     r.fail("machine.maxmem", fmt::format("boot RAM {} plus DIMMs {} exceed maxmem {}", format_size(ram),
                                          format_size(dimm_total), format_size(s.machine.maxmem)));
 
+  // virtio-mem devices share the device-memory window with the DIMMs (QEMU's memory devices).
+  if (s.virtio_mems.size() > kMaxVirtioMems)
+    r.fail("virtio_mem", fmt::format("{} devices; at most {}", s.virtio_mems.size(), kMaxVirtioMems));
+  uint64_t vm_total = 0;
+  for (size_t i = 0; i < s.virtio_mems.size(); ++i) {
+    const VirtioMem& v = s.virtio_mems[i];
+    std::string where = fmt::format("virtio_mem[{}]", i);
+    if (!ids.insert(v.id).second)
+      r.fail(where + ".id", fmt::format("id '{}' is used twice (DIMMs and virtio-mem devices share QEMU's ids)", v.id));
+    if (v.id.empty() || v.id.size() > 60 || !std::isalpha(static_cast<unsigned char>(v.id[0])) ||
+        v.id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+            std::string::npos)
+      r.fail(where + ".id",
+             "must be a QEMU id: 1 to 60 letters, digits, '-', '.' or '_', starting with a letter (no commas, '=', "
+             "quotes, spaces or control characters)");
+    if (!node_ids.count(v.node)) r.fail(where + ".node", fmt::format("node {} is not declared", v.node));
+    if (v.block_size < kVirtioMemMinBlockSize || (v.block_size & (v.block_size - 1)) != 0 || v.block_size > GiB)
+      r.fail(where + ".block_size", fmt::format("{} is not a power of two from 2M to 1G", format_size(v.block_size)));
+    if (v.size > kMaxPhysBytes) r.fail(where + ".size", beyond_phys(v.size));
+    if (v.size == 0 || v.size % v.block_size != 0)
+      r.fail(where + ".size", fmt::format("{} is not a non-zero multiple of the block size {}", format_size(v.size),
+                                          format_size(v.block_size)));
+    if (v.requested % v.block_size != 0)
+      r.fail(where + ".requested", fmt::format("{} is not a multiple of the block size {}", format_size(v.requested),
+                                               format_size(v.block_size)));
+    if (v.requested > v.size)
+      r.fail(where + ".requested",
+             fmt::format("{} is more than the device's size {}", format_size(v.requested), format_size(v.size)));
+    if (v.addr < win.base || v.addr > win.base + win.size || v.size > win.base + win.size - v.addr)
+      r.fail(
+          where + ".size",
+          fmt::format("{} at {} (above every DIMM) ends beyond maxmem: the device-memory window is [{}, {})",
+                      format_size(v.size), format_hex(v.addr), format_hex(win.base), format_hex(win.base + win.size)));
+    vm_total += v.size;
+  }
+  if (ram + dimm_total + vm_total > s.machine.maxmem)
+    r.fail("machine.maxmem",
+           fmt::format("boot RAM {} plus DIMMs {} plus virtio-mem {} exceed maxmem {}", format_size(ram),
+                       format_size(dimm_total), format_size(vm_total), format_size(s.machine.maxmem)));
+
   // Steps must make sense in order: track which DIMMs are plugged.
   std::set<std::string> plugged;
   for (const auto& d : s.dimms)
@@ -563,6 +637,17 @@ void validate_scenario(const Scenario& s) {
       r.fail(where + ".timeout", fmt::format("must be at most {} seconds (a week)", kMaxTimeoutS));
     if (st.action == StepAction::ExpectNode) {
       if (!node_ids.count(st.node)) r.fail(where + ".node", fmt::format("node {} is not declared", st.node));
+      continue;
+    }
+    if (st.action == StepAction::Resize) {
+      const VirtioMem* v = s.find_virtio_mem(st.device);
+      if (!v) r.fail(where + ".device", fmt::format("no virtio-mem device '{}' is declared", st.device));
+      if (st.size % v->block_size != 0)
+        r.fail(where + ".size", fmt::format("{} is not a multiple of the block size {} of '{}'", format_size(st.size),
+                                            format_size(v->block_size), v->id));
+      if (st.size > v->size)
+        r.fail(where + ".size",
+               fmt::format("{} is more than the size {} of '{}'", format_size(st.size), format_size(v->size), v->id));
       continue;
     }
     const Dimm* d = s.find_dimm(st.dimm);
@@ -583,6 +668,14 @@ void validate_scenario(const Scenario& s) {
     }
   }
   if (s.cycles > 1) {
+    for (const auto& v : s.virtio_mems) {
+      uint64_t last = v.requested;
+      for (const auto& st : s.steps)
+        if (st.action == StepAction::Resize && st.device == v.id) last = st.size;
+      if (last != v.requested)
+        r.fail("cycles", fmt::format("with cycles > 1 the steps must leave virtio-mem '{}' at its requested size {}",
+                                     v.id, format_size(v.requested)));
+    }
     std::set<std::string> at_start;
     for (const auto& d : s.dimms)
       if (d.present) at_start.insert(d.id);

@@ -60,9 +60,16 @@ std::string scenario_toml(const Scenario& s, const std::string& header) {
     else if (d.present)
       o << "present = true\n";
   }
+  for (const auto& v : s.virtio_mems) {
+    o << "\n[[virtio_mem]]\nid = " << quoted(v.id) << "\nnode = " << v.node
+      << "\nsize = " << quoted(format_size(v.size)) << "\nblock_size = " << quoted(format_size(v.block_size))
+      << "\nrequested = " << quoted(format_size(v.requested)) << "\n";
+  }
   for (const auto& st : s.steps) {
     o << "\n[[step]]\naction = " << quoted(step_action_name(st.action)) << "\n";
     if (!st.dimm.empty()) o << "dimm = " << quoted(st.dimm) << "\n";
+    if (st.action == StepAction::Resize)
+      o << "device = " << quoted(st.device) << "\nsize = " << quoted(format_size(st.size)) << "\n";
     if (st.node >= 0) o << "node = " << st.node << "\n";
     if (!st.zone.empty()) o << "zone = " << quoted(st.zone) << "\n";
     if (!st.expect.empty()) o << "expect = " << quoted(st.expect) << "\n";

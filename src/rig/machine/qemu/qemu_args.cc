@@ -18,6 +18,10 @@ std::string qemu_opt_value(const std::string& v) {
 
 std::string memory_backend_id(const Dimm& d) { return "mem-" + d.id; }
 
+std::string virtio_mem_backend_id(const VirtioMem& v) { return "mem-" + v.id; }
+
+std::string virtio_mem_qom_path(const VirtioMem& v) { return "/machine/peripheral/" + v.id; }
+
 nlohmann::json memory_backend_object_args(const Dimm& d) {
   return {{"qom-type", "memory-backend-ram"}, {"id", memory_backend_id(d)}, {"size", d.size}};
 }
@@ -53,6 +57,14 @@ std::vector<std::string> qemu_argv(const Scenario& s, const LaunchSpec& spec) {
     add({"-object", fmt::format("memory-backend-ram,id={},size={}", memory_backend_id(d), format_size(d.size))});
     add({"-device", fmt::format("pc-dimm,id={},memdev={},node={},addr={}", d.id, memory_backend_id(d), d.node,
                                 format_hex(d.addr))});
+  }
+  // virtio-mem: present from the start at the address the scenario placed it (place_virtio_mems),
+  // resized with qom-set of requested-size (virtio_mem_qom_path).
+  for (const auto& v : s.virtio_mems) {
+    add({"-object", fmt::format("memory-backend-ram,id={},size={}", virtio_mem_backend_id(v), format_size(v.size))});
+    add({"-device", fmt::format("virtio-mem-pci,id={},memdev={},node={},block-size={},requested-size={},memaddr={}",
+                                v.id, virtio_mem_backend_id(v), v.node, format_size(v.block_size),
+                                format_size(v.requested), format_hex(v.addr))});
   }
   add({"-kernel", spec.kernel});
   if (!spec.initrd.empty()) add({"-initrd", spec.initrd});

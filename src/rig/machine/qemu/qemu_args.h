@@ -27,4 +27,9 @@ std::string memory_backend_id(const Dimm& d);
 nlohmann::json memory_backend_object_args(const Dimm& d);
 nlohmann::json dimm_device_args(const Dimm& d);
 
+// A virtio-mem device's memory backend, and the QOM path its requested-size and size are set and
+// read at (QEMU puts devices with an id under /machine/peripheral).
+std::string virtio_mem_backend_id(const VirtioMem& v);
+std::string virtio_mem_qom_path(const VirtioMem& v);
+
 }  // namespace rig

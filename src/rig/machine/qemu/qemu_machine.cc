@@ -342,6 +342,7 @@ void QemuMachine::save_hang_evidence() {
   // The guest's memory, for crash(8) or drgn, when it fits in the run directory's budget.
   uint64_t ram = cfg_.scenario.boot_ram();
   for (const auto& d : cfg_.scenario.dimms) ram += d.size;
+  for (const auto& v : cfg_.scenario.virtio_mems) ram += v.size;
   struct statvfs fs {};
   const bool room = ::statvfs(cfg_.run_dir.c_str(), &fs) == 0 && uint64_t(fs.f_bavail) * fs.f_frsize > 2 * ram;
   if (ram > cfg_.dump_budget || !room) {
@@ -425,6 +426,47 @@ UnplugOutcome QemuMachine::unplug_dimm_unguarded(const Dimm& d, double timeout_s
   out.detail = out.ost_status < 0
                    ? "no answer from the guest (no ACPI_DEVICE_OST, no DEVICE_DELETED)"
                    : fmt::format("last _OST {:#x} ({}), then nothing", out.ost_status, ost_status_name(out.ost_status));
+  return out;
+}
+
+ResizeOutcome QemuMachine::resize_virtio_mem(const VirtioMem& v, uint64_t requested, double timeout_s) {
+  return guarded([&] { return resize_virtio_mem_unguarded(v, requested, timeout_s); });
+}
+
+ResizeOutcome QemuMachine::resize_virtio_mem_unguarded(const VirtioMem& v, uint64_t requested, double timeout_s) {
+  check_alive();
+  const std::string qom = virtio_mem_qom_path(v);
+  const auto size_now = [&] {
+    json r = qmp_.execute_ok("qom-get", {{"path", qom}, {"property", "size"}}, deadline_in(cfg_.timeouts.qmp_command));
+    if (!r.is_number_unsigned()) throw InfraError(fmt::format("qom-get {} size: not a size: {}", qom, r.dump()));
+    return r.get<uint64_t>();
+  };
+  // QEMU tells changes of the plugged size (MEMORY_DEVICE_SIZE_CHANGE, data.id) but throttles them
+  // to about one a second (seen in the QMP transcript): the size is read again after each event and
+  // at least every `poll`, so the step's time says when the size got there within 0.2 s.
+  const auto size_changed = [id = v.id](const QmpEvent& e) {
+    return e.name == "MEMORY_DEVICE_SIZE_CHANGE" && e.data.is_object() && e.data.value("id", std::string()) == id;
+  };
+  ResizeOutcome out;
+  out.requested = requested;
+  out.before = size_now();
+  const auto started = Clock::now();
+  const Deadline by = deadline_in(timeout_s > 0 ? timeout_s : cfg_.timeouts.step);
+  qmp_.execute_ok("qom-set", {{"path", qom}, {"property", "requested-size"}, {"value", requested}},
+                  deadline_in(cfg_.timeouts.qmp_command));
+  for (;;) {
+    check_alive();
+    out.after = size_now();
+    if (out.after == requested) break;
+    if (Clock::now() >= by) {
+      out.timed_out = true;
+      break;
+    }
+    qmp_.wait_event(size_changed, std::min(by, deadline_in(cfg_.timeouts.poll)));
+  }
+  out.seconds = seconds_since(started);
+  out.result = resize_result(requested, out.before, out.after, out.timed_out);
+  out.detail = resize_detail(out);
   return out;
 }
 

@@ -40,6 +40,7 @@ class QemuMachine : public Machine {
   SaveOutcome save_ready(const ReadyState& ready) override;
   PlugOutcome plug_dimm(const Dimm& d, double timeout_s) override;
   UnplugOutcome unplug_dimm(const Dimm& d, double timeout_s) override;
+  ResizeOutcome resize_virtio_mem(const VirtioMem& v, uint64_t requested, double timeout_s) override;
   std::vector<MemoryDevice> memory_devices() override;
   GuestExecResult guest_exec(const std::string& script, double timeout_s) override;
   std::string guest_read_file(const std::string& path) override;
@@ -53,6 +54,7 @@ class QemuMachine : public Machine {
  private:
   PlugOutcome plug_dimm_unguarded(const Dimm& d, double timeout_s);
   UnplugOutcome unplug_dimm_unguarded(const Dimm& d, double timeout_s);
+  ResizeOutcome resize_virtio_mem_unguarded(const VirtioMem& v, uint64_t requested, double timeout_s);
   void stop_process();
   // Starts QEMU with `argv` and connects QMP and the agent's socket (QEMU still paused).
   void launch(const std::vector<std::string>& argv);
