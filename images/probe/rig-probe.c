@@ -1505,11 +1505,11 @@ static void print_layout(void)
 /*
  * rig-probe frees setup | start [LO-HI] | stop: the page frees of a step, from the kernel's own
  * trace event kmem:mm_page_free (every free of a page goes through free_pages_prepare(), which
- * emits it with the pfn and order). "setup" sizes the trace
- * buffer once (at boot, so the allocation is not charged to a step); "start" clears it and turns
- * the event on, leaving out the pfns LO..HI (the memory about to go: migration frees its pages
- * by the thousand, and none of them is a page the rig expects freed); "stop" turns them off and
- * prints (docs/probe-format.md):
+ * emits it with the pfn and order), which the rig enables and sizes on the kernel command line
+ * (trace_event=kmem:mm_page_free trace_buf_size=4M): "setup" turns recording off; "start" clears
+ * the buffer and turns recording on, filtering out the pfns LO..HI (the memory about to go:
+ * migration frees its pages by the thousand, and none of them is a page the rig expects freed);
+ * "stop" turns recording off and prints (docs/probe-format.md):
  *   rig-frees 1
  *   tracing on | tracing absent REASON
  *   events N
@@ -1517,7 +1517,6 @@ static void print_layout(void)
  *   freed FIRST-LAST  (pfns, merged and in order)
  *   end
  */
-#define FREES_BUFFER_KB 4096
 static const char *tracefs;
 
 static int write_str(const char *dir, const char *file, const char *text)
@@ -1548,11 +1547,22 @@ static const char *find_tracefs(void)
 	return NULL;
 }
 
-/* mm_page_free alone: free_unref_page_list() and free_unref_folios() emit it too (through
- * free_pages_prepare()) before their mm_page_free_batched. */
-static int frees_events(const char *on)
+/* Whether kmem:mm_page_free is enabled (by trace_event= at boot). mm_page_free alone:
+ * free_unref_page_list() and free_unref_folios() emit it too (through free_pages_prepare())
+ * before their mm_page_free_batched. */
+static int event_enabled(void)
 {
-	return write_str(tracefs, "events/kmem/mm_page_free/enable", on);
+	char path[512], c = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/events/kmem/mm_page_free/enable", tracefs);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c == '1';
 }
 
 struct freed { uint64_t first, last; };
@@ -1572,20 +1582,15 @@ static int frees(int argc, char **argv)
 
 	tracefs = find_tracefs();
 	if (argc == 1 && !strcmp(argv[0], "setup")) {
-		if (tracefs) {
-			char path[512];
-			char *now;
-
-			snprintf(path, sizeof(path), "%s/buffer_size_kb", tracefs);
-			now = read_whole(path, &len);
-			if (!now || strtoul(now, NULL, 10) < FREES_BUFFER_KB) {
-				snprintf(text, sizeof(text), "%d", FREES_BUFFER_KB);
-				if (write_str(tracefs, "buffer_size_kb", text))
-					die("cannot size the trace buffer: %s", strerror(errno));
-			}
-			free(now);
-		}
-		printf("tracing %s\n", tracefs ? "on" : "absent: no kmem:mm_page_free event in tracefs");
+		/* The event is enabled on the kernel command line (trace_event=kmem:mm_page_free), never
+		 * here: enabling a tracepoint patches kernel text (text_poke_bp), which a live TCG guest
+		 * did not survive reliably. Recording stays off between steps. */
+		if (tracefs && !event_enabled())
+			tracefs = NULL;
+		if (tracefs)
+			write_str(tracefs, "tracing_on", "0");
+		printf("tracing %s\n", tracefs ? "on" :
+		       "absent: kmem:mm_page_free not enabled at boot (trace_event=kmem:mm_page_free)");
 		return 0;
 	}
 	if (argc >= 1 && !strcmp(argv[0], "start") && argc <= 2) {
@@ -1600,8 +1605,11 @@ static int frees(int argc, char **argv)
 			puts("tracing absent: no kmem:mm_page_free event in tracefs");
 			return 0;
 		}
+		if (!event_enabled()) {
+			puts("tracing absent: kmem:mm_page_free not enabled at boot (trace_event=kmem:mm_page_free)");
+			return 0;
+		}
 		write_str(tracefs, "tracing_on", "0");
-		frees_events("0");
 		if (argc == 2)
 			snprintf(text, sizeof(text), "pfn < %llu || pfn > %llu", lo, hi);
 		else
@@ -1610,7 +1618,7 @@ static int frees(int argc, char **argv)
 			die("cannot set the trace filter: %s", strerror(errno));
 		if (write_str(tracefs, "trace", ""))
 			die("cannot clear the trace buffer: %s", strerror(errno));
-		if (frees_events("1") || write_str(tracefs, "tracing_on", "1"))
+		if (write_str(tracefs, "tracing_on", "1"))
 			die("cannot turn tracing on: %s", strerror(errno));
 		puts("tracing on");
 		return 0;
@@ -1626,7 +1634,6 @@ static int frees(int argc, char **argv)
 		return fflush(stdout) ? 1 : 0;
 	}
 	write_str(tracefs, "tracing_on", "0");
-	frees_events("0");
 	{
 		char path[512];
 		char *trace;

@@ -144,7 +144,9 @@ TEST(LaunchSpec, BothBackendsLaunchTheSameKernelAndCommandLine) {
   EXPECT_EQ(spec.kernel, "/boot/vmlinuz");
   EXPECT_EQ(spec.initrd, "/cache/initramfs.cpio.gz");
   EXPECT_EQ(spec.accel, "kvm");
-  EXPECT_EQ(spec.extra_kernel_args, (std::vector<std::string>{"console=ttyS0", "panic=-1", "rdinit=/bin/sh"}));
+  EXPECT_EQ(spec.extra_kernel_args,
+            (std::vector<std::string>{"console=ttyS0", "panic=-1", "trace_event=kmem:mm_page_free", "trace_buf_size=4M",
+                                      "rdinit=/bin/sh"}));
   EXPECT_EQ(spec.console_log, "/runs/r1/console.log");
   EXPECT_EQ(spec.qmp_socket, "qmp.sock") << "relative to the run directory, QEMU's working directory";
   EXPECT_EQ(spec.qga_socket, "qga.sock");

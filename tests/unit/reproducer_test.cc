@@ -129,7 +129,9 @@ TEST(Reproducer, ScriptRunsTheScenarioOverTheConsoleAndQmp) {
   EXPECT_NE(sh.find("exec \"${QEMU:-qemu-system-x86_64}\""), std::string::npos);
   EXPECT_NE(sh.find("'-accel' \\\n    'tcg'"), std::string::npos);
   EXPECT_NE(sh.find("'mon:stdio'"), std::string::npos);
-  EXPECT_NE(sh.find("'memhp_default_state=offline console=ttyS0 panic=-1 rig.shell=1'"), std::string::npos);
+  EXPECT_NE(sh.find("'memhp_default_state=offline console=ttyS0 panic=-1 trace_event=kmem:mm_page_free "
+                    "trace_buf_size=4M rig.shell=1'"),
+            std::string::npos);
   EXPECT_EQ(sh.find("'-S'"), std::string::npos) << "nobody sends cont: the guest must run at once";
   EXPECT_EQ(sh.find("rig "), std::string::npos) << "the reproducer must not need the rig";
   EXPECT_EQ(sh.find("python"), std::string::npos);

@@ -6,7 +6,13 @@
 
 namespace rig {
 
-std::vector<std::string> rig_kernel_args() { return {"console=ttyS0", "panic=-1"}; }
+// The page-free trace event (rig-probe frees, docs/probe-format.md) is enabled on the command
+// line, while only the boot CPU runs: enabling a tracepoint later patches kernel text on a live
+// SMP guest (text_poke_bp), which under TCG gave int3 Oopses, RCU stalls and soft lockups in CI.
+// Its buffer is sized there too, so that its memory is never charged to a step.
+std::vector<std::string> rig_kernel_args() {
+  return {"console=ttyS0", "panic=-1", "trace_event=kmem:mm_page_free", "trace_buf_size=4M"};
+}
 
 LaunchSpec launch_spec(const GuestBoot& boot, const std::vector<std::string>& extra_kernel_args) {
   LaunchSpec spec;
