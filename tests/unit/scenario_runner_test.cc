@@ -478,3 +478,23 @@ expect = "removed"
   EXPECT_FALSE(r.checks.empty()) << "cycle checks";
   for (const auto& c : r.checks) EXPECT_NE(c.status, CheckStatus::Fail) << c.name << ": " << c.detail;
 }
+
+// The step's free trace is read only when this step started it: after a start that failed, the
+// empty buffer would read as a complete trace without frees and every page held again would fail
+// as never freed.
+TEST_F(SpecRunner, AFreeTraceIsReadOnlyWhenTheStepStartedIt) {
+  auto script_trace = [&](const GuestExecResult& start) {
+    script_probe(data("probe/movable-6.1-after.txt"), 918560);
+    script_.exec.push_back({"rig-probe frees setup", {exec_ok("tracing on\n")}});
+    script_.exec.push_back({"rig-probe frees start", {start}});
+    script_.exec.push_back({"rig-probe frees stop", {exec_ok("rig-frees 1\ntracing on\nevents 0\nlost 0\nend\n")}});
+  };
+  script_trace(exec_exit(1, "rig-probe: cannot turn tracing on"));
+  run(spec());
+  EXPECT_EQ(log_->count("exec:rig-probe frees start"), 1u);
+  EXPECT_EQ(log_->count("exec:rig-probe frees stop"), 0u) << "a trace the step did not start is no evidence";
+  script_trace(exec_ok("tracing on\n"));
+  run(spec());  // a new machine and log
+  EXPECT_EQ(log_->count("exec:rig-probe frees start"), 1u);
+  EXPECT_EQ(log_->count("exec:rig-probe frees stop"), 1u);
+}

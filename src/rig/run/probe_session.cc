@@ -97,10 +97,12 @@ void ProbeSession::before_unplug(int step, const Dimm& d, StepResult& r) {
   mem_before_ = read_node_memtotals(m_, timeouts_.guest_cmd);
   counters_before_ = read_counters(artifact::counters_before(step));
   analysis_ = analyze_removal(before_, d.addr >> 12, d.size >> 12);
+  step_traced_ = false;
   if (no_trace_.empty()) {
     // Last before the step: the frees of the memory about to go are left out.
     const std::string why = free_trace_command(
         m_, free_trace_start_command(d.addr >> 12, ((d.addr + d.size) >> 12) - 1), timeouts_.guest_cmd);
+    step_traced_ = why.empty();
     if (!why.empty()) progress_("  probe: page frees not traced in this step: " + why);
   }
   console_lines_ = m_.console().lines_seen();
@@ -139,7 +141,9 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
       progress_(fmt::format("  {} pages looked lost (refcount 0, not free): read again ({})", pending.size(), again));
     }
   }
-  if (no_trace_.empty()) {
+  // Only a trace this step started is evidence: an empty buffer left by a start that failed would
+  // read as a complete trace with no frees.
+  if (step_traced_) {
     // After the last read of the pages: a page freed and taken again before a read is in the trace.
     std::string trace_raw;
     const FreeTrace trace = read_free_trace(m_, &trace_raw, timeouts_.guest_cmd);

@@ -67,7 +67,8 @@ class ProbeSession {
   RemovalAnalysis analysis_;
   size_t console_lines_ = 0;
   std::set<int> gone_nodes_;
-  std::string no_trace_;  // why the guest cannot trace page frees (empty: it can)
+  std::string no_trace_;      // why the guest cannot trace page frees (empty: it can)
+  bool step_traced_ = false;  // this unplug step's trace was started
   double seconds_ = 0;
 };
 
