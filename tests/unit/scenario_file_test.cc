@@ -7,6 +7,8 @@
 
 #include "rig/base/errors.h"
 
+#include "scenario_text.h"
+
 using namespace rig;
 
 namespace {
@@ -36,16 +38,7 @@ expect = "removed"
 
 // Replaces the first occurrence of `from` in the valid scenario and returns the error message.
 std::string error_for(const std::string& from, const std::string& to) {
-  std::string text = kValid;
-  auto at = text.find(from);
-  EXPECT_NE(at, std::string::npos) << from;
-  text.replace(at, from.size(), to);
-  try {
-    parse_scenario(text, "x.toml");
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "(accepted)";
+  return rig_test::scenario_error(kValid, from, to);
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include "rig/scenario/scenario_file.h"
 #include "rig/scenario/scenario_writer.h"
 
+#include "scenario_text.h"
+
 using namespace rig;
 
 namespace {
@@ -51,16 +53,7 @@ expect = "partial"
 
 // Replaces the first occurrence of `from` and returns the error message, or "(accepted)".
 std::string error_for(const std::string& from, const std::string& to) {
-  std::string text = kVirtioMem;
-  auto at = text.find(from);
-  EXPECT_NE(at, std::string::npos) << from;
-  text.replace(at, from.size(), to);
-  try {
-    parse_scenario(text, "x.toml");
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "(accepted)";
+  return rig_test::scenario_error(kVirtioMem, from, to);
 }
 
 QemuLaunchSpec fixed_spec() {
