@@ -391,3 +391,29 @@ TEST(ReproducerShell, ABootBrokenBeforeInitIsBootedOnceMoreAndOneAfterInitIsNot)
       EXPECT_EQ(st, 2) << "the guest never became ready: could not tell\n" << out;
   }
 }
+
+// run.sh's resize (rig/repro/lib.sh do_resize) with a QEMU whose device never moves: it ends
+// within its limit as "refused" (an outer wait_until around qmp, which waits itself, never ended),
+// and a size QEMU does not answer is "cannot tell", not a refusal.
+TEST(ReproducerShell, AResizeThatNeverMovesEndsWithinItsLimitAsRefused) {
+  const std::string head =
+      "tick=0.2 ticks=5; say() { echo \"$*\"; }; mark_unknown() { echo \"UNKNOWN $*\"; }; qemu_gone() { false; }; "
+      "eval \"$(sed -n '/^wait_until()/,/^}/p; /^do_resize()/,/^}/p; /^qom_number()/p' " RIG_SOURCE_DIR
+      "/rig/repro/lib.sh)\"; ";
+  auto sh = [&](const std::string& body, int* st) {
+    return rig_test::run_shell("timeout 20 sh -c " + shell_quote(head + body), st);
+  };
+  int st = 0;
+  std::string out =
+      sh("qmp() { reply='{\"return\": 0}'; }; do_resize 0 vm0 get set 536870912 2; "
+         "echo \"outcome=$outcome\"",
+         &st);
+  EXPECT_EQ(st, 0) << out;
+  EXPECT_NE(out.find("outcome=refused"), std::string::npos) << out;
+  out =
+      sh("n=0; qmp() { n=$((n+1)); if [ $n -le 2 ]; then reply='{\"return\": 0}'; return 0; fi; reply=; return 1; }; "
+         "do_resize 0 vm0 get set 536870912 2; echo \"rc=$?\"",
+         &st);
+  EXPECT_NE(out.find("UNKNOWN step 0: qom-get of vm0"), std::string::npos) << out;
+  EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
+}

@@ -10,6 +10,7 @@
 
 #include "rig/base/errors.h"
 #include "rig/base/text.h"
+#include "rig/spec/judge.h"
 
 namespace rig {
 
@@ -143,10 +144,8 @@ RegisteredFinding parse_finding(const std::string& text, const std::string& file
 namespace {
 
 bool listed(const std::vector<std::string>& prefixes, const std::string& release) {
-  for (const auto& p : prefixes)
-    if (release == p || (release.rfind(p, 0) == 0 && (release.size() == p.size() || !isdigit(release[p.size()]))))
-      return true;
-  return false;
+  return std::any_of(prefixes.begin(), prefixes.end(),
+                     [&](const std::string& p) { return release_has_prefix(release, p); });
 }
 
 bool has(const std::vector<std::string>& v, const std::string& x) {

@@ -8,11 +8,15 @@
 namespace rig {
 
 // A release prefix ends at a component boundary: "6.1" matches 6.1.0-56-amd64, never 6.12.
-bool kernel_matches(const ExpectedFailure& x, const std::string& release) {
-  if (release.rfind(x.kernel, 0) != 0) return false;
-  if (x.kernel.empty() || release.size() == x.kernel.size()) return true;
-  const char last = x.kernel.back(), next = release[x.kernel.size()];
+bool release_has_prefix(const std::string& release, const std::string& prefix) {
+  if (release.rfind(prefix, 0) != 0) return false;
+  if (prefix.empty() || release.size() == prefix.size()) return true;
+  const char last = prefix.back(), next = release[prefix.size()];
   return last == '.' || last == '-' || last == '+' || next == '.' || next == '-' || next == '+';
+}
+
+bool kernel_matches(const ExpectedFailure& x, const std::string& release) {
+  return release_has_prefix(release, x.kernel);
 }
 
 namespace {

@@ -62,6 +62,9 @@ struct Judgement {
 };
 
 // Whether an entry's kernel prefix covers this release ("6.1" covers 6.1.x, not 6.12).
+// Whether `release` starts with `prefix` at a component boundary ("6.1" covers 6.1.0-57-amd64,
+// never 6.12.117); an empty prefix covers every release.
+bool release_has_prefix(const std::string& release, const std::string& prefix);
 bool kernel_matches(const ExpectedFailure& x, const std::string& release);
 
 Judgement judge(const RawOutcome& raw, const std::vector<ExpectedFailure>& xfails, const std::string& kernel_release);
