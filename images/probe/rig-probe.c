@@ -1640,6 +1640,7 @@ static int frees(int argc, char **argv)
 		size_t n = 0, cap = 1 << 12;
 		struct freed *f = xcalloc(cap, sizeof(*f));
 		unsigned long long in_buffer = 0, written = 0, events = 0;
+		int counted = 0;
 
 		snprintf(path, sizeof(path), "%s/trace", tracefs);
 		trace = read_whole(path, &len);
@@ -1654,11 +1655,14 @@ static int frees(int argc, char **argv)
 			if (*cur == '#') {
 				const char *e = strstr(cur, "entries-in-buffer/entries-written:");
 
-				if (e)
-					sscanf(e + strlen("entries-in-buffer/entries-written:"), "%llu/%llu", &in_buffer,
-					       &written);
-			} else if (strstr(cur, "mm_page_free") && (pfn = strstr(cur, " pfn=0x")) &&
-				   (order = strstr(cur, " order="))) {
+				if (e && sscanf(e + strlen("entries-in-buffer/entries-written:"), "%llu/%llu", &in_buffer,
+						&written) == 2)
+					counted = 1;
+			} else if (strstr(cur, " mm_page_free: ")) {
+				pfn = strstr(cur, " pfn=0x");
+				order = strstr(cur, " order=");
+				if (!pfn || !order)
+					die("a mm_page_free event without pfn=0x or order=: %.200s", cur);
 				uint64_t first = strtoull(pfn + 7, NULL, 16);
 				unsigned long o = strtoul(order + 7, NULL, 10);
 
@@ -1678,6 +1682,8 @@ static int frees(int argc, char **argv)
 			cur = nl ? nl + 1 : NULL;
 		}
 		free(trace);
+		if (!counted)
+			die("the trace has no entries-in-buffer/entries-written header: cannot tell what was lost");
 		write_str(tracefs, "trace", "");
 		qsort(f, n, sizeof(*f), cmp_freed);
 		puts("tracing on");

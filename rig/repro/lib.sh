@@ -189,13 +189,13 @@ do_resize() {  # STEP DEVICE QOM-GET-ARGS QOM-SET-ARGS REQUESTED LIMIT
   # Its own loop, as do_online: qmp runs wait_until itself, whose counters an outer wait_until
   # would share (and never reach its end while QEMU keeps answering).
   r_end=$(($(date +%s) + $6)); r_cap=$(($6 * ticks + 1)); r_i=0
-  while :; do
+  while [ "$r_i" -le "$r_cap" ]; do
     qmp qom-get "$3" || { mark_unknown "step $1: qom-get of $2's size failed: ${reply:-no QMP answer}"; return 1; }
     r_now=$(qom_number)
     [ -n "$r_now" ] || { mark_unknown "step $1: $2's size is not a number: $reply"; return 1; }
     r_size=$r_now
     if [ "$r_size" = "$5" ]; then outcome=reached; return 0; fi
-    if [ "$r_i" -ge "$r_cap" ] || [ "$(date +%s)" -ge "$r_end" ]; then break; fi
+    if [ "$(date +%s)" -ge "$r_end" ]; then break; fi
     sleep "$tick"; r_i=$((r_i + 1))
   done
   if [ "$r_size" = "$r_before" ]; then outcome=refused; else outcome=partial; fi

@@ -879,7 +879,9 @@ TEST(FreeTrace, ParsesTheProbesAnswerAndRejectsBadOnes) {
         "rig-frees 1\ntracing on\nfreed 5\nend\n", "rig-frees 1\ntracing on\nevents -1\nend\n",
         "rig-frees 1\ntracing on\nend\nfreed 1-1\n", "rig-frees 1\ntracing on\nevents 99999999999999999999999\nend\n",
         "rig-frees 1\ntracing sideways\nend\n", "rig-frees 1\ntracing absent: x\nfreed 1-2\nend\n",
-        "rig-frees 1\ntracing on\nsomething 1\nend\n"})
+        "rig-frees 1\ntracing on\nsomething 1\nend\n",
+        // Without both counts nothing says the list is whole.
+        "rig-frees 1\ntracing on\nevents 1\nfreed 1-1\nend\n", "rig-frees 1\ntracing on\nlost 0\nend\n"})
     EXPECT_THROW(parse_free_trace(bad), ProbeFormatError) << bad;
 }
 

@@ -108,11 +108,17 @@ TEST(GuestCounters, ARefusalChangesNothingAndAnyChangeFails) {
     EXPECT_FALSE(find(gone, name)->ok) << name;
 }
 
-TEST(GuestCounters, NoFirmwareMapIsNotApplicable) {
-  std::string after = data("counters/movable-6.1-after.txt");
-  after = after.substr(0, after.find("== firmware")) + "== firmware absent\n" + after.substr(after.find("== iomem"));
-  const auto checks = judge(after);
-  EXPECT_FALSE(find(checks, "counters-firmware-memmap")->applicable);
+TEST(GuestCounters, NoFirmwareMapIsNotApplicableAndOneThatVanishesFails) {
+  auto without_map = [](std::string text) {
+    return text.substr(0, text.find("== firmware")) + "== firmware absent\n" + text.substr(text.find("== iomem"));
+  };
+  const std::string before = data("counters/movable-6.1-before.txt"), after = data("counters/movable-6.1-after.txt");
+  const auto none = check_counters(parse_guest_counters(without_map(before)), parse_guest_counters(without_map(after)),
+                                   kFirst, kCount, 1, true, kDelta);
+  EXPECT_FALSE(find(none, "counters-firmware-memmap")->applicable);
+  const auto vanished = judge(without_map(after));
+  EXPECT_TRUE(find(vanished, "counters-firmware-memmap")->applicable);
+  EXPECT_FALSE(find(vanished, "counters-firmware-memmap")->ok);
 }
 
 TEST(GuestCounters, RejectsTextItCannotRead) {
@@ -162,4 +168,26 @@ TEST(GuestCounters, ARefusalThatMovesPagesBetweenZonesFails) {
   EXPECT_NE(z->detail.find("node 1 zone Normal present 0 before, 32768 after; expected 0"), std::string::npos)
       << z->detail;
   EXPECT_NE(z->detail.find("node 1 zone Movable present 131072 before, 98304 after"), std::string::npos) << z->detail;
+}
+
+// Nothing passes on an empty reading: a listing missing or empty is an error, and a removal whose
+// range the readings before did not hold (its blocks, its "System RAM") fails.
+TEST(GuestCounters, EmptyReadingsAndARangeNotListedBeforeDoNotPass) {
+  const std::string before = data("counters/movable-6.1-before.txt"), after = data("counters/movable-6.1-after.txt");
+  auto cut = [](const std::string& text, const std::string& from, const std::string& to) {
+    return text.substr(0, text.find(from) + from.size() + 1) + text.substr(text.find(to));
+  };
+  EXPECT_THROW(parse_guest_counters(cut(after, "== iomem", "== end")), ProbeFormatError);
+  EXPECT_THROW(parse_guest_counters(cut(after, "== zoneinfo", "== blocks")), ProbeFormatError);
+  EXPECT_THROW(parse_guest_counters(replaced(after, "== states", "== meminfo")), ProbeFormatError);
+  // The same removal judged with a range two blocks further up: nothing of it was listed before.
+  const GuestCounters b = parse_guest_counters(before), a = parse_guest_counters(after);
+  const uint64_t elsewhere = kFirst + (64ull << 20 >> 12) * 64;  // 4 GiB + 16 GiB
+  const auto checks = check_counters(b, a, elsewhere, kCount, 1, true, kDelta);
+  EXPECT_NE(
+      find(checks, "counters-memory-blocks")->detail.find("memory blocks of the removed range were listed before"),
+      std::string::npos)
+      << find(checks, "counters-memory-blocks")->detail;
+  EXPECT_NE(find(checks, "counters-iomem")->detail.find("no \"System RAM\" resource held"), std::string::npos)
+      << find(checks, "counters-iomem")->detail;
 }

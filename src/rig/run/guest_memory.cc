@@ -80,8 +80,11 @@ std::string free_trace_command(Machine& m, const std::string& command, double ti
   if (!r.ok())
     return fmt::format("'{}' failed (exit {}): {}", command, r.exit_code,
                        r.err.empty() ? "no message" : one_line(r.err, 200));
+  if (r.out.empty()) return fmt::format("'{}' printed nothing", command);
   if (r.out.rfind("tracing on", 0) == 0) return "";
-  return one_line(r.out.rfind("tracing absent: ", 0) == 0 ? r.out.substr(16) : r.out, 200);
+  std::string why = r.out.rfind("tracing absent: ", 0) == 0 ? r.out.substr(16) : r.out;
+  while (!why.empty() && why.back() == '\n') why.pop_back();
+  return one_line(why, 200);
 }
 
 FreeTrace read_free_trace(Machine& m, std::string* raw, double timeout_s) {

@@ -39,7 +39,7 @@ FreeTrace parse_free_trace(const std::string& text) {
   FreeTrace t;
   std::istringstream in(text);
   std::string line;
-  bool header = false, end = false, tracing = false;
+  bool header = false, end = false, tracing = false, events = false, lost = false;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     if (end) throw ProbeFormatError("free trace: text after 'end'");
@@ -69,6 +69,7 @@ FreeTrace parse_free_trace(const std::string& text) {
     } else if (key == "events" || key == "lost") {
       ls >> a;
       (key == "events" ? t.events : t.lost) = number(a, line);
+      (key == "events" ? events : lost) = true;
     } else if (key == "freed") {
       ls >> a;
       const auto dash = a.find('-');
@@ -86,6 +87,8 @@ FreeTrace parse_free_trace(const std::string& text) {
   if (!header || !end || !tracing) throw ProbeFormatError("free trace: truncated (no header, 'tracing' or 'end')");
   if (!t.available && (t.events || !t.freed.empty()))
     throw ProbeFormatError("free trace: frees listed but tracing absent");
+  // Without both counts nothing says the list is whole: never take it as complete.
+  if (t.available && (!events || !lost)) throw ProbeFormatError("free trace: 'events' or 'lost' missing");
   return t;
 }
 

@@ -114,12 +114,14 @@ GuestCounters parse_guest_counters(const std::string& text) {
   std::map<std::string, NamedRange> fw;  // entry -> fields
   size_t lines = 0;
   bool end = false;
+  std::set<std::string> sections_seen;
   while (std::getline(in, line)) {
     if (++lines > 200000) bad("too many lines", line);
     if (line.empty()) continue;
     if (line.rfind("== ", 0) == 0) {
       std::istringstream ls(line.substr(3));
       ls >> section;
+      if (!sections_seen.insert(section).second) bad("a section twice", line);
       if (section == "blocks") {
         std::string hex;
         ls >> hex;
@@ -196,7 +198,14 @@ GuestCounters parse_guest_counters(const std::string& text) {
     }
   }
   if (!end) bad("truncated (no '== end')", line);
+  // Every listing must be there and, but for the node states and the firmware map (which a
+  // kernel may lack), not empty: an empty reading on both sides would pass as "nothing changed".
+  for (const char* sec : {"meminfo", "states", "zoneinfo", "blocks", "firmware", "iomem"})
+    if (!sections_seen.count(sec)) bad(fmt::format("no '== {}' section", sec), "");
   if (!g.memtotal_kb) bad("no MemTotal", "");
+  if (g.zones.empty()) bad("no zone in /proc/zoneinfo", "");
+  if (g.blocks.empty()) bad("no memory block", "");
+  if (g.iomem.empty()) bad("no resource in /proc/iomem", "");
   if (g.firmware)
     for (const auto& [e, r] : fw) g.firmware->insert(r);
   return g;
@@ -241,6 +250,11 @@ std::vector<CaseCheck> check_counters(const GuestCounters& before, const GuestCo
       }
     }
     std::vector<std::string> p;
+    if (removed && before.block_bytes) {
+      const uint64_t expect = (pfn_count << 12) / before.block_bytes, listed = before.blocks.size() - want.size();
+      if (listed != expect)
+        p.push_back(fmt::format("{} memory blocks of the removed range were listed before, not {}", listed, expect));
+    }
     for (const auto& [b, st] : want) {
       auto it = after.blocks.find(b);
       if (it == after.blocks.end())
@@ -331,7 +345,8 @@ std::vector<CaseCheck> check_counters(const GuestCounters& before, const GuestCo
       auto it = after.node_states.find(k);
       const std::set<int> seen = it == after.node_states.end() ? std::set<int>{} : it->second;
       if (seen != nodes)
-        q.push_back(fmt::format("{}: {} before, {} after; expected {}", k, list_text(before.node_states.at(k)),
+        q.push_back(fmt::format("{}: {} before, {} after; expected {}", k,
+                                list_text(before.node_states.count(k) ? before.node_states.at(k) : std::set<int>{}),
                                 list_text(seen), list_text(nodes)));
     }
     std::string pass;
@@ -358,6 +373,10 @@ std::vector<CaseCheck> check_counters(const GuestCounters& before, const GuestCo
     out.push_back(
         check("counters-firmware-memmap", d.empty() ? std::vector<std::string>{} : std::vector<std::string>{d},
               fmt::format("{} firmware memory map entries, as expected after the {}", after.firmware->size(), step)));
+  } else if (before.firmware || after.firmware) {
+    out.push_back(check(
+        "counters-firmware-memmap",
+        {fmt::format("/sys/firmware/memmap {} during the {}", before.firmware ? "vanished" : "appeared", step)}, ""));
   } else {
     CaseCheck c =
         check("counters-firmware-memmap", {}, "the guest has no /sys/firmware/memmap (CONFIG_FIRMWARE_MEMMAP)");
@@ -376,7 +395,12 @@ std::vector<CaseCheck> check_counters(const GuestCounters& before, const GuestCo
       if (r.first < first) want.insert({r.first, first - 1, r.name});
       if (r.last > last) want.insert({last + 1, r.last, r.name});
     }
-    const std::string d = ranges_diff(want, after.iomem);
+    std::string d = ranges_diff(want, after.iomem);
+    if (removed && std::none_of(before.iomem.begin(), before.iomem.end(), [&](const NamedRange& r) {
+          return r.name == "System RAM" && r.first <= first && r.last >= last;
+        }))
+      d = fmt::format("no \"System RAM\" resource held {:#x}-{:#x} before the removal{}{}", first, last,
+                      d.empty() ? "" : "; ", d);
     out.push_back(check(
         "counters-iomem", d.empty() ? std::vector<std::string>{} : std::vector<std::string>{d},
         fmt::format("{} top-level resources in /proc/iomem, as expected after the {}", after.iomem.size(), step)));
