@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "rig/app/scenario_selection.h"
 #include "rig/base/errors.h"
 
@@ -26,8 +28,11 @@ ScenarioResult result(const std::string& scenario, const std::string& kernel, st
   r.scenario = scenario;
   r.kernel = kernel;
   r.checks = std::move(checks);
+  r.verdict = r.checks.empty() || r.checks[0].status != CheckStatus::Fail ? Verdict::Pass : Verdict::Fail;
   return r;
 }
+
+const std::vector<RegisteredFinding> kNoRegister;
 
 const char* kEntry = R"(title = "hot-added memmap lost"
 status = "fixed"
@@ -64,7 +69,10 @@ TEST(Findings, TheSameDefectHasOneSignatureOnAnyLayoutAndAnotherDefectAnother) {
   ConsoleFinding crash;
   crash.kind = "bug";
   crash.headline = "BUG: unable to handle page fault for address: ffffea0004000000";
-  EXPECT_EQ(crash_signature(crash), "console bug: BUG: unable to handle page fault for address: ffffeaN");
+  EXPECT_EQ(crash_signature(crash), "console bug: BUG: unable to handle page fault for address: N");
+  crash.headline = "BUG: unable to handle page fault for address: ffff8881abcd1234";
+  EXPECT_EQ(crash_signature(crash), "console bug: BUG: unable to handle page fault for address: N")
+      << "an address changes with every boot";
 }
 
 TEST(Findings, EachFailureIsNewOrKnownAndAKnownOneThatStoppedFailingIsSaid) {
@@ -112,9 +120,27 @@ TEST(Findings, AKernelReportDuringAStepIsAFindingAndAPageDumpIsNot) {
   dump.headline = "page dumped because: unmovable page";
   r.console_findings = {bug, dump};
   std::vector<ScenarioResult> results = {r};
-  auto notes = match_findings(results, {});
+  auto notes = match_findings(results, kNoRegister);
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_EQ(notes[0].signature, "console bug: kernel BUG at mm/memory_hotplug.c:N!");
+}
+
+// The same signature on a kernel the entry lists as unaffected is a regression: new. A failed or
+// errored run without a failed check, step or report is a failure by its reason, not nothing.
+TEST(Findings, ARegressionIsNewAndARunThatFailedWithoutACheckIsNoted) {
+  const std::vector<RegisteredFinding> reg = {parse_finding(kEntry, "rig/findings/6.18-leak.toml")};
+  std::vector<ScenarioResult> results = {
+      result("hotplug-then-unplug", "6.18.5+deb13-amd64", {failed("memmap-freed", "memmap:32", "lost: refcount 0")}),
+      result("hotplug-then-unplug", "6.18.9+deb13-amd64", {failed("memmap-freed", "memmap:32", "lost: refcount 0")}),
+      result("hotplug-cycles", "6.1.0-57-amd64", {})};
+  results[2].verdict = Verdict::Error;
+  results[2].reason = "no console output and no answer from the guest for 120 s";
+  const auto notes = match_findings(results, reg);
+  ASSERT_EQ(notes.size(), 3u);
+  EXPECT_EQ(notes[0].kind, FindingNote::New) << "6.18.5 is listed unaffected";
+  EXPECT_EQ(notes[1].kind, FindingNote::Known);
+  EXPECT_EQ(notes[2].kind, FindingNote::New);
+  EXPECT_EQ(notes[2].signature, "verdict error: no console output and no answer from the guest for N s");
 }
 
 TEST(Findings, BadEntriesAreOneLineUsageErrors) {
@@ -137,7 +163,9 @@ TEST(Findings, TheShippedRegisterParses) {
   const auto reg = app::findings_register(RIG_SOURCE_DIR);
   EXPECT_GE(reg.size(), 6u);
   for (const auto& f : reg) {
-    EXPECT_FALSE(f.signatures.empty()) << f.id;
     EXPECT_FALSE(f.writeup.empty()) << f.id;
+    const std::string writeup = f.writeup.substr(0, f.writeup.find('#'));
+    EXPECT_TRUE(std::ifstream(std::string(RIG_SOURCE_DIR) + "/" + writeup).good()) << f.id << ": " << writeup;
+    EXPECT_TRUE(std::ifstream(std::string(RIG_SOURCE_DIR) + "/" + f.scenario).good()) << f.id << ": " << f.scenario;
   }
 }

@@ -100,6 +100,13 @@ TEST(Writeup, AKnownFailureIsWrittenUpByItsCheck) {
   ASSERT_NE(memmap, nullptr);
   memmap->status = CheckStatus::XFail;
   failed->verdict = Verdict::XFail;
+  // 6.18.12 fails the same check as a known failure too: it counts as affected.
+  for (auto& r : loaded.results)
+    if (r.kernel.rfind("6.18.12", 0) == 0) {
+      r.verdict = Verdict::XFail;
+      for (auto& c : r.checks)
+        if (c.name == memmap->name && c.status == CheckStatus::Fail) c.status = CheckStatus::XFail;
+    }
   const std::string text = writeup_text(*failed, loaded.results, {}, memmap->name);
   EXPECT_NE(text.find("fails " + memmap->name), std::string::npos) << text.substr(0, 300);
   EXPECT_NE(text.find("Affected: 6.18.12"), std::string::npos) << text.substr(0, 300);

@@ -142,7 +142,9 @@ int run(const RunOptions& a) {
     write_ktap(results, std::cout);
   else
     print_table(results, std::cout);
-  for (const auto& n : notes) std::cout << "finding: " << n.text() << "\n";
+  // With KTAP on stdout the findings go to stderr: a KTAP stream has no place for them.
+  std::ostream& said = out.ktap == "-" ? std::cerr : std::cout;
+  for (const auto& n : notes) said << "finding: " << n.text() << "\n";
   write_reports(results, true);
   std::cerr << "[rig] report: " << out.html << std::endl;
   return exit_status_for(results);

@@ -18,7 +18,8 @@ namespace {
 
 // Numbers (decimal, hex) as N, lists of them as one N, runs of spaces as one, trimmed.
 std::string normalized(const std::string& text) {
-  static const std::regex number("(0x[0-9a-fA-F]+|[0-9]+)");
+  // Addresses: 0x..., and bare hex words of 8 or more digits (ffff8881abcd1234), then decimals.
+  static const std::regex number("(0x[0-9a-fA-F]+|\\b[0-9a-fA-F]{8,}\\b|[0-9]+)");
   static const std::regex list("N( \\(N\\))?((, | and )N( \\(N\\))?)+");
   std::string s = std::regex_replace(std::regex_replace(text, number, "N"), list, "N...");
   std::string out;
@@ -181,47 +182,40 @@ std::vector<FindingNote> match_findings(std::vector<ScenarioResult>& results,
                                         const std::vector<RegisteredFinding>& reg) {
   std::vector<FindingNote> notes;
   for (auto& r : results) {
-    for (auto& c : r.checks) {
-      if (c.status != CheckStatus::Fail && c.status != CheckStatus::XFail) continue;
+    const size_t first_note = notes.size();
+    // One note per failure: known when an entry has its signature and does not list this kernel
+    // as unaffected (a failure there is a regression: new), and, for a step, names this scenario.
+    auto note = [&](const std::string& check, const std::string& signature, bool step) {
       FindingNote n;
       n.scenario = r.scenario;
       n.kernel = r.kernel;
-      n.check = c.name;
-      n.signature = failure_signature(c);
+      n.check = check;
+      n.signature = signature;
       for (const auto& f : reg)
-        if (has(f.signatures, n.signature)) n.finding = &f;
-      n.kind = n.finding ? FindingNote::Known : FindingNote::New;
-      c.finding = n.finding ? n.finding->id : "new";
-      notes.push_back(n);
-    }
-    for (const auto& st : r.steps) {
-      // A step that ended otherwise than the scenario asked (an unplug refused that must go).
-      if (st.ok || st.outcome.empty() || st.outcome == "timeout") continue;
-      FindingNote n;
-      n.scenario = r.scenario;
-      n.kernel = r.kernel;
-      n.check = fmt::format("step {}", st.index);
-      n.signature = fmt::format("step {}: {} (expected {})", st.action, st.outcome, st.expected);
-      for (const auto& f : reg)
-        if (has(f.signatures, n.signature) && (f.scenario.empty() || scenario_name(f.scenario) == r.scenario))
+        if (has(f.signatures, signature) && !listed(f.unaffected, r.kernel) &&
+            (!step || f.scenario.empty() || scenario_name(f.scenario) == r.scenario))
           n.finding = &f;
       n.kind = n.finding ? FindingNote::Known : FindingNote::New;
       notes.push_back(n);
-    }
-    for (const auto& cf : r.console_findings) {
-      // Kernel reports (BUG, Oops, panic, KASAN, bad page state, warnings, stalls); a refused
-      // offline's page dump is evidence of a step, not a report of its own.
-      if (cf.severity == Severity::Notice || cf.kind == "page-dump") continue;
-      FindingNote n;
-      n.scenario = r.scenario;
-      n.kernel = r.kernel;
-      n.check = "console";
-      n.signature = crash_signature(cf);
-      for (const auto& f : reg)
-        if (has(f.signatures, n.signature)) n.finding = &f;
-      n.kind = n.finding ? FindingNote::Known : FindingNote::New;
-      notes.push_back(n);
-    }
+      return n.finding ? n.finding->id : std::string("new");
+    };
+    for (auto& c : r.checks)
+      if (c.status == CheckStatus::Fail || c.status == CheckStatus::XFail)
+        c.finding = note(c.name, failure_signature(c), false);
+    // A step that ended otherwise than the scenario asked (an unplug refused that must go).
+    for (const auto& st : r.steps)
+      if (!st.ok && !st.outcome.empty() && st.outcome != "timeout")
+        note(fmt::format("step {}", st.index),
+             fmt::format("step {}: {} (expected {})", st.action, st.outcome, st.expected), true);
+    // Kernel reports (BUG, Oops, panic, KASAN, bad page state, warnings, stalls); a refused
+    // offline's page dump is evidence of a step, not a report of its own.
+    for (const auto& cf : r.console_findings)
+      if (cf.severity != Severity::Notice && cf.kind != "page-dump") note("console", crash_signature(cf), false);
+    // A run that failed or ended in an error without any of the above (a timeout, a guest that
+    // hung or crashed unreported, an undeclared case) is a failure too: by its reason.
+    if ((r.verdict == Verdict::Fail || r.verdict == Verdict::Error) && notes.size() == first_note)
+      note("verdict", fmt::format("verdict {}: {}", verdict_name(r.verdict), normalized(one_line(r.reason, 200))),
+           false);
   }
   // A known finding whose scenario ran and whose check passed, on a kernel not listed as unaffected.
   for (const auto& f : reg) {
@@ -234,7 +228,7 @@ std::vector<FindingNote> match_findings(std::vector<ScenarioResult>& results,
         bool passed = false, failed = false;
         for (const auto& c : r.checks) {
           if (c.name != check) continue;
-          passed |= c.status == CheckStatus::Pass;
+          passed |= c.status == CheckStatus::Pass || c.status == CheckStatus::XPass;
           failed |= c.status == CheckStatus::Fail || c.status == CheckStatus::XFail;
         }
         if (passed && !failed) {

@@ -49,5 +49,7 @@ struct FindingNote {
 // ran and whose check passed on a kernel it does not list as unaffected, a NotSeen note.
 std::vector<FindingNote> match_findings(std::vector<ScenarioResult>& results,
                                         const std::vector<RegisteredFinding>& register_);
+// The notes point into the register: it must outlive them.
+std::vector<FindingNote> match_findings(std::vector<ScenarioResult>&, std::vector<RegisteredFinding>&&) = delete;
 
 }  // namespace rig
