@@ -348,3 +348,18 @@ TEST(Kcidb, FileIsWrittenAtomicallyAsJson) {
   EXPECT_EQ(back["tests"].size(), kcidb_report(every_kind())["tests"].size());
   EXPECT_THROW(write_kcidb_file(every_kind(), {}, dir.path + "/no/such/dir/kcidb.json"), FileWriteError);
 }
+
+// A results file whose artifacts folder is ".." must not make a link to the published folder's
+// parent.
+TEST(Kcidb, ADotDotArtifactsFolderStaysInsideThePublishedFolder) {
+  auto results = every_kind();
+  for (auto& r : results) r.artifacts = "/nightly/runs/..";
+  const json doc = kcidb_report(results, {"my_lab", "https://lab.example/rig/"});
+  bool linked = false;
+  for (const auto& t : doc["tests"])
+    if (t.contains("log_url")) {
+      linked = true;
+      EXPECT_EQ(t["log_url"].get<std::string>().find("/../"), std::string::npos) << t["log_url"];
+    }
+  EXPECT_TRUE(linked);
+}

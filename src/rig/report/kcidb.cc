@@ -55,6 +55,8 @@ std::string excerpt(const std::string& s) {
 // One URL path segment: unreserved bytes and the sub-delimiters a run folder's name has ('+' of
 // 6.12.117+deb12) as they are, everything else %XX.
 std::string url_segment(const std::string& s) {
+  // "." and ".." would name the folder itself or its parent: their dots are encoded.
+  if (s == "." || s == "..") return s == "." ? "%2E" : "%2E%2E";
   std::string out;
   for (unsigned char c : s) {
     if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '@' || c == ':')
