@@ -1,5 +1,7 @@
 #include "integration/harness.h"
 
+#include <stdlib.h>
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -87,9 +89,16 @@ std::string BackgroundCommand::out() const { return read_file(impl_->dir + "/out
 std::string BackgroundCommand::err() const { return read_file(impl_->dir + "/err"); }
 
 std::string fresh_dir(const std::string& name) {
+  // One new directory per test process (mkdtemp): a folder left by an earlier process whose pid
+  // was the same would hand its old files to this one (Boost.Process does not truncate an output
+  // file it redirects into, so a command's stdout ended with an older command's).
+  static const std::string base = [] {
+    std::string tmpl = fs::temp_directory_path().string() + "/rig-it-XXXXXX";
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
+    return tmpl;
+  }();
   static int n = 0;
-  std::string dir = fs::temp_directory_path().string() + "/rig-it-" + std::to_string(::getpid()) + "/" + name + "-" +
-                    std::to_string(n++);
+  std::string dir = base + "/" + name + "-" + std::to_string(n++);
   fs::create_directories(dir);
   return dir;
 }
