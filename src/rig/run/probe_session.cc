@@ -88,24 +88,25 @@ void ProbeSession::boot_tags(const std::string& raw, const MemmapSnapshot& snap)
   for (auto& c : check_boot_tags(boot_)) record(-1, c);
 }
 
-void ProbeSession::before_unplug(int step, const Dimm& d, StepResult& r) {
-  Timed t(seconds_);
+void ProbeSession::read_before(int step, uint64_t first_pfn, uint64_t pfn_count) {
   SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
   save(artifact::snapshot_before(step), snap.raw);
   save_guest_state(artifact::guest_state_before(step));
   before_ = snap.snapshot;
   mem_before_ = read_node_memtotals(m_, timeouts_.guest_cmd);
   counters_before_ = read_counters(artifact::counters_before(step));
-  analysis_ = analyze_removal(before_, d.addr >> 12, d.size >> 12);
   step_traced_ = false;
   if (no_trace_.empty()) {
     // Last before the step: the frees of the memory about to go are left out.
-    const std::string why = free_trace_command(
-        m_, free_trace_start_command(d.addr >> 12, ((d.addr + d.size) >> 12) - 1), timeouts_.guest_cmd);
+    const std::string why =
+        free_trace_command(m_, free_trace_start_command(first_pfn, first_pfn + pfn_count - 1), timeouts_.guest_cmd);
     step_traced_ = why.empty();
     if (!why.empty()) progress_("  probe: page frees not traced in this step: " + why);
   }
   console_lines_ = m_.console().lines_seen();
+}
+
+void ProbeSession::add_analysis(StepResult& r) {
   for (const auto& sp : analysis_.sections) {
     std::string cases;
     for (int c : sp.cases) cases += fmt::format("{}{}", cases.empty() ? "" : ",", c);
@@ -113,33 +114,37 @@ void ProbeSession::before_unplug(int step, const Dimm& d, StepResult& r) {
         fmt::format("section {}: case {}: {}", sp.section, cases.empty() ? "-" : cases, sp.explanation));
   }
   if (analysis_.pgdat_inside)
-    r.analysis.push_back(fmt::format("node {}'s pgdat lives in this DIMM (case 5)", analysis_.node));
+    r.analysis.push_back(fmt::format("node {}'s pgdat lives in this memory (case 5)", analysis_.node));
   for (const auto& o : analysis_.order) r.analysis.push_back("order: " + o);
   for (const auto& c : analysis_.cycles) r.analysis.push_back("cycle: " + c);
   for (const auto& line : r.analysis) progress_("  " + line);
 }
 
-void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
+void ProbeSession::before_unplug(int step, const Dimm& d, StepResult& r) {
   Timed t(seconds_);
-  if (outcome == UnplugResult::Timeout) return;  // the guest is mid-way: no state to judge
+  read_before(step, d.addr >> 12, d.size >> 12);
+  analysis_ = analyze_removal(before_, d.addr >> 12, d.size >> 12);
+  add_analysis(r);
+}
+
+std::map<uint64_t, PageState> ProbeSession::read_pages_after(int step, uint64_t first_pfn, uint64_t pfn_count,
+                                                             const std::vector<PageExpectation>* settle) {
   std::string raw;
-  std::string ranges = query_ranges(before_) + fmt::format(" {}-{}", d.addr >> 12, ((d.addr + d.size) >> 12) - 1);
+  std::string ranges = query_ranges(before_);
+  if (pfn_count) ranges += fmt::format(" {}-{}", first_pfn, first_pfn + pfn_count - 1);
   auto after = states_by_pfn(query_probe(m_, ranges, &raw, timeouts_.guest_cmd));
   save(artifact::query_after(step), raw);
-  if (outcome == UnplugResult::Removed) {
-    // A page caught between the allocator's lists looks lost for an instant: read those again,
-    // a few times, before judging (a leaked page stays as it is).
-    const auto expected = expected_fates(before_, d.addr >> 12, d.size >> 12, true);
-    for (int again = 1; again <= kSettleReads; ++again) {
-      const auto pending = unsettled_pages(expected, after);
-      if (pending.empty()) break;
-      pause_for(timeouts_.poll);
-      std::string list, reread;
-      for (uint64_t pfn : pending) list += fmt::format("{}{}", list.empty() ? "" : " ", pfn);
-      for (const auto& [pfn, st] : states_by_pfn(query_probe(m_, list, &reread, timeouts_.guest_cmd))) after[pfn] = st;
-      save(artifact::query_reread(step, again), reread);
-      progress_(fmt::format("  {} pages looked lost (refcount 0, not free): read again ({})", pending.size(), again));
-    }
+  // A page caught between the allocator's lists looks lost for an instant: read those again, a
+  // few times, before judging (a leaked page stays as it is).
+  for (int again = 1; settle && again <= kSettleReads; ++again) {
+    const auto pending = unsettled_pages(*settle, after);
+    if (pending.empty()) break;
+    pause_for(timeouts_.poll);
+    std::string list, reread;
+    for (uint64_t pfn : pending) list += fmt::format("{}{}", list.empty() ? "" : " ", pfn);
+    for (const auto& [pfn, st] : states_by_pfn(query_probe(m_, list, &reread, timeouts_.guest_cmd))) after[pfn] = st;
+    save(artifact::query_reread(step, again), reread);
+    progress_(fmt::format("  {} pages looked lost (refcount 0, not free): read again ({})", pending.size(), again));
   }
   // Only a trace this step started is evidence: an empty buffer left by a start that failed would
   // read as a complete trace with no frees.
@@ -151,25 +156,32 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
     apply_free_trace(trace, after);
     progress_("  probe: " + trace.summary());
   }
+  return after;
+}
+
+void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
+  Timed t(seconds_);
+  if (outcome == UnplugResult::Timeout) return;  // the guest is mid-way: no state to judge
+  const uint64_t first = d.addr >> 12, count = d.size >> 12;
+  const bool removed = outcome == UnplugResult::Removed;
+  const auto expected = expected_fates(before_, first, count, true);
+  auto after = read_pages_after(step, first, count, removed ? &expected : nullptr);
   save_guest_state(artifact::guest_state_after(step));
   NodeMemTotals mem_after = read_node_memtotals(m_, timeouts_.guest_cmd);
   const GuestCounters counters_after = read_counters(artifact::counters_after(step));
   std::vector<CaseCheck> checks;
-  if (outcome == UnplugResult::Removed) {
-    checks = check_after_removal(analysis_, before_, mem_before_, d.addr >> 12, d.size >> 12, after, mem_after);
+  if (removed) {
+    checks = check_after_removal(analysis_, before_, mem_before_, first, count, after, mem_after);
     gone_nodes_.insert(analysis_.node);
-    const auto deltas = expected_memtotal_delta(expected_fates(before_, d.addr >> 12, d.size >> 12, true),
-                                                analysis_.node, d.size >> 12);
-    for (auto& c :
-         check_counters(counters_before_, counters_after, d.addr >> 12, d.size >> 12, analysis_.node, true, deltas))
+    const auto deltas = expected_memtotal_delta(expected, analysis_.node, count);
+    for (auto& c : check_counters(counters_before_, counters_after, first, count, analysis_.node, true, deltas))
       checks.push_back(std::move(c));
   } else {
     std::vector<std::vector<std::string>> dumps;
     for (const auto& f : m_.console().findings())
       if (f.kind == "page-dump" && f.line_no > console_lines_) dumps.push_back(f.lines);
     checks = check_after_refusal(analysis_, before_, mem_before_, after, mem_after, parse_page_dumps(dumps));
-    for (auto& c :
-         check_counters(counters_before_, counters_after, d.addr >> 12, d.size >> 12, analysis_.node, false, {}))
+    for (auto& c : check_counters(counters_before_, counters_after, first, count, analysis_.node, false, {}))
       checks.push_back(std::move(c));
   }
   for (auto& c : checks) record(step, c);
@@ -177,10 +189,81 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
 
 void ProbeSession::after_plug(int step, const Dimm& d) {
   Timed t(seconds_);
-  if (!boot_.node(d.node) || !gone_nodes_.count(d.node)) return;
+  pgdat_back(step, d.node);
+}
+
+void ProbeSession::pgdat_back(int step, int node) {
+  if (!boot_.node(node) || !gone_nodes_.count(node)) return;
   SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
   save(artifact::snapshot_after(step), snap.raw);
-  for (auto& c : check_pgdat_reuse(boot_, snap.snapshot, d.node)) record(step, c);
+  for (auto& c : check_pgdat_reuse(boot_, snap.snapshot, node)) record(step, c);
+}
+
+void ProbeSession::before_resize(int step, const VirtioMem& v, uint64_t size) {
+  Timed t(seconds_);
+  auto it = requested_.emplace(v.id, v.requested).first;
+  shrinking_ = size < it->second;
+  it->second = size;
+  if (shrinking_) read_before(step, v.addr >> 12, v.size >> 12);
+}
+
+void ProbeSession::after_resize(int step, const VirtioMem& v, const ResizeOutcome& o, StepResult& r) {
+  Timed t(seconds_);
+  if (!shrinking_) {
+    if (o.after > o.before) pgdat_back(step, v.node);
+    return;
+  }
+  shrinking_ = false;
+  // The listings first: which blocks went decides what the pages are judged against. (A partial
+  // shrink may still be under way in the guest while it is read; docs/virtio-mem.md.)
+  save_guest_state(artifact::guest_state_after(step));
+  const GuestCounters counters_after = read_counters(artifact::counters_after(step));
+  const std::vector<uint64_t> gone = blocks_gone(counters_before_, counters_after, v.addr >> 12, v.size >> 12);
+  const uint64_t block_pages = counters_before_.block_bytes >> 12;
+  const int64_t unplugged = o.before > o.after ? static_cast<int64_t>((o.before - o.after) >> 12) : 0;
+  int64_t offline_gone = 0;  // blocks that were offline: plugged, but never in MemTotal
+  for (uint64_t b : gone)
+    if (counters_before_.blocks.at(b) != "online") offline_gone += static_cast<int64_t>(block_pages);
+  const uint64_t memtotal_pages = static_cast<uint64_t>(std::max<int64_t>(0, unplugged - offline_gone));
+  std::string blocks;
+  for (uint64_t b : gone) blocks += fmt::format("{}memory{}", blocks.empty() ? "" : ", ", b);
+  r.analysis.push_back(fmt::format("{} unplugged {} pages; memory blocks removed: {}", v.id, unplugged,
+                                   blocks.empty() ? "none" : blocks));
+  std::vector<CaseCheck> checks;
+  const bool contiguous = gone.empty() || gone.back() - gone.front() + 1 == gone.size();
+  if (!contiguous) {
+    // The page model judges one removed range per step.
+    progress_("  " + r.analysis.back());
+    checks.push_back({1,
+                      "memmap-freed",
+                      true,
+                      fmt::format("the blocks removed ({}) are not one range: the page model judges one range per "
+                                  "step; split the shrink into smaller steps",
+                                  blocks),
+                      false,
+                      {}});
+  } else if (!gone.empty()) {
+    const uint64_t first = gone.front() * block_pages, count = gone.size() * block_pages;
+    analysis_ = analyze_removal(before_, first, count);
+    add_analysis(r);
+    const auto expected = expected_fates(before_, first, count, true);
+    const auto after = read_pages_after(step, first, count, &expected);
+    const NodeMemTotals mem_after = read_node_memtotals(m_, timeouts_.guest_cmd);
+    checks = check_after_removal(analysis_, before_, mem_before_, first, count, after, mem_after, memtotal_pages);
+    gone_nodes_.insert(analysis_.node);
+    const auto deltas = expected_memtotal_delta(expected, analysis_.node, memtotal_pages);
+    for (auto& c : check_counters(counters_before_, counters_after, first, count, analysis_.node, true, deltas))
+      checks.push_back(std::move(c));
+  } else {
+    progress_("  " + r.analysis.back());
+    const auto after = read_pages_after(step, 0, 0, nullptr);
+    const NodeMemTotals mem_after = read_node_memtotals(m_, timeouts_.guest_cmd);
+    checks = check_after_shrink_in_place(before_, mem_before_, after, mem_after, v.node, memtotal_pages);
+    const std::map<int, int64_t> deltas{{v.node, -static_cast<int64_t>(memtotal_pages)}};
+    for (auto& c : check_counters(counters_before_, counters_after, 0, 0, v.node, memtotal_pages > 0, deltas))
+      checks.push_back(std::move(c));
+  }
+  for (auto& c : checks) record(step, c);
 }
 
 // Every counter and listing of memory the kernel gives user space (spec/guest_counters.h).

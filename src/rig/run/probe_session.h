@@ -5,12 +5,14 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "rig/spec/case_checks.h"
 #include "rig/spec/guest_counters.h"
+#include "rig/spec/page_accounting.h"
 #include "rig/run/guest_memory.h"
 #include "rig/machine/machine.h"
 #include "rig/scenario/results.h"
@@ -46,8 +48,26 @@ class ProbeSession {
   void after_unplug(int step, const Dimm& d, UnplugResult outcome);
   // Case 5: memory returning to a node whose pgdat was tagged at boot.
   void after_plug(int step, const Dimm& d);
+  // Before resizing virtio-mem device `v` to `size` bytes: a shrink is read as before_unplug
+  // reads a DIMM (the whole device range is left out of the free trace); a grow reads nothing.
+  void before_resize(int step, const VirtioMem& v, uint64_t size);
+  // After it (docs/virtio-mem.md): the memory blocks a shrink removed (the driver picks them:
+  // those of the device listed before and not after) are judged page by page as a DIMM's
+  // removal; a shrink that removed no block as pages unchanged and MemTotal down by what the
+  // device unplugged; a grow of a node whose memory had gone as after_plug.
+  void after_resize(int step, const VirtioMem& v, const ResizeOutcome& o, StepResult& r);
 
  private:
+  // The state before removing [first_pfn, first_pfn + pfn_count): snapshot, MemTotals, counters,
+  // and the free trace started with the range left out.
+  void read_before(int step, uint64_t first_pfn, uint64_t pfn_count);
+  // The pages of the snapshot before and of [first_pfn, first_pfn + pfn_count) now. Pages that
+  // look lost against `settle` are read again (kSettleReads); then the step's free trace is read.
+  std::map<uint64_t, PageState> read_pages_after(int step, uint64_t first_pfn, uint64_t pfn_count,
+                                                 const std::vector<PageExpectation>* settle);
+  // The case analysis of analysis_ as the step's analysis lines.
+  void add_analysis(StepResult& r);
+  void pgdat_back(int step, int node);
   void setup_free_trace();
   GuestCounters read_counters(const std::string& name);
   void record(int step, const CaseCheck& c);
@@ -67,8 +87,10 @@ class ProbeSession {
   RemovalAnalysis analysis_;
   size_t console_lines_ = 0;
   std::set<int> gone_nodes_;
-  std::string no_trace_;      // why the guest cannot trace page frees (empty: it can)
-  bool step_traced_ = false;  // this unplug step's trace was started
+  std::string no_trace_;                       // why the guest cannot trace page frees (empty: it can)
+  bool step_traced_ = false;                   // this unplug step's trace was started
+  bool shrinking_ = false;                     // the resize step under way shrinks its device
+  std::map<std::string, uint64_t> requested_;  // virtio-mem id -> the size last requested
   double seconds_ = 0;
 };
 

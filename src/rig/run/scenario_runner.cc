@@ -158,13 +158,15 @@ StepResult run_step(Machine& m, const Scenario& s, const Step& st, const RunOpti
     }
     case StepAction::Resize: {
       // virtio-mem (docs/virtio-mem.md): the outcome is the device's size when the wait ended;
-      // what happened to the guest's pages is not judged yet.
+      // the probe judges the blocks a shrink removed page by page.
       const VirtioMem* v = s.find_virtio_mem(st.device);
       r.target = v->id;
+      if (probe) probe->before_resize(index, *v, st.size);
       const ResizeOutcome o = m.resize_virtio_mem(*v, st.size, timeout);
       r.outcome = resize_result_name(o.result);
       r.ok = r.outcome == st.expect;
       r.detail = o.detail;
+      if (probe) probe->after_resize(index, *v, o, r);
       break;
     }
     case StepAction::ExpectDimm: {

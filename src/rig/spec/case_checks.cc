@@ -435,7 +435,8 @@ void memtotal_checks(std::vector<CaseCheck>& out, const std::vector<PageExpectat
 
 std::vector<CaseCheck> check_after_removal(const RemovalAnalysis& a, const MemmapSnapshot& before,
                                            const NodeMemTotals& mem_before, uint64_t first_pfn, uint64_t pfn_count,
-                                           const std::map<uint64_t, PageState>& after, const NodeMemTotals& mem_after) {
+                                           const std::map<uint64_t, PageState>& after, const NodeMemTotals& mem_after,
+                                           std::optional<uint64_t> memtotal_pages) {
   std::vector<CaseCheck> out;
   auto now = [&](uint64_t pfn) {
     auto it = after.find(pfn);
@@ -483,7 +484,7 @@ std::vector<CaseCheck> check_after_removal(const RemovalAnalysis& a, const Memma
                     : not_applicable(1, "pages-kept", "no probed page keeps an owner through this removal"));
 
   // Case 1: each node that stays gains exactly the pages the model says come back to it.
-  memtotal_checks(out, expected, a.node, pfn_count, mem_before, mem_after);
+  memtotal_checks(out, expected, a.node, memtotal_pages.value_or(pfn_count), mem_before, mem_after);
 
   // Case 2: nothing that lies in removed memory may still be usable, least of all free.
   {
@@ -692,6 +693,22 @@ std::vector<CaseCheck> check_after_refusal(const RemovalAnalysis& a, const Memma
                         "named " +
                             named));
   }
+  return out;
+}
+
+std::vector<CaseCheck> check_after_shrink_in_place(const MemmapSnapshot& before, const NodeMemTotals& mem_before,
+                                                   const std::map<uint64_t, PageState>& after,
+                                                   const NodeMemTotals& mem_after, int node, uint64_t unplugged_pages) {
+  std::vector<CaseCheck> out;
+  const auto expected = expected_fates(before, 0, 0, false);
+  PageGroup unchanged;
+  for (const auto& v : judge_pages(expected, after, before.types)) unchanged.add(v, before.types);
+  out.push_back(unchanged.pages()
+                    ? unchanged.check(1, "pages-unchanged",
+                                      "pages held as before: no memory block went, so no memmap, table or usage page "
+                                      "lost an owner")
+                    : not_applicable(1, "pages-unchanged", "no probed page to compare"));
+  memtotal_checks(out, expected, node, unplugged_pages, mem_before, mem_after);
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,10 +56,22 @@ bool private_marks_tags(const MemmapSnapshot& s);
 std::vector<CaseCheck> check_boot_tags(const MemmapSnapshot& s);
 
 // After DEVICE_DELETED. `after` holds the state now of every pfn of `before` and of the removed
-// range [first_pfn, first_pfn + pfn_count).
+// range [first_pfn, first_pfn + pfn_count). `memtotal_pages`: the pages the departing node's
+// MemTotal loses by the step (default: the range; a virtio-mem shrink also loses the sub-blocks
+// it unplugged from blocks that stay, and nothing for blocks that were offline).
 std::vector<CaseCheck> check_after_removal(const RemovalAnalysis& a, const MemmapSnapshot& before,
                                            const NodeMemTotals& mem_before, uint64_t first_pfn, uint64_t pfn_count,
-                                           const std::map<uint64_t, PageState>& after, const NodeMemTotals& mem_after);
+                                           const std::map<uint64_t, PageState>& after, const NodeMemTotals& mem_after,
+                                           std::optional<uint64_t> memtotal_pages = std::nullopt);
+
+// A virtio-mem shrink that removed no memory block: the driver unplugged sub-blocks of blocks
+// that stay (fake-offlined them: alloc_contig_range(), then adjust_managed_page_count() in
+// drivers/virtio/virtio_mem.c) or nothing at all. Every probed page is held as before
+// (`pages-unchanged`, case 1) and node `node`'s MemTotal drops by exactly `unplugged_pages`
+// (`memtotal-node-N`), every other node's stays.
+std::vector<CaseCheck> check_after_shrink_in_place(const MemmapSnapshot& before, const NodeMemTotals& mem_before,
+                                                   const std::map<uint64_t, PageState>& after,
+                                                   const NodeMemTotals& mem_after, int node, uint64_t unplugged_pages);
 
 // After the guest refused the eject: nothing may have changed.
 std::vector<CaseCheck> check_after_refusal(const RemovalAnalysis& a, const MemmapSnapshot& before,

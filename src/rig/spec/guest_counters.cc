@@ -241,7 +241,7 @@ std::vector<CaseCheck> check_counters(const GuestCounters& before, const GuestCo
     if (removed && before.block_bytes) {
       for (auto it = want.begin(); it != want.end();) {
         const uint64_t b0 = it->first * before.block_bytes, b1 = b0 + before.block_bytes - 1;
-        if (b0 >= first && b1 <= last) {
+        if (pfn_count && b0 >= first && b1 <= last) {
           if (it->second == "online") online_pages_in_range += before.block_bytes >> 12;
           it = want.erase(it);
         } else {
@@ -364,7 +364,7 @@ std::vector<CaseCheck> check_counters(const GuestCounters& before, const GuestCo
   auto without_range = [&](const std::set<NamedRange>& s) {
     std::set<NamedRange> out2;
     for (const auto& r : s)
-      if (!(removed && r.first == first && r.last == last && r.name == "System RAM")) out2.insert(r);
+      if (!(removed && pfn_count && r.first == first && r.last == last && r.name == "System RAM")) out2.insert(r);
     return out2;
   };
   if (before.firmware && after.firmware) {
@@ -388,7 +388,7 @@ std::vector<CaseCheck> check_counters(const GuestCounters& before, const GuestCo
     // range lies in; release_memory_resource() (hot-added memory) drops the range's own.
     std::set<NamedRange> want;
     for (const auto& r : before.iomem) {
-      if (!removed || r.name != "System RAM" || r.last < first || r.first > last) {
+      if (!removed || !pfn_count || r.name != "System RAM" || r.last < first || r.first > last) {
         want.insert(r);
         continue;
       }
@@ -396,7 +396,7 @@ std::vector<CaseCheck> check_counters(const GuestCounters& before, const GuestCo
       if (r.last > last) want.insert({last + 1, r.last, r.name});
     }
     std::string d = ranges_diff(want, after.iomem);
-    if (removed && std::none_of(before.iomem.begin(), before.iomem.end(), [&](const NamedRange& r) {
+    if (removed && pfn_count && std::none_of(before.iomem.begin(), before.iomem.end(), [&](const NamedRange& r) {
           return r.name == "System RAM" && r.first <= first && r.last >= last;
         }))
       d = fmt::format("no \"System RAM\" resource held {:#x}-{:#x} before the removal{}{}", first, last,
@@ -404,6 +404,18 @@ std::vector<CaseCheck> check_counters(const GuestCounters& before, const GuestCo
     out.push_back(check(
         "counters-iomem", d.empty() ? std::vector<std::string>{} : std::vector<std::string>{d},
         fmt::format("{} top-level resources in /proc/iomem, as expected after the {}", after.iomem.size(), step)));
+  }
+  return out;
+}
+
+std::vector<uint64_t> blocks_gone(const GuestCounters& before, const GuestCounters& after, uint64_t first_pfn,
+                                  uint64_t pfn_count) {
+  std::vector<uint64_t> out;
+  if (!before.block_bytes) return out;
+  const uint64_t first = first_pfn << 12, end = (first_pfn + pfn_count) << 12;
+  for (const auto& [b, st] : before.blocks) {
+    const uint64_t b0 = b * before.block_bytes;
+    if (b0 >= first && b0 + before.block_bytes <= end && !after.blocks.count(b)) out.push_back(b);
   }
   return out;
 }

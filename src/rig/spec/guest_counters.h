@@ -57,8 +57,16 @@ GuestCounters parse_guest_counters(const std::string& text);
 //            exactly the range are gone and nothing else; a node left without memory leaves
 //            has_memory and has_normal_memory, and goes offline when it has no CPU either;
 //   refused: every counter and listing exactly as before.
+// A removal with `pfn_count` 0 is memory unplugged from blocks that stay (a virtio-mem shrink
+// that fake-offlined sub-blocks): MemTotal and managed pages move by `memtotal_delta_pages`,
+// every listing stays.
 std::vector<CaseCheck> check_counters(const GuestCounters& before, const GuestCounters& after, uint64_t first_pfn,
                                       uint64_t pfn_count, int node, bool removed,
                                       const std::map<int, int64_t>& memtotal_delta_pages);
+
+// The memory blocks inside [first_pfn, first_pfn + pfn_count) listed in `before` and not in
+// `after`, in order: what a virtio-mem shrink removed (the driver picks the blocks).
+std::vector<uint64_t> blocks_gone(const GuestCounters& before, const GuestCounters& after, uint64_t first_pfn,
+                                  uint64_t pfn_count);
 
 }  // namespace rig
