@@ -10,6 +10,7 @@
 #include <boost/filesystem.hpp>
 #include <boost/process.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -88,6 +89,14 @@ int BackgroundCommand::exit_code() const {
 std::string BackgroundCommand::out() const { return read_file(impl_->dir + "/out"); }
 std::string BackgroundCommand::err() const { return read_file(impl_->dir + "/err"); }
 
+namespace {
+// Never destroyed: the exit handler that removes the folder runs after static destructors.
+std::string& fresh_dir_base() {
+  static std::string* base = new std::string;
+  return *base;
+}
+}  // namespace
+
 std::string fresh_dir(const std::string& name) {
   // One new directory per test process (mkdtemp): a folder left by an earlier process whose pid
   // was the same would hand its old files to this one (Boost.Process does not truncate an output
@@ -95,6 +104,15 @@ std::string fresh_dir(const std::string& name) {
   static const std::string base = [] {
     std::string tmpl = fs::temp_directory_path().string() + "/rig-it-XXXXXX";
     if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
+    // Gone at exit unless a test failed (its commands' output is then worth reading): a run
+    // folder with a guest's artifacts is about a gigabyte, and hundreds of them filled the disk.
+    std::atexit([] {
+      if (::testing::UnitTest::GetInstance()->failed_test_count() == 0 && !std::getenv("RIG_IT_KEEP")) {
+        boost::system::error_code ec;
+        fs::remove_all(fresh_dir_base(), ec);
+      }
+    });
+    fresh_dir_base() = tmpl;
     return tmpl;
   }();
   static int n = 0;
