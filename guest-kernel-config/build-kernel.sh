@@ -40,8 +40,8 @@ if ! { make -s -C "$src" O="$out" tinyconfig &&
 fi
 
 # Extra fragments win over base.config; say where Kconfig did not keep what one asked for (an
-# option whose dependencies are off, or that something selects).
-if [ $# -gt 1 ]; then
+# option whose dependencies are off, or that something selects), base.config included.
+if [ $# -gt 0 ]; then
   awk -v cfg="$out/.config" '
     function setting(line,   m) {
       if (line ~ /^CONFIG_[A-Za-z0-9_]+=/) { m = index(line, "="); opt = substr(line, 1, m - 1); val = substr(line, m + 1); return 1 }
@@ -55,7 +55,7 @@ if [ $# -gt 1 ]; then
         h = (o in have) ? have[o] : "n"
         if (h != want[o]) print "rig-kernel: warning: " from[o] " sets " o "=" want[o] ", but the configuration has " o "=" h " (Kconfig dependencies)"
       }
-    }' "$out/.config" "${@:2}"
+    }' "$out/.config" "$@"
 fi
 
 missing=""

@@ -15,6 +15,8 @@
 #include "rig/spec/guest_counters.h"
 #include "rig/spec/memmap_snapshot.h"
 #include "rig/spec/page_accounting.h"
+#include "rig/report/html_report.h"
+#include "rig/report/html_report_model.h"
 
 #include "test_data.h"
 
@@ -157,4 +159,51 @@ TEST(VirtioMemJudge, CountersOfAShrinkInPlace) {
   auto moved = check_counters(r.counters_before, r.counters_after, 0, 0, 1, true, none);
   EXPECT_FALSE(named(moved, "counters-memory-blocks").ok);
   EXPECT_FALSE(named(moved, "counters-meminfo").ok);
+}
+
+// The HTML report: the device over its whole range on its node's row, titled with what each
+// resize asked and reached; a shrink's removed blocks marked departing before and removed after,
+// its pages judged from the recorded query.
+TEST(VirtioMemJudge, TheReportDrawsTheDeviceAndTheBlocksAShrinkRemoved) {
+  ScenarioResult res;
+  res.scenario = "virtio-mem-grow-shrink";
+  res.nodes = {{0, "0-1", 1ull << 30}, {1, "", 0}};
+  VirtioMem vm;
+  vm.id = "vm0";
+  vm.node = 1;
+  vm.size = 1ull << 30;
+  vm.addr = 0x100000000ull;
+  res.virtio_mems = {vm};
+  StepResult grow, shrink;
+  grow.index = 0;
+  grow.action = shrink.action = "resize";
+  grow.target = shrink.target = "vm0";
+  grow.outcome = shrink.outcome = "reached";
+  grow.ok = shrink.ok = true;
+  grow.detail = "size 512M as requested (was 0) after 0.2 s";
+  shrink.index = 1;
+  shrink.detail = "size 0 as requested (was 512M) after 1.0 s";
+  res.steps = {grow, shrink};
+  RunArtifacts a;
+  for (const char* f :
+       {"snapshot-before-step1", "query-after-step1", "frees-step1", "counters-before-step1", "counters-after-step1"})
+    a[std::string(f) + ".txt"] = rig_test::data(kDir + f + ".txt");
+  const ScenarioView v = build_scenario_view(res, a, "run-1");
+  ASSERT_EQ(v.dimms.size(), 1u);
+  EXPECT_TRUE(v.dimms[0].virtio_mem);
+  EXPECT_EQ(v.dimms[0].node, 1);
+  EXPECT_EQ(v.dimms[0].first_section, 32u);
+  EXPECT_EQ(v.dimms[0].last_section, 39u);  // 1G: the unplugged half is drawn absent
+  EXPECT_NE(v.dimms[0].title.find("step 1: size 0 as requested (was 512M)"), std::string::npos) << v.dimms[0].title;
+  ASSERT_EQ(v.steps.size(), 2u);
+  const StepView& s = v.steps[1];
+  for (uint64_t nr = 32; nr <= 35; ++nr) {
+    EXPECT_TRUE(s.before.cells.at(nr).departing) << nr;
+    EXPECT_EQ(s.after.cells.at(nr).state, CellState::Removed) << nr;
+  }
+  EXPECT_GT(s.pages_judged, 0);
+  EXPECT_TRUE(s.bad.empty());
+  const std::string html = render_html_report(build_report_view({res}, {a}, RunInfo{}, ""));
+  EXPECT_NE(html.find("class=\"dimm vmem\""), std::string::npos);
+  EXPECT_NE(html.find("virtio-mem vm0 on node 1"), std::string::npos);
 }

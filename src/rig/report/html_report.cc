@@ -49,6 +49,7 @@ rect.badpage{fill:#d00000}
 rect.checkmark{fill:none;stroke:#d00000;stroke-width:1.5;stroke-dasharray:4 2}
 .arc{fill:none;stroke:#6a4c93;stroke-width:1.2;opacity:.75}
 .bracket{fill:none;stroke:#333;stroke-width:1.2}
+.vmem .bracket{stroke:#2a6;stroke-dasharray:4 2}
 .lbl{font-size:12px;fill:#222}.sec{font-size:11px;fill:#222}.zone{font-size:11px;fill:#333;font-weight:600}
 .mark-pgdat{fill:#f2c200;stroke:#7a6100}.mark-table{fill:#e06666;stroke:#7a1f1f}.mark-host{fill:#6a4c93}
 .gap{font-size:14px;fill:#666}.legend{display:flex;flex-wrap:wrap;gap:4px 18px;font-size:13px;margin:6px 0 10px}.li{display:inline-flex;align-items:center;gap:5px}.badlbl{font-size:11px;font-weight:700;fill:#d00000}
@@ -159,12 +160,15 @@ std::string render_map(const ScenarioView& v, const MapFrame& f) {
     if (!l.row.count(d.node) || !l.x.count(d.first_section) || !l.x.count(d.last_section)) continue;
     const int x1 = l.x.at(d.first_section) + 2, x2 = l.x.at(d.last_section) + kCellW - 2,
               y = l.row.at(d.node) + kBracketH - 3;
+    const std::string title = d.virtio_mem ? fmt::format("{}: sections {}-{}", d.title, d.first_section, d.last_section)
+                                           : fmt::format("DIMM {} ({}): sections {}-{}", d.id,
+                                                         d.boot ? "boot" : "hot-plug", d.first_section, d.last_section);
     out += fmt::format(
-        "<g class=\"dimm\"><title>DIMM {} ({}): sections {}-{}</title><path class=\"bracket\" d=\"M{} {} V{} H{} "
+        "<g class=\"{}\"><title>{}</title><path class=\"bracket\" d=\"M{} {} V{} H{} "
         "V{}\"/>"
         "<text class=\"lbl\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text></g>\n",
-        html_escape(d.id), d.boot ? "boot" : "hot-plug", d.first_section, d.last_section, x1, y + 3, y - 4, x2, y + 3,
-        (x1 + x2) / 2, y - 6, html_escape(d.id));
+        d.virtio_mem ? "dimm vmem" : "dimm", html_escape(title), x1, y + 3, y - 4, x2, y + 3, (x1 + x2) / 2, y - 6,
+        html_escape(d.id));
   }
   // Memmap arcs: from each section to the section(s) holding its memmap.
   for (const auto& [nr, c] : f.cells) {
@@ -550,6 +554,7 @@ void write_html_report(const std::vector<ScenarioResult>& results, const RunInfo
         const Scenario s = load_scenario_file(r.scenario_path);
         r.nodes = s.nodes;
         r.dimms = s.dimms;
+        r.virtio_mems = s.virtio_mems;
       } catch (const std::exception&) {
         // Changed since: the report says it has no DIMMs.
       }

@@ -8,11 +8,13 @@
 #include <sstream>
 
 #include "rig/base/safe_read.h"
+#include "rig/base/size.h"
 #include "rig/scenario/artifact_names.h"
 #include "rig/scenario/matrix.h"
 #include "rig/spec/case_classifier.h"
 #include "rig/spec/memmap_snapshot.h"
 #include "rig/spec/free_trace.h"
+#include "rig/spec/guest_counters.h"
 #include "rig/spec/page_accounting.h"
 
 namespace rig {
@@ -90,6 +92,42 @@ std::optional<MemmapSnapshot> parse_snapshot(const RunArtifacts& a, const std::s
     return parse_probe_snapshot(it->second);
   } catch (const std::exception& e) {
     notes.push_back(unreadable(name, e));
+    return std::nullopt;
+  }
+}
+
+// What a step took away: a DIMM's range, or the memory blocks a virtio-mem shrink removed.
+struct StepRange {
+  uint64_t first_pfn = 0, count = 0;  // count 0: nothing departed
+  bool removed = false;               // the pages are judged as a removal
+  bool judged = false;                // the pages were judged at all
+};
+
+// The range a virtio-mem shrink removed: the device's blocks listed in the step's counters
+// before and not after (the probe session's rule). Nullopt with a note when the counters are
+// missing or the blocks are not one range.
+std::optional<StepRange> resize_range(const RunArtifacts& a, const VirtioMem& vm, int step, const std::string& what,
+                                      std::vector<std::string>& notes) {
+  auto b = a.find(artifact::counters_before(step)), f = a.find(artifact::counters_after(step));
+  if (b == a.end() || f == a.end()) return std::nullopt;  // a grow: nothing read, nothing departs
+  try {
+    const GuestCounters before = parse_guest_counters(b->second), after = parse_guest_counters(f->second);
+    const std::vector<uint64_t> gone = blocks_gone(before, after, vm.addr >> 12, vm.size >> 12);
+    StepRange r;
+    r.judged = true;
+    if (gone.empty()) return r;
+    if (gone.back() - gone.front() + 1 != gone.size()) {
+      notes.push_back(
+          fmt::format("{}: the blocks removed are not one range: the departing sections are not marked", what));
+      return std::nullopt;
+    }
+    const uint64_t block_pages = before.block_bytes >> 12;
+    r.first_pfn = gone.front() * block_pages;
+    r.count = gone.size() * block_pages;
+    r.removed = true;
+    return r;
+  } catch (const std::exception& e) {
+    notes.push_back(unreadable(artifact::counters_before(step) + " or " + artifact::counters_after(step), e));
     return std::nullopt;
   }
 }
@@ -386,7 +424,7 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
   } else if (!r.cases.empty() && r.verdict != Verdict::Error && r.verdict != Verdict::Skip) {
     v.notes.push_back("no probe snapshot of the boot (" + artifact::kSnapshotBoot + ") in the run's artifacts");
   }
-  if (r.dimms.empty() && boot)
+  if (r.dimms.empty() && r.virtio_mems.empty() && boot)
     v.notes.push_back(
         "the results do not record the DIMMs (written before rig-results/2 had topology): no DIMM brackets");
 
@@ -408,6 +446,9 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
     for (const auto& dm : r.dimms)
       if (dm.id == st.target) d = &dm;
     if (d && before && !plausible(*d, before->section_shift)) d = nullptr;
+    const VirtioMem* vm = nullptr;
+    for (const auto& x : r.virtio_mems)
+      if (x.id == st.target && st.action == "resize") vm = &x;
     if (before) {
       v.has_map = true;
       if (!v.section_shift) v.section_shift = before->section_shift;
@@ -420,16 +461,25 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
       sv.has_frames = true;
       sv.before = frame_from_snapshot(*before, gs_before == a.end() ? nullptr : &gs_before->second, per_block, r.dimms,
                                       fmt::format("{}-s{}-before", id, st.index), "before " + what);
-      if (!d) {
-        v.notes.push_back(fmt::format(
-            "{}: DIMM {} is not in the recorded topology: the departing sections are not marked", what, st.target));
+      std::optional<StepRange> range;
+      if (d)
+        range = StepRange{d->addr >> 12, d->size >> 12, st.outcome == "removed",
+                          st.outcome == "removed" || st.outcome == "refused"};
+      else if (vm)
+        range = resize_range(a, *vm, st.index, what, v.notes);
+      if (!range) {
+        if (!vm)
+          v.notes.push_back(fmt::format(
+              "{}: DIMM {} is not in the recorded topology: the departing sections are not marked", what, st.target));
         sv.after = sv.before;
         sv.after.id = fmt::format("{}-s{}-after", id, st.index);
         sv.after.title = "after " + what;
         sv.after.note = "not known which sections departed";
       } else {
-        const uint64_t first_pfn = d->addr >> 12, count = d->size >> 12;
-        const RemovalAnalysis an = analyze_removal(*before, first_pfn, count);
+        const uint64_t first_pfn = range->first_pfn, count = range->count;
+        RemovalAnalysis an;
+        an.first_section = 1;  // no section departs
+        if (count) an = analyze_removal(*before, first_pfn, count);
         sv.order = an.order;
         for (const auto& sp : an.sections) {
           auto it = sv.before.cells.find(sp.section);
@@ -437,8 +487,7 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
           it->second.departing = true;
           it->second.cases = sp.cases;
         }
-        const bool removed = st.outcome == "removed";
-        const bool judged = removed || st.outcome == "refused";
+        const bool removed = range->removed, judged = range->judged;
         auto after = judged ? read_after(a, st.index, v.notes) : std::map<uint64_t, PageState>{};
         std::vector<PageVerdict> verdicts;
         if (!after.empty()) {
@@ -449,8 +498,8 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
         sv.after = frame_from_snapshot(after_snap, gs_after == a.end() ? nullptr : &gs_after->second, per_block,
                                        r.dimms, fmt::format("{}-s{}-after", id, st.index), "after " + what);
         if (!judged)
-          sv.after.note =
-              fmt::format("the unplug ended in {}: no page was judged", st.outcome.empty() ? "nothing" : st.outcome);
+          sv.after.note = fmt::format("the {} ended in {}: no page was judged", st.action,
+                                      st.outcome.empty() ? "nothing" : st.outcome);
         else if (after.empty())
           sv.after.note = "no probe query after the step: pages not judged";
         if (removed) {
@@ -539,6 +588,30 @@ ScenarioView build_scenario_view(const ScenarioResult& r, const RunArtifacts& a,
           b.node = node_of[nr];
           break;
         }
+      for (uint64_t nr = b.first_section; nr <= b.last_section; ++nr) {
+        columns.insert(nr);
+        node_of.emplace(nr, b.node);
+      }
+      nodes.insert(b.node);
+      v.dimms.push_back(b);
+    }
+    // A virtio-mem device over its whole range, on its node's row: the sections it has plugged
+    // are cells, the rest absent; what was requested and reached in each resize is its title.
+    for (const auto& vm : r.virtio_mems) {
+      if (!vm.size || vm.addr + vm.size < vm.addr) continue;
+      DimmBracket b;
+      b.id = vm.id;
+      b.virtio_mem = true;
+      b.node = vm.node;
+      b.first_section = vm.addr >> v.section_shift;
+      b.last_section = (vm.addr + vm.size - 1) >> v.section_shift;
+      if (b.last_section - b.first_section > 4096) continue;  // not a device the map can draw
+      b.title =
+          fmt::format("virtio-mem {} on node {}: {} at {:#x}, blocks of {}; requested {} at start", vm.id, vm.node,
+                      format_size(vm.size), vm.addr, format_size(vm.block_size), format_size(vm.requested));
+      for (const auto& st : r.steps)
+        if (st.action == "resize" && st.target == vm.id)
+          b.title += fmt::format("; step {}: {}", st.index, st.detail.empty() ? st.outcome : st.detail);
       for (uint64_t nr = b.first_section; nr <= b.last_section; ++nr) {
         columns.insert(nr);
         node_of.emplace(nr, b.node);

@@ -90,6 +90,8 @@ struct DimmBracket {
   int node = -1;  // the row its sections are on (QEMU gives boot DIMMs to the highest node)
   uint64_t first_section = 0, last_section = 0;
   bool boot = false;
+  bool virtio_mem = false;  // a virtio-mem device's range, not a DIMM
+  std::string title;        // what a virtio-mem device was asked and reached, step by step
 };
 
 struct ScenarioView {

@@ -86,6 +86,14 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
   for (const auto& d : r.dimms)
     dimms.push_back(
         {{"id", d.id}, {"size", d.size}, {"node", d.node}, {"addr", d.addr}, {"boot", d.boot}, {"present", d.present}});
+  nlohmann::json vmems = nlohmann::json::array();
+  for (const auto& v : r.virtio_mems)
+    vmems.push_back({{"id", v.id},
+                     {"size", v.size},
+                     {"node", v.node},
+                     {"addr", v.addr},
+                     {"block_size", v.block_size},
+                     {"requested", v.requested}});
   nlohmann::json j = {{"scenario", r.scenario},
                       {"scenario_path", r.scenario_path},
                       {"kernel", r.kernel},
@@ -112,6 +120,8 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
                       {"snapshot", {{"file", r.snapshot}, {"key", r.snapshot_key}, {"note", r.snapshot_note}}},
                       {"phases", phases},
                       {"topology", {{"nodes", nodes}, {"dimms", dimms}}}};
+  // Only when there are any: results of DIMM-only scenarios read as they always did.
+  if (!vmems.empty()) j["topology"]["virtio_mems"] = vmems;
   // Which backend ran it; absent in reports from before there was a choice (all QEMU).
   if (!r.backend.empty()) j["backend"] = r.backend;
   if (!r.cases_not_exercised.empty()) {
@@ -310,6 +320,16 @@ ScenarioResult result_from_json(const nlohmann::json& j) {
         dm.boot = get_or<bool>(d, "boot", false);
         dm.present = get_or<bool>(d, "present", dm.boot);
         r.dimms.push_back(std::move(dm));
+      }
+      for (const auto& d : get_or<nlohmann::json>(*topo, "virtio_mems", nlohmann::json::array())) {
+        VirtioMem v;
+        v.id = d.at("id").get<std::string>();
+        v.size = d.at("size").get<uint64_t>();
+        v.node = get_or<int>(d, "node", 0);
+        v.addr = d.at("addr").get<uint64_t>();
+        v.block_size = get_or<uint64_t>(d, "block_size", v.block_size);
+        v.requested = get_or<uint64_t>(d, "requested", 0);
+        r.virtio_mems.push_back(std::move(v));
       }
     }
     return r;

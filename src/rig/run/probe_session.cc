@@ -255,12 +255,21 @@ void ProbeSession::after_resize(int step, const VirtioMem& v, const ResizeOutcom
     for (auto& c : check_counters(counters_before_, counters_after, first, count, analysis_.node, true, deltas))
       checks.push_back(std::move(c));
   } else {
-    progress_("  " + r.analysis.back());
+    // The node the guest gave the device's memory, as the kernel says (the section of the highest
+    // plugged block: the driver unplugs from the top), not the scenario's node: ACPI numbers the
+    // guest's nodes by the proximity domains it finds, so a memory-less node without CPUs shifts them.
+    int node = v.node;
+    for (const auto& sec : before_.sections)
+      if ((sec.nr << before_.section_shift) >= v.addr && (sec.nr << before_.section_shift) < v.addr + v.size &&
+          sec.nid >= 0)
+        node = sec.nid;
+    if (node != v.node) r.analysis.push_back(fmt::format("{}'s memory is on the guest's node {}", v.id, node));
+    for (const auto& line : r.analysis) progress_("  " + line);
     const auto after = read_pages_after(step, 0, 0, nullptr);
     const NodeMemTotals mem_after = read_node_memtotals(m_, timeouts_.guest_cmd);
-    checks = check_after_shrink_in_place(before_, mem_before_, after, mem_after, v.node, memtotal_pages);
-    const std::map<int, int64_t> deltas{{v.node, -static_cast<int64_t>(memtotal_pages)}};
-    for (auto& c : check_counters(counters_before_, counters_after, 0, 0, v.node, memtotal_pages > 0, deltas))
+    checks = check_after_shrink_in_place(before_, mem_before_, after, mem_after, node, memtotal_pages);
+    const std::map<int, int64_t> deltas{{node, -static_cast<int64_t>(memtotal_pages)}};
+    for (auto& c : check_counters(counters_before_, counters_after, 0, 0, node, memtotal_pages > 0, deltas))
       checks.push_back(std::move(c));
   }
   for (auto& c : checks) record(step, c);

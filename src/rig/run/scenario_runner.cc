@@ -320,6 +320,7 @@ ScenarioResult result_of(const Scenario& s, const KernelImage& kernel, int run) 
   res.cpu = s.machine.cpu;
   res.nodes = s.nodes;
   res.dimms = s.dimms;
+  res.virtio_mems = s.virtio_mems;
   res.run = run;
   return res;
 }

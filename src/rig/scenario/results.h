@@ -108,6 +108,7 @@ struct ScenarioResult {
   // exists.
   std::vector<NumaNode> nodes;
   std::vector<Dimm> dimms;
+  std::vector<VirtioMem> virtio_mems;
 };
 
 }  // namespace rig
