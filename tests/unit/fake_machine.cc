@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace rig::testing {
 
 size_t FakeLog::count(const std::string& prefix) const {
@@ -57,6 +59,24 @@ UnplugOutcome FakeMachine::unplug_dimm(const Dimm& d, double) {
   if (u.result == UnplugResult::Removed && !script_.qemu_keeps.count(d.id)) listed_.erase(d.id);
   moment("unplug:" + d.id);
   return u;
+}
+
+ResizeOutcome FakeMachine::resize_virtio_mem(const VirtioMem& v, uint64_t requested, double) {
+  log_->calls.push_back(fmt::format("resize:{}:{}", v.id, requested));
+  auto size = vmem_size_.emplace(v.id, v.requested).first;
+  ResizeOutcome o;
+  o.requested = requested;
+  o.before = size->second;
+  o.after = requested;
+  if (auto it = script_.resize.find(v.id); it != script_.resize.end() && !it->second.empty()) {
+    const size_t n = answered_["resize:" + v.id]++;
+    o = it->second[std::min(n, it->second.size() - 1)];
+  }
+  o.result = resize_result(o.requested, o.before, o.after, o.timed_out);
+  o.detail = resize_detail(o);
+  size->second = o.after;
+  moment("resize:" + v.id);
+  return o;
 }
 
 std::vector<MemoryDevice> FakeMachine::memory_devices() {

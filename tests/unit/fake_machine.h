@@ -22,6 +22,9 @@ struct FakeScript {
   std::map<std::string, UnplugOutcome> unplug;  // DIMM id -> outcome; default removed
   std::map<std::string, PlugOutcome> plug;      // DIMM id -> outcome; default added
   std::set<std::string> qemu_keeps;             // QEMU still lists these DIMMs after a removal
+  // virtio-mem device id -> the outcomes of its resizes in turn (the last repeats); default: the
+  // requested size reached at once, from the size last requested.
+  std::map<std::string, std::vector<ResizeOutcome>> resize;
   // guest_exec: the first key the command contains answers; a key with several answers gives
   // them in turn and then repeats the last. A command no key matches exits 127.
   std::vector<std::pair<std::string, std::vector<GuestExecResult>>> exec;
@@ -46,6 +49,7 @@ class FakeMachine : public Machine {
   SaveOutcome save_ready(const ReadyState& ready) override;
   PlugOutcome plug_dimm(const Dimm& d, double timeout_s) override;
   UnplugOutcome unplug_dimm(const Dimm& d, double timeout_s) override;
+  ResizeOutcome resize_virtio_mem(const VirtioMem& v, uint64_t requested, double timeout_s) override;
   std::vector<MemoryDevice> memory_devices() override;
   GuestExecResult guest_exec(const std::string& script, double timeout_s) override;
   std::string guest_read_file(const std::string& path) override;
@@ -61,6 +65,7 @@ class FakeMachine : public Machine {
   std::shared_ptr<FakeLog> log_;
   std::map<std::string, Dimm> listed_;
   std::map<std::string, size_t> answered_;
+  std::map<std::string, uint64_t> vmem_size_;  // virtio-mem id -> its size now
   ConsoleParser console_;
   bool down_ = false;
   std::string down_why_;
