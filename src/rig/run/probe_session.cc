@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "rig/base/atomic_file.h"
@@ -187,9 +189,42 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
   for (auto& c : checks) record(step, c);
 }
 
-void ProbeSession::after_plug(int step, const Dimm& d) {
+void ProbeSession::before_plug(int step, const Dimm&) {
   Timed t(seconds_);
-  pgdat_back(step, d.node);
+  counters_before_ = read_counters(artifact::counters_before(step));
+}
+
+void ProbeSession::after_plug(int step, const Dimm& d, double timeout_s) {
+  Timed t(seconds_);
+  const uint64_t first_pfn = d.addr >> 12, pfns = d.size >> 12;
+  // The guest adds the blocks asynchronously after the ACPI notification: the reading after is
+  // the first that lists them all, and a wait that runs out is judged on what was seen.
+  const Deadline by = deadline_in(timeout_s);
+  GuestCounters after = read_counters(artifact::counters_after(step));
+  double waited_out = 0;
+  while (!missing_blocks(after, first_pfn, pfns).empty()) {
+    if (seconds_left(by) <= timeouts_.poll) {
+      waited_out = timeout_s;
+      break;
+    }
+    pause_for(timeouts_.poll);
+    after = read_counters(artifact::counters_after(step));
+  }
+  // The memmap a self-hosting range keeps in its online blocks (memmap_on_memory), read from the
+  // probe.
+  const bool online = std::any_of(after.blocks.begin(), after.blocks.end(), [&](const auto& b) {
+    return b.second == "online" && b.first * after.block_bytes >= d.addr &&
+           b.first * after.block_bytes < d.addr + d.size;
+  });
+  uint64_t memmap = 0;
+  if (online) {
+    const SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
+    save(artifact::snapshot_after(step), snap.raw);
+    memmap = memmap_pages_in_online_blocks(snap.snapshot, after, first_pfn, pfns);
+  }
+  for (auto& c : check_counters_after_plug(counters_before_, after, first_pfn, pfns, d.node, memmap, waited_out))
+    record(step, c);
+  pgdat_back(step, d.node);  // case 5
 }
 
 void ProbeSession::pgdat_back(int step, int node) {
