@@ -61,15 +61,7 @@ void ProbeSession::at_boot_restored(const std::string& raw) {
 // Also the one thing the page model cannot follow: hugetlb pages whose vmemmap the kernel
 // optimised (HVO remaps and frees boot memmap pages at run time) make the run an error.
 void ProbeSession::setup_free_trace() {
-  GuestExecResult h = m_.guest_exec(
-      "cat /proc/sys/vm/hugetlb_optimize_vmemmap 2>/dev/null || echo 0; grep '^HugePages_Total:' /proc/meminfo || "
-      "echo 'HugePages_Total: 0'",
-      timeouts_.guest_cmd);
-  if (h.ok() && hvo_in_effect(h.out))
-    throw InfraError(
-        "this guest optimises the vmemmap of its hugetlb pages (vm.hugetlb_optimize_vmemmap=1 with hugetlb pages): "
-        "the page accounting does not model HVO (docs/accounting.md); boot without hugetlb pages or with "
-        "hugetlb_free_vmemmap=off");
+  refuse_hvo(m_, timeouts_.guest_cmd);
   no_trace_ = free_trace_command(m_, kFreeTraceSetupCommand, timeouts_.guest_cmd);
   if (!no_trace_.empty())
     progress_("  probe: page frees cannot be traced (" + no_trace_ +
@@ -91,6 +83,8 @@ void ProbeSession::boot_tags(const std::string& raw, const MemmapSnapshot& snap)
 }
 
 void ProbeSession::read_before(int step, uint64_t first_pfn, uint64_t pfn_count) {
+  // Hugetlb pages may have come since boot: HVO would remap memmap pages the model follows.
+  refuse_hvo(m_, timeouts_.guest_cmd);
   SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
   save(artifact::snapshot_before(step), snap.raw);
   save_guest_state(artifact::guest_state_before(step));
