@@ -53,7 +53,7 @@ TEST(GuestCounters, ParsesARecordedReading) {
 
 TEST(GuestCounters, TheRecordedRemovalPassesEveryCounter) {
   const auto checks = judge(data("counters/movable-6.1-after.txt"));
-  ASSERT_EQ(checks.size(), 6u);
+  ASSERT_EQ(checks.size(), 7u);
   for (const auto& c : checks) {
     EXPECT_TRUE(c.ok && c.applicable) << c.name << ": " << c.detail;
     EXPECT_EQ(c.case_no, 2) << c.name;
@@ -457,4 +457,77 @@ TEST(GuestCounters, MemmapPagesCountOnlyInTheRangesOnlineBlocks) {
   EXPECT_EQ(memmap_pages_in_online_blocks(snap, after, kPlugFirst, kPlugCount), 512u);
   after.blocks[32] = "online";
   EXPECT_EQ(memmap_pages_in_online_blocks(snap, after, kPlugFirst, kPlugCount), 1024u);
+}
+
+// The zones' spans after a removal (shrink_zone_span()): node 1's Movable zone spans the DIMM's
+// pfns 1048576-1179647 before; readings with start_pfn, as /proc/zoneinfo prints it.
+namespace {
+
+std::string with_zone(std::string reading, const std::string& zone, uint64_t spanned, uint64_t present,
+                      std::optional<uint64_t> start) {
+  const auto at = reading.find(zone);
+  EXPECT_NE(at, std::string::npos) << zone;
+  const auto end =
+      reading.find("\nNode", at + 1) == std::string::npos ? reading.find("\n==", at) : reading.find("\nNode", at + 1);
+  reading.replace(at, end - at,
+                  fmt::format("{}\n        spanned  {}\n        present  {}\n        managed  {}{}", zone, spanned,
+                              present, present, start ? fmt::format("\n  start_pfn:           {}", *start) : ""));
+  return reading;
+}
+
+const std::string kMovable = "Node 1, zone  Movable", kDma32 = "Node 0, zone    DMA32";
+
+std::string span_before() {
+  std::string r = with_zone(data("counters/movable-6.1-before.txt"), kMovable, 131072, 131072, 1048576);
+  return with_zone(r, kDma32, 258016, 258016, 4096);
+}
+
+// Node 1's Movable zone after a removal of `count` pages from `first` as given, node 0 as before.
+const CaseCheck& span_check(uint64_t first, uint64_t count, uint64_t spanned, uint64_t present,
+                            std::optional<uint64_t> start, uint64_t dma32_start = 4096) {
+  static std::vector<CaseCheck> checks;
+  std::string after = with_zone(span_before(), kMovable, spanned, present, start);
+  after = with_zone(after, kDma32, 258016, 258016, dma32_start);
+  checks =
+      check_counters(parse_guest_counters(span_before()), parse_guest_counters(after), first, count, 1, true, kDelta);
+  return *find(checks, "counters-zone-span");
+}
+
+}  // namespace
+
+TEST(GuestCounters, ZoneSpansShrinkOnlyAtTheEdgesTheRemovalTook) {
+  const uint64_t half = kCount / 2;
+  EXPECT_EQ(parse_guest_counters(span_before()).zones.at({1, "Movable"}).start_pfn, 1048576u);
+  // The lower half: the start moves past it, the end stays.
+  EXPECT_TRUE(span_check(kFirst, half, half, half, kFirst + half).ok);
+  const CaseCheck& stuck = span_check(kFirst, half, kCount, half, kFirst);
+  EXPECT_FALSE(stuck.ok);
+  EXPECT_NE(stuck.detail.find("node 1 zone Movable spanned pfns 1048576-1179647 before, 1048576-1179647 after "
+                              "(removed 1048576-1114111): begins inside the removed range"),
+            std::string::npos)
+      << stuck.detail;
+  EXPECT_FALSE(span_check(kFirst, half, half / 2, half, kFirst + half).ok) << "end moved";
+  // The upper half: the end moves back before it.
+  EXPECT_TRUE(span_check(kFirst + half, half, half, half, kFirst).ok);
+  EXPECT_NE(span_check(kFirst + half, half, kCount, half, kFirst).detail.find("ends inside the removed range"),
+            std::string::npos);
+  // A hole in the middle: the span stays as it was, shrunk is wrong.
+  EXPECT_TRUE(span_check(kFirst + half / 2, half, kCount, half, kFirst).ok);
+  EXPECT_FALSE(span_check(kFirst + half / 2, half, half / 2, half, kFirst).ok);
+  // Everything: a zone with nothing present spans nothing.
+  EXPECT_TRUE(span_check(kFirst, kCount, 0, 0, std::nullopt).ok);
+  EXPECT_NE(
+      span_check(kFirst, kCount, kCount, 0, std::nullopt).detail.find("has no present pages left but spans 131072"),
+      std::string::npos);
+  // Another node's zone moved.
+  EXPECT_NE(span_check(kFirst, half, half, half, kFirst + half, 8192).detail.find("node 0 zone DMA32"),
+            std::string::npos);
+  // Readings without start_pfn (older ones) judge only zones left empty, else nothing.
+  const GuestCounters plain = parse_guest_counters(data("counters/movable-6.1-before.txt"));
+  const auto none = check_counters(plain, plain, kFirst, half, 1, true, kDelta);
+  EXPECT_FALSE(find(none, "counters-zone-span")->applicable);
+  EXPECT_TRUE(find(judge(data("counters/movable-6.1-after.txt")), "counters-zone-span")->applicable);
+  // Not judged after a refusal.
+  EXPECT_EQ(find(judge(data("counters/movable-6.1-before.txt"), false), "counters-zone-span"), nullptr);
+  EXPECT_THROW(parse_guest_counters(replaced(span_before(), "start_pfn:", "end_pfn:")), ProbeFormatError);
 }

@@ -13,7 +13,7 @@ const char* const kGuestCountersCommand =
     "echo '== meminfo'; grep '^MemTotal:' /proc/meminfo;"
     "echo '== states'; cd /sys/devices/system/node && for f in possible online has_memory has_normal_memory "
     "has_cpu; do [ -r $f ] && echo \"$f $(cat $f)\"; done;"
-    "echo '== zoneinfo'; grep -E '^Node|^ +(spanned|present|managed) ' /proc/zoneinfo;"
+    "echo '== zoneinfo'; grep -E '^Node|^ +(spanned|present|managed|start_pfn:) ' /proc/zoneinfo;"
     "echo \"== blocks $(cat /sys/devices/system/memory/block_size_bytes)\"; cd /sys/devices/system/memory && "
     "grep -H . memory*/state;"
     "if [ -d /sys/firmware/memmap ]; then echo '== firmware'; grep -H . /sys/firmware/memmap/*/start "
@@ -190,7 +190,16 @@ GuestCounters parse_guest_counters(const std::string& text) {
         std::string key, v;
         ls >> key >> v;
         ZoneCounters& z = g.zones[zone];
-        (key == "present" ? z.present : key == "managed" ? z.managed : z.spanned) = num(v, 10, line);
+        if (key == "present")
+          z.present = num(v, 10, line);
+        else if (key == "managed")
+          z.managed = num(v, 10, line);
+        else if (key == "spanned")
+          z.spanned = num(v, 10, line);
+        else if (key == "start_pfn:")
+          z.start_pfn = num(v, 10, line);
+        else
+          bad("unknown zone counter", line);
       }
     } else if (section == "blocks") {
       // memory32/state:online
@@ -369,7 +378,8 @@ struct Expected {
   std::map<std::string, std::set<int>> node_states;
   std::optional<std::set<NamedRange>> firmware;  // when both readings have the map
   std::optional<IomemTree> iomem;
-  std::string iomem_problem;  // why `iomem` could not be predicted
+  std::string iomem_problem;                                  // why `iomem` could not be predicted
+  std::optional<std::pair<uint64_t, uint64_t>> removed_pfns;  // first, last: judge the zones' spans
 };
 
 std::map<int, std::pair<int64_t, int64_t>> node_sums(const GuestCounters& g) {  // node -> present, managed
@@ -503,6 +513,62 @@ CaseCheck compare_iomem(const GuestCounters& before, const GuestCounters& after,
       fmt::format("{} resources in /proc/iomem, as expected after the {}", iomem_listing(after.iomem).size(), e.step));
 }
 
+// mm/memory_hotplug.c shrink_zone_span(), called for each memory block offlined
+// (remove_pfn_range_from_zone()): a block at the zone's start moves the start to the zone's next
+// online pfn (find_smallest_section_pfn()), one at its end moves the end back to the last
+// (find_biggest_section_pfn()), a zone with none left spans 0; a block inside the span leaves it
+// alone. Where the next online pfn lies is not in these counters (holes), so the rule judged is:
+// the span neither begins nor ends inside the range and grows nowhere.
+CaseCheck compare_spans(const GuestCounters& before, const GuestCounters& after, const Expected& e) {
+  const auto [first, last] = *e.removed_pfns;
+  std::vector<std::string> p;
+  size_t judged = 0;
+  for (const auto& [k, zb] : before.zones) {
+    auto ia = after.zones.find(k);
+    const ZoneCounters za = ia == after.zones.end() ? ZoneCounters{} : ia->second;
+    const std::string zone = fmt::format("node {} zone {}", k.first, k.second);
+    auto span = [](const ZoneCounters& z) {
+      return z.start_pfn ? fmt::format("{}-{}", *z.start_pfn, *z.start_pfn + z.spanned - 1) : std::string("none");
+    };
+    if (za.present == 0 && zb.present != 0) {  // its memory all went
+      ++judged;
+      if (za.spanned != 0)
+        p.push_back(
+            fmt::format("{} has no present pages left but spans {} pages (pfns {})", zone, za.spanned, span(za)));
+      continue;
+    }
+    if (zb.spanned == 0 || !zb.start_pfn) continue;  // nothing to shrink, or where is not read
+    ++judged;
+    if (!za.start_pfn) {
+      p.push_back(fmt::format("{} spanned pfns {} before; after, its start is not listed", zone, span(zb)));
+      continue;
+    }
+    const uint64_t b0 = *zb.start_pfn, b1 = b0 + zb.spanned - 1, a0 = *za.start_pfn, a1 = a0 + za.spanned - 1;
+    const bool start_in = b0 >= first && b0 <= last, end_in = b1 >= first && b1 <= last;
+    std::vector<std::string> why;
+    if (za.spanned == 0) why.push_back("spans nothing though present pages are left");
+    if (a0 < b0 || a1 > b1) why.push_back("grew");
+    if (a0 >= first && a0 <= last) why.push_back("begins inside the removed range");
+    if (a1 >= first && a1 <= last) why.push_back("ends inside the removed range");
+    if (!start_in && a0 != b0) why.push_back("moved its start, which was not in the removed range");
+    if (!end_in && a1 != b1) why.push_back("moved its end, which was not in the removed range");
+    if (za.spanned < za.present) why.push_back(fmt::format("spans fewer pages than its {} present", za.present));
+    if (!why.empty()) {
+      std::string w;
+      for (const auto& x : why) w += (w.empty() ? "" : ", ") + x;
+      p.push_back(fmt::format("{} spanned pfns {} before, {} after (removed {}-{}): {}", zone, span(zb), span(za),
+                              first, last, w));
+    }
+  }
+  CaseCheck c = check("counters-zone-span", p,
+                      fmt::format("{} zones' spans as shrink_zone_span() leaves them after the removal", judged));
+  if (judged == 0 && p.empty()) {
+    c.applicable = false;
+    c.detail = "no zone with pages and a listed start_pfn before the removal";
+  }
+  return c;
+}
+
 std::vector<CaseCheck> compare(const GuestCounters& before, const GuestCounters& after, const Expected& e) {
   std::vector<CaseCheck> out;
   out.push_back(compare_meminfo(before, after, e));
@@ -511,6 +577,7 @@ std::vector<CaseCheck> compare(const GuestCounters& before, const GuestCounters&
   out.push_back(compare_node_states(before, after, e));
   out.push_back(compare_firmware(before, after, e));
   out.push_back(compare_iomem(before, after, e));
+  if (e.removed_pfns) out.push_back(compare_spans(before, after, e));
   return out;
 }
 
@@ -555,8 +622,10 @@ std::vector<CaseCheck> check_counters(const GuestCounters& before, const GuestCo
     e.block_problems.push_back(
         fmt::format("{} memory blocks of the removed range were listed before, not {}", listed, expect_blocks));
 
-  // Zones: present pages of the departing node drop by what was online in the range.
+  // Zones: present pages of the departing node drop by what was online in the range; no span
+  // begins or ends inside it.
   e.present_delta = -static_cast<int64_t>(online_pages_in_range);
+  e.removed_pfns = std::make_pair(first_pfn, first_pfn + pfn_count - 1);
 
   // Node states: a node left without present pages leaves has_memory and has_normal_memory,
   // and goes offline when no CPU is on it (try_offline_node()); nothing else changes.

@@ -18,8 +18,9 @@ namespace rig {
 
 struct ZoneCounters {
   uint64_t present = 0, managed = 0, spanned = 0;
+  std::optional<uint64_t> start_pfn;  // /proc/zoneinfo prints it for populated zones only
   bool operator==(const ZoneCounters& o) const {
-    return present == o.present && managed == o.managed && spanned == o.spanned;
+    return present == o.present && managed == o.managed && spanned == o.spanned && start_pfn == o.start_pfn;
   }
 };
 
@@ -89,10 +90,15 @@ GuestCounters parse_guest_counters(const std::string& text);
 //            others keep their state; the firmware map entry and the "System RAM" resource of
 //            exactly the range are gone and nothing else; a node left without memory leaves
 //            has_memory and has_normal_memory, and goes offline when it has no CPU either;
-//   refused: every counter and listing exactly as before.
+//            and (counters-zone-span) no zone's span begins or ends inside the range: a zone
+//            whose span began there begins after it, one whose span ended there ends before it,
+//            one left without present pages spans nothing, and every other span is unchanged
+//            (shrink_zone_span() moves only an edge that was offlined);
+//   refused: every counter and listing exactly as before (spans are not judged: a refusal's
+//            rollback onlines blocks again, see docs/known-failures.md).
 // A removal with `pfn_count` 0 is memory unplugged from blocks that stay (a virtio-mem shrink
 // that fake-offlined sub-blocks): MemTotal and managed pages move by `memtotal_delta_pages`,
-// every listing stays.
+// every listing stays, spans are not judged.
 std::vector<CaseCheck> check_counters(const GuestCounters& before, const GuestCounters& after, uint64_t first_pfn,
                                       uint64_t pfn_count, int node, bool removed,
                                       const std::map<int, int64_t>& memtotal_delta_pages);
