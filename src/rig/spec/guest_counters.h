@@ -1,7 +1,8 @@
 // Every memory counter and listing the kernel gives user space about memory, read before and
-// after an unplug step and compared with what the removal (or the refusal) must make of them:
-// global MemTotal, node states, zones' present and managed pages, memory blocks, the firmware
-// memory map and the resource tree. Pure: the guest's text in, checks out.
+// after an unplug or DIMM plug step and compared with what the removal, the refusal or the plug
+// must make of them: global MemTotal, node states, zones' present, managed and spanned pages,
+// memory blocks, the firmware memory map and the resource tree. Pure: the guest's text in, checks
+// out.
 #pragma once
 
 #include <cstdint>
