@@ -36,6 +36,31 @@ std::string replaced(std::string s, const std::string& from, const std::string& 
   return s;
 }
 
+// `n` checks of case 2, each judged and passed.
+void expect_all_pass(const std::vector<CaseCheck>& checks, size_t n) {
+  ASSERT_EQ(checks.size(), n);
+  for (const auto& c : checks) {
+    EXPECT_TRUE(c.ok && c.applicable) << c.name << ": " << c.detail;
+    EXPECT_EQ(c.case_no, 2) << c.name;
+  }
+}
+
+// A counter planted wrong in a reading: `check` fails saying `says`, every other check passes.
+struct Plant {
+  std::string check, from, to, says;
+};
+
+void expect_only_the_planted_check_fails(const Plant& p, const std::vector<CaseCheck>& checks) {
+  for (const auto& c : checks) {
+    if (c.name == p.check) {
+      EXPECT_FALSE(c.ok) << p.to;
+      EXPECT_NE(c.detail.find(p.says), std::string::npos) << p.to << ": " << c.detail;
+    } else {
+      EXPECT_TRUE(c.ok) << "planting " << p.to << " failed " << c.name << ": " << c.detail;
+    }
+  }
+}
+
 }  // namespace
 
 TEST(GuestCounters, ParsesARecordedReading) {
@@ -52,19 +77,11 @@ TEST(GuestCounters, ParsesARecordedReading) {
 }
 
 TEST(GuestCounters, TheRecordedRemovalPassesEveryCounter) {
-  const auto checks = judge(data("counters/movable-6.1-after.txt"));
-  ASSERT_EQ(checks.size(), 7u);
-  for (const auto& c : checks) {
-    EXPECT_TRUE(c.ok && c.applicable) << c.name << ": " << c.detail;
-    EXPECT_EQ(c.case_no, 2) << c.name;
-  }
+  expect_all_pass(judge(data("counters/movable-6.1-after.txt")), 7);
 }
 
 TEST(GuestCounters, EachCounterFailsWhenPlantedWrong) {
   const std::string after = data("counters/movable-6.1-after.txt");
-  struct Plant {
-    std::string check, from, to, says;
-  };
   const std::vector<Plant> plants = {
       {"counters-meminfo", "MemTotal:         918560 kB", "MemTotal:         918556 kB", "the model expects 918560 kB"},
       {"counters-node-states", "has_memory 0\n", "has_memory 0-1\n", "has_memory: 0,1 before, 0,1 after; expected 0"},
@@ -78,17 +95,7 @@ TEST(GuestCounters, EachCounterFailsWhenPlantedWrong) {
       {"counters-firmware-memmap", "/sys/firmware/memmap/6/type:Reserved", "/sys/firmware/memmap/6/type:System RAM",
        "expected but absent: 0xfd00000000-0xffffffffff Reserved"},
   };
-  for (const auto& p : plants) {
-    const auto checks = judge(replaced(after, p.from, p.to));
-    for (const auto& c : checks) {
-      if (c.name == p.check) {
-        EXPECT_FALSE(c.ok) << p.check;
-        EXPECT_NE(c.detail.find(p.says), std::string::npos) << p.check << ": " << c.detail;
-      } else {
-        EXPECT_TRUE(c.ok) << "planting " << p.check << " failed " << c.name << ": " << c.detail;
-      }
-    }
-  }
+  for (const auto& p : plants) expect_only_the_planted_check_fails(p, judge(replaced(after, p.from, p.to)));
   // A node that keeps memory elsewhere stays in has_memory: the removal of a part of node 1.
   const GuestCounters before = parse_guest_counters(data("counters/movable-6.1-before.txt"));
   auto half = check_counters(before, parse_guest_counters(after), kFirst, kCount / 2, 1, true, kDelta);
@@ -368,11 +375,7 @@ std::string onlined(uint64_t memmap) {
 
 TEST(GuestCounters, TheRecordedPlugPassesEveryCounter) {
   const auto checks = judge_plug(data("counters/hotplug-6.1-plug-after.txt"));
-  ASSERT_EQ(checks.size(), 6u);
-  for (const auto& c : checks) {
-    EXPECT_TRUE(c.ok && c.applicable) << c.name << ": " << c.detail;
-    EXPECT_EQ(c.case_no, 2) << c.name;
-  }
+  expect_all_pass(checks, 6);
   EXPECT_EQ(find(checks, "counters-memory-blocks")->detail, "10 memory blocks, as expected after the plug");
   // Onlined by the guest's policy: the blocks' state says so and the counters follow it.
   for (uint64_t memmap : {0u, 1024u})
@@ -382,9 +385,6 @@ TEST(GuestCounters, TheRecordedPlugPassesEveryCounter) {
 
 TEST(GuestCounters, EachCounterFailsWhenAPlugIsPlantedWrong) {
   const std::string after = data("counters/hotplug-6.1-plug-after.txt");
-  struct Plant {
-    std::string check, from, to, says;
-  };
   const std::vector<Plant> plants = {
       {"counters-meminfo", "MemTotal:         917024 kB", "MemTotal:         917028 kB", "the model expects 917024 kB"},
       {"counters-node-states", "online 0-1\n", "online 0\n", "online: 0 before, 0 after; expected 0,1"},
@@ -400,16 +400,7 @@ TEST(GuestCounters, EachCounterFailsWhenAPlugIsPlantedWrong) {
       {"counters-firmware-memmap", "/sys/firmware/memmap/7/end:0x10fffffff", "/sys/firmware/memmap/7/end:0x11fffffff",
        "expected but absent: 0x100000000-0x10fffffff System RAM"},
   };
-  for (const auto& p : plants) {
-    for (const auto& c : judge_plug(replaced(after, p.from, p.to))) {
-      if (c.name == p.check) {
-        EXPECT_FALSE(c.ok) << p.to;
-        EXPECT_NE(c.detail.find(p.says), std::string::npos) << p.to << ": " << c.detail;
-      } else {
-        EXPECT_TRUE(c.ok) << "planting " << p.to << " failed " << c.name << ": " << c.detail;
-      }
-    }
-  }
+  for (const auto& p : plants) expect_only_the_planted_check_fails(p, judge_plug(replaced(after, p.from, p.to)));
   // Online blocks whose memmap the model does not know of: managed and MemTotal are 1024 pages
   // short of what it expects, present is not.
   const auto short_by = judge_plug(onlined(1024), 0);

@@ -549,29 +549,13 @@ TEST_F(SpecRunner, APlugWaitsForItsBlocksAndJudgesTheCounters) {
     script_probe(data("probe/movable-6.1-after.txt"), 918560);
     for (auto& [key, answers] : script_.exec)
       if (key == "== firmware") answers = std::move(counters);
-    Scenario s = parse_scenario(fmt::format(R"(name = "fake"
-cases = [1]
-[machine]
-maxmem = "8G"
-slots = 4
-[[node]]
-id = 0
-cpus = "0-1"
-memory = "1G"
-[[node]]
-id = 1
-[[dimm]]
-id = "hot1"
-size = "256M"
-node = 1
-addr = "0x100000000"
-[[step]]
-action = "plug"
-dimm = "hot1"
-timeout = {}
-)",
-                                            timeout),
-                                "fake.toml");
+    // kTwoDimms with its boot DIMM replaced by the recording's hot one.
+    std::string text = kTwoDimms;
+    const std::string boot = "id = \"dimm1\"\nsize = \"512M\"\nnode = 1\naddr = \"0x100000000\"\nboot = true\n";
+    text.replace(text.find(boot), boot.size(), "id = \"hot1\"\nsize = \"256M\"\nnode = 1\naddr = \"0x100000000\"\n");
+    text.insert(text.find("[machine]"), "cases = [1]\n");
+    text += fmt::format("[[step]]\naction = \"plug\"\ndimm = \"hot1\"\ntimeout = {}\n", timeout);
+    Scenario s = parse_scenario(text, "fake.toml");
     return run(s);
   };
   ScenarioResult r = plug_with({exec_ok(before), exec_ok(late), exec_ok(late), exec_ok(after)}, 30);
