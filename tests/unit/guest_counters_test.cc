@@ -448,6 +448,11 @@ TEST(GuestCounters, MemmapPagesCountOnlyInTheRangesOnlineBlocks) {
   EXPECT_EQ(memmap_pages_in_online_blocks(snap, after, kPlugFirst, kPlugCount), 512u);
   after.blocks[32] = "online";
   EXPECT_EQ(memmap_pages_in_online_blocks(snap, after, kPlugFirst, kPlugCount), 1024u);
+  // A run across the blocks' boundary counts in the online block only.
+  snap.runs = {PageRun{kPlugFirst + 32768 - 256, 512, {}, {{PageRoleKind::Memmap, 32}}}};
+  after.blocks[32] = "offline";
+  EXPECT_EQ(memmap_pages_in_online_blocks(snap, after, kPlugFirst, kPlugCount), 256u);
+  EXPECT_EQ(memmap_pages_in_online_blocks(snap, after, kPlugFirst, 32768), 0u) << "block 33 is not in that range";
 }
 
 // The zones' spans after a removal (shrink_zone_span()): node 1's Movable zone spans the DIMM's

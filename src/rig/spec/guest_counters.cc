@@ -352,10 +352,13 @@ uint64_t memmap_pages_in_online_blocks(const MemmapSnapshot& snap, const GuestCo
     if (std::none_of(run.roles.begin(), run.roles.end(),
                      [](const PageRole& r) { return r.kind == PageRoleKind::Memmap; }))
       continue;
-    for (uint64_t pfn = std::max(run.pfn, first_pfn); pfn < std::min(run.pfn + run.count, first_pfn + pfn_count);
-         ++pfn) {
-      auto b = after.blocks.find(pfn / block_pages);
-      if (b != after.blocks.end() && b->second == "online") ++out;
+    // The run's part in the range, block by block.
+    const uint64_t end = std::min(run.pfn + run.count, first_pfn + pfn_count);
+    for (uint64_t pfn = std::max(run.pfn, first_pfn); pfn < end;) {
+      const uint64_t block = pfn / block_pages, next = std::min(end, (block + 1) * block_pages);
+      auto b = after.blocks.find(block);
+      if (b != after.blocks.end() && b->second == "online") out += next - pfn;
+      pfn = next;
     }
   }
   return out;
