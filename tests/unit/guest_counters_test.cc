@@ -527,3 +527,33 @@ TEST(GuestCounters, ZoneSpansShrinkOnlyAtTheEdgesTheRemovalTook) {
   EXPECT_EQ(find(judge(data("counters/movable-6.1-before.txt"), false), "counters-zone-span"), nullptr);
   EXPECT_THROW(parse_guest_counters(replaced(span_before(), "start_pfn:", "end_pfn:")), ProbeFormatError);
 }
+
+// A virtio-mem shrink recorded on Debian 6.1 (virtio-mem-grow-shrink, 2026-12-03): the device's
+// 512 MiB "System RAM (virtio_mem)", a child of "virtio0", goes whole; the device's window stays.
+TEST(GuestCounters, ARecordedVirtioMemShrinkDropsTheChildAndKeepsTheWindow) {
+  const std::string before = data("counters/virtio-mem-6.1-shrink-before.txt"),
+                    after = data("counters/virtio-mem-6.1-shrink-after.txt");
+  const uint64_t first = 0x100000000ull >> 12, count = 0x20000000ull >> 12;
+  auto iomem = [&](const std::string& a) {
+    static std::vector<CaseCheck> checks;
+    checks = check_counters(parse_guest_counters(before), parse_guest_counters(a), first, count, 1, true, {});
+    return *find(checks, "counters-iomem");
+  };
+  EXPECT_TRUE(iomem(after).ok) << iomem(after).detail;
+  EXPECT_EQ(parse_guest_counters(before).iomem.at(13).children.size(), 1u);
+  // The child left, the window dropped with it, the window trimmed instead.
+  const std::string child = "  100000000-11fffffff : System RAM (virtio_mem)\n";
+  EXPECT_FALSE(iomem(before).ok);
+  EXPECT_FALSE(iomem(replaced(after, "100000000-13fffffff : virtio0\n", "")).ok);
+  const CaseCheck trimmed = iomem(replaced(after, "100000000-13fffffff : virtio0", "120000000-13fffffff : virtio0"));
+  EXPECT_FALSE(trimmed.ok);
+  EXPECT_NE(trimmed.detail.find("expected but absent: 0x100000000-0x13fffffff virtio0"), std::string::npos)
+      << trimmed.detail;
+  // Half the child: trimmed, under the same window.
+  const std::string half =
+      replaced(after, "100000000-13fffffff : virtio0\n", "100000000-13fffffff : virtio0\n" + child);
+  const auto halves = check_counters(parse_guest_counters(before),
+                                     parse_guest_counters(replaced(half, "100000000-11fffffff", "110000000-11fffffff")),
+                                     first, count / 2, 1, true, {});
+  EXPECT_TRUE(find(halves, "counters-iomem")->ok) << find(halves, "counters-iomem")->detail;
+}
