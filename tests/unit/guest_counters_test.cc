@@ -557,3 +557,23 @@ TEST(GuestCounters, ARecordedVirtioMemShrinkDropsTheChildAndKeepsTheWindow) {
                                      first, count / 2, 1, true, {});
   EXPECT_TRUE(find(halves, "counters-iomem")->ok) << find(halves, "counters-iomem")->detail;
 }
+
+// A 128 MiB DIMM plugged and onlined movable by the guest's policy with memmap_on_memory, recorded
+// on Debian 6.1 (2026-12-03, memhp_default_state=online_movable): the block's first 512 pages hold
+// its memmap, present grows by 32768 pages, managed and MemTotal by 32256.
+TEST(GuestCounters, ARecordedSelfHostingPlugLeavesItsMemmapOutOfManagedPages) {
+  const GuestCounters before = parse_guest_counters(data("counters/mom-6.1-plug-before.txt")),
+                      after = parse_guest_counters(data("counters/mom-6.1-plug-after.txt"));
+  const MemmapSnapshot snap = parse_probe_snapshot(data("counters/mom-6.1-plug-snapshot.txt"));
+  const uint64_t first = 0x100000000ull >> 12, count = 0x8000000ull >> 12;
+  const uint64_t memmap = memmap_pages_in_online_blocks(snap, after, first, count);
+  EXPECT_EQ(memmap, 512u);
+  expect_all_pass(check_counters_after_plug(before, after, first, count, 1, memmap), 6);
+  // A model that forgot the self-hosted memmap expects 512 pages more.
+  const auto forgot = check_counters_after_plug(before, after, first, count, 1, 0);
+  EXPECT_NE(find(forgot, "counters-meminfo")->detail.find("short by 512 pages"), std::string::npos)
+      << find(forgot, "counters-meminfo")->detail;
+  EXPECT_NE(find(forgot, "counters-zones")->detail.find("node 1 managed 0 pages before, 32256 after"),
+            std::string::npos)
+      << find(forgot, "counters-zones")->detail;
+}
