@@ -502,10 +502,29 @@ TEST(CaseChecks, CyclesSlackIsInclusiveAndAVanishedNodeIsNamedWithItsCycle) {
 #include "rig/run/guest_memory.h"
 
 TEST(GuestMemory, HvoIsInEffectOnlyWithTheSysctlOnAndHugetlbPages) {
-  EXPECT_TRUE(hvo_in_effect("1\nHugePages_Total:       4\n"));
-  EXPECT_FALSE(hvo_in_effect("0\nHugePages_Total:       4\n"));
-  EXPECT_FALSE(hvo_in_effect("1\nHugePages_Total:       0\n"));
-  EXPECT_FALSE(hvo_in_effect(""));
+  const std::string sizes =
+      "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages:0\n"
+      "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages:0\n";
+  const std::string gigantic =
+      "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages:1\n"
+      "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages:0\n";
+  EXPECT_FALSE(hvo_in_effect("sysctl 1\n" + sizes + "end\n"));
+  EXPECT_FALSE(hvo_in_effect("sysctl 0\n" + gigantic + "end\n"));
+  EXPECT_FALSE(hvo_in_effect("sysctl absent\n" + gigantic + "end\n"));
+  EXPECT_FALSE(hvo_in_effect("sysctl 1\nhugepages absent\nend\n"));
+  // Every size counts, not only the default one (HugePages_Total): one 1 GiB page is enough.
+  EXPECT_TRUE(hvo_in_effect("sysctl 1\n" + gigantic + "end\n"));
+  EXPECT_TRUE(hvo_in_effect("sysctl 1\n/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages:4\nend\n"));
+  // Fails closed: an answer it cannot read is an error, never "HVO off".
+  for (const std::string& bad :
+       {std::string(""), std::string("sysctl 1\n"), "sysctl 1\n" + gigantic, "sysctl 2\n" + sizes + "end\n",
+        "sysctl 1\nsysctl 0\n" + sizes + "end\n", sizes + "sysctl 1\nend\n", std::string("sysctl 1\nend\n"),
+        std::string("sysctl 1\n/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages:\nend\n"),
+        std::string("sysctl 1\n/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages:-1\nend\n"),
+        std::string("sysctl 1\n/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages:1\nend\n"),
+        "sysctl 1\nhugepages absent\n" + gigantic + "end\n", "sysctl 1\n" + sizes + "end\nmore\n",
+        std::string("1\nHugePages_Total:       4\n")})
+    EXPECT_THROW(hvo_in_effect(bad), ProbeFormatError) << bad;
 }
 
 TEST(GuestMemory, CountsPerCpuPagesPerNode) {

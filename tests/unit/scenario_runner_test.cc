@@ -305,6 +305,11 @@ timeout = 0.05
   EXPECT_EQ(r.steps[1].detail, "memory blocks 36 37 did not appear in the guest");
 }
 
+// The HVO check's answer of a guest without hugetlb pages (Debian 6.1's sizes).
+const char* kNoHvo =
+    "sysctl 0\n/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages:0\n"
+    "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages:0\nend\n";
+
 // A spec scenario with the probe answered from recorded output of a Debian 6.1 guest
 // (tests/data/probe): the removal of the 512M boot DIMM on node 1 under movable_node.
 class SpecRunner : public Runner {
@@ -322,6 +327,7 @@ class SpecRunner : public Runner {
     script_.exec = {
         {"== memory blocks", {exec_ok("== state\n")}},
         {"rig-probe snapshot", {exec_ok(data("probe/movable-6.1-before.txt"))}},
+        {"hugetlb_optimize_vmemmap", {exec_ok(kNoHvo)}},
         {"rig-probe query", {exec_ok(after)}},
         {"/meminfo\"; done", {exec_ok(before_mem), exec_ok(after_mem)}},
         {"cat /proc/zoneinfo", {exec_ok("")}},
@@ -497,4 +503,81 @@ TEST_F(SpecRunner, AFreeTraceIsReadOnlyWhenTheStepStartedIt) {
   run(spec());  // a new machine and log
   EXPECT_EQ(log_->count("exec:rig-probe frees start"), 1u);
   EXPECT_EQ(log_->count("exec:rig-probe frees stop"), 1u);
+}
+
+// The HVO guard fails closed: a check that cannot run or be read is an error, as is HVO in effect
+// with hugetlb pages of a size other than the default, at boot or before an unplug.
+TEST_F(SpecRunner, HvoIsRefusedAndACheckThatCannotTellIsAnError) {
+  auto answer = [&](const GuestExecResult& boot, const GuestExecResult& later) {
+    script_probe(data("probe/movable-6.1-after.txt"), 918560);
+    for (auto& [key, answers] : script_.exec)
+      if (key == "hugetlb_optimize_vmemmap") answers = {boot, later};
+    return run(spec());
+  };
+  ScenarioResult r = answer(exec_exit(1, "sh: cannot fork"), exec_ok(kNoHvo));
+  EXPECT_EQ(r.verdict, Verdict::Error);
+  EXPECT_NE(r.reason.find("cannot tell whether this guest optimises the vmemmap of its hugetlb pages (HVO), which the "
+                          "page accounting does not model: the check failed (exit 1): sh: cannot fork"),
+            std::string::npos)
+      << r.reason;
+  r = answer(exec_ok("sysctl 1\n"), exec_ok(kNoHvo));
+  EXPECT_EQ(r.verdict, Verdict::Error);
+  EXPECT_NE(r.reason.find("HVO check: incomplete answer"), std::string::npos) << r.reason;
+  const std::string gigantic =
+      "sysctl 1\n/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages:1\n"
+      "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages:0\nend\n";
+  r = answer(exec_ok(gigantic), exec_ok(kNoHvo));
+  EXPECT_EQ(r.verdict, Verdict::Error);
+  EXPECT_NE(r.reason.find("this guest optimises the vmemmap of its hugetlb pages"), std::string::npos) << r.reason;
+  // Hugetlb pages that came after boot: refused before the unplug, nothing judged.
+  r = answer(exec_ok(kNoHvo), exec_ok(gigantic));
+  EXPECT_EQ(r.verdict, Verdict::Error);
+  EXPECT_EQ(log_->count("unplug:"), 0u);
+  r = answer(exec_ok(kNoHvo), exec_ok(kNoHvo));
+  EXPECT_EQ(r.verdict, Verdict::Pass) << r.reason;
+}
+
+// A plug step reads the counters before and, once the guest lists every block of the DIMM, after
+// (recorded on Debian 6.1: hotplug-then-unplug's 256 MiB DIMM at 4 GiB); blocks that never come
+// fail counters-memory-blocks within the step's time.
+TEST_F(SpecRunner, APlugWaitsForItsBlocksAndJudgesTheCounters) {
+  const std::string before = data("counters/hotplug-6.1-plug-before.txt"),
+                    after = data("counters/hotplug-6.1-plug-after.txt");
+  std::string late = after;
+  late.erase(late.find("memory33/state:offline\n"), 23);
+  auto plug_with = [&](std::vector<GuestExecResult> counters, double timeout) {
+    script_probe(data("probe/movable-6.1-after.txt"), 918560);
+    for (auto& [key, answers] : script_.exec)
+      if (key == "== firmware") answers = std::move(counters);
+    // kTwoDimms with its boot DIMM replaced by the recording's hot one.
+    std::string text = kTwoDimms;
+    const std::string boot = "id = \"dimm1\"\nsize = \"512M\"\nnode = 1\naddr = \"0x100000000\"\nboot = true\n";
+    text.replace(text.find(boot), boot.size(), "id = \"hot1\"\nsize = \"256M\"\nnode = 1\naddr = \"0x100000000\"\n");
+    text.insert(text.find("[machine]"), "cases = [1]\n");
+    text += fmt::format("[[step]]\naction = \"plug\"\ndimm = \"hot1\"\ntimeout = {}\n", timeout);
+    Scenario s = parse_scenario(text, "fake.toml");
+    return run(s);
+  };
+  ScenarioResult r = plug_with({exec_ok(before), exec_ok(late), exec_ok(late), exec_ok(after)}, 30);
+  EXPECT_EQ(log_->count("exec:echo '== meminfo'"), 4u) << "before, then after until both blocks are listed";
+  for (const char* name : {"counters-meminfo", "counters-memory-blocks", "counters-zones", "counters-node-states",
+                           "counters-firmware-memmap", "counters-iomem"}) {
+    const CheckRecord* c = find(r, name);
+    ASSERT_NE(c, nullptr) << name;
+    EXPECT_EQ(c->status, CheckStatus::Pass) << name << ": " << c->detail;
+    EXPECT_EQ(c->step, 0) << name;
+  }
+  EXPECT_TRUE(boost::filesystem::exists(r.artifacts + "/counters-before-step0.txt"));
+  std::ifstream kept(r.artifacts + "/counters-after-step0.txt");
+  std::stringstream text;
+  text << kept.rdbuf();
+  EXPECT_NE(text.str().find("memory33/state:offline"), std::string::npos) << "the reading judged is kept";
+
+  r = plug_with({exec_ok(before), exec_ok(late)}, 0.05);
+  EXPECT_EQ(r.verdict, Verdict::Fail);
+  const CheckRecord* blocks = find(r, "counters-memory-blocks");
+  ASSERT_NE(blocks, nullptr);
+  EXPECT_EQ(blocks->status, CheckStatus::Fail);
+  EXPECT_NE(blocks->detail.find("memory33 of the plugged range never appeared (waited 0.1 s)"), std::string::npos)
+      << blocks->detail;
 }

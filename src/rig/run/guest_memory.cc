@@ -99,12 +99,69 @@ FreeTrace read_free_trace(Machine& m, std::string* raw, double timeout_s) {
   return parse_free_trace(r.out);
 }
 
+const char* const kHvoCommand =
+    "f=/proc/sys/vm/hugetlb_optimize_vmemmap; if [ -e $f ]; then echo \"sysctl $(cat $f)\"; else echo 'sysctl "
+    "absent'; fi; if [ -d /sys/kernel/mm/hugepages ]; then grep -H . /sys/kernel/mm/hugepages/hugepages-*/nr_hugepages "
+    "|| exit 4; else echo 'hugepages absent'; fi; echo end";
+
 bool hvo_in_effect(const std::string& answer) {
+  auto bad = [](const std::string& what, const std::string& line) {
+    throw ProbeFormatError(fmt::format("HVO check: {}: '{}'", what, one_line(line, 100)));
+  };
   std::istringstream in(answer);
-  std::string sysctl, key;
+  std::string line;
+  std::optional<bool> sysctl_on;
+  bool hugepages_read = false, hugepages_absent = false, end = false;
   uint64_t pages = 0;
-  in >> sysctl >> key >> pages;
-  return sysctl == "1" && key == "HugePages_Total:" && pages > 0;
+  while (std::getline(in, line)) {
+    if (end) bad("text after 'end'", line);
+    if (line == "end") {
+      end = true;
+    } else if (line.rfind("sysctl ", 0) == 0 && !sysctl_on) {
+      const std::string v = line.substr(7);
+      if (v != "0" && v != "1" && v != "absent") bad("vm.hugetlb_optimize_vmemmap is neither 0 nor 1", line);
+      sysctl_on = v == "1";
+    } else if (line == "hugepages absent" && sysctl_on && !hugepages_read) {
+      hugepages_read = hugepages_absent = true;
+    } else if (line.rfind("/sys/kernel/mm/hugepages/hugepages-", 0) == 0 && sysctl_on && !hugepages_absent) {
+      // /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages:4
+      const auto colon = line.find("/nr_hugepages:");
+      if (colon == std::string::npos) bad("not an nr_hugepages line", line);
+      const std::string n = line.substr(colon + 14);
+      if (n.empty() || n.size() > 19 || n.find_first_not_of("0123456789") != std::string::npos)
+        bad("nr_hugepages is not a number", line);
+      pages += std::stoull(n);
+      hugepages_read = true;
+    } else {
+      bad("unexpected line", line);
+    }
+  }
+  if (!sysctl_on || !hugepages_read || !end)
+    bad("incomplete answer (the sysctl, every hugetlb size's nr_hugepages and 'end' are wanted)", answer);
+  return *sysctl_on && pages > 0;
+}
+
+void refuse_hvo(Machine& m, double timeout_s) {
+  GuestExecResult h = m.guest_exec(kHvoCommand, timeout_s);
+  if (!h.ok())
+    throw InfraError(fmt::format(
+        "cannot tell whether this guest optimises the vmemmap of its hugetlb pages (HVO), which the page accounting "
+        "does not model: the check failed (exit {}): {}",
+        h.exit_code, h.err.empty() ? "no message" : one_line(h.err, 200)));
+  bool on = false;
+  try {
+    on = hvo_in_effect(h.out);
+  } catch (const ProbeFormatError& e) {
+    throw InfraError(fmt::format(
+        "cannot tell whether this guest optimises the vmemmap of its hugetlb pages (HVO), which the page accounting "
+        "does not model: {}",
+        e.what()));
+  }
+  if (on)
+    throw InfraError(
+        "this guest optimises the vmemmap of its hugetlb pages (vm.hugetlb_optimize_vmemmap=1 with hugetlb pages): "
+        "the page accounting does not model HVO (docs/accounting.md); boot without hugetlb pages or with "
+        "hugetlb_free_vmemmap=off");
 }
 
 std::optional<uint64_t> parse_node_memtotal(const std::string& meminfo) {

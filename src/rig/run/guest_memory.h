@@ -49,9 +49,18 @@ constexpr const char* kFreeTraceStopCommand = "rig-probe frees stop";
 // Runs `command` (setup or start); empty when the guest traces, else why not.
 std::string free_trace_command(Machine& m, const std::string& command, double timeout_s);
 FreeTrace read_free_trace(Machine& m, std::string* raw, double timeout_s);
-// Pure: the answer of "cat /proc/sys/vm/hugetlb_optimize_vmemmap; grep HugePages_Total
-// /proc/meminfo" says HVO is on and hugetlb pages exist (their boot vmemmap may be remapped).
+// The guest command that says whether the hugetlb vmemmap optimisation (HVO) may have remapped
+// memmap pages: the sysctl vm.hugetlb_optimize_vmemmap ("sysctl 0|1", "sysctl absent" for a
+// kernel built without HVO), the persistent hugetlb pages of every size
+// (/sys/kernel/mm/hugepages/hugepages-*/nr_hugepages, "hugepages absent" without hugetlbfs),
+// then "end".
+extern const char* const kHvoCommand;
+// Pure: that answer says HVO is on and hugetlb pages of some size exist (their vmemmap may be
+// remapped). Throws ProbeFormatError for an answer it cannot read: the rig never assumes HVO off.
 bool hvo_in_effect(const std::string& answer);
+// Runs kHvoCommand; throws InfraError when it fails, when its answer cannot be read, and when
+// HVO is in effect (the page model does not follow it: docs/accounting.md).
+void refuse_hvo(Machine& m, double timeout_s);
 NodeMemTotals read_node_memtotals(Machine& m, double timeout_s);
 // Node id -> {MemTotal, free} in kB, where free is MemFree plus the pages sitting in per-cpu
 // lists (/proc/zoneinfo "count:"): since 5.14 those hold whole order-9 blocks, so a freed 2 MiB

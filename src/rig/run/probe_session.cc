@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "rig/base/atomic_file.h"
@@ -59,15 +61,7 @@ void ProbeSession::at_boot_restored(const std::string& raw) {
 // Also the one thing the page model cannot follow: hugetlb pages whose vmemmap the kernel
 // optimised (HVO remaps and frees boot memmap pages at run time) make the run an error.
 void ProbeSession::setup_free_trace() {
-  GuestExecResult h = m_.guest_exec(
-      "cat /proc/sys/vm/hugetlb_optimize_vmemmap 2>/dev/null || echo 0; grep '^HugePages_Total:' /proc/meminfo || "
-      "echo 'HugePages_Total: 0'",
-      timeouts_.guest_cmd);
-  if (h.ok() && hvo_in_effect(h.out))
-    throw InfraError(
-        "this guest optimises the vmemmap of its hugetlb pages (vm.hugetlb_optimize_vmemmap=1 with hugetlb pages): "
-        "the page accounting does not model HVO (docs/accounting.md); boot without hugetlb pages or with "
-        "hugetlb_free_vmemmap=off");
+  refuse_hvo(m_, timeouts_.guest_cmd);
   no_trace_ = free_trace_command(m_, kFreeTraceSetupCommand, timeouts_.guest_cmd);
   if (!no_trace_.empty())
     progress_("  probe: page frees cannot be traced (" + no_trace_ +
@@ -89,6 +83,8 @@ void ProbeSession::boot_tags(const std::string& raw, const MemmapSnapshot& snap)
 }
 
 void ProbeSession::read_before(int step, uint64_t first_pfn, uint64_t pfn_count) {
+  // Hugetlb pages may have come since boot: HVO would remap memmap pages the model follows.
+  refuse_hvo(m_, timeouts_.guest_cmd);
   SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
   save(artifact::snapshot_before(step), snap.raw);
   save_guest_state(artifact::guest_state_before(step));
@@ -187,9 +183,42 @@ void ProbeSession::after_unplug(int step, const Dimm& d, UnplugResult outcome) {
   for (auto& c : checks) record(step, c);
 }
 
-void ProbeSession::after_plug(int step, const Dimm& d) {
+void ProbeSession::before_plug(int step, const Dimm&) {
   Timed t(seconds_);
-  pgdat_back(step, d.node);
+  counters_before_ = read_counters(artifact::counters_before(step));
+}
+
+void ProbeSession::after_plug(int step, const Dimm& d, double timeout_s) {
+  Timed t(seconds_);
+  const uint64_t first_pfn = d.addr >> 12, pfns = d.size >> 12;
+  // The guest adds the blocks asynchronously after the ACPI notification: the reading after is
+  // the first that lists them all, and a wait that runs out is judged on what was seen.
+  const Deadline by = deadline_in(timeout_s);
+  GuestCounters after = read_counters(artifact::counters_after(step));
+  double waited_out = 0;
+  while (!missing_blocks(after, first_pfn, pfns).empty()) {
+    if (seconds_left(by) <= timeouts_.poll) {
+      waited_out = timeout_s;
+      break;
+    }
+    pause_for(timeouts_.poll);
+    after = read_counters(artifact::counters_after(step));
+  }
+  // The memmap a self-hosting range keeps in its online blocks (memmap_on_memory), read from the
+  // probe.
+  const bool online = std::any_of(after.blocks.begin(), after.blocks.end(), [&](const auto& b) {
+    return b.second == "online" && b.first * after.block_bytes >= d.addr &&
+           b.first * after.block_bytes < d.addr + d.size;
+  });
+  uint64_t memmap = 0;
+  if (online) {
+    const SnapshotText snap = read_probe_snapshot(m_, timeouts_.guest_cmd);
+    save(artifact::snapshot_after(step), snap.raw);
+    memmap = memmap_pages_in_online_blocks(snap.snapshot, after, first_pfn, pfns);
+  }
+  for (auto& c : check_counters_after_plug(counters_before_, after, first_pfn, pfns, d.node, memmap, waited_out))
+    record(step, c);
+  pgdat_back(step, d.node);  // case 5
 }
 
 void ProbeSession::pgdat_back(int step, int node) {

@@ -46,8 +46,13 @@ class ProbeSession {
   void before_unplug(int step, const Dimm& d, StepResult& r);
   // The page-exact checks after the unplug ended in `outcome`.
   void after_unplug(int step, const Dimm& d, UnplugResult outcome);
-  // Case 5: memory returning to a node whose pgdat was tagged at boot.
-  void after_plug(int step, const Dimm& d);
+  // The counters before plugging `d` in step `step`.
+  void before_plug(int step, const Dimm& d);
+  // After the plug was acknowledged: the counters once the guest lists every memory block of
+  // `d` (read again every `timeouts.poll`, for at most `timeout_s`; blocks that never came fail
+  // counters-memory-blocks with what was seen), judged against the reading before; case 5:
+  // memory returning to a node whose pgdat was tagged at boot.
+  void after_plug(int step, const Dimm& d, double timeout_s);
   // Before resizing virtio-mem device `v` to `size` bytes: a shrink is read as before_unplug
   // reads a DIMM (the whole device range is left out of the free trace); a grow reads nothing.
   void before_resize(int step, const VirtioMem& v, uint64_t size);

@@ -80,11 +80,12 @@ StepResult run_step(Machine& m, const Scenario& s, const Step& st, const RunOpti
 
   switch (st.action) {
     case StepAction::Plug: {
+      if (probe) probe->before_plug(index, *d);
       PlugOutcome p = m.plug_dimm(*d, timeout);
       r.outcome = p.added ? "added" : "not-added";
       r.ok = p.added;
       r.detail = p.detail;
-      if (probe && p.added) probe->after_plug(index, *d);
+      if (probe && p.added) probe->after_plug(index, *d, timeout);
       break;
     }
     case StepAction::Online: {

@@ -20,7 +20,7 @@ inline std::string query_reread(int step, int again) {
 }
 // The page frees the guest's kernel traced during an unplug step (rig-probe frees stop).
 inline std::string frees_after(int step) { return "frees-step" + std::to_string(step) + ".txt"; }
-// Every memory counter and listing the kernel shows user space, around an unplug step.
+// Every memory counter and listing the kernel shows user space, around an unplug or plug step.
 inline std::string counters_before(int step) { return "counters-before-step" + std::to_string(step) + ".txt"; }
 inline std::string counters_after(int step) { return "counters-after-step" + std::to_string(step) + ".txt"; }
 // The guest's meminfo, zoneinfo, vmstat and memory-block states around an unplug.
