@@ -25,6 +25,9 @@ using namespace rig;
 namespace {
 
 const std::string kDir = "virtio-mem/6.1-shrink-512m-";
+// The counters of the same shrink, with the whole /proc/iomem tree and the zones' start_pfn.
+const std::string kCountersBefore = "counters/virtio-mem-6.1-shrink-before.txt";
+const std::string kCountersAfter = "counters/virtio-mem-6.1-shrink-after.txt";
 constexpr uint64_t kDevicePfn = 0x100000000ull >> 12, kDevicePages = (1ull << 30) >> 12;
 constexpr uint64_t kBlockPages = (128ull << 20) >> 12;
 // Node 0 and node 1 MemTotal before the shrink (guest-state-before), node 0 after (node 1 went).
@@ -41,8 +44,8 @@ const CaseCheck& named(const std::vector<CaseCheck>& checks, const std::string& 
 
 struct Recorded {
   MemmapSnapshot before = parse_probe_snapshot(rig_test::data(kDir + "snapshot-before-step1.txt"));
-  GuestCounters counters_before = parse_guest_counters(rig_test::data(kDir + "counters-before-step1.txt"));
-  GuestCounters counters_after = parse_guest_counters(rig_test::data(kDir + "counters-after-step1.txt"));
+  GuestCounters counters_before = parse_guest_counters(rig_test::data(kCountersBefore));
+  GuestCounters counters_after = parse_guest_counters(rig_test::data(kCountersAfter));
   std::map<uint64_t, PageState> after;
 
   // The pages now, from `query` and `trace` (the recorded ones unless replaced).
@@ -89,7 +92,7 @@ TEST(VirtioMemJudge, ARecordedShrinkPassesPageByPageAndEveryCounter) {
   const auto deltas = expected_memtotal_delta(expected_fates(r.before, first, count, true), a.node, count);
   const auto counters = check_counters(r.counters_before, r.counters_after, first, count, a.node, true, deltas);
   for (const char* name : {"counters-meminfo", "counters-memory-blocks", "counters-zones", "counters-node-states",
-                           "counters-firmware-memmap"})
+                           "counters-firmware-memmap", "counters-iomem", "counters-zone-span"})
     EXPECT_TRUE(named(counters, name).ok) << name << ": " << named(counters, name).detail;
 }
 
@@ -185,9 +188,10 @@ TEST(VirtioMemJudge, TheReportDrawsTheDeviceAndTheBlocksAShrinkRemoved) {
   shrink.detail = "size 0 as requested (was 512M) after 1.0 s";
   res.steps = {grow, shrink};
   RunArtifacts a;
-  for (const char* f :
-       {"snapshot-before-step1", "query-after-step1", "frees-step1", "counters-before-step1", "counters-after-step1"})
+  for (const char* f : {"snapshot-before-step1", "query-after-step1", "frees-step1"})
     a[std::string(f) + ".txt"] = rig_test::data(kDir + f + ".txt");
+  a["counters-before-step1.txt"] = rig_test::data(kCountersBefore);
+  a["counters-after-step1.txt"] = rig_test::data(kCountersAfter);
   const ScenarioView v = build_scenario_view(res, a, "run-1");
   ASSERT_EQ(v.dimms.size(), 1u);
   EXPECT_TRUE(v.dimms[0].virtio_mem);

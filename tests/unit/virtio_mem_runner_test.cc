@@ -63,7 +63,8 @@ class VirtioMemRunner : public ::testing::Test {
     const std::string snapshot = rig_test::data(kDir + "snapshot-before-step1.txt");
     script_.exec = {
         {"== memory blocks", {exec_ok("== state\n")}},
-        {"hugetlb", {exec_ok("absent\n")}},
+        {"hugetlb_optimize_vmemmap",
+         {exec_ok("sysctl 0\n/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages:0\nend\n")}},
         {"cat /proc/zoneinfo", {exec_ok("")}},
         {"rig-probe snapshot", {exec_ok(snapshot)}},
         {"rig-probe query", {exec_ok(query)}},
@@ -75,8 +76,8 @@ class VirtioMemRunner : public ::testing::Test {
                   "Node 1 MemFree:  500000 kB\n"),
           exec_ok("@0\nNode 0 MemTotal:  917024 kB\nNode 0 MemFree:  500000 kB\n")}},
         {"== firmware",
-         {exec_ok(rig_test::data(kDir + "counters-before-step1.txt")),
-          exec_ok(rig_test::data(kDir + "counters-after-step1.txt"))}},
+         {exec_ok(rig_test::data("counters/virtio-mem-6.1-shrink-before.txt")),
+          exec_ok(rig_test::data("counters/virtio-mem-6.1-shrink-after.txt"))}},
     };
   }
   ScenarioResult run() {
@@ -109,7 +110,8 @@ TEST_F(VirtioMemRunner, AGrowReadsNothingAndAShrinkIsJudgedPageByPage) {
   // One snapshot at boot and one before the shrink: the grow reads none.
   EXPECT_EQ(log_->count("exec:rig-probe snapshot"), 2u) << progress_;
   EXPECT_EQ(log_->count("exec:rig-probe frees start"), 1u);
-  for (const char* name : {"memmap-freed", "removed-memory-gone", "counters-memory-blocks", "counters-zones"}) {
+  for (const char* name :
+       {"memmap-freed", "removed-memory-gone", "counters-memory-blocks", "counters-zones", "counters-iomem"}) {
     const CheckRecord* c = find(r, name);
     ASSERT_NE(c, nullptr) << name;
     EXPECT_EQ(c->step, 1) << name;
