@@ -35,6 +35,29 @@ std::string resize_detail(const ResizeOutcome& o) {
                      format_size(o.before), o.timed_out ? "when the wait ended after" : "after", o.seconds);
 }
 
+ResizeOutcome run_resize(const ResizeIo& io, uint64_t requested, Deadline by, double poll) {
+  io.check_alive();
+  ResizeOutcome out;
+  out.requested = requested;
+  out.before = io.size_now();
+  const auto started = Clock::now();
+  io.set_requested(requested);
+  for (;;) {
+    io.check_alive();
+    out.after = io.size_now();
+    if (out.after == requested) break;
+    if (Clock::now() >= by) {
+      out.timed_out = true;
+      break;
+    }
+    io.wait_size_change(std::min(by, deadline_in(poll)));
+  }
+  out.seconds = seconds_since(started);
+  out.result = resize_result(requested, out.before, out.after, out.timed_out);
+  out.detail = resize_detail(out);
+  return out;
+}
+
 ResizeOutcome Machine::resize_virtio_mem(const VirtioMem& v, uint64_t requested, double timeout_s) {
   (void)requested;
   (void)timeout_s;

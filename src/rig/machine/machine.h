@@ -73,6 +73,18 @@ ResizeResult resize_result(uint64_t requested, uint64_t before, uint64_t after, 
 // Pure: `o` in words for the step's detail ("size 256M of the requested 512M (was 0) after 60.0 s").
 std::string resize_detail(const ResizeOutcome& o);
 
+// A backend's hands on a virtio-mem device, for the one wait every backend runs (run_resize).
+struct ResizeIo {
+  std::function<uint64_t()> size_now;              // the device's plugged size (QOM `size`)
+  std::function<void(uint64_t)> set_requested;     // QOM `requested-size`
+  std::function<void(Deadline)> wait_size_change;  // until the device's MEMORY_DEVICE_SIZE_CHANGE or then
+  std::function<void()> check_alive;               // throws GuestDown when the guest is gone
+};
+// Reads the size, sets `requested`, then reads the size after each size-change event and at
+// least every `poll` seconds until it is `requested` or `by` passed: bounded, whatever the guest
+// does. QEMU throttles the event to about one a second, so the event only wakes the wait early.
+ResizeOutcome run_resize(const ResizeIo& io, uint64_t requested, Deadline by, double poll);
+
 struct PlugOutcome {
   bool added = false;
   int ost_status = -1;

@@ -434,40 +434,26 @@ ResizeOutcome QemuMachine::resize_virtio_mem(const VirtioMem& v, uint64_t reques
 }
 
 ResizeOutcome QemuMachine::resize_virtio_mem_unguarded(const VirtioMem& v, uint64_t requested, double timeout_s) {
-  check_alive();
   const std::string qom = virtio_mem_qom_path(v);
-  const auto size_now = [&] {
+  ResizeIo io;
+  io.size_now = [&] {
     json r = qmp_.execute_ok("qom-get", {{"path", qom}, {"property", "size"}}, deadline_in(cfg_.timeouts.qmp_command));
     if (!r.is_number_unsigned()) throw InfraError(fmt::format("qom-get {} size: not a size: {}", qom, r.dump()));
     return r.get<uint64_t>();
   };
-  // QEMU tells changes of the plugged size (MEMORY_DEVICE_SIZE_CHANGE, data.id) but throttles them
-  // to about one a second (seen in the QMP transcript): the size is read again after each event and
-  // at least every `poll`, so the step's time says when the size got there within 0.2 s.
-  const auto size_changed = [id = v.id](const QmpEvent& e) {
-    return e.name == "MEMORY_DEVICE_SIZE_CHANGE" && e.data.is_object() && e.data.value("id", std::string()) == id;
+  io.set_requested = [&](uint64_t bytes) {
+    qmp_.execute_ok("qom-set", {{"path", qom}, {"property", "requested-size"}, {"value", bytes}},
+                    deadline_in(cfg_.timeouts.qmp_command));
   };
-  ResizeOutcome out;
-  out.requested = requested;
-  out.before = size_now();
-  const auto started = Clock::now();
-  const Deadline by = deadline_in(timeout_s > 0 ? timeout_s : cfg_.timeouts.step);
-  qmp_.execute_ok("qom-set", {{"path", qom}, {"property", "requested-size"}, {"value", requested}},
-                  deadline_in(cfg_.timeouts.qmp_command));
-  for (;;) {
-    check_alive();
-    out.after = size_now();
-    if (out.after == requested) break;
-    if (Clock::now() >= by) {
-      out.timed_out = true;
-      break;
-    }
-    qmp_.wait_event(size_changed, std::min(by, deadline_in(cfg_.timeouts.poll)));
-  }
-  out.seconds = seconds_since(started);
-  out.result = resize_result(requested, out.before, out.after, out.timed_out);
-  out.detail = resize_detail(out);
-  return out;
+  io.wait_size_change = [&, id = v.id](Deadline until) {
+    qmp_.wait_event(
+        [&id](const QmpEvent& e) {
+          return e.name == "MEMORY_DEVICE_SIZE_CHANGE" && e.data.is_object() && e.data.value("id", std::string()) == id;
+        },
+        until);
+  };
+  io.check_alive = [this] { check_alive(); };
+  return run_resize(io, requested, deadline_in(timeout_s > 0 ? timeout_s : cfg_.timeouts.step), cfg_.timeouts.poll);
 }
 
 std::vector<MemoryDevice> QemuMachine::memory_devices() {
