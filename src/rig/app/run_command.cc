@@ -185,6 +185,7 @@ int findings(const FindingsOptions& o) {
       std::cout << fmt::format("{} ({}{}): {}\n", f.id, f.status, f.fixed_in.empty() ? "" : ", fixed in " + f.fixed_in,
                                f.title);
       for (const auto& sig : f.signatures) std::cout << "  signature: " << sig << "\n";
+      if (!f.note.empty()) std::cout << "  note: " << f.note << "\n";
     }
     return 0;
   }
