@@ -235,12 +235,7 @@ TEST(Findings, ACyclesLeakSignatureSaysHowMuchACycleLost) {
 // A step's signature names its DIMM: one unplug refused is not another DIMM's; the same DIMM's
 // refusal on two kernels is one.
 TEST(Findings, AStepSignatureNamesItsDimm) {
-  StepResult s;
-  s.index = 6;
-  s.action = "unplug";
-  s.target = "hotA";
-  s.expected = "removed";
-  s.outcome = "refused";
+  const StepResult s{6, 1, "unplug", "hotA", "removed", "refused", false, "", 0, {}, std::nullopt};
   EXPECT_EQ(step_signature(s), "step unplug hotA: refused (expected removed)");
   StepResult other = s;
   other.target = "hotB";
