@@ -249,9 +249,9 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
     const auto& f = sum.findings[i];
     progress(fmt::format("finding {}: {}: {}{}{} on {}\n  {}\n  scenario: {}\n  reproducer: {}", i + 1,
                          known_text(f.finding), f.finding.signature,
-                         f.confirmed ? ""
-                         : f.flaky   ? " (flaky: did not fail twice)"
-                                     : " (not confirmed)",
+                         f.confirmed || f.finding.known ? ""  // a known one is not run again
+                         : f.flaky                      ? " (flaky: did not fail twice)"
+                                                        : " (not confirmed)",
                          f.with ? fmt::format(" (with finding {})", f.with) : "", f.kernel, f.finding.headline,
                          f.minimized.empty() ? f.found_in : f.minimized, f.reproducer.empty() ? "-" : f.reproducer));
   }
