@@ -91,7 +91,9 @@ std::string counters_problem(const std::string& detail) {
 // The free-memory cycles check: how much a cycle lost for good, the median of the cycles that
 // lost more than the slack, in MiB (a cycle's reading wanders by a few hundred kB).
 std::string cycles_problem(const std::string& detail) {
-  static const std::regex lost("cycle [0-9]+ lost ([0-9]+) kB of free memory(, ([0-9]+) kB of it never came back)?");
+  // At most 15 digits: a results file from elsewhere cannot make the number overflow.
+  static const std::regex lost(
+      "cycle [0-9]+ lost ([0-9]{1,15}) kB of free memory(, ([0-9]{1,15}) kB of it never came back)?");
   std::vector<long long> kb;
   for (auto it = std::sregex_iterator(detail.begin(), detail.end(), lost); it != std::sregex_iterator(); ++it)
     kb.push_back(std::stoll((*it)[3].matched ? (*it)[3].str() : (*it)[1].str()));
