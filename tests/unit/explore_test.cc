@@ -305,6 +305,13 @@ scenario = "rig/scenarios/boot-dimm-64g.toml"
   t.steps = {unplug, refused};
   t.reason = "step 1 unplug: expected removed, got refused";
   EXPECT_TRUE(findings_of(t, d.scenario, reg).empty());
+  // Any other step that ended otherwise is one, named with its target.
+  t.steps = {unplug, StepResult{1, 1, "expect-node", "node1", "absent", "present", false, "", 0, {}, std::nullopt}};
+  f = findings_of(t, d.scenario, reg);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].kind, "step");
+  EXPECT_EQ(f[0].signature, "step expect-node node1: present (expected absent)");
+  EXPECT_FALSE(f[0].known) << "a step is known only in its entry's own scenario";
 }
 
 TEST(Explore, Durations) {

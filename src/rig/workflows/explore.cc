@@ -318,11 +318,13 @@ std::vector<Finding> findings_of(const ScenarioResult& r, const Scenario& s,
         break;
       }
       case Failure::Step: {
-        const StepResult& st = r.steps[static_cast<size_t>(failure.step)];
-        if (st.action == "plug" || st.action == "online" || (st.action == "unplug" && st.outcome == "refused"))
+        const auto st =
+            std::find_if(r.steps.begin(), r.steps.end(), [&](const StepResult& x) { return x.index == failure.step; });
+        if (st == r.steps.end() || st->action == "plug" || st->action == "online" ||
+            (st->action == "unplug" && st->outcome == "refused"))
           continue;
         f.kind = "step";
-        f.check = st.action;
+        f.check = st->action;
         break;
       }
       case Failure::Report: f.kind = "report"; break;
