@@ -201,10 +201,15 @@ TEST(Explore, MinimizerStopsAtItsBudget) {
   EXPECT_EQ(scenario_toml(m.scenario), scenario_toml(d.scenario));
 }
 
-TEST(Explore, FindingsAreOnePerSignature) {
+// Explore names failures as the findings register does (report/findings.h) and says of each
+// whether an entry knows it, as rig run does: the same defect on another layout or boundary is
+// the same finding, known by its id; what no entry names is new.
+TEST(Explore, FindingsAreOnePerRegisterSignatureKnownOrNew) {
   Draw d = draw_scenario(5, 1);
   ScenarioResult r;
   r.scenario = d.scenario.name;
+  r.kernel = "6.1.0-57-amd64";
+  r.verdict = Verdict::Fail;
   StepResult unplug;
   unplug.index = 0;
   unplug.action = "unplug";
@@ -218,12 +223,13 @@ TEST(Explore, FindingsAreOnePerSignature) {
   leak.case_no = 1;
   leak.name = "page-tables-freed";
   leak.status = CheckStatus::Fail;
-  leak.pages.push_back({1, "pmd:512,pmd:513", "freed", "leaked"});
+  leak.pages.push_back({1, "pmd:512,pmd:513", "freed", "leaked: every owner is gone: Private refcount 2"});
   r.checks.push_back(leak);
   r.checks.push_back(leak);  // the same defect named twice
   CheckRecord mem = leak;
   mem.name = "memtotal-node-0";
   mem.pages.clear();
+  mem.detail = "node 0 MemTotal +4100 kB (+1025 pages); the model expects +1026 pages: short by 1 pages";
   r.checks.push_back(mem);
   CheckRecord ok = leak;
   ok.name = "memmap-freed";
@@ -246,16 +252,66 @@ TEST(Explore, FindingsAreOnePerSignature) {
   refused.ok = false;
   r.steps.push_back(refused);  // the spec's answer for memory holding a pgdat: judged by the checks
   StepResult timeout = refused;
+  timeout.index = 2;
   timeout.outcome = "timeout";
-  r.steps.push_back(timeout);
-  auto f = findings_of(r, d.scenario);
-  ASSERT_EQ(f.size(), 4u);
-  EXPECT_EQ(f[3].signature, "step unplug expected removed got timeout @" +
-                                boundary_class_of(d.scenario.dimms[0].addr, d.scenario.dimms[0].size));
+  r.steps.push_back(timeout);  // the run's reason says it; here the checks and the report do
+
+  const std::vector<RegisteredFinding> reg = {parse_finding(R"toml(title = "PMD table kept"
+status = "known"
+signatures = ["page-tables-freed [pmd] leaked", "memtotal-node-0 [] node N MemTotal +N kB (+N pages); short by 1 pages"]
+unaffected = ["7.3"]
+scenario = "rig/scenarios/boot-dimm-64g.toml"
+)toml",
+                                                            "rig/findings/pmd-table-at-64-gib.toml")};
+  auto f = findings_of(r, d.scenario, reg);
+  ASSERT_EQ(f.size(), 3u);
   const std::string b = boundary_class_of(d.scenario.dimms[0].addr, d.scenario.dimms[0].size);
-  EXPECT_EQ(f[0].signature, "case 1 page-tables-freed pmd @" + b);
-  EXPECT_EQ(f[1].signature, "case 1 memtotal-node-0 - @" + b);
+  EXPECT_EQ(f[0].signature, "page-tables-freed [pmd] leaked") << "the register's signature, not explore's own";
+  EXPECT_EQ(f[0].boundary, b);
+  EXPECT_EQ(f[0].finding_id, "pmd-table-at-64-gib");
+  EXPECT_TRUE(f[0].known);
+  EXPECT_EQ(f[1].signature, "memtotal-node-0 [] node N MemTotal +N kB (+N pages); short by 1 pages");
+  EXPECT_EQ(f[1].finding_id, "pmd-table-at-64-gib");
   EXPECT_EQ(f[2].kind, "report") << "the same report with other numbers is one finding";
+  EXPECT_EQ(f[2].signature, "console oops: Oops: intN: N [#N] PREEMPT SMP NOPTI at N");
+  EXPECT_EQ(f[2].finding_id, "new");
+  EXPECT_FALSE(f[2].known);
+  // Without the register every one is new; on a kernel the entry lists as unaffected, too (a
+  // regression).
+  for (const auto& x : findings_of(r, d.scenario, {})) EXPECT_EQ(x.finding_id, "new") << x.signature;
+  r.kernel = "7.3.4+deb13-amd64";
+  EXPECT_FALSE(findings_of(r, d.scenario, reg)[0].known);
+  // An expected failure (xfail) that no entry names is new, as rig run says.
+  r.checks[0].status = CheckStatus::XFail;
+  r.checks[0].pages[0].roles = "pud:512";
+  r.kernel = "6.1.0-57-amd64";
+  f = findings_of(r, d.scenario, reg);
+  EXPECT_EQ(f[0].signature, "page-tables-freed [pud] leaked");
+  EXPECT_TRUE(f[0].xfail);
+  EXPECT_FALSE(f[0].known);
+
+  // A run that timed out with nothing else is a finding by its reason; a refused unplug alone is
+  // none.
+  ScenarioResult t;
+  t.scenario = r.scenario;
+  t.kernel = r.kernel;
+  t.verdict = Verdict::Fail;
+  t.reason = "step 2 unplug dimm0: timeout after 60 s";
+  t.steps = {unplug, timeout};
+  f = findings_of(t, d.scenario, reg);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].kind, "verdict");
+  EXPECT_EQ(f[0].signature, "verdict fail: step N unplug dimmN: timeout after N s");
+  t.steps = {unplug, refused};
+  t.reason = "step 1 unplug: expected removed, got refused";
+  EXPECT_TRUE(findings_of(t, d.scenario, reg).empty());
+  // Any other step that ended otherwise is one, named with its target.
+  t.steps = {unplug, StepResult{1, 1, "expect-node", "node1", "absent", "present", false, "", 0, {}, std::nullopt}};
+  f = findings_of(t, d.scenario, reg);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].kind, "step");
+  EXPECT_EQ(f[0].signature, "step expect-node node1: present (expected absent)");
+  EXPECT_FALSE(f[0].known) << "a step is known only in its entry's own scenario";
 }
 
 TEST(Explore, Durations) {

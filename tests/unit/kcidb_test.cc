@@ -9,6 +9,7 @@
 
 #include "rig/base/errors.h"
 #include "rig/base/shell.h"
+#include "rig/base/text.h"
 #include "rig/report/kcidb.h"
 #include "rig/report/results_report.h"
 #include "test_data.h"
@@ -48,6 +49,7 @@ ScenarioResult result(const std::string& scenario, Verdict v, const std::string&
   r.accel = "tcg";
   r.cpu = "max";
   r.artifacts = "/nightly/runs/" + scenario + "--6.12.117+deb12-amd64--20261203-020000";
+  r.started = "2026-12-03T02:00:00Z";
   return r;
 }
 
@@ -289,6 +291,20 @@ TEST(Kcidb, EveryKindOfResult) {
   EXPECT_FALSE(error->contains("log_url")) << "no artifacts folder, no URL";
   EXPECT_EQ((*test_with_path(doc, "rig.unplug-one.usage-freed"))["status"], "SKIP");
 
+  // Every test starts when its run started (ISO 8601, UTC), its checks too; a results file read
+  // back with anything else there gives no start_time rather than one KCIDB refuses.
+  for (const auto& t : doc["tests"]) EXPECT_EQ(t.value("start_time", ""), "2026-12-03T02:00:00Z") << t["path"];
+  EXPECT_EQ(utc_iso8601(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(utc_iso8601(1796266800), "2026-12-03T03:00:00Z");
+  std::vector<ScenarioResult> odd = every_kind();
+  odd[1].started = "yesterday";
+  odd[2].started.clear();
+  const json odd_doc = kcidb_report(odd);
+  EXPECT_FALSE(test_with_path(odd_doc, "rig.unplug-two")->contains("start_time"));
+  EXPECT_FALSE(test_with_path(odd_doc, "rig.unplug-two.page-tables-freed")->contains("start_time"));
+  EXPECT_FALSE(test_with_path(odd_doc, "rig.boot-dimm-64g")->contains("start_time"));
+  EXPECT_EQ((*test_with_path(odd_doc, "rig.unplug-one"))["start_time"], "2026-12-03T02:00:00Z");
+
   // The stale entry: its issue is absent from the xpass run and its check; the known failure is
   // present on the xfail run and its check. Two issues, four incidents.
   EXPECT_EQ(doc["issues"].size(), 2u);
@@ -327,10 +343,12 @@ TEST(Kcidb, DocumentsPassKcidbsSchema) {
   bad_path["tests"][1]["path"] = "rig.unplug-one.";
   json bad_id = good;
   bad_id["builds"][0]["id"] = "build-1";
+  json bad_start = good;
+  bad_start["tests"][0]["start_time"] = 20261203;
   json bad_excerpt = good;
   bad_excerpt["tests"][0]["log_excerpt"] = std::string(kKcidbMaxExcerpt + 1, 'x');
   const std::vector<std::pair<std::string, json>> bad = {
-      {"status", bad_status}, {"path", bad_path}, {"id", bad_id}, {"excerpt", bad_excerpt}};
+      {"status", bad_status}, {"path", bad_path}, {"id", bad_id}, {"excerpt", bad_excerpt}, {"start", bad_start}};
   for (const auto& [what, doc] : bad) {
     const int status = validate(doc, &output);
     ASSERT_NE(status, 3) << "python3-jsonschema is missing: apt-get install python3-jsonschema (setup.sh does)\n"

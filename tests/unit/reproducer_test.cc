@@ -93,6 +93,16 @@ StepResult step(int index, const std::string& action, const std::string& target,
   return r;
 }
 
+// A failed run of `s` on `kernel`, for its reason.
+ScenarioResult failed_run(const Scenario& s, const std::string& kernel, const std::string& reason) {
+  ScenarioResult f;
+  f.scenario = s.name;
+  f.kernel = kernel;
+  f.verdict = Verdict::Fail;
+  f.reason = reason;
+  return f;
+}
+
 std::vector<ConsoleFinding> findings_of(const std::string& console) {
   ConsoleParser p;
   p.feed(console);
@@ -303,11 +313,7 @@ TEST(ReproducerExpect, ConsoleNeedlesAgreeWithTheConsoleParser) {
 TEST(ReproducerExpect, ARefusedUnplugIsTheDimmStillListed) {
   // unplug-boot-dimm-movable expects the removal; the recorded busy refusal (6.1) is what it got.
   Scenario s = scenario("unplug-boot-dimm-movable");
-  ScenarioResult f;
-  f.scenario = s.name;
-  f.kernel = "6.1.0-56-amd64";
-  f.verdict = Verdict::Fail;
-  f.reason = "step 0 unplug dimm1: expected removed, got refused";
+  ScenarioResult f = failed_run(s, "6.1.0-56-amd64", "step 0 unplug dimm1: expected removed, got refused");
   f.artifacts = "/runs/unplug-boot-dimm-movable--6.1.0-56-amd64--x";
   f.steps.push_back(step(0, "unplug", "dimm1", "removed", "refused", false,
                          "the guest refused the eject: _OST 0x82 (device busy); QEMU still lists the DIMM"));
@@ -354,11 +360,7 @@ TEST(ReproducerExpect, AFailedCheckNamesItsPagesForTheProbe) {
   ASSERT_FALSE(pt.ok);
   ASSERT_EQ(pt.offenders.size(), 1u);
   Scenario s = scenario("boot-dimm-64g");
-  ScenarioResult f;
-  f.scenario = s.name;
-  f.kernel = "6.1.0-56-amd64";
-  f.verdict = Verdict::Fail;
-  f.reason = "case 1 page-tables-freed failed";
+  ScenarioResult f = failed_run(s, "6.1.0-56-amd64", "case 1 page-tables-freed failed");
   f.steps.push_back(step(0, "unplug", "dimm64g", "removed", "removed", true, "DEVICE_DELETED"));
   f.steps.push_back(step(1, "expect-node", "node1", "absent", "absent", true));
   f.checks.push_back(record(0, pt));
@@ -462,11 +464,7 @@ TEST(ReproducerExpect, PageTokensFollowWhatTheCheckExpected) {
 TEST(ReproducerExpect, AConsoleReportIsLookedForAgain) {
   // The recorded panic (6.1 without a root fs): a crash, the failed run's only sign.
   Scenario s = scenario("unplug-boot-dimm-busy");
-  ScenarioResult f;
-  f.scenario = s.name;
-  f.kernel = "6.1.0-56-amd64";
-  f.verdict = Verdict::Fail;
-  f.reason = "the guest crashed";
+  ScenarioResult f = failed_run(s, "6.1.0-56-amd64", "the guest crashed");
   f.steps.push_back(step(0, "unplug", "dimm1", "refused", "refused", true));
   f.console_findings = findings_of(data("console/panic-no-root-6.1.log"));
   const std::string ex = reproducer_expect(s, &f);
@@ -475,7 +473,18 @@ TEST(ReproducerExpect, AConsoleReportIsLookedForAgain) {
   EXPECT_TRUE(lines_starting(ex, "watch panic").empty());
   EXPECT_TRUE(has_line(ex, "watch oops Oops:"));
   EXPECT_TRUE(has_line(ex, "path 0 refused"));
-  EXPECT_TRUE(has_line(ex, "last 0")) << "a report may come at any step of the run: all of them run";
+  EXPECT_TRUE(has_line(ex, "last 1"))
+      << "a report may come at any step of the run: all of them run, and the one the run did not record";
+
+  // A BUG that took the guest down during the first step (boot-end-64g5-small-dimm, recorded on
+  // Debian 6.1): no step was recorded, and the rerun must still eject the DIMM.
+  Scenario bug = scenario("boot-end-64g5-small-dimm");
+  ScenarioResult b = failed_run(bug, "6.1.0-57-amd64",
+                                "kernel reported bug (console line 390): kernel BUG at mm/memory_hotplug.c:2075!");
+  b.console_findings = findings_of(data("writeup/bug-64g5-6.1-console.log"));
+  const std::string bex = reproducer_expect(bug, &b);
+  EXPECT_TRUE(has_line(bex, "console bug kernel BUG at")) << bex;
+  EXPECT_TRUE(has_line(bex, "last 0")) << "the unplug the BUG interrupted runs again: " << bex;
 
   // The script's console matcher on the recorded logs (timestamps stripped as run.sh does).
   const std::string awk = awk_program(reproducer_script(s, f.kernel), "console_awk");

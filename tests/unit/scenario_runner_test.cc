@@ -11,6 +11,7 @@
 
 #include <boost/filesystem.hpp>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "fake_machine.h"
@@ -127,6 +128,11 @@ TEST_F(Runner, UnplugRemovedAsExpectedPasses) {
   EXPECT_FALSE(r.nodes.empty());
   EXPECT_TRUE(r.checks.empty()) << "no cases: no probe";
   EXPECT_EQ(log_->count("exec:"), 0u) << "a scenario without cases never asks for the probe";
+  // When it started, for KCIDB's start_time: UTC, ISO 8601, and it survives results.json.
+  EXPECT_TRUE(
+      std::regex_match(r.started, std::regex("20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]Z")))
+      << r.started;
+  EXPECT_EQ(result_from_json(result_to_json(r)).started, r.started);
 }
 
 // The backend's save result is typed: a saved guest's state file is the result's snapshot, a

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -416,4 +417,39 @@ TEST(ReproducerShell, AResizeThatNeverMovesEndsWithinItsLimitAsRefused) {
          &st);
   EXPECT_NE(out.find("UNKNOWN step 0: qom-get of vm0"), std::string::npos) << out;
   EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
+}
+
+// run.sh's unplug (rig/repro/lib.sh do_unplug) when the guest hits a BUG during the eject and
+// never answers it (boot-end-64g5-small-dimm): the kernel report ./expect looks for ends the wait
+// at once and the script judges, instead of waiting out the step's limit; a report ./expect only
+// watches does not.
+TEST(ReproducerShell, AKernelReportDuringAnEjectEndsItsWait) {
+  Scratch dir;
+  ASSERT_FALSE(dir.path.empty());
+  put_file(dir.path + "/output.log",
+           "[    4.62] Block size [0x20000000] unaligned hotplug range: start 0x1000000000, size 0x10000000\r\n"
+           "[    4.62] kernel BUG at mm/memory_hotplug.c:2075!\r\n");
+  put_file(dir.path + "/seen.expect", "console bug kernel BUG at\nwatch oops Oops:\n");
+  put_file(dir.path + "/watched.expect", "watch bug kernel BUG at\n");
+  const std::string head =
+      "cd " + shell_quote(dir.path) +
+      " && tick=0.2 ticks=5 log=output.log qmpout=qmp.out; : > qmp.out; say() { echo \"$*\"; }; "
+      "mark_unknown() { echo \"UNKNOWN $*\"; }; qemu_gone() { false; }; qmp() { reply='{\"return\": {}}'; }; "
+      "events_since() { :; }; ost_status() { :; }; lists() { true; }; size_of() { echo 0; }; "
+      "judge() { echo JUDGE; exit 1; }; "
+      "eval \"$(sed -n '/^wait_until()/,/^}/p; /^do_unplug()/,/^}/p; /^unplug_settled()/,/^}/p; "
+      "/^report_seen()/,/^}/p; /^unplug_or_report()/p; /^console_awk=/,/^}'\"'\"'$/p' " RIG_SOURCE_DIR
+      "/rig/repro/lib.sh)\"; ";
+  int st = 0;
+  const auto started = std::chrono::steady_clock::now();
+  std::string out = rig_test::run_shell(
+      "timeout 60 sh -c " + shell_quote(head + "exp=seen.expect; do_unplug 0 dimmA del obj 30; echo rc=$?"), &st);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(15)) << "not the 30 s limit: " << out;
+  EXPECT_NE(out.find("step 0: a kernel report on the console before the eject of dimmA settled"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("JUDGE"), std::string::npos) << out;
+  out = rig_test::run_shell(
+      "timeout 60 sh -c " + shell_quote(head + "exp=watched.expect; do_unplug 0 dimmA del obj 2; echo rc=$?"), &st);
+  EXPECT_NE(out.find("neither DEVICE_DELETED nor a failing _OST for dimmA within 2 s"), std::string::npos) << out;
+  EXPECT_EQ(out.find("JUDGE"), std::string::npos) << out;
 }

@@ -46,9 +46,11 @@ int explore(const ExploreCommandOptions& a) {
   const BackendConfig backend{kDefaultBackend, a.qemu, a.accel, ""};
   validate_backend(backend);
   check_backend_reachable(backend);
+  const std::string home = a.home.empty() ? rig_home(environment()) : a.home;
+  o.known = known_failures(home);
+  o.findings_register = findings_register(home);  // a bad entry is exit 2, before any boot
   const std::vector<std::string> kernels = kernels_or_default(a.kernels);
   for (const auto& k : kernels) o.kernels.push_back(locate_kernel(k, environment()));
-  o.known = known_failures(a.home.empty() ? rig_home(environment()) : a.home);
   o.suite.accel = a.accel;
   o.suite.qemu = a.qemu;
   o.suite.jobs = a.jobs;

@@ -29,6 +29,7 @@
 #include "rig/base/safe_read.h"
 #include "rig/base/shell.h"
 #include "rig/report/writeup.h"
+#include "rig/scenario/scenario_file.h"
 #include "rig/run/machine_factory.h"
 #include "rig/run/progress_board.h"
 #include "rig/run/suite_runner.h"
@@ -185,6 +186,7 @@ int findings(const FindingsOptions& o) {
       std::cout << fmt::format("{} ({}{}): {}\n", f.id, f.status, f.fixed_in.empty() ? "" : ", fixed in " + f.fixed_in,
                                f.title);
       for (const auto& sig : f.signatures) std::cout << "  signature: " << sig << "\n";
+      if (!f.note.empty()) std::cout << "  note: " << f.note << "\n";
     }
     return 0;
   }
@@ -222,8 +224,10 @@ int writeup(const WriteupOptions& o) {
               << std::endl;
     return kExitFailed;
   }
-  // The QEMU command line from the run's artifacts, when they are still beside the results.
+  // The QEMU command line and the console from the run's artifacts, when they are still beside
+  // the results; the scenario's steps from its file, when it is still where the run read it.
   std::vector<std::string> qemu;
+  WriteupSources sources;
   const std::string dir =
       locate_run_artifacts(chosen->artifacts, fs::absolute(o.results).parent_path().string(), ResultsOrigin::File);
   if (!dir.empty()) {
@@ -234,8 +238,23 @@ int writeup(const WriteupOptions& o) {
     } catch (const std::exception&) {
       // No command line in the report: it says how to reproduce without it.
     }
+    try {
+      std::istringstream in(read_regular_file(dir + "/console.log", 64 << 20, "the run's console"));
+      for (std::string line; std::getline(in, line);) sources.console.push_back(line);
+    } catch (const std::exception&) {
+      // No console lines before the kernel's reports.
+    }
   }
-  const std::string text = writeup_text(*chosen, loaded.results, qemu, o.check);
+  try {
+    if (!chosen->scenario_path.empty()) {
+      const Scenario s = load_scenario_file(chosen->scenario_path);
+      for (int c = 0; c < s.cycles; ++c)
+        sources.planned_steps.insert(sources.planned_steps.end(), s.steps.begin(), s.steps.end());
+    }
+  } catch (const std::exception&) {
+    // The steps the run finished only.
+  }
+  const std::string text = writeup_text(*chosen, loaded.results, qemu, o.check, sources);
   if (o.out.empty()) {
     std::cout << text;
   } else {

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -16,12 +18,23 @@ namespace rig {
 
 namespace {
 
-// Numbers (decimal, hex) as N, lists of them as one N, runs of spaces as one, trimmed.
-std::string normalized(const std::string& text) {
+// Numbers (decimal, hex) as N, lists of them as one N, runs of spaces as one, trimmed. With
+// `keep_nodes`, a number after "node " stays: which node is part of the defect.
+std::string normalized(const std::string& text, bool keep_nodes = false) {
   // Addresses: 0x..., and bare hex words of 8 or more digits (ffff8881abcd1234), then decimals.
   static const std::regex number("(0x[0-9a-fA-F]+|\\b[0-9a-fA-F]{8,}\\b|[0-9]+)");
   static const std::regex list("N( \\(N\\))?((, | and )N( \\(N\\))?)+");
-  std::string s = std::regex_replace(std::regex_replace(text, number, "N"), list, "N...");
+  std::string masked;
+  size_t at = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), number); it != std::sregex_iterator(); ++it) {
+    const auto pos = static_cast<size_t>(it->position());
+    masked += text.substr(at, pos - at);
+    const bool node_id = keep_nodes && pos >= 5 && text.compare(pos - 5, 5, "node ") == 0;
+    masked += node_id ? it->str() : "N";
+    at = pos + it->str().size();
+  }
+  masked += text.substr(at);
+  std::string s = std::regex_replace(masked, list, "N...");
   std::string out;
   for (char c : s) {
     if (c == ' ' && (out.empty() || out.back() == ' ')) continue;
@@ -46,13 +59,48 @@ std::string page_problem(const std::string& seen) {
   return normalized(before_colon(seen));
 }
 
-// A check without pages (MemTotal, counters, cycles): its first clause, and how far off it is.
+// A check without pages (MemTotal, cycles): its first clause, and how far off it is.
 std::string detail_problem(const std::string& detail) {
   std::string p = normalized(before_colon(detail));
   static const std::regex off("(short|over) by [0-9]+ pages$");
   std::smatch m;
   if (std::regex_search(detail, m, off)) p += "; " + m.str();  // how far off is part of the defect
   return p;
+}
+
+// A counters check: every clause but what was expected ("expected ...", "the model expects
+// ..."), node ids kept, how far off kept, a node state's lists of nodes kept ("has_normal_memory:
+// 0 before, 0,1 after": node 1 joined).
+std::string counters_problem(const std::string& detail) {
+  static const std::regex off("(short|over) by [0-9]+ pages");
+  static const std::regex node_state("[a-z_]+: [0-9,]* before, [0-9,]* after");
+  std::string out;
+  size_t at = 0;
+  while (at <= detail.size()) {
+    size_t end = detail.find("; ", at);
+    if (end == std::string::npos) end = detail.size();
+    const std::string clause = detail.substr(at, end - at);
+    at = end + 2;
+    if (clause.empty() || clause.rfind("expected ", 0) == 0 || clause.rfind("the model expects", 0) == 0) continue;
+    const bool verbatim = std::regex_match(clause, off) || std::regex_match(clause, node_state);
+    out += (out.empty() ? "" : "; ") + (verbatim ? clause : normalized(clause, true));
+  }
+  return out;
+}
+
+// The free-memory cycles check: how much a cycle lost for good, the median of the cycles that
+// lost more than the slack, in MiB (a cycle's reading wanders by a few hundred kB).
+std::string cycles_problem(const std::string& detail) {
+  // At most 15 digits: a results file from elsewhere cannot make the number overflow.
+  static const std::regex lost(
+      "cycle [0-9]+ lost ([0-9]{1,15}) kB of free memory(, ([0-9]{1,15}) kB of it never came back)?");
+  std::vector<long long> kb;
+  for (auto it = std::sregex_iterator(detail.begin(), detail.end(), lost); it != std::sregex_iterator(); ++it)
+    kb.push_back(std::stoll((*it)[3].matched ? (*it)[3].str() : (*it)[1].str()));
+  if (kb.empty()) return detail_problem(detail);
+  std::sort(kb.begin(), kb.end());
+  const long long median = kb[kb.size() / 2];
+  return fmt::format("a cycle lost about {} MiB of free memory for good", (median + 512) / 1024);
 }
 
 std::string join(const std::set<std::string>& s, const char* sep) {
@@ -71,8 +119,15 @@ std::string failure_signature(const CheckRecord& c) {
       if (!r.empty()) kinds.insert(r.substr(0, r.find(':')));
     problems.insert(page_problem(p.seen));
   }
-  if (c.pages.empty()) problems.insert(detail_problem(c.detail));
+  if (c.pages.empty())
+    problems.insert(c.name.rfind("counters-", 0) == 0        ? counters_problem(c.detail)
+                    : c.name == "cycles-no-free-memory-leak" ? cycles_problem(c.detail)
+                                                             : detail_problem(c.detail));
   return fmt::format("{} [{}] {}", c.name, join(kinds, ","), join(problems, " | "));
+}
+
+std::string step_signature(const StepResult& s) {
+  return fmt::format("step {} {}: {} (expected {})", s.action, s.target, s.outcome, s.expected);
 }
 
 std::string crash_signature(const ConsoleFinding& f) {
@@ -87,9 +142,9 @@ RegisteredFinding parse_finding(const std::string& text, const std::string& file
   } catch (const toml::parse_error& e) {
     throw UsageError(fmt::format("{}: {}", file, one_line(std::string(e.description()), 200)));
   }
-  static const std::set<std::string> keys = {"title",    "status",     "signatures", "first_seen",
-                                             "affected", "unaffected", "first_bad",  "last_good",
-                                             "fixed_in", "scenario",   "writeup",    "reported"};
+  static const std::set<std::string> keys = {"title",      "status",    "signatures", "first_seen", "affected",
+                                             "unaffected", "first_bad", "last_good",  "fixed_in",   "scenario",
+                                             "writeup",    "reported",  "note"};
   for (const auto& [k, v] : t)
     if (!keys.count(std::string(k.str())))
       throw UsageError(fmt::format("{}: unknown key '{}'", file, one_line(std::string(k.str()), 60)));
@@ -139,6 +194,7 @@ RegisteredFinding parse_finding(const std::string& text, const std::string& file
   f.scenario = str("scenario", false);
   f.writeup = str("writeup", false);
   f.reported = str("reported", false);
+  f.note = str("note", false);
   return f;
 }
 
@@ -164,83 +220,155 @@ std::string scenario_name(const std::string& path) {
 std::string FindingNote::text() const {
   switch (kind) {
     case Known:
-      return fmt::format("known {} ({}{}): {} on {}: {}", finding->id, finding->status,
-                         finding->fixed_in.empty() ? "" : ", fixed in " + finding->fixed_in, scenario, kernel, check);
+      return fmt::format("known {} ({}{}): {} on {}: {}{}", finding->id, finding->status,
+                         finding->fixed_in.empty() ? "" : ", fixed in " + finding->fixed_in, scenario, kernel, check,
+                         seen_in());
     case NotSeen:
-      return fmt::format("not seen {}: {} on {} passed {}: fixed in {}? (the register lists it {}; affected: {})",
-                         finding->id, scenario, kernel, check, kernel, finding->status, [&] {
+      return fmt::format("not seen {}: {} on {} passed {}{}: fixed in {}? (the register lists it {}; affected: {})",
+                         finding->id, scenario, kernel, check, runs > 1 ? fmt::format(" in all {} runs", runs) : "",
+                         kernel, finding->status, [&] {
                            std::string a;
                            for (const auto& k : finding->affected) a += (a.empty() ? "" : ", ") + k;
                            return a.empty() ? std::string("none listed") : a;
                          }());
     case New: break;
   }
-  return fmt::format("NEW {} on {}: {} (no entry in rig/findings/ has this signature)", scenario, kernel, signature);
+  return fmt::format("NEW {} on {}: {}{} (no entry in rig/findings/ has this signature)", scenario, kernel, signature,
+                     seen_in());
+}
+
+std::string FindingNote::seen_in() const {
+  return runs > 1 ? fmt::format(" (seen in {} of {} runs)", seen, runs) : std::string();
+}
+
+std::vector<Failure> failures_of(const ScenarioResult& r) {
+  std::vector<Failure> out;
+  for (size_t i = 0; i < r.checks.size(); ++i) {
+    const CheckRecord& c = r.checks[i];
+    if (c.status != CheckStatus::Fail && c.status != CheckStatus::XFail) continue;
+    Failure f;
+    f.check = c.name;
+    f.signature = failure_signature(c);
+    f.step = c.step;
+    f.headline = fmt::format("{}: {}", c.name, one_line(c.detail, 300));
+    f.check_index = static_cast<int>(i);
+    f.xfail = c.status == CheckStatus::XFail;
+    out.push_back(f);
+  }
+  // A step that ended otherwise than the scenario asked (an unplug refused that must go).
+  for (const auto& st : r.steps)
+    if (!st.ok && !st.outcome.empty() && st.outcome != "timeout") {
+      Failure f;
+      f.kind = Failure::Step;
+      f.check = fmt::format("step {}", st.index);
+      f.signature = step_signature(st);
+      f.step = st.index;
+      f.target = st.target;
+      f.headline = fmt::format("{} {}: expected {}, got {}: {}", st.action, st.target, st.expected, st.outcome,
+                               one_line(st.detail, 200));
+      out.push_back(f);
+    }
+  // Kernel reports (BUG, Oops, panic, KASAN, bad page state, warnings, stalls); a refused
+  // offline's page dump is evidence of a step, not a report of its own.
+  for (const auto& cf : r.console_findings)
+    if (cf.severity != Severity::Notice && cf.kind != "page-dump") {
+      Failure f;
+      f.kind = Failure::Report;
+      f.check = "console";
+      f.signature = crash_signature(cf);
+      f.headline = one_line(cf.headline, 300);
+      out.push_back(f);
+    }
+  // A run that failed or ended in an error without any of the above (a timeout, a guest that
+  // hung or crashed unreported, an undeclared case) is a failure too: by its reason.
+  if ((r.verdict == Verdict::Fail || r.verdict == Verdict::Error) && out.empty()) {
+    Failure f;
+    f.kind = Failure::Verdict;
+    f.check = "verdict";
+    f.signature = fmt::format("verdict {}: {}", verdict_name(r.verdict), normalized(one_line(r.reason, 200)));
+    f.headline = one_line(r.reason, 300);
+    out.push_back(f);
+  }
+  return out;
+}
+
+const RegisteredFinding* registered_finding(const std::vector<RegisteredFinding>& reg, const std::string& scenario,
+                                            const std::string& kernel, const Failure& failure) {
+  const RegisteredFinding* found = nullptr;
+  for (const auto& f : reg)
+    if (has(f.signatures, failure.signature) && !listed(f.unaffected, kernel) &&
+        (failure.kind != Failure::Step || f.scenario.empty() || scenario_name(f.scenario) == scenario))
+      found = &f;
+  return found;
 }
 
 std::vector<FindingNote> match_findings(std::vector<ScenarioResult>& results,
                                         const std::vector<RegisteredFinding>& reg) {
+  // Runs of each scenario on each kernel (--repeat N gives N; results files added up, their sum).
+  std::map<std::pair<std::string, std::string>, int> runs;
+  for (const auto& r : results) ++runs[{r.scenario, r.kernel}];
+  // One note per failure, scenario, kernel and check, with the runs that showed it: a failure
+  // seen in some repeats and not in others is one note, "seen in k of N runs".
   std::vector<FindingNote> notes;
-  for (auto& r : results) {
-    const size_t first_note = notes.size();
-    // One note per failure: known when an entry has its signature and does not list this kernel
-    // as unaffected (a failure there is a regression: new), and, for a step, names this scenario.
-    auto note = [&](const std::string& check, const std::string& signature, bool step) {
-      FindingNote n;
-      n.scenario = r.scenario;
-      n.kernel = r.kernel;
-      n.check = check;
-      n.signature = signature;
-      for (const auto& f : reg)
-        if (has(f.signatures, signature) && !listed(f.unaffected, r.kernel) &&
-            (!step || f.scenario.empty() || scenario_name(f.scenario) == r.scenario))
-          n.finding = &f;
-      n.kind = n.finding ? FindingNote::Known : FindingNote::New;
-      notes.push_back(n);
-      return n.finding ? n.finding->id : std::string("new");
-    };
-    for (auto& c : r.checks)
-      if (c.status == CheckStatus::Fail || c.status == CheckStatus::XFail)
-        c.finding = note(c.name, failure_signature(c), false);
-    // A step that ended otherwise than the scenario asked (an unplug refused that must go).
-    for (const auto& st : r.steps)
-      if (!st.ok && !st.outcome.empty() && st.outcome != "timeout")
-        note(fmt::format("step {}", st.index),
-             fmt::format("step {}: {} (expected {})", st.action, st.outcome, st.expected), true);
-    // Kernel reports (BUG, Oops, panic, KASAN, bad page state, warnings, stalls); a refused
-    // offline's page dump is evidence of a step, not a report of its own.
-    for (const auto& cf : r.console_findings)
-      if (cf.severity != Severity::Notice && cf.kind != "page-dump") note("console", crash_signature(cf), false);
-    // A run that failed or ended in an error without any of the above (a timeout, a guest that
-    // hung or crashed unreported, an undeclared case) is a failure too: by its reason.
-    if ((r.verdict == Verdict::Fail || r.verdict == Verdict::Error) && notes.size() == first_note)
-      note("verdict", fmt::format("verdict {}: {}", verdict_name(r.verdict), normalized(one_line(r.reason, 200))),
-           false);
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, std::pair<size_t, std::set<size_t>>> index;
+  for (size_t i = 0; i < results.size(); ++i) {
+    auto& r = results[i];
+    for (const auto& failure : failures_of(r)) {
+      const RegisteredFinding* known = registered_finding(reg, r.scenario, r.kernel, failure);
+      if (failure.kind == Failure::Check)
+        r.checks[static_cast<size_t>(failure.check_index)].finding = known ? known->id : std::string("new");
+      const auto key = std::make_tuple(r.scenario, r.kernel, failure.check, failure.signature);
+      auto it = index.find(key);
+      if (it == index.end()) {
+        FindingNote n;
+        n.scenario = r.scenario;
+        n.kernel = r.kernel;
+        n.check = failure.check;
+        n.signature = failure.signature;
+        n.finding = known;
+        n.kind = known ? FindingNote::Known : FindingNote::New;
+        n.runs = runs[{r.scenario, r.kernel}];
+        it = index.emplace(key, std::make_pair(notes.size(), std::set<size_t>{})).first;
+        notes.push_back(n);
+      }
+      it->second.second.insert(i);
+      notes[it->second.first].seen = static_cast<int>(it->second.second.size());
+    }
   }
-  // A known finding whose scenario ran and whose check passed, on a kernel not listed as unaffected.
+  // A known finding not marked fixed whose scenario ran and whose check passed in every run of it
+  // on a kernel the entry does not list as unaffected: not seen (one note for all the runs). Seen
+  // in any run of them, its note above says in how many.
   for (const auto& f : reg) {
     if (f.status == "fixed" || f.scenario.empty()) continue;
+    std::set<std::tuple<std::string, std::string, std::string>> said;
     for (const auto& sig : f.signatures) {
       if (sig.rfind("step ", 0) == 0 || sig.rfind("console ", 0) == 0) continue;
       const std::string check = sig.substr(0, sig.find(' '));
       for (const auto& r : results) {
         if (r.scenario != scenario_name(f.scenario) || listed(f.unaffected, r.kernel)) continue;
+        if (!said.insert({r.scenario, r.kernel, check}).second) continue;
+        const bool seen = std::any_of(notes.begin(), notes.end(), [&](const FindingNote& n) {
+          return n.finding == &f && n.scenario == r.scenario && n.kernel == r.kernel;
+        });
         bool passed = false, failed = false;
-        for (const auto& c : r.checks) {
-          if (c.name != check) continue;
-          passed |= c.status == CheckStatus::Pass || c.status == CheckStatus::XPass;
-          failed |= c.status == CheckStatus::Fail || c.status == CheckStatus::XFail;
+        for (const auto& x : results) {
+          if (x.scenario != r.scenario || x.kernel != r.kernel) continue;
+          for (const auto& c : x.checks) {
+            if (c.name != check) continue;
+            passed |= c.status == CheckStatus::Pass || c.status == CheckStatus::XPass;
+            failed |= c.status == CheckStatus::Fail || c.status == CheckStatus::XFail;
+          }
         }
-        if (passed && !failed) {
-          FindingNote n;
-          n.kind = FindingNote::NotSeen;
-          n.scenario = r.scenario;
-          n.kernel = r.kernel;
-          n.check = check;
-          n.signature = sig;
-          n.finding = &f;
-          notes.push_back(n);
-        }
+        if (seen || !passed || failed) continue;
+        FindingNote n;
+        n.kind = FindingNote::NotSeen;
+        n.scenario = r.scenario;
+        n.kernel = r.kernel;
+        n.check = check;
+        n.signature = sig;
+        n.finding = &f;
+        n.runs = runs[{r.scenario, r.kernel}];
+        notes.push_back(n);
       }
     }
   }

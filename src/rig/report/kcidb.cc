@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstdint>
+#include <regex>
 #include <set>
 
 #include "rig/base/atomic_file.h"
@@ -88,6 +89,13 @@ std::string check_line(const CheckRecord& c) {
   return out;
 }
 
+// The run's start as results.json records it (utc_iso8601): an RFC 3339 date-time, which is what
+// KCIDB's start_time takes; anything else in a results file read back is left out.
+bool valid_start(const std::string& s) {
+  static const std::regex iso("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z");
+  return std::regex_match(s, iso);
+}
+
 std::string run_excerpt(const ScenarioResult& r) {
   std::string out = r.reason.empty() ? "" : r.reason + "\n";
   for (const auto& c : r.checks)
@@ -132,6 +140,7 @@ class Builder {
                                             r.reason.empty() ? "" : " (" + one_line(r.reason, 200) + ")"))},
               {"duration", r.duration_s},
               {"environment", environment(r)}};
+    if (valid_start(r.started)) t["start_time"] = r.started;
     const std::string log = run_excerpt(r);
     if (!log.empty()) t["log_excerpt"] = excerpt(log);
     json misc = {{"rig_verdict", verdict_name(r.verdict)}, {"run", r.run}, {"kernel_release", r.kernel}};
@@ -206,6 +215,7 @@ class Builder {
               {"log_excerpt", excerpt(check_line(c))},
               {"environment", environment(r)},
               {"misc", misc}};
+    if (valid_start(r.started)) t["start_time"] = r.started;  // a check is judged within its run
     tests_.push_back(t);
     if (c.status == CheckStatus::XFail || c.status == CheckStatus::XPass)
       incident(test_id, issue(c.case_no, c.name, c.evidence), c.status == CheckStatus::XFail);

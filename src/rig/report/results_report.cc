@@ -124,6 +124,8 @@ nlohmann::json result_to_json(const ScenarioResult& r) {
   if (!vmems.empty()) j["topology"]["virtio_mems"] = vmems;
   // Which backend ran it; absent in reports from before there was a choice (all QEMU).
   if (!r.backend.empty()) j["backend"] = r.backend;
+  // When the run began (UTC, ISO 8601); absent in reports from before it was recorded.
+  if (!r.started.empty()) j["started"] = r.started;
   if (!r.cases_not_exercised.empty()) {
     nlohmann::json ne = nlohmann::json::array();
     for (const auto& [c, why] : r.cases_not_exercised) ne.push_back({{"case", c}, {"why", why}});
@@ -298,6 +300,7 @@ ScenarioResult result_from_json(const nlohmann::json& j) {
     r.artifacts = get_or<std::string>(j, "artifacts", "");
     r.reproducer = get_or<std::string>(j, "reproducer", "");
     r.run = get_or<int>(j, "run", 1);
+    r.started = get_or<std::string>(j, "started", "");
     r.start = get_or<std::string>(j, "start", "");
     r.start_note = get_or<std::string>(j, "start_note", "");
     if (auto snap = j.find("snapshot"); snap != j.end() && snap->is_object()) {

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -85,6 +87,41 @@ std::string where_to_look(const std::string& n) {
 
 namespace {
 
+std::string trimmed(const std::string& s) {
+  const auto a = s.find_first_not_of(' ');
+  return a == std::string::npos ? std::string() : s.substr(a);
+}
+
+// The function of a trace line ("try_remove_memory+0x145/0x170" -> "try_remove_memory").
+std::string function_of(const std::string& frame) { return frame.substr(0, frame.find_first_of("+ ")); }
+
+// A line of a kernel report a reader of the report does not need: the code bytes, registers,
+// the machine, the modules, the trace's brackets, unreliable frames ("? ...").
+bool report_noise(const std::string& line) {
+  static const std::regex registers("(RSP|RAX|RDX|RBP|R8|R10|R13|FS|CS|CR2|DR0|DR3|DR6):.*");
+  const std::string t = trimmed(line);
+  return t.rfind("Code: ", 0) == 0 || std::regex_match(t, registers) || t.rfind("Hardware name:", 0) == 0 ||
+         t.rfind("Modules linked in:", 0) == 0 || (!t.empty() && t[0] == '<') || t.rfind("? ", 0) == 0 ||
+         t.rfind("---[ end trace", 0) == 0;
+}
+
+// The kernel's lines just before a report at console line `line_no` (1-based), oldest first: at
+// most three, kernel lines only ("[ time] text", the time dropped), without the "cut here" rule.
+std::vector<std::string> lines_before(const std::vector<std::string>& console, int line_no) {
+  std::vector<std::string> out;
+  static const std::regex kernel_line("\\[ *[0-9]+\\.[0-9]+\\] (.*)");
+  for (int i = line_no - 2; i >= 0 && i < static_cast<int>(console.size()) && out.size() < 3; --i) {
+    std::string line = console[static_cast<size_t>(i)];
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // the serial console's CRLF
+    std::smatch m;
+    if (!std::regex_match(line, m, kernel_line)) break;
+    const std::string text = m[1].str();
+    if (text.find("[ cut here ]") != std::string::npos) continue;
+    out.insert(out.begin(), text);
+  }
+  return out;
+}
+
 std::string pfn_range(uint64_t first, uint64_t last) {
   return first == last ? fmt::format("pfn {:#x}", first) : fmt::format("pfn {:#x}-{:#x}", first, last);
 }
@@ -151,8 +188,43 @@ std::string command_lines(const std::vector<std::string>& argv, const std::strin
 
 }  // namespace
 
+std::string where_to_look_report(const ConsoleFinding& f) {
+  // What is known of a function a report names (docs/findings/, kernel-semantics).
+  static const std::map<std::string, std::string> known = {
+      {"try_remove_memory",
+       "mm/memory_hotplug.c try_remove_memory() starts with BUG_ON(check_hotplug_memory_range(start, "
+       "size)): the range must be aligned to memory_block_size_bytes(). On x86-64 "
+       "arch/x86/mm/init_64.c probe_memory_block_size() makes a block, once boot memory reaches "
+       "64 GiB and under a hypervisor, the largest power of two up to 2 GiB that the end of boot "
+       "memory is aligned to. drivers/acpi/acpi_memhotplug.c takes a DIMM whose memory the kernel "
+       "already has (add_memory() answers -EEXIST: boot memory) as enabled without that check, and "
+       "acpi_memory_remove_memory() hands its range to __remove_memory() as it is."}};
+  std::string function, callers;
+  bool trace = false;
+  int frames = 0;
+  for (const auto& l : f.lines) {
+    const std::string t = trimmed(l);
+    if (t.rfind("RIP: ", 0) == 0 && function.empty()) {
+      const auto colon = t.find(':', 5);
+      function = function_of(t.substr(colon == std::string::npos ? 5 : colon + 1));
+    } else if (t == "Call Trace:") {
+      trace = true;
+    } else if (trace && frames < 4 && !t.empty() && t[0] != '<' && t[0] != '?') {
+      callers += (callers.empty() ? "" : ", from ") + function_of(t) + "()";
+      ++frames;
+    }
+  }
+  std::string out = "The kernel's report: " + f.headline;
+  if (!function.empty()) out += fmt::format(", in {}()", function);
+  if (!callers.empty()) out += ", called from " + callers;
+  out += ". ";
+  const auto it = known.find(function);
+  return out + (it != known.end() ? it->second : where_to_look(""));
+}
+
 std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResult>& all,
-                         const std::vector<std::string>& qemu_argv, const std::string& check) {
+                         const std::vector<std::string>& qemu_argv, const std::string& check,
+                         const WriteupSources& sources) {
   const size_t W = kWriteupColumns;
   // A known failure (xfail) is a kernel defect too: its write-up reads the same.
   auto failing = [](const CheckRecord& c) { return c.status == CheckStatus::Fail || c.status == CheckStatus::XFail; };
@@ -162,11 +234,21 @@ std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResu
       failed = &c;
       break;
     }
+  // Without a failed check, the kernel's first report (BUG, Oops, ...) is the headline.
+  const ConsoleFinding* report = nullptr;
+  if (!failed)
+    for (const auto& f : r.console_findings)
+      if (f.severity != Severity::Notice) {
+        report = &f;
+        break;
+      }
   std::string out;
   const std::string what =
       failed ? fmt::format("{} (spec case {})", failed->name, failed->case_no) : std::string(r.reason.substr(0, 60));
-  out += wrap_text(fmt::format("Subject: [BUG] memory hot-remove: {} fails {} on {}", r.scenario, what, r.kernel), W,
-                   "", "  ");
+  out += wrap_text(
+      report ? fmt::format("Subject: [BUG] memory hot-remove: {}: {} on {}", r.scenario, report->headline, r.kernel)
+             : fmt::format("Subject: [BUG] memory hot-remove: {} fails {} on {}", r.scenario, what, r.kernel),
+      W, "", "  ");
   out += "\n";
 
   // Affected: the same scenario failing the same check (or failing, without a check); not
@@ -210,6 +292,17 @@ std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResu
                    W, "  ", "  ");
   out += "  Steps:\n";
   for (const auto& s : r.steps) out += wrap_text(step_line(s), W, "    ", "      ");
+  // The steps the run did not get through: the first was under way when the guest went down.
+  for (size_t i = r.steps.size(); i < sources.planned_steps.size() && r.verdict != Verdict::Pass; ++i) {
+    const Step& st = sources.planned_steps[i];
+    const std::string target = !st.dimm.empty()     ? st.dimm
+                               : !st.device.empty() ? st.device
+                                                    : fmt::format("node {}", st.node);
+    out += wrap_text(fmt::format("{} {} {}: {}{}", i, step_action_name(st.action), target,
+                                 i == r.steps.size() ? "not finished" : "not run",
+                                 st.expect.empty() ? "" : fmt::format(" (expected {})", st.expect)),
+                     W, "    ", "      ");
+  }
   // The reason's first clause: the evidence below has the rest.
   const auto evidence_at = r.reason.find(": pfn ");
   out += wrap_text("Result: " + r.reason.substr(0, evidence_at), W, "  ", "  ");
@@ -247,15 +340,18 @@ std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResu
   std::string console;
   for (const auto& f : r.console_findings) {
     if (f.severity == Severity::Notice) continue;
+    if (&f == report)
+      for (const auto& l : lines_before(sources.console, f.line_no))
+        console += wrap_text("before it: " + l, W, "  ", "    ");
     console += wrap_text(fmt::format("console line {} ({}): {}", f.line_no, f.kind, f.headline), W, "  ", "    ");
     size_t n = 0;
     for (const auto& l : f.lines)
-      if (l != f.headline && n++ < 12) console += wrap_text(l, W, "    ", "      ");
+      if (l != f.headline && !report_noise(l) && n++ < 16) console += wrap_text(trimmed(l), W, "    ", "      ");
   }
   if (!console.empty()) out += "Kernel reports\n" + console + "\n";
 
   out += "Where to look\n";
-  out += wrap_text(where_to_look(failed ? failed->name : ""), W, "  ", "  ");
+  out += wrap_text(report ? where_to_look_report(*report) : where_to_look(failed ? failed->name : ""), W, "  ", "  ");
   out += "\n";
 
   out += "How to reproduce\n";

@@ -191,7 +191,9 @@ std::string reproducer_expect(const Scenario& s, const ScenarioResult* f) {
     item(fmt::format("# was: {}", flat(fd.headline)));
     if (judged_needles.insert(expect_needle(*hit)).second)
       item(fmt::format("console {} {}", hit->kind, expect_needle(*hit)));
-    last = std::max(last, last_run);
+    // The report came during the last step the run recorded or, when the guest went down with
+    // it, during the next one, which the run never recorded: the rerun goes that far too.
+    last = std::max(last, step_of(last_run + 1) ? last_run + 1 : last_run);
   }
   for (const auto& r : console_rules())
     if (!judged_needles.count(expect_needle(r))) item(fmt::format("watch {} {}", r.kind, expect_needle(r)));

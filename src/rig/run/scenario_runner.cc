@@ -17,6 +17,7 @@
 #include "rig/run/guest_memory.h"
 #include "rig/spec/judge.h"
 #include "rig/base/paths.h"
+#include "rig/base/text.h"
 #include "rig/run/probe_session.h"
 #include "rig/report/results_report.h"
 #include "rig/scenario/artifact_names.h"
@@ -330,6 +331,7 @@ ScenarioResult run_scenario(const Scenario& s, const KernelImage& kernel, const 
                             const MachineFactory& make_machine, const ProgressSink& progress, int run) {
   ScenarioResult res = result_of(s, kernel, run);
   const auto started = Clock::now();
+  res.started = utc_iso8601(std::time(nullptr));
   res.artifacts = unique_run_dir(fmt::format("{}/{}--{}--{}{}", opts.artifacts_root, s.name, kernel.release,
                                              timestamp(), run > 1 ? fmt::format("-run{}", run) : ""));
 

@@ -97,6 +97,7 @@ struct ScenarioResult {
   std::string artifacts;
   std::string reproducer;  // failed runs: a self-contained reproducer directory
   int run = 1;             // which run of the scenario on this kernel (--repeat)
+  std::string started;     // when the run began, UTC ISO 8601 ("2026-12-03T17:05:12Z"); "" if older
   std::string start;       // "boot" or "restore" ("" when the guest never started)
   std::string snapshot;    // the snapshot restored from, or the one this boot saved
   std::string snapshot_key;

@@ -119,12 +119,6 @@ std::string role_kind(const std::string& roles) {
   return colon == std::string::npos ? roles : roles.substr(0, colon);
 }
 
-// A kernel report's headline without what changes from run to run (addresses, numbers, PIDs).
-std::string report_shape(const std::string& headline) {
-  static const std::regex hex("0x[0-9a-fA-F]+|[0-9a-fA-F]{8,}"), num("[0-9]+");
-  return std::regex_replace(std::regex_replace(headline, hex, "X"), num, "N");
-}
-
 }  // namespace
 
 const std::vector<BoundaryClass>& boundary_classes() {
@@ -298,56 +292,50 @@ Draw draw_scenario(uint64_t seed, uint64_t index) {
   }
 }
 
-std::vector<Finding> findings_of(const ScenarioResult& r, const Scenario& s) {
+std::vector<Finding> findings_of(const ScenarioResult& r, const Scenario& s,
+                                 const std::vector<RegisteredFinding>& reg) {
   std::vector<Finding> out;
   auto boundary_of_step = [&](int step) -> std::string {
     if (step < 0 || step >= static_cast<int>(r.steps.size())) return "boot";
     const Dimm* d = s.find_dimm(r.steps[step].target);
     return d ? boundary_class_of(d->addr, d->size) : "none";
   };
-  for (const auto& c : r.checks) {
-    if (c.status != CheckStatus::Fail && c.status != CheckStatus::XFail) continue;
+  std::set<std::string> seen;  // one per signature
+  for (const Failure& failure : failures_of(r)) {
     Finding f;
-    f.kind = "check";
-    f.case_no = c.case_no;
-    f.check = c.name;
-    f.role = c.pages.empty() ? "-" : role_kind(c.pages[0].roles);
-    f.boundary = boundary_of_step(c.step);
-    f.known = c.status == CheckStatus::XFail;
-    f.signature = fmt::format("case {} {} {} @{}", f.case_no, f.check, f.role, f.boundary);
-    f.headline = fmt::format("case {} {}: {}", f.case_no, f.check, c.detail.substr(0, 300));
-    out.push_back(f);
+    f.signature = failure.signature;
+    f.headline = failure.headline;
+    f.check = failure.check;
+    f.boundary =
+        failure.kind == Failure::Report || failure.kind == Failure::Verdict ? "-" : boundary_of_step(failure.step);
+    switch (failure.kind) {
+      case Failure::Check: {
+        const CheckRecord& c = r.checks[static_cast<size_t>(failure.check_index)];
+        f.kind = "check";
+        f.case_no = c.case_no;
+        f.role = c.pages.empty() ? "-" : role_kind(c.pages[0].roles);
+        f.xfail = failure.xfail;
+        break;
+      }
+      case Failure::Step: {
+        const auto st =
+            std::find_if(r.steps.begin(), r.steps.end(), [&](const StepResult& x) { return x.index == failure.step; });
+        if (st == r.steps.end() || st->action == "plug" || st->action == "online" ||
+            (st->action == "unplug" && st->outcome == "refused"))
+          continue;
+        f.kind = "step";
+        f.check = st->action;
+        break;
+      }
+      case Failure::Report: f.kind = "report"; break;
+      case Failure::Verdict: f.kind = "verdict"; break;
+    }
+    const RegisteredFinding* known = registered_finding(reg, r.scenario, r.kernel, failure);
+    f.finding_id = known ? known->id : "new";
+    f.known = known != nullptr;
+    if (seen.insert(f.signature).second) out.push_back(std::move(f));
   }
-  for (const auto& cf : r.console_findings) {
-    if (cf.severity == Severity::Notice) continue;
-    Finding f;
-    f.kind = "report";
-    f.check = cf.kind;
-    f.boundary = "-";
-    f.signature = fmt::format("report {}: {}", cf.kind, report_shape(cf.headline));
-    f.headline = cf.headline;
-    out.push_back(f);
-  }
-  for (const auto& st : r.steps) {
-    if (st.ok || st.action == "plug" || st.action == "online") continue;
-    // A refusal is the spec's answer for memory that holds what cannot move (a node's pgdat or
-    // memmap on its only memory, case 5): the checks after a refusal judge it, the step does not.
-    if (st.action == "unplug" && st.outcome == "refused") continue;
-    Finding f;
-    f.kind = "step";
-    f.check = st.action;
-    f.boundary = boundary_of_step(st.index);
-    f.signature = fmt::format("step {} expected {} got {} @{}", st.action, st.expected, st.outcome, f.boundary);
-    f.headline = fmt::format("{} {}: expected {}, got {}: {}", st.action, st.target, st.expected, st.outcome,
-                             st.detail.substr(0, 200));
-    out.push_back(f);
-  }
-  // One per signature.
-  std::vector<Finding> unique;
-  std::set<std::string> seen;
-  for (auto& f : out)
-    if (seen.insert(f.signature).second) unique.push_back(std::move(f));
-  return unique;
+  return out;
 }
 
 std::vector<Scenario> shrink_candidates(const Scenario& s) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "rig/report/findings.h"
 #include "rig/scenario/results.h"
 #include "rig/scenario/scenario.h"
 
@@ -58,20 +59,27 @@ Draw draw_scenario(uint64_t seed, uint64_t index);
 // Whether `s` is one `rig check` would accept (through its TOML, as a user would write it).
 bool valid_scenario(const Scenario& s);
 
-// A failure found in a run, named so that the same defect found twice is one finding:
-// case, check and page role (or the kernel report, or the step's outcome), and the boundary class
-// of the DIMM the failing step removed.
+// A failure found in a run, named by the findings register's signature (report/findings.h:
+// failure_signature, step_signature, crash_signature), so that the same defect found twice is
+// one finding and one `rig run` would call known is known here too: `finding_id` is the entry
+// that names it (as `rig run` matches: its signature, a kernel it does not list as unaffected,
+// a step only in the entry's own scenario), or "new". An unplug refused is not a finding: the
+// checks after a refusal judge it (a refusal is the spec's answer for memory holding a node's
+// pgdat or memmap); nor is a plug or online that failed (the draw, not the kernel's removal).
 struct Finding {
   std::string signature;
-  std::string kind;  // "check", "report", "step"
+  std::string kind;  // "check", "report", "step", "verdict"
   int case_no = 0;
   std::string check;
   std::string role;
-  std::string boundary;
-  std::string headline;  // one line for people
-  bool known = false;    // xfail: a known failure of docs/known-failures.md
+  std::string boundary;    // the boundary class of the DIMM the failing step removed
+  std::string headline;    // one line for people
+  std::string finding_id;  // the register's entry, or "new"
+  bool known = false;      // finding_id names an entry
+  bool xfail = false;      // an expected failure (rig/known-failures.toml, a scenario's [[xfail]])
 };
-std::vector<Finding> findings_of(const ScenarioResult& r, const Scenario& s);
+std::vector<Finding> findings_of(const ScenarioResult& r, const Scenario& s,
+                                 const std::vector<RegisteredFinding>& register_);
 
 // Scenarios one step simpler than `s`, the biggest simplifications first, each valid: a DIMM
 // dropped (with its steps), a step or a kernel argument dropped, an unused node dropped, a DIMM

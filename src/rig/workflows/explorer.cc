@@ -51,6 +51,8 @@ nlohmann::json summary_json(const ExploreOptions& o, const ExploreSummary& s, bo
                         {"boundary", f.finding.boundary},
                         {"headline", f.finding.headline},
                         {"known", f.finding.known},
+                        {"finding", f.finding.finding_id},
+                        {"xfail", f.finding.xfail},
                         {"kernel", f.kernel},
                         {"found_in", f.found_in},
                         {"minimized", f.minimized},
@@ -79,8 +81,12 @@ nlohmann::json summary_json(const ExploreOptions& o, const ExploreSummary& s, bo
             {"roles", c.roles}}}};
 }
 
-bool has_signature(const ScenarioResult& r, const Scenario& s, const std::string& signature) {
-  for (const auto& f : findings_of(r, s))
+// "known ID" or "NEW", as rig run says it.
+std::string known_text(const Finding& f) { return f.known ? "known " + f.finding_id : std::string("NEW"); }
+
+bool has_signature(const ScenarioResult& r, const Scenario& s, const std::vector<RegisteredFinding>& reg,
+                   const std::string& signature) {
+  for (const auto& f : findings_of(r, s, reg))
     if (f.signature == signature) return true;
   return false;
 }
@@ -138,7 +144,7 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
         throw InfraError(fmt::format("explore: a result for {}, which this batch did not draw", r.scenario));
       const Draw& draw = *dit;
       sum.coverage.add(r, draw);
-      const auto found = findings_of(r, draw.scenario);
+      const auto found = findings_of(r, draw.scenario, o.findings_register);
       status();
       progress(fmt::format("run {}: {} on {}: {} ({:.1f} s){}; {} findings, {:.0f} s left", sum.coverage.runs,
                            r.scenario, r.kernel, verdict_name(r.verdict), r.duration_s,
@@ -153,8 +159,8 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
         ef.kernel = r.kernel;
         ef.found_in = draw.scenario.path;
         ef.reproducer = r.reproducer;
-        progress(fmt::format("new finding {}: {} ({} on {}): {}", sum.findings.size() + 1, f.signature, r.scenario,
-                             r.kernel, f.headline));
+        progress(fmt::format("finding {}: {} ({} on {}): {}: {}", sum.findings.size() + 1, known_text(f), r.scenario,
+                             r.kernel, f.signature, f.headline));
         sum.findings.push_back(ef);
         status();
         save(false);
@@ -168,7 +174,8 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
           sum.findings.back().flaky = sum.findings[first_new - 1].flaky;
           continue;
         }
-        // A known failure (xfail) has its scenario and evidence already: recorded, not minimized.
+        // A known finding (in the register) has its scenario and evidence already: recorded, not
+        // minimized.
         if (f.known) {
           sum.findings.back().minimized = draw.scenario.path;
           continue;
@@ -191,7 +198,7 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
           twice.repeat = 2;
           auto rs = run_suite({c}, {*kit}, twice, quiet);
           bool all = !rs.empty();
-          for (const auto& x : rs) all = all && has_signature(x, c, f.signature);
+          for (const auto& x : rs) all = all && has_signature(x, c, o.findings_register, f.signature);
           progress(fmt::format("  minimize {}: try {}: {} DIMMs, {} steps: {}", n, tries, c.dimms.size(),
                                c.steps.size(), all ? "fails twice, kept" : "does not repeat it"));
           if (all) cur.reproducer = rs.back().reproducer;
@@ -240,11 +247,11 @@ ExploreSummary explore(const ExploreOptions& o, const std::function<void(const s
   progress(coverage_table(sum.coverage, sum.findings.size()));
   for (size_t i = 0; i < sum.findings.size(); ++i) {
     const auto& f = sum.findings[i];
-    progress(fmt::format("finding {}: {}{}{}{} on {}\n  {}\n  scenario: {}\n  reproducer: {}", i + 1,
-                         f.finding.signature, f.finding.known ? " (known)" : "",
-                         f.confirmed ? ""
-                         : f.flaky   ? " (flaky: did not fail twice)"
-                                     : " (not confirmed)",
+    progress(fmt::format("finding {}: {}: {}{}{} on {}\n  {}\n  scenario: {}\n  reproducer: {}", i + 1,
+                         known_text(f.finding), f.finding.signature,
+                         f.confirmed || f.finding.known ? ""  // a known one is not run again
+                         : f.flaky                      ? " (flaky: did not fail twice)"
+                                                        : " (not confirmed)",
                          f.with ? fmt::format(" (with finding {})", f.with) : "", f.kernel, f.finding.headline,
                          f.minimized.empty() ? f.found_in : f.minimized, f.reproducer.empty() ? "-" : f.reproducer));
   }

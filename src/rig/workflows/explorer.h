@@ -1,5 +1,6 @@
 // `rig explore`: draws scenarios (explore.h), runs them on the matrix runner until the budget is
-// spent, names each failure by its signature, minimizes every new one to a scenario file ready
+// spent, names each failure by its signature and says whether the findings register knows it
+// (by its id) or it is new, minimizes every new one to a scenario file ready
 // to commit (each candidate run twice: a failure is kept only when it repeats, the flaky rule of
 // bisect-step) with the reproducer of its last run, and ends with a coverage table.
 #pragma once
@@ -18,10 +19,11 @@ struct ExploreOptions {
   std::vector<KernelImage> kernels;
   double budget_s = 1800;
   uint64_t seed = 1;
-  std::string out;                     // explore.json, generated/, findings/, runs/
-  std::vector<ExpectedFailure> known;  // rig/known-failures.toml, applied to every draw
-  SuiteOptions suite;                  // -j, snapshots, timeouts, artifacts under out/runs
-  int max_minimize_tries = 16;         // candidates tried per finding
+  std::string out;                                   // explore.json, generated/, findings/, runs/
+  std::vector<ExpectedFailure> known;                // rig/known-failures.toml, applied to every draw
+  std::vector<RegisteredFinding> findings_register;  // rig/findings/: each finding known (its id) or new
+  SuiteOptions suite;                                // -j, snapshots, timeouts, artifacts under out/runs
+  int max_minimize_tries = 16;                       // candidates tried per finding
   // Live progress: every guest's events (default: none), and a status after each run (runs
   // done, findings); the plain one-line-per-run progress goes to explore()'s `progress`.
   std::function<void(const RunEvent&)> on_event;
