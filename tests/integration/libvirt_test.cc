@@ -283,6 +283,26 @@ TEST_F(Libvirt, SpecSuiteMatchesTheQemuBackendOnDebian61) {
   EXPECT_TRUE(qemu_pids_mentioning("guest=rig-").empty());
 }
 
+// virtio-mem under libvirt: <memory model='virtio-mem'> in the domain, resizes through
+// virDomainUpdateDeviceFlags, the size read from QEMU; the suite judged page by page as with the
+// QEMU backend, and no domain left behind.
+TEST_F(Libvirt, VirtioMemSuitePassesAsWithTheQemuBackendOnDebian61) {
+  const std::string dir = fresh_dir("libvirt-virtio-mem");
+  int lv_exit = -1;
+  const json lv = run_json({"--suite", "virtio-mem", "--kernel", "debian-6.1", "--backend", "libvirt", "-j", "1"},
+                           dir + "/libvirt", &lv_exit);
+  EXPECT_EQ(lv_exit, 0) << lv.dump(1).substr(0, 4000);
+  ASSERT_GE(lv["results"].size(), 4u);
+  for (const auto& r : lv["results"]) {
+    EXPECT_EQ(r["backend"], "libvirt") << r["scenario"];
+    EXPECT_EQ(r["verdict"], "pass") << r["scenario"] << ": " << r["reason"];
+    bool judged = false;
+    for (const auto& c : r["checks"]) judged = judged || (c["name"] == "memmap-freed" && c["status"] == "pass");
+    EXPECT_TRUE(judged) << r["scenario"] << ": no shrink's memmap judged";
+  }
+  EXPECT_TRUE(qemu_pids_mentioning("guest=rig-").empty());
+}
+
 // The remote-style URI: a TCP connection to the same libvirtd, so that nothing the backend does
 // may depend on sharing the rig's file system (uploads, console stream, agent pass-through). The
 // whole spec suite, on the other Debian kernel.

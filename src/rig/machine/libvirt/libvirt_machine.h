@@ -56,6 +56,7 @@ class LibvirtMachine : public Machine {
   PlugOutcome plug_dimm(const Dimm& d, double timeout_s) override;
   UnplugOutcome unplug_dimm(const Dimm& d, double timeout_s) override;
   std::vector<MemoryDevice> memory_devices() override;
+  ResizeOutcome resize_virtio_mem(const VirtioMem& v, uint64_t requested, double timeout_s) override;
   GuestExecResult guest_exec(const std::string& script, double timeout_s) override;
   std::string guest_read_file(const std::string& path) override;
   void check_alive() override;

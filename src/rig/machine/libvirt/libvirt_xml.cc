@@ -30,6 +30,8 @@ std::string libvirt_domain_type(const std::string& accel) { return accel == "kvm
 
 std::string dimm_alias(const Dimm& d) { return "ua-" + d.id; }
 
+std::string virtio_mem_alias(const VirtioMem& v) { return "ua-" + v.id; }
+
 std::string libvirt_skip_reason(const Scenario& s) {
   if (s.machine.type != "pc" && s.machine.type != "q35")
     return fmt::format("machine type {}: the libvirt backend knows pc and q35 only", s.machine.type);
@@ -39,10 +41,9 @@ std::string libvirt_skip_reason(const Scenario& s) {
   if (s.dimms.size() > static_cast<size_t>(s.machine.slots))
     return fmt::format("{} DIMMs in {} slots: libvirt pins each DIMM to a slot of its own", s.dimms.size(),
                        s.machine.slots);
-  // libvirt 9.0 knows <memory model='virtio-mem'>, but the backend neither defines nor resizes it.
-  if (!s.virtio_mems.empty())
-    return fmt::format("virtio-mem device {}: the libvirt backend does not drive virtio-mem yet (docs/virtio-mem.md)",
-                       s.virtio_mems[0].id);
+  for (const auto& v : s.virtio_mems)
+    if (v.size % 1024 != 0 || v.block_size % 1024 != 0 || v.requested % 1024 != 0)
+      return fmt::format("virtio-mem {}: a size not a whole number of KiB", v.id);
   for (const auto& n : s.nodes)
     if (n.memory % 1024 != 0) return fmt::format("node {}: memory not a whole number of KiB", n.id);
   for (const auto& d : s.dimms)
@@ -76,6 +77,35 @@ std::string dimm_device_xml(const Dimm& d, int slot) {
       xml_escape(dimm_alias(d)), kib(d.size), d.node, slot, format_hex(d.addr));
 }
 
+std::string virtio_mem_device_xml(const VirtioMem& v, uint64_t requested) {
+  return fmt::format(
+      "<memory model='virtio-mem'>\n"
+      "  <alias name='{}'/>\n"
+      "  <target>\n"
+      "    <size unit='KiB'>{}</size>\n"
+      "    <node>{}</node>\n"
+      "    <block unit='KiB'>{}</block>\n"
+      "    <requested unit='KiB'>{}</requested>\n"
+      "  </target>\n"
+      "</memory>\n",
+      xml_escape(virtio_mem_alias(v)), kib(v.size), v.node, kib(v.block_size), kib(requested));
+}
+
+std::string virtio_mem_update_xml(const std::string& live, const std::string& alias, uint64_t requested) {
+  const std::string open = "<memory model='virtio-mem'", close = "</memory>";
+  for (size_t at = live.find(open); at != std::string::npos; at = live.find(open, at + 1)) {
+    const size_t end = live.find(close, at);
+    if (end == std::string::npos) return "";
+    std::string dev = live.substr(at, end + close.size() - at);
+    if (dev.find(fmt::format("<alias name='{}'/>", xml_escape(alias))) == std::string::npos) continue;
+    const size_t r0 = dev.find("<requested"), r1 = dev.find("</requested>");
+    if (r0 == std::string::npos || r1 == std::string::npos || r1 < r0) return "";
+    return dev.substr(0, r0) + fmt::format("<requested unit='KiB'>{}</requested>", kib(requested)) +
+           dev.substr(r1 + std::string("</requested>").size()) + "\n";
+  }
+  return "";
+}
+
 std::string domain_xml(const Scenario& s, const LibvirtDomainSpec& spec) {
   const std::string skip = libvirt_skip_reason(s);
   if (!skip.empty()) throw UsageError(fmt::format("{}: {}", s.name, skip));
@@ -83,6 +113,7 @@ std::string domain_xml(const Scenario& s, const LibvirtDomainSpec& spec) {
   for (const auto& n : s.nodes) total += n.memory;
   for (const auto& d : s.dimms)
     if (d.present) total += d.size;
+  for (const auto& v : s.virtio_mems) total += v.size;  // libvirt counts a device's whole size
   std::string x;
   x += fmt::format("<domain type='{}'>\n", xml_escape(libvirt_domain_type(spec.accel)));
   x += fmt::format("  <name>{}</name>\n", xml_escape(spec.name));
@@ -124,19 +155,20 @@ std::string domain_xml(const Scenario& s, const LibvirtDomainSpec& spec) {
   if (!spec.qga_socket.empty())
     x += fmt::format("      <source mode='bind' path='{}'/>\n", xml_escape(spec.qga_socket));
   x += "      <target type='virtio' name='org.qemu.guest_agent.0'/>\n    </channel>\n";
-  for (const auto& d : s.dimms) {
-    if (!d.present) continue;
-    std::string dev = dimm_device_xml(d, dimm_slot(s, d));
-    // Indent the device by four spaces.
-    std::string indented;
+  // Each device indented by four spaces.
+  const auto indented = [](const std::string& dev) {
+    std::string out;
     size_t start = 0;
     while (start < dev.size()) {
       const size_t end = dev.find('\n', start);
-      indented += "    " + dev.substr(start, end - start + 1);
+      out += "    " + dev.substr(start, end - start + 1);
       start = end + 1;
     }
-    x += indented;
-  }
+    return out;
+  };
+  for (const auto& d : s.dimms)
+    if (d.present) x += indented(dimm_device_xml(d, dimm_slot(s, d)));
+  for (const auto& v : s.virtio_mems) x += indented(virtio_mem_device_xml(v, v.requested));
   // No defaults a bare QEMU run does not have either: no NIC, no graphics, no balloon, no USB.
   x += "    <controller type='usb' model='none'/>\n";
   x += "    <memballoon model='none'/>\n";

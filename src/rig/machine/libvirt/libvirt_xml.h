@@ -33,6 +33,8 @@ bool is_rig_domain(const std::string& name);
 
 // The libvirt user alias of a DIMM (libvirt requires the "ua-" prefix); QEMU's device id is the same.
 std::string dimm_alias(const Dimm& d);
+// The same for a virtio-mem device: QEMU's id, so its QOM path is /machine/peripheral/ua-ID.
+std::string virtio_mem_alias(const VirtioMem& v);
 
 // Why this backend cannot run the scenario as the QEMU backend does; empty if it can.
 std::string libvirt_skip_reason(const Scenario& s);
@@ -51,6 +53,16 @@ std::string domain_xml(const Scenario& s, const LibvirtDomainSpec& spec);
 // DIMM keeps its slot over unplug and re-plug.
 std::string dimm_device_xml(const Dimm& d, int slot);
 int dimm_slot(const Scenario& s, const Dimm& d);
+
+// One <memory model='virtio-mem'> device (libvirt 9.0: size, node, block, requested), for the
+// domain and, with another requested size, for virDomainUpdateDeviceFlags. libvirt 9.0 has no
+// way to give its address: QEMU places it, and the backend checks it is where the rig placed it.
+std::string virtio_mem_device_xml(const VirtioMem& v, uint64_t requested);
+// What virDomainUpdateDeviceFlags needs to resize a running device: libvirt finds the device by
+// its whole definition (the address and the rest libvirt filled in), so the device's element is
+// taken from the live domain XML and only its <requested> is replaced. Empty when the live XML
+// has no virtio-mem device with `alias` or it has no <requested>.
+std::string virtio_mem_update_xml(const std::string& live_domain_xml, const std::string& alias, uint64_t requested);
 
 // The directory pool a run's kernel and initramfs are uploaded to (virStorageVolUpload), named
 // like its domain, under /var/lib/libvirt/images on the libvirt host, readable by QEMU whatever
