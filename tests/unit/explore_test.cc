@@ -343,3 +343,38 @@ TEST(Explore, ShrinkUndoesCyclesFiveLevelAndKernelZones) {
   EXPECT_TRUE(four_level);
   EXPECT_TRUE(movable);
 }
+
+// virtio-mem draws: a device grown and shrunk back to nothing (sub-blocks too), only where no
+// DIMM is hot-plugged (the device needs hot-added memory onlined by policy), always valid; and
+// the minimizer can take the device away with its resizes.
+TEST(Explore, SomeDrawsGrowAndShrinkAVirtioMemDevice) {
+  size_t with = 0, sub_block = 0;
+  for (uint64_t i = 0; i < 300; ++i) {
+    const Draw d = draw_scenario(7, i);
+    const Scenario& s = d.scenario;
+    if (s.virtio_mems.empty()) continue;
+    ++with;
+    EXPECT_TRUE(valid_scenario(s)) << i;
+    sub_block += std::count(d.features.begin(), d.features.end(), "virtio-mem sub-block");
+    std::vector<uint64_t> sizes;
+    for (const auto& st : s.steps) {
+      EXPECT_NE(st.action, StepAction::Plug) << i;
+      if (st.action == StepAction::Resize) sizes.push_back(st.size);
+    }
+    ASSERT_GE(sizes.size(), 2u) << i;
+    EXPECT_EQ(sizes.back(), 0u) << i;
+    EXPECT_GT(sizes.front(), 0u) << i;
+    EXPECT_NE(
+        std::find(s.machine.kernel_args.begin(), s.machine.kernel_args.end(), "memhp_default_state=online_movable"),
+        s.machine.kernel_args.end())
+        << i;
+    bool dropped = false;
+    for (const auto& c : shrink_candidates(s))
+      dropped = dropped || (c.virtio_mems.empty() && std::none_of(c.steps.begin(), c.steps.end(), [](const Step& st) {
+                              return st.action == StepAction::Resize;
+                            }));
+    EXPECT_TRUE(dropped) << i;
+  }
+  EXPECT_GT(with, 10u);
+  EXPECT_GT(sub_block, 0u);
+}

@@ -35,8 +35,10 @@ uint64_t boot_end(const Scenario& s) {
 void fit_machine(Scenario& s) {
   const uint64_t ram = s.boot_ram();
   const DeviceMemoryWindow w = device_memory_window(s.machine, ram);
+  place_virtio_mems(s);  // above every DIMM
   uint64_t end = w.base;
   for (const auto& d : s.dimms) end = std::max(end, d.addr + d.size);
+  for (const auto& v : s.virtio_mems) end = std::max(end, v.addr + v.size);
   s.machine.maxmem = ram + round_up(end - w.base, GiB);
   s.machine.slots = std::max<int>(1, static_cast<int>(s.dimms.size()));
 }
@@ -275,6 +277,40 @@ Draw draw_scenario(uint64_t seed, uint64_t index) {
         throw InfraError(fmt::format("explore: no valid scenario in 10000 draws (seed {}, draw {})", seed, index));
       continue;
     }
+    // A virtio-mem device beside the DIMMs in a fifth of the draws that hot-plug no DIMM: grown
+    // and shrunk back (sub-block sizes too), judged as its blocks go. The driver onlines what it
+    // adds by the kernel's policy, so such a draw onlines hot-added memory movable; a draw with
+    // DIMM plugs keeps its own online steps and gets none.
+    const bool plugs_dimms =
+        std::any_of(s.steps.begin(), s.steps.end(), [](const Step& st) { return st.action == StepAction::Plug; });
+    if (!plugs_dimms && chance(rng, 0.2)) {
+      Scenario with = s;
+      VirtioMem v;
+      v.id = "vm0";
+      v.node = pick(rng, s.nodes).id;
+      v.size = pick(rng, std::vector<uint64_t>{256 * MiB, 512 * MiB, GiB});
+      with.virtio_mems.push_back(v);
+      with.machine.kernel_args.push_back("memhp_default_state=online_movable");
+      // Grow to whole memory blocks or sub-blocks, maybe shrink part of the way, then to nothing.
+      const uint64_t grow = chance(rng, 0.7) ? v.size : (1 + rng() % (v.size / (2 * MiB))) * 2 * MiB;
+      std::vector<uint64_t> sizes = {grow};
+      if (grow > 4 * MiB && chance(rng, 0.5)) sizes.push_back((rng() % (grow / (2 * MiB))) * 2 * MiB);
+      sizes.push_back(0);
+      for (uint64_t size : sizes) {
+        Step st;
+        st.action = StepAction::Resize;
+        st.device = v.id;
+        st.size = size;
+        st.expect = "reached";
+        st.timeout_s = 300;
+        with.steps.push_back(st);
+      }
+      fit_machine(with);
+      if (valid_scenario(with)) {
+        s = std::move(with);
+        d.features.push_back(grow % kSection ? "virtio-mem sub-block" : "virtio-mem");
+      }
+    }
     // What this draw exercises beyond its boundaries, for the coverage table.
     d.features.push_back(mode);
     if (five_level) d.features.push_back("5-level");
@@ -354,6 +390,16 @@ std::vector<Scenario> shrink_candidates(const Scenario& s) {
                     c.steps.end());
       add(c);
     }
+  // A virtio-mem device and its resizes.
+  for (const auto& v : s.virtio_mems) {
+    Scenario c = s;
+    c.virtio_mems.erase(
+        std::remove_if(c.virtio_mems.begin(), c.virtio_mems.end(), [&](const VirtioMem& x) { return x.id == v.id; }),
+        c.virtio_mems.end());
+    c.steps.erase(std::remove_if(c.steps.begin(), c.steps.end(), [&](const Step& x) { return x.device == v.id; }),
+                  c.steps.end());
+    add(c);
+  }
   // A step.
   for (size_t i = 0; s.steps.size() > 1 && i < s.steps.size(); ++i) {
     Scenario c = s;
