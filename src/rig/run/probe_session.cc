@@ -231,9 +231,12 @@ void ProbeSession::pgdat_back(int step, int node) {
 void ProbeSession::before_resize(int step, const VirtioMem& v, uint64_t size) {
   Timed t(seconds_);
   auto it = requested_.emplace(v.id, v.requested).first;
-  shrinking_ = size < it->second;
+  // After a partial shrink the same request again finishes it: a shrink too, but one whose state
+  // before would be read while the driver may still be unplugging: not judged.
+  after_partial_ = unfinished_.count(v.id) > 0;
+  shrinking_ = size < it->second || (size == it->second && after_partial_);
   it->second = size;
-  if (shrinking_) read_before(step, v.addr >> 12, v.size >> 12);
+  if (shrinking_ && !after_partial_) read_before(step, v.addr >> 12, v.size >> 12);
 }
 
 void ProbeSession::after_resize(int step, const VirtioMem& v, const ResizeOutcome& o, StepResult& r) {
@@ -243,8 +246,36 @@ void ProbeSession::after_resize(int step, const VirtioMem& v, const ResizeOutcom
     return;
   }
   shrinking_ = false;
-  // The listings first: which blocks went decides what the pages are judged against. (A partial
-  // shrink may still be under way in the guest while it is read; docs/virtio-mem.md.)
+  if (o.result == ResizeResult::Partial && o.after > o.requested)
+    unfinished_.insert(v.id);
+  else
+    unfinished_.erase(v.id);
+  if (after_partial_) {
+    record(step, {1,
+                  "memmap-freed",
+                  true,
+                  fmt::format("the shrink of {} before this one ended partial: the state before this one would have "
+                              "been read while the guest may still have been unplugging, so no page or counter was "
+                              "judged",
+                              v.id),
+                  false,
+                  {}});
+    return;
+  }
+  if (o.result == ResizeResult::Partial) {
+    // The driver is still at it (it retries what it could not unplug): pages and counters read now
+    // would be a moment of a removal under way, judged as if it were over. Not judged, and said so.
+    record(step, {1,
+                  "memmap-freed",
+                  true,
+                  fmt::format("the shrink of {} ended partial ({}): the guest may still be unplugging, so no page "
+                              "or counter was judged",
+                              v.id, o.detail),
+                  false,
+                  {}});
+    return;
+  }
+  // The listings first: which blocks went decides what the pages are judged against.
   save_guest_state(artifact::guest_state_after(step));
   const GuestCounters counters_after = read_counters(artifact::counters_after(step));
   const std::vector<uint64_t> gone = blocks_gone(counters_before_, counters_after, v.addr >> 12, v.size >> 12);

@@ -96,6 +96,8 @@ class ProbeSession {
   bool step_traced_ = false;                   // this unplug step's trace was started
   bool shrinking_ = false;                     // the resize step under way shrinks its device
   std::map<std::string, uint64_t> requested_;  // virtio-mem id -> the size last requested
+  std::set<std::string> unfinished_;           // virtio-mem ids whose last shrink ended partial
+  bool after_partial_ = false;                 // the resize under way follows a partial shrink
   double seconds_ = 0;
 };
 
