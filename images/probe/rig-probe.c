@@ -854,8 +854,20 @@ static void read_topology(void)
 
 /* ---- what is reported: the module's data, the module's order ---- */
 
-enum role { ROLE_MEMMAP, ROLE_PTE, ROLE_PMD, ROLE_PUD, ROLE_USAGE, ROLE_PGDAT, ROLE_DMAP_PMD, ROLE_DMAP_PUD, ROLE_P4D };
-static const char *const role_names[] = { "memmap", "pte", "pmd", "pud", "usage", "pgdat", "dmap_pmd", "dmap_pud", "p4d" };
+enum role {
+	ROLE_MEMMAP,
+	ROLE_PTE,
+	ROLE_PMD,
+	ROLE_PUD,
+	ROLE_USAGE,
+	ROLE_PGDAT,
+	ROLE_DMAP_PMD,
+	ROLE_DMAP_PUD,
+	ROLE_P4D,
+	ROLE_DMAP_PTE
+};
+static const char *const role_names[] = { "memmap",   "pte",      "pmd", "pud",     "usage",
+					   "pgdat",    "dmap_pmd", "dmap_pud", "p4d", "dmap_pte" };
 
 struct entry {
 	uint64_t pfn;
@@ -1096,6 +1108,17 @@ static void collect_section(uint64_t nr, uint64_t ms)
 	/* The direct map covers memory from when it is added (arch_add_memory), online or not. */
 	add_table_pages(K.page_offset_base + ((nr << PFN_SECTION_SHIFT) << PAGE_SHIFT), (long)nr, -1, ROLE_DMAP_PUD,
 			ROLE_DMAP_PMD);
+	/*
+	 * Where the direct map is not PMD-mapped (no PSE, debug_pagealloc): the PTE table of each
+	 * 2 MiB of the section, which remove_pte_table() frees when it empties.
+	 */
+	for (uint64_t pa = (nr << PFN_SECTION_SHIFT) << PAGE_SHIFT, n = 0; n < (PAGES_PER_SECTION >> 9);
+	     n++, pa += 1UL << 21) {
+		uint64_t e = 0, table_pfn = 0;
+
+		if (lookup(K.page_offset_base + pa, &e, &table_pfn) == LEVEL_4K)
+			add(table_pfn, ROLE_DMAP_PTE, (long)nr);
+	}
 	for (uint64_t va = start & ~(PAGE_SIZE - 1); va < end; va += PAGE_SIZE) {
 		uint64_t e = 0, table_pfn = 0, pfn;
 		int level = lookup(va, &e, &table_pfn);

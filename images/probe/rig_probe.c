@@ -68,8 +68,20 @@ module_param(max_sections, ulong, 0444);
 /* dmap_*: the direct map's page tables over a section. Not bootmem-tagged, but freed on removal
  * when they empty, so they belong in the page accounting. p4d: the vmemmap P4D table page under
  * 5-level paging. */
-enum role { ROLE_MEMMAP, ROLE_PTE, ROLE_PMD, ROLE_PUD, ROLE_USAGE, ROLE_PGDAT, ROLE_DMAP_PMD, ROLE_DMAP_PUD, ROLE_P4D };
-static const char *const role_names[] = { "memmap", "pte", "pmd", "pud", "usage", "pgdat", "dmap_pmd", "dmap_pud", "p4d" };
+enum role {
+	ROLE_MEMMAP,
+	ROLE_PTE,
+	ROLE_PMD,
+	ROLE_PUD,
+	ROLE_USAGE,
+	ROLE_PGDAT,
+	ROLE_DMAP_PMD,
+	ROLE_DMAP_PUD,
+	ROLE_P4D,
+	ROLE_DMAP_PTE
+};
+static const char *const role_names[] = { "memmap",   "pte",      "pmd", "pud",     "usage",
+					   "pgdat",    "dmap_pmd", "dmap_pud", "p4d", "dmap_pte" };
 
 struct entry {
 	unsigned long pfn;
@@ -327,6 +339,15 @@ static void collect_section(unsigned long nr)
 	add_table_pages(start, nr, ROLE_P4D, ROLE_PUD, ROLE_PMD);
 	/* The direct map covers memory from when it is added (arch_add_memory), online or not. */
 	add_table_pages((unsigned long)__va(PFN_PHYS(section_nr_to_pfn(nr))), nr, -1, ROLE_DMAP_PUD, ROLE_DMAP_PMD);
+	/* Where the direct map is not PMD-mapped (no PSE, debug_pagealloc): the PTE table of each
+	 * 2 MiB of the section, which remove_pte_table() frees when it empties. */
+	for (va = (unsigned long)__va(PFN_PHYS(section_nr_to_pfn(nr)));
+	     va < (unsigned long)__va(PFN_PHYS(section_nr_to_pfn(nr) + PAGES_PER_SECTION)); va += PMD_SIZE) {
+		pte_t *pte = lookup_address(va, &level);
+
+		if (pte && level == PG_LEVEL_4K)
+			add(page_to_pfn(virt_to_page(pte)), ROLE_DMAP_PTE, nr);
+	}
 	for (va = start & PAGE_MASK; va < end; va += PAGE_SIZE) {
 		pte_t *pte = lookup_address(va, &level);
 		unsigned long pfn;

@@ -155,6 +155,8 @@ std::vector<PageRole> roles_from(const std::string& text, size_t n, const std::s
       r.kind = PageRoleKind::Pgdat;
     else if (kind == "dmap_pmd")
       r.kind = PageRoleKind::DmapPmd;
+    else if (kind == "dmap_pte")
+      r.kind = PageRoleKind::DmapPte;
     else if (kind == "dmap_pud")
       r.kind = PageRoleKind::DmapPud;
     else
@@ -179,6 +181,7 @@ const char* page_role_name(PageRoleKind k) {
     case PageRoleKind::Pgdat: return "pgdat";
     case PageRoleKind::DmapPmd: return "dmap_pmd";
     case PageRoleKind::DmapPud: return "dmap_pud";
+    case PageRoleKind::DmapPte: return "dmap_pte";
   }
   return "?";
 }

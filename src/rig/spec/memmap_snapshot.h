@@ -14,7 +14,7 @@
 
 namespace rig {
 
-enum class PageRoleKind { Memmap, Pte, Pmd, Pud, P4d, Usage, Pgdat, DmapPmd, DmapPud };
+enum class PageRoleKind { Memmap, Pte, Pmd, Pud, P4d, Usage, Pgdat, DmapPmd, DmapPud, DmapPte };
 const char* page_role_name(PageRoleKind k);
 // The one role classification: a table of the vmemmap's page tables (PTE, PMD, PUD, P4D)...
 inline bool is_vmemmap_table(PageRoleKind k) {
@@ -22,7 +22,7 @@ inline bool is_vmemmap_table(PageRoleKind k) {
 }
 // ... and any page-table page the probe knows: those and the direct map's PMD and PUD tables.
 inline bool is_page_table(PageRoleKind k) {
-  return is_vmemmap_table(k) || k == PageRoleKind::DmapPmd || k == PageRoleKind::DmapPud;
+  return is_vmemmap_table(k) || k == PageRoleKind::DmapPmd || k == PageRoleKind::DmapPud || k == PageRoleKind::DmapPte;
 }
 
 struct PageRole {

@@ -329,7 +329,12 @@ std::map<uint64_t, std::vector<PageOwner>> page_owners(const MemmapSnapshot& s) 
     for (uint64_t pfn = run.pfn; pfn < run.pfn + run.count; ++pfn) {
       std::map<PageOwner, int64_t> owners;  // key without refs -> refs
       auto add = [&](bool node, int64_t id, int64_t refs) { owners[PageOwner{node, id, 0}] += refs; };
+      // A role counts once per owner: without PSE the probe names a PTE table once per memmap
+      // page it maps ("pte:7" 512 times, seen on 6.1 with clearcpuid=3), and the references are
+      // the table's, not each entry's.
+      std::set<std::pair<PageRoleKind, int64_t>> counted;
       for (const auto& r : run.roles) {
+        if (!counted.insert({r.kind, r.owner}).second) continue;
         const auto sec = static_cast<uint64_t>(r.owner);
         const bool boot = early.count(sec) > 0;
         switch (r.kind) {
@@ -349,6 +354,7 @@ std::map<uint64_t, std::vector<PageOwner>> page_owners(const MemmapSnapshot& s) 
           case PageRoleKind::P4d: add(false, r.owner, boot ? steps[sec] : 0); break;
           case PageRoleKind::Usage: add(false, r.owner, boot && run.state.reserved ? 1 : 0); break;
           case PageRoleKind::Pgdat: add(true, r.owner, boot_nodes.count(static_cast<int>(r.owner)) ? 1 : 0); break;
+          case PageRoleKind::DmapPte:
           case PageRoleKind::DmapPmd:
           case PageRoleKind::DmapPud: add(false, r.owner, 0); break;
         }
