@@ -69,6 +69,9 @@ void add_workflow_commands(CLI::App& top, Commands& out) {
   c->add_option("--kernels", bisect->kernels,
                 "Kernels in order instead of a tree: debian:A..debian:B (Debian's builds between them) or K1,K2,...; "
                 "a kernel that fails once is bad, one that cannot be judged is skipped");
+  c->add_flag("--count-known-failures", bisect->count_known_failures,
+              "Judge without expected failures, so that a known finding (an xfail) counts as its case failing: to "
+              "bisect a finding of the register");
   out.push_back({c, [bisect] { return app::bisect(*bisect); }});
 
   auto ex = std::make_shared<app::ExploreCommandOptions>();

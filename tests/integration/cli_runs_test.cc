@@ -368,6 +368,25 @@ TEST(CliRuns, AKernelFetchedFromDebiansArchiveBootsAndIsJudged) {
   EXPECT_EQ(again["kernel_path"], kernel) << "made absolute";
 }
 
+// A finding of the register is a known failure (xfail), which a bisection counts as passing:
+// --count-known-failures judges without expected failures, so 6.12's shared pgdat page (case 5,
+// 612-pgdat-shares-a-page) makes 6.12 the first bad after 6.1. Not for a git bisection.
+TEST(CliRuns, BisectCountsAKnownFindingWhenAsked) {
+  const std::string dir = fresh_dir("bisect-known");
+  const std::string scenario = std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml";
+  CommandResult r = run_command({RIG_BINARY, "bisect", "--case", "5", "--scenario", scenario, "--kernels",
+                                 "debian-6.1,debian-6.12", "--count-known-failures", "--artifacts", dir + "/runs"},
+                                1500);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("first bad kernel: debian-6.12 (last good: debian-6.1)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("boot-tags-pgdat-shared-page"), std::string::npos) << r.out;
+  CommandResult git = run_command(
+      {RIG_BINARY, "bisect", "--case", "5", "--count-known-failures", "--src", dir, "--good", "v6.1", "--bad", "v6.12"},
+      60);
+  EXPECT_EQ(git.exit_code, 2) << git.out << git.err;
+  EXPECT_NE(git.err.find("--count-known-failures is for --kernels"), std::string::npos) << git.err;
+}
+
 // rig bisect --kernels over Debian's builds (docs/workflows.md): 6.18.5 frees the memmap of a
 // hot-added DIMM, 6.18.15 loses 511 pages of each section's (docs/kernels.md). The two ends are
 // tested, the first bad named with its page evidence, and the git bisect line to continue printed.

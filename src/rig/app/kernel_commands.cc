@@ -119,9 +119,11 @@ int bisect_over_kernels(const BisectCommandOptions& a) {
     throw UsageError("--kernels bisects kernels the rig can name: not with --src, --good or --bad");
   const Environment env = environment();
   const std::string home = a.home.empty() ? rig_home(env) : a.home;
-  const std::vector<Scenario> scenarios = a.scenarios.empty()
-                                              ? scenarios_for_case(select_scenarios({{}, "spec", home}), a.case_no)
-                                              : select_scenarios({a.scenarios, "", home});
+  std::vector<Scenario> scenarios = a.scenarios.empty()
+                                        ? scenarios_for_case(select_scenarios({{}, "spec", home}), a.case_no)
+                                        : select_scenarios({a.scenarios, "", home});
+  if (a.count_known_failures)
+    for (auto& sc : scenarios) sc.xfails.clear();
   if (scenarios.empty())
     throw UsageError(fmt::format("--case {}: no shipped scenario exercises it; name one with --scenario", a.case_no));
   std::vector<AvailableKernel> available;
@@ -183,6 +185,8 @@ int bisect_over_kernels(const BisectCommandOptions& a) {
 
 int bisect(const BisectCommandOptions& a) {
   if (!a.kernels.empty()) return bisect_over_kernels(a);
+  if (a.count_known_failures)
+    throw UsageError("--count-known-failures is for --kernels (a git bisection judges each step on its own)");
   if (a.good.empty() || a.bad.empty())
     throw UsageError("rig bisect needs --src TREE --good REV --bad REV, or --kernels debian:A..debian:B");
   BisectOptions o = bisect_options(a);

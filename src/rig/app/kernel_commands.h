@@ -39,7 +39,10 @@ struct BisectCommandOptions {
   std::string accel = kDefaultAccel;
   std::string good, bad;  // rig bisect only
   std::string kernels;    // rig bisect --kernels: "debian:A..debian:B" or "K1,K2,...", instead of --src/--good/--bad
-  std::string home;       // rig_home() when empty
+  // Judge without expected failures (rig/known-failures.toml, a scenario's [[xfail]]): a known
+  // finding then fails its case as it did before it was known, so it can be bisected.
+  bool count_known_failures = false;
+  std::string home;  // rig_home() when empty
 };
 // The options of a step, checked, scenarios loaded. Throws UsageError.
 BisectOptions bisect_options(const BisectCommandOptions& a);
