@@ -12,7 +12,8 @@ void add_run_commands(CLI::App& top, Commands& out) {
   auto run = std::make_shared<app::RunOptions>();
   auto* c = top.add_subcommand("run", "Boot each kernel, run each scenario, report");
   c->add_option("scenarios", run->scenarios, "Scenario files (TOML)");
-  c->add_option("--suite", run->suite, "Run the shipped scenarios of this suite (e.g. spec)");
+  c->add_option("--suite", run->suite,
+                "Run the shipped scenarios of this suite (e.g. spec), or of several: spec,virtio-mem");
   c->add_option(
       "--kernel,-k", run->kernels,
       fmt::format("bzImage path, debian-6.1 / debian-6.12 (default {}, Debian 12's kernel), or debian:VERSION "

@@ -93,6 +93,19 @@ TEST(AppScenarioSelection, FilesThenTheSuitesShippedScenariosWithTheKnownFailure
     EXPECT_EQ(s.xfails[0].check, "offline-skips-memmap");
   }
   EXPECT_EQ(app::select_scenarios({{}, "smoke", home.path()}).size(), 1u);
+  // Several suites: the scenarios of any, each once, in file order.
+  const auto both = app::select_scenarios({{}, "smoke,other", home.path()});
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[0].name, "a");
+  EXPECT_EQ(both[1].name, "c");
+  EXPECT_EQ(app::select_scenarios({{}, "spec,smoke", home.path()}).size(), 2u) << "a once";
+  try {
+    app::select_scenarios({{}, "spec,nope", home.path()});
+    ADD_FAILURE() << "a suite with no scenario must be refused";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "--suite spec,nope: no shipped scenario belongs to suite nope");
+  }
+  EXPECT_THROW(app::select_scenarios({{}, "spec,", home.path()}), UsageError);
 }
 
 TEST(AppScenarioSelection, NothingChosenOrAnEmptySuiteIsAUsageError) {

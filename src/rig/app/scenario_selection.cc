@@ -47,11 +47,32 @@ std::vector<Scenario> select_scenarios(const ScenarioSelection& sel) {
   std::vector<Scenario> out;
   for (const auto& f : sel.files) out.push_back(load_scenario_file(f));
   if (!sel.suite.empty()) {
+    // "spec,virtio-mem": the shipped scenarios of any of them, each once, in file order.
+    std::vector<std::string> wanted;
+    for (size_t at = 0; at <= sel.suite.size();) {
+      const size_t comma = std::min(sel.suite.find(',', at), sel.suite.size());
+      const std::string one = sel.suite.substr(at, comma - at);
+      if (one.empty()) throw UsageError(fmt::format("--suite {}: an empty suite name", sel.suite));
+      wanted.push_back(one);
+      at = comma + 1;
+    }
+    const size_t named = out.size();
     for (const auto& f : shipped_scenario_files(sel.home)) {
       Scenario s = load_scenario_file(f);
-      if (std::find(s.suites.begin(), s.suites.end(), sel.suite) != s.suites.end()) out.push_back(s);
+      if (std::any_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
+            return std::find(s.suites.begin(), s.suites.end(), w) != s.suites.end();
+          }))
+        out.push_back(s);
     }
-    if (out.empty()) throw UsageError(fmt::format("--suite {}: no shipped scenario belongs to that suite", sel.suite));
+    for (const auto& w : wanted) {
+      bool any = false;
+      for (size_t i = named; i < out.size() && !any; ++i)
+        any = std::find(out[i].suites.begin(), out[i].suites.end(), w) != out[i].suites.end();
+      if (!any)
+        throw UsageError(wanted.size() == 1
+                             ? fmt::format("--suite {}: no shipped scenario belongs to that suite", sel.suite)
+                             : fmt::format("--suite {}: no shipped scenario belongs to suite {}", sel.suite, w));
+    }
   }
   if (out.empty()) throw UsageError("no scenario given (name scenario files or use --suite)");
   merge_known_failures(out, known_failures(sel.home));

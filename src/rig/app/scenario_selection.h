@@ -24,7 +24,7 @@ void merge_known_failures(std::vector<Scenario>& scenarios, const std::vector<Ex
 
 struct ScenarioSelection {
   std::vector<std::string> files;  // scenario files named on the command line
-  std::string suite;               // with it, also the shipped scenarios of this suite
+  std::string suite;               // with it, also the shipped scenarios of this suite ("a,b": of either)
   std::string home;                // rig_home(): where the shipped scenarios and known failures are
 };
 
