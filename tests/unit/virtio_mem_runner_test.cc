@@ -66,6 +66,7 @@ class VirtioMemRunner : public ::testing::Test {
         {"hugetlb_optimize_vmemmap",
          {exec_ok("sysctl 0\n/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages:0\nend\n")}},
         {"cat /proc/zoneinfo", {exec_ok("")}},
+        {"drivers/virtio_mem", {exec_ok()}},
         {"rig-probe snapshot", {exec_ok(snapshot)}},
         {"rig-probe query", {exec_ok(query)}},
         {"rig-probe frees setup", {exec_ok("tracing on\n")}},
@@ -177,4 +178,13 @@ TEST_F(VirtioMemRunner, APartialShrinkAndTheOneAfterItAreNotJudged) {
   }
   EXPECT_NE(judged[0]->detail.find("ended partial"), std::string::npos) << judged[0]->detail;
   EXPECT_NE(judged[1]->detail.find("before this one ended partial"), std::string::npos) << judged[1]->detail;
+}
+
+// A guest without the driver: the run ends at once with the reason, not after the step's time.
+TEST_F(VirtioMemRunner, AGuestWithoutTheDriverIsAnErrorAtOnce) {
+  script_.exec.insert(script_.exec.begin(), {"drivers/virtio_mem", {exec_exit(1)}});
+  const ScenarioResult r = run();
+  EXPECT_EQ(r.verdict, Verdict::Error);
+  EXPECT_NE(r.reason.find("this guest has no virtio_mem driver"), std::string::npos) << r.reason;
+  EXPECT_EQ(log_->count("resize:"), 0u);
 }

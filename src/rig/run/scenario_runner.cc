@@ -163,6 +163,17 @@ StepResult run_step(Machine& m, const Scenario& s, const Step& st, const RunOpti
       // the probe judges the blocks a shrink removed page by page.
       const VirtioMem* v = s.find_virtio_mem(st.device);
       r.target = v->id;
+      // Without the driver nobody answers the device: the resize would wait its whole time for
+      // nothing (a kernel whose modules the rig did not get, or built without CONFIG_VIRTIO_MEM).
+      const GuestExecResult drv = m.guest_exec("test -d /sys/bus/virtio/drivers/virtio_mem", opts.timeouts.guest_cmd);
+      if (drv.exit_code == 1)
+        throw InfraError(fmt::format(
+            "resize {}: this guest has no virtio_mem driver (/sys/bus/virtio/drivers/virtio_mem): the kernel has it "
+            "neither built in nor as a module the initramfs could take (docs/virtio-mem.md)",
+            v->id));
+      if (!drv.ok())
+        throw InfraError(fmt::format("resize {}: cannot tell whether the guest has the virtio_mem driver (exit {}): {}",
+                                     v->id, drv.exit_code, drv.err.substr(0, 200)));
       if (probe) probe->before_resize(index, *v, st.size);
       const ResizeOutcome o = m.resize_virtio_mem(*v, st.size, timeout);
       r.outcome = resize_result_name(o.result);
