@@ -188,3 +188,18 @@ TEST_F(VirtioMemRunner, AGuestWithoutTheDriverIsAnErrorAtOnce) {
   EXPECT_NE(r.reason.find("this guest has no virtio_mem driver"), std::string::npos) << r.reason;
   EXPECT_EQ(log_->count("resize:"), 0u);
 }
+
+// QEMU's size can reach the request while the guest still takes a block down: the counters are
+// read again until no block of the device is between states, and only then judged.
+TEST_F(VirtioMemRunner, ABlockBetweenStatesIsReadAgainBeforeJudging) {
+  std::string between = rig_test::data("counters/virtio-mem-6.1-shrink-before.txt");
+  const std::string online = "memory35/state:online";
+  between.replace(between.find(online), online.size(), "memory35/state:going-offline");
+  for (auto& [key, answers] : script_.exec)
+    if (key == "== firmware")
+      answers = {exec_ok(rig_test::data("counters/virtio-mem-6.1-shrink-before.txt")), exec_ok(between),
+                 exec_ok(rig_test::data("counters/virtio-mem-6.1-shrink-after.txt"))};
+  const ScenarioResult r = run();
+  EXPECT_EQ(r.verdict, Verdict::Pass) << r.reason << "\n" << progress_;
+  EXPECT_NE(progress_.find("a block of vm0 is between states: read again"), std::string::npos) << progress_;
+}

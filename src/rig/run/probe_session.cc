@@ -276,8 +276,24 @@ void ProbeSession::after_resize(int step, const VirtioMem& v, const ResizeOutcom
     return;
   }
   // The listings first: which blocks went decides what the pages are judged against.
+  // QEMU's size can reach the request while the guest still offlines or removes a block (seen on
+  // 7.3.4: a block "going-offline" after the device said 360M): read again, within the step's
+  // time, until no block of the device is between states.
+  GuestCounters counters_after = read_counters(artifact::counters_after(step));
+  const auto between_states = [&](const GuestCounters& g) {
+    for (const auto& [b, st] : g.blocks) {
+      const uint64_t at = b * g.block_bytes;
+      if (at >= v.addr && at < v.addr + v.size && st != "online" && st != "offline") return true;
+    }
+    return false;
+  };
+  const Deadline settle_by = deadline_in(timeouts_.step);
+  while (between_states(counters_after) && seconds_left(settle_by) > 0) {
+    progress_("  a block of " + v.id + " is between states: read again");
+    pause_for(timeouts_.poll);
+    counters_after = read_counters(artifact::counters_after(step));
+  }
   save_guest_state(artifact::guest_state_after(step));
-  const GuestCounters counters_after = read_counters(artifact::counters_after(step));
   const std::vector<uint64_t> gone = blocks_gone(counters_before_, counters_after, v.addr >> 12, v.size >> 12);
   const uint64_t block_pages = counters_before_.block_bytes >> 12;
   const int64_t unplugged = o.before > o.after ? static_cast<int64_t>((o.before - o.after) >> 12) : 0;
