@@ -287,11 +287,18 @@ void ProbeSession::after_resize(int step, const VirtioMem& v, const ResizeOutcom
     }
     return false;
   };
+  // Also until two readings in a row agree: the driver removes a block only after it told the
+  // device its last sub-blocks were unplugged, so QEMU's size can be there before the guest is
+  // (seen under libvirt: a block still counted in MemTotal after the device said 0).
   const Deadline settle_by = deadline_in(timeouts_.step);
-  while (between_states(counters_after) && seconds_left(settle_by) > 0) {
-    progress_("  a block of " + v.id + " is between states: read again");
+  for (;;) {
     pause_for(timeouts_.poll);
-    counters_after = read_counters(artifact::counters_after(step));
+    const GuestCounters again = read_counters(artifact::counters_after(step));
+    const bool same = again.blocks == counters_after.blocks && again.memtotal_kb == counters_after.memtotal_kb &&
+                      again.zones == counters_after.zones;
+    counters_after = again;
+    if ((same && !between_states(counters_after)) || seconds_left(settle_by) <= 0) break;
+    progress_("  " + v.id + "'s blocks are still changing in the guest: read again");
   }
   save_guest_state(artifact::guest_state_after(step));
   const std::vector<uint64_t> gone = blocks_gone(counters_before_, counters_after, v.addr >> 12, v.size >> 12);
