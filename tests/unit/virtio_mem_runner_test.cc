@@ -203,3 +203,35 @@ TEST_F(VirtioMemRunner, ABlockBetweenStatesIsReadAgainBeforeJudging) {
   EXPECT_EQ(r.verdict, Verdict::Pass) << r.reason << "\n" << progress_;
   EXPECT_NE(progress_.find("vm0's blocks are still changing in the guest: read again"), std::string::npos) << progress_;
 }
+
+// A grow that reaches its size after a partial shrink ends the "unfinished" state: the next
+// shrink is judged again (it was skipped forever before).
+TEST_F(VirtioMemRunner, AGrowAfterAPartialShrinkLetsTheNextShrinkBeJudged) {
+  constexpr uint64_t M = 1ull << 20;
+  ResizeOutcome grow, cut, regrow, shrink;
+  grow.requested = grow.after = 512 * M;
+  cut.before = 512 * M;
+  cut.after = 256 * M;
+  cut.timed_out = true;
+  regrow.before = 256 * M;
+  regrow.requested = regrow.after = 512 * M;
+  shrink.before = 512 * M;
+  script_.resize["vm0"] = {grow, cut, regrow, shrink};
+  // The counters are read before the partial shrink and before the last one, then after it.
+  for (auto& [key, answers] : script_.exec)
+    if (key == "== firmware")
+      answers = {exec_ok(rig_test::data("counters/virtio-mem-6.1-shrink-before.txt")),
+                 exec_ok(rig_test::data("counters/virtio-mem-6.1-shrink-before.txt")),
+                 exec_ok(rig_test::data("counters/virtio-mem-6.1-shrink-after.txt"))};
+  const std::string shrink_step = "size = \"0\"\nexpect = \"reached\"";
+  text_.replace(text_.find(shrink_step), shrink_step.size(), "size = \"0\"\nexpect = \"partial\"");
+  const ScenarioResult r =
+      run("[[step]]\naction = \"resize\"\ndevice = \"vm0\"\nsize = \"512M\"\nexpect = \"reached\"\n"
+          "[[step]]\naction = \"resize\"\ndevice = \"vm0\"\nsize = \"0\"\nexpect = \"reached\"\n");
+  ASSERT_EQ(r.steps.size(), 4u) << r.reason << "\n" << progress_;
+  const CheckRecord* judged = nullptr;
+  for (const auto& c : r.checks)
+    if (c.step == 3 && c.name == "memmap-freed") judged = &c;
+  ASSERT_NE(judged, nullptr) << progress_;
+  EXPECT_EQ(judged->status, CheckStatus::Pass) << judged->detail;
+}

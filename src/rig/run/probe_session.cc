@@ -242,6 +242,9 @@ void ProbeSession::before_resize(int step, const VirtioMem& v, uint64_t size) {
 void ProbeSession::after_resize(int step, const VirtioMem& v, const ResizeOutcome& o, StepResult& r) {
   Timed t(seconds_);
   if (!shrinking_) {
+    // A grow that got there supersedes an unfinished shrink: the next shrink starts from a guest
+    // that is done, and is judged.
+    if (o.result == ResizeResult::Reached) unfinished_.erase(v.id);
     if (o.after > o.before) pgdat_back(step, v.node);
     return;
   }
