@@ -12,6 +12,7 @@
 #include "rig/spec/free_trace.h"
 #include "rig/spec/memmap_snapshot.h"
 #include "rig/spec/page_accounting.h"
+#include "check_lookup.h"
 #include "test_data.h"
 
 using namespace rig;
@@ -20,13 +21,7 @@ namespace {
 
 constexpr uint64_t kFirst = 0x100000000ull >> 12, kCount = (256ull << 20) >> 12;
 
-const CaseCheck& named(const std::vector<CaseCheck>& checks, const std::string& name) {
-  for (const auto& c : checks)
-    if (c.name == name) return c;
-  ADD_FAILURE() << "no check " << name;
-  static const CaseCheck none;
-  return none;
-}
+using rig_test::named;
 
 }  // namespace
 

@@ -18,6 +18,7 @@
 #include "rig/report/html_report.h"
 #include "rig/report/html_report_model.h"
 
+#include "check_lookup.h"
 #include "test_data.h"
 
 using namespace rig;
@@ -34,13 +35,7 @@ constexpr uint64_t kBlockPages = (128ull << 20) >> 12;
 const NodeMemTotals kMemBefore{{0, 917024}, {1, 524288}};
 const NodeMemTotals kMemAfter{{0, 917024}};
 
-const CaseCheck& named(const std::vector<CaseCheck>& checks, const std::string& name) {
-  for (const auto& c : checks)
-    if (c.name == name) return c;
-  ADD_FAILURE() << "no check " << name;
-  static const CaseCheck none;
-  return none;
-}
+using rig_test::named;
 
 struct Recorded {
   MemmapSnapshot before = parse_probe_snapshot(rig_test::data(kDir + "snapshot-before-step1.txt"));
