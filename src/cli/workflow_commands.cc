@@ -12,8 +12,12 @@ namespace rig::cli {
 namespace {
 
 void add_bisect_options(CLI::App* c, app::BisectCommandOptions& b) {
-  c->add_option("--case", b.case_no, "The spec case (1-5) whose failure makes a revision bad")->required();
-  c->add_option("--scenario", b.scenarios, "Scenario files (default: the shipped spec scenarios of that case)");
+  c->add_option("--case", b.case_no, "The spec case (1-5) whose failure makes a revision bad");
+  c->add_option("--finding", b.finding,
+                "Instead of --case: a finding of the register (rig/findings/ID.toml); a revision is bad when one of "
+                "its signatures shows, good when what it is about was judged and it did not show");
+  c->add_option("--scenario", b.scenarios,
+                "Scenario files (default: the finding's scenario, or the shipped spec scenarios of the case)");
   c->add_option("--fragment", b.fragments, "Extra Kconfig fragments");
   c->add_option("--runs", b.runs, "Runs of each scenario: bad only when the case fails and no run passes")
       ->capture_default_str();
@@ -54,8 +58,8 @@ void add_workflow_commands(CLI::App& top, Commands& out) {
   out.push_back({c, [repro] { return app::repro(*repro); }});
 
   auto bisect = std::make_shared<app::BisectCommandOptions>();
-  c = top.add_subcommand("bisect-step",
-                         "For git bisect run: build this checkout, test a case; exit 0 good, 1 bad, 125 skip");
+  c = top.add_subcommand(
+      "bisect-step", "For git bisect run: build this checkout, test a case or a finding; exit 0 good, 1 bad, 125 skip");
   add_bisect_options(c, *bisect);
   c->add_option("--src", bisect->src, "Kernel tree (default: the current directory)");
   out.push_back({c, [bisect] { return app::bisect_step(*bisect); }});

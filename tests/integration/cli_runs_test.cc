@@ -201,6 +201,26 @@ TEST(CliInput, BadScenarioIsRejectedBeforeBoot) {
   EXPECT_FALSE(path_exists(dir + "/runs")) << "nothing may start for a bad scenario";
 }
 
+// rig bisect judges a case or a finding of the register: exactly one, and the finding must exist.
+TEST(CliInput, BisectNeedsACaseOrAFindingThatExists) {
+  const std::string dir = fresh_dir("bisect-input");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{}, "rig bisect needs --case N (1-5) or --finding ID"},
+      {{"--finding", "no-such-finding"}, "--finding no-such-finding: no such entry in"},
+      {{"--finding", "612-pgdat-shares-a-page", "--case", "5"}, "--case and --finding: name one of them"},
+      {{"--case", "6"}, "--case 6: the spec has cases 1 to 5"},
+  };
+  for (const auto& [args, error] : cases) {
+    std::vector<std::string> argv = {RIG_BINARY,    "bisect",     "--kernels", "debian-6.1,debian-6.12",
+                                     "--artifacts", dir + "/runs"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    CommandResult r = run_command(argv, 60);
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find(error), std::string::npos) << r.err;
+    EXPECT_FALSE(path_exists(dir + "/runs")) << "nothing may start for bad input";
+  }
+}
+
 TEST(CliInput, MissingKernelAndMissingQemu) {
   const std::string dir = fresh_dir("missing");
   const std::string scenario = std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml";

@@ -184,3 +184,99 @@ TEST(BisectVerdict, AHostFailureDuringTheBuildStopsEvenWhenTheCompilerReportsIt)
             "[Makefile:1234: vmlinux] Error 2");
   EXPECT_FALSE(diagnose_build_failure(1, "").kernel);
 }
+
+namespace {
+
+// The 7.2 finding: two checks of two cases, either one showing it.
+BisectTarget finding_target() {
+  RegisteredFinding f;
+  f.id = "7.2-usage-and-pgdat-untagged";
+  f.signatures = {"boot-tags-pgdat [pgdat] saw Reserved untagged held",
+                  "boot-tags-page-tables [usage] saw Reserved untagged held"};
+  BisectTarget t;
+  t.finding = f;
+  return t;
+}
+
+CheckRecord tag_check(int case_no, const std::string& name, CheckStatus status, const std::string& roles,
+                      const std::string& seen) {
+  CheckRecord c = check(case_no, status, name);
+  if (status == CheckStatus::Fail || status == CheckStatus::XFail) {
+    CheckPage p;
+    p.pfn = 0x3fb00;
+    p.roles = roles;
+    p.seen = seen;
+    c.pages = {p};
+  }
+  return c;
+}
+
+}  // namespace
+
+TEST(BisectVerdict, AFindingIsBadWhenOneOfItsSignaturesShowsWhateverElseFailed) {
+  const BisectTarget t = finding_target();
+  ScenarioResult r = run(Verdict::Fail);
+  r.checks.push_back(
+      tag_check(3, "boot-tags-page-tables", CheckStatus::Fail, "usage", "saw Reserved untagged held: refcount 1"));
+  r.checks.push_back(check(1, CheckStatus::Fail, "memmap-freed"));  // another defect of the same kernel
+  ASSERT_EQ(failure_signature(r.checks[1]), t.finding->signatures[1]);
+  BisectDecision d = decide_bisect_step(t, {r});
+  EXPECT_EQ(d.verdict, BisectVerdict::Bad) << d.why;
+  EXPECT_NE(d.evidence.find("boot-tags-page-tables"), std::string::npos) << d.evidence;
+  // Known (an xfail) it is still the finding showing.
+  r.checks[1].status = CheckStatus::XFail;
+  EXPECT_EQ(decide_bisect_step(t, {r}).verdict, BisectVerdict::Bad);
+  // By the case rules the same run is a skip: two cases failed.
+  r.checks[1].status = CheckStatus::Fail;
+  EXPECT_EQ(decide_bisect_step(3, {r}).verdict, BisectVerdict::Skip);
+}
+
+TEST(BisectVerdict, AFindingIsGoodOnlyWhenWhatItIsAboutWasJudged) {
+  const BisectTarget t = finding_target();
+  ScenarioResult r = run(Verdict::Fail);
+  r.checks.push_back(tag_check(3, "boot-tags-page-tables", CheckStatus::Pass, "", ""));
+  r.checks.push_back(check(1, CheckStatus::Fail, "memmap-freed"));
+  BisectDecision d = decide_bisect_step(t, {r});
+  EXPECT_EQ(d.verdict, BisectVerdict::Good) << "another defect does not hide this one's absence: " << d.why;
+  EXPECT_NE(d.why.find("boot-tags-page-tables passed"), std::string::npos) << d.why;
+  // Its checks n/a (a kernel without bootmem info): nothing judged, a skip.
+  r.checks[1].status = CheckStatus::NotApplicable;
+  d = decide_bisect_step(t, {r});
+  EXPECT_EQ(d.verdict, BisectVerdict::Skip) << d.why;
+  EXPECT_NE(d.why.find("none of the finding's checks"), std::string::npos) << d.why;
+  // Its check failed with another signature: cannot tell.
+  r.checks[1] = tag_check(3, "boot-tags-page-tables", CheckStatus::Fail, "memmap", "refcount 2 outside 1..1");
+  d = decide_bisect_step(t, {r});
+  EXPECT_EQ(d.verdict, BisectVerdict::Skip) << d.why;
+  EXPECT_NE(d.why.find("failed otherwise"), std::string::npos) << d.why;
+  // A guest that did not boot judged nothing.
+  ScenarioResult dead = run(Verdict::Error);
+  dead.checks.clear();
+  dead.reason = "guest did not boot: no login within 300 s";
+  EXPECT_EQ(decide_bisect_step(t, {dead}).verdict, BisectVerdict::Skip);
+}
+
+TEST(BisectVerdict, AStepFindingIsGoodWhenThatStepEndedAsAsked) {
+  RegisteredFinding f;
+  f.id = "slab-page-blocks-kernel-zone-unplug";
+  f.signatures = {"step unplug hotA: refused (expected removed)"};
+  BisectTarget t;
+  t.finding = f;
+  ScenarioResult r = run(Verdict::Fail);
+  StepResult st;
+  st.index = 3;
+  st.action = "unplug";
+  st.target = "hotA";
+  st.expected = "removed";
+  st.outcome = "refused";
+  r.steps = {st};
+  EXPECT_EQ(decide_bisect_step(t, {r}).verdict, BisectVerdict::Bad);
+  r.steps[0].outcome = "removed";
+  r.steps[0].ok = true;
+  r.verdict = Verdict::Pass;
+  BisectDecision d = decide_bisect_step(t, {r});
+  EXPECT_EQ(d.verdict, BisectVerdict::Good) << d.why;
+  EXPECT_NE(d.why.find("step unplug hotA ended removed"), std::string::npos) << d.why;
+  r.steps[0].target = "hotB";  // another DIMM's unplug says nothing of hotA's
+  EXPECT_EQ(decide_bisect_step(t, {r}).verdict, BisectVerdict::Skip);
+}

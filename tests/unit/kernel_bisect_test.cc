@@ -53,9 +53,16 @@ TEST(KernelBisect, EndsThatAreNotGoodAndBadOrAHostFailureStop) {
   const auto ks = ladder(4);
   auto all_good = bisect_kernels(ks, [](const std::string&) { return BisectDecision{BisectVerdict::Good, "", ""}; });
   EXPECT_FALSE(all_good.first_bad);
-  EXPECT_EQ(all_good.summary(ks), "no bad kernel: k3 is not bad");
-  auto bad_first = bisect_kernels(ks, [](const std::string&) { return BisectDecision{BisectVerdict::Bad, "", ""}; });
-  EXPECT_EQ(bad_first.summary(ks), "no good kernel: k0 is not good");
+  EXPECT_EQ(all_good.summary(ks), "no bad kernel: k0 and k3 are both good");
+  auto all_bad = bisect_kernels(ks, [](const std::string&) { return BisectDecision{BisectVerdict::Bad, "", ""}; });
+  EXPECT_FALSE(all_bad.last_good);
+  EXPECT_EQ(all_bad.steps.size(), 2u) << "the two ends, nothing between";
+  EXPECT_EQ(all_bad.summary(ks),
+            "every kernel is bad as far as the ends tell: k0 and k3 are both bad (no good kernel in the list)");
+  auto first_skipped = bisect_kernels(ks, [](const std::string& k) {
+    return BisectDecision{k == "k0" ? BisectVerdict::Skip : BisectVerdict::Bad, "", ""};
+  });
+  EXPECT_EQ(first_skipped.summary(ks), "k0 could not be judged");
   auto host = bisect_kernels(ks, [](const std::string&) { return BisectDecision{BisectVerdict::Stop, "no qemu", ""}; });
   EXPECT_EQ(host.summary(ks), "bisection stopped: k0: no qemu");
   EXPECT_THROW(bisect_kernels({"only"}, [](const std::string&) { return BisectDecision{}; }), UsageError);
@@ -96,4 +103,23 @@ TEST(KernelBisect, AKernelThatFailsOnceIsBad) {
   fail.reason = "case 1 check memmap-freed failed";
   EXPECT_EQ(combine_kernel_runs(1, {pass, fail, pass}).verdict, BisectVerdict::Bad);
   EXPECT_EQ(combine_kernel_runs(1, {pass, pass}).verdict, BisectVerdict::Good);
+}
+
+TEST(KernelBisect, BadThenGoodEndsFindTheFirstGoodKernelTheFix) {
+  const auto ks = ladder(7);
+  auto r = bisect_kernels(ks, [&](const std::string& k) {
+    const int i = std::stoi(k.substr(1));
+    if (i == 4) return BisectDecision{BisectVerdict::Skip, "guest did not boot", ""};
+    return BisectDecision{i >= 4 ? BisectVerdict::Good : BisectVerdict::Bad, "", ""};
+  });
+  ASSERT_TRUE(r.first_bad && r.last_good);
+  EXPECT_TRUE(r.fix);
+  EXPECT_EQ(*r.first_bad, 3u) << "the last bad";
+  EXPECT_EQ(*r.last_good, 5u) << "the first good past the skipped k4";
+  EXPECT_EQ(r.summary(ks), "fixed in: k5 is the first good kernel (last bad: k3; 1 skipped between them)");
+  auto regression = bisect_kernels(ks, [&](const std::string& k) {
+    return BisectDecision{std::stoi(k.substr(1)) >= 2 ? BisectVerdict::Bad : BisectVerdict::Good, "", ""};
+  });
+  EXPECT_FALSE(regression.fix);
+  EXPECT_EQ(regression.summary(ks), "first bad kernel: k2 (last good: k1)");
 }

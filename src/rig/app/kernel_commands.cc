@@ -66,16 +66,60 @@ int repro(const ReproOptions& o) {
   throw InfraError("cannot run the reproducer");
 }
 
+namespace {
+
+// --case N or --finding ID (exactly one), checked; a finding's register entry read.
+BisectTarget bisect_target(const BisectCommandOptions& a, const std::string& home) {
+  BisectTarget t;
+  if (!a.finding.empty()) {
+    if (a.case_no != 0) throw UsageError("--case and --finding: name one of them");
+    for (auto& f : findings_register(home))
+      if (f.id == a.finding) t.finding = f;
+    if (!t.finding)
+      throw UsageError(
+          fmt::format("--finding {}: no such entry in {}/rig/findings/ (rig findings lists them)", a.finding, home));
+    if (t.finding->signatures.empty())
+      throw UsageError(fmt::format("--finding {}: its entry has no signatures to look for", a.finding));
+    return t;
+  }
+  if (a.case_no < 1 || a.case_no > 5)
+    throw UsageError(a.case_no == 0 ? std::string("rig bisect needs --case N (1-5) or --finding ID")
+                                    : fmt::format("--case {}: the spec has cases 1 to 5", a.case_no));
+  t.case_no = a.case_no;
+  return t;
+}
+
+// --scenario, else the finding's minimal scenario, else the shipped spec scenarios of the case.
+std::vector<Scenario> bisect_scenarios(const BisectCommandOptions& a, const BisectTarget& t, const std::string& home) {
+  if (!a.scenarios.empty()) return select_scenarios({a.scenarios, "", home});
+  if (t.finding) {
+    if (t.finding->scenario.empty())
+      throw UsageError(
+          fmt::format("--finding {}: its entry names no scenario; name one with --scenario", t.finding->id));
+    const fs::path p = fs::path(t.finding->scenario).is_absolute() ? fs::path(t.finding->scenario)
+                                                                   : fs::path(home) / t.finding->scenario;
+    return select_scenarios({{p.string()}, "", home});
+  }
+  std::vector<Scenario> out = scenarios_for_case(select_scenarios({{}, "spec", home}), t.case_no);
+  if (out.empty())
+    throw UsageError(fmt::format("--case {}: no shipped scenario exercises it; name one with --scenario", t.case_no));
+  return out;
+}
+
+// What continues the bisection in another command: --case N or --finding ID.
+std::vector<std::string> target_args(const BisectTarget& t) {
+  if (t.finding) return {"--finding", t.finding->id};
+  return {"--case", std::to_string(t.case_no)};
+}
+
+}  // namespace
+
 BisectOptions bisect_options(const BisectCommandOptions& a) {
   BisectOptions o;
-  o.case_no = a.case_no;
-  if (a.case_no < 1 || a.case_no > 5) throw UsageError(fmt::format("--case {}: the spec has cases 1 to 5", a.case_no));
   if (a.runs < 1) throw UsageError("--runs must be at least 1");
   const std::string home = a.home.empty() ? rig_home(environment()) : a.home;
-  o.scenarios = a.scenarios.empty() ? scenarios_for_case(select_scenarios({{}, "spec", home}), a.case_no)
-                                    : select_scenarios({a.scenarios, "", home});
-  if (o.scenarios.empty())
-    throw UsageError(fmt::format("--case {}: no shipped scenario exercises it; name one with --scenario", a.case_no));
+  o.target = bisect_target(a, home);
+  o.scenarios = bisect_scenarios(a, o.target, home);
   for (const auto& f : a.fragments) o.fragments.push_back(fs::absolute(f).string());
   o.runs = a.runs;
   o.src = fs::absolute(a.src).lexically_normal().string();
@@ -113,19 +157,15 @@ namespace {
 
 // rig bisect --kernels: the last good and first bad of an ordered list of kernels the rig can name.
 int bisect_over_kernels(const BisectCommandOptions& a) {
-  if (a.case_no < 1 || a.case_no > 5) throw UsageError(fmt::format("--case {}: the spec has cases 1 to 5", a.case_no));
   if (a.runs < 1) throw UsageError("--runs must be at least 1");
   if (!a.good.empty() || !a.bad.empty() || a.src != kDefaultBisectSrc)
     throw UsageError("--kernels bisects kernels the rig can name: not with --src, --good or --bad");
   const Environment env = environment();
   const std::string home = a.home.empty() ? rig_home(env) : a.home;
-  std::vector<Scenario> scenarios = a.scenarios.empty()
-                                        ? scenarios_for_case(select_scenarios({{}, "spec", home}), a.case_no)
-                                        : select_scenarios({a.scenarios, "", home});
+  const BisectTarget target = bisect_target(a, home);
+  std::vector<Scenario> scenarios = bisect_scenarios(a, target, home);
   if (a.count_known_failures)
     for (auto& sc : scenarios) sc.xfails.clear();
-  if (scenarios.empty())
-    throw UsageError(fmt::format("--case {}: no shipped scenario exercises it; name one with --scenario", a.case_no));
   std::vector<AvailableKernel> available;
   if (a.kernels.find("..") != std::string::npos)
     for (const auto& k : DebianArchive(env).available(progress_to_stderr)) available.push_back({k.release, k.upstream});
@@ -155,7 +195,7 @@ int bisect_over_kernels(const BisectCommandOptions& a) {
     const std::vector<ScenarioResult> runs = run_suite(scenarios, {k}, so, progress_to_stderr);
     all.insert(all.end(), runs.begin(), runs.end());
     write_report_file(all, results_file);
-    BisectDecision d = combine_kernel_runs(a.case_no, runs);
+    BisectDecision d = combine_kernel_runs(target, runs);
     std::cerr << fmt::format("[rig] {}: {} ({})", name, bisect_verdict_name(d.verdict), d.why) << std::endl;
     return d;
   };
@@ -167,14 +207,21 @@ int bisect_over_kernels(const BisectCommandOptions& a) {
   std::cout << r.summary(kernels) << "\n";
   if (!r.stopped.empty()) return kExitInfra;
   if (!r.first_bad || !r.last_good) return kExitFailed;
-  std::cout << "runs: " << results_file << " (rig compare, rig writeup)\n";
+  std::cout << "runs: " << results_file << " (rig compare, rig writeup, rig repro --from)\n";
+  if (r.fix) {
+    // git bisect run looks for the first bad commit; the fix is found with the terms swapped,
+    // which rig bisect-step's exit codes do not follow: name the range.
+    std::cout << fmt::format(
+        "the fix lies between {} and {} (a git bisection with --term-old=broken "
+        "--term-new=fixed finds its commit)\n",
+        kernels[*r.first_bad], kernels[*r.last_good]);
+    return 0;
+  }
   // The upstream tags where Debian's builds name them; else the reader names the two revisions.
   const std::string good = upstream_tag(kernels[*r.last_good]), bad = upstream_tag(kernels[*r.first_bad]);
-  std::vector<std::string> next = {"rig",    "bisect",
-                                   "--src",  "TREE",
-                                   "--good", good.empty() ? "GOOD" : good,
-                                   "--bad",  bad.empty() ? "BAD" : bad,
-                                   "--case", std::to_string(a.case_no)};
+  std::vector<std::string> next = {
+      "rig", "bisect", "--src", "TREE", "--good", good.empty() ? "GOOD" : good, "--bad", bad.empty() ? "BAD" : bad};
+  for (const auto& w : target_args(target)) next.push_back(w);
   for (const auto& sc : scenarios) next.insert(next.end(), {"--scenario", fs::absolute(sc.path).string()});
   std::cout << "continue in your kernel tree" << (good.empty() || bad.empty() ? " (GOOD, BAD: their revisions)" : "")
             << ": " << shell_join(next) << "\n";
@@ -190,27 +237,15 @@ int bisect(const BisectCommandOptions& a) {
   if (a.good.empty() || a.bad.empty())
     throw UsageError("rig bisect needs --src TREE --good REV --bad REV, or --kernels debian:A..debian:B");
   BisectOptions o = bisect_options(a);
-  std::vector<std::string> step = {fs::canonical("/proc/self/exe").string(),
-                                   "bisect-step",
-                                   "--case",
-                                   std::to_string(o.case_no),
-                                   "--src",
-                                   o.src,
-                                   "--log",
-                                   o.log,
-                                   "--artifacts",
-                                   o.artifacts,
-                                   "--kernel-out",
-                                   o.kernel_out,
-                                   "--runs",
-                                   std::to_string(o.runs),
-                                   "--accel",
-                                   o.accel};
+  std::vector<std::string> step = {fs::canonical("/proc/self/exe").string(), "bisect-step"};
+  for (const auto& w : target_args(o.target)) step.push_back(w);
+  step.insert(step.end(), {"--src", o.src, "--log", o.log, "--artifacts", o.artifacts, "--kernel-out", o.kernel_out,
+                           "--runs", std::to_string(o.runs), "--accel", o.accel});
   for (const auto& s : o.scenarios) step.insert(step.end(), {"--scenario", fs::absolute(s.path).string()});
   for (const auto& f : o.fragments) step.insert(step.end(), {"--fragment", f});
   if (!o.log.empty())
     append_to_file(o.log,
-                   fmt::format("# rig bisect --case {} good {} bad {} in {}\n", o.case_no, a.good, a.bad, o.src));
+                   fmt::format("# rig bisect --{} good {} bad {} in {}\n", o.target.name(), a.good, a.bad, o.src));
   BisectRunResult r = bisect_run(o, a.good, a.bad, step, progress_to_stderr);
   if (!r.stopped.empty()) {
     std::cerr << "rig: bisection stopped: " << r.stopped << std::endl;

@@ -29,6 +29,7 @@ int repro(const ReproOptions& o);
 
 struct BisectCommandOptions {
   int case_no = 0;
+  std::string finding;                 // instead of a case: the id of a finding of the register (rig/findings/ID.toml)
   std::vector<std::string> scenarios;  // none: the shipped spec scenarios of the case
   std::vector<std::string> fragments;
   int runs = 1;

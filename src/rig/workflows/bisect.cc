@@ -104,7 +104,7 @@ int bisect_step(const BisectOptions& opts, const ProgressSink& progress) {
   so.snapshots = opts.runs > 1;  // every step is a new kernel: a snapshot pays only for its repeats
   make_private_dir(opts.artifacts);
   std::vector<ScenarioResult> results = run_suite(opts.scenarios, {kernel}, so, progress);
-  BisectDecision d = decide_bisect_step(opts.case_no, results);
+  BisectDecision d = decide_bisect_step(opts.target, results);
   if (d.verdict == BisectVerdict::Stop) return stop(d.why);
   append_log(opts.log, fmt::format("{} {} build {:.0f} s, test {:.0f} s: {}: {}{}", rev, kernel.release, build_s,
                                    seconds_since(started) - build_s, bisect_verdict_name(d.verdict), d.why,

@@ -13,7 +13,7 @@
 namespace rig {
 
 struct BisectOptions {
-  int case_no = 0;
+  BisectTarget target;              // the case, or the finding, whose failure makes a revision bad
   std::vector<Scenario> scenarios;  // already loaded and validated
   std::vector<std::string> fragments;
   int runs = 1;

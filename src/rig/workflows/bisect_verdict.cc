@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <regex>
 #include <sstream>
 
@@ -116,9 +117,103 @@ BuildFailureDiagnosis diagnose_build_failure(int exit_code, const std::string& l
   return d;
 }
 
+namespace {
+
+// One run judged for the target.
+struct RunJudgement {
+  enum Kind { Good, Bad, Other } kind = Other;
+  std::string evidence;  // Bad: the failing check or step
+  std::string why;       // Other: why it could not tell; Good: what it judged (a finding)
+};
+
+RunJudgement judge_case(int case_no, const ScenarioResult& r) {
+  RunJudgement j;
+  bool case_failed = false, other_case_failed = false;
+  std::string other_check;
+  for (const auto& c : r.checks) {
+    if (!failed(c)) continue;
+    if (c.case_no == case_no) {
+      case_failed = true;
+      if (j.evidence.empty())
+        j.evidence = fmt::format("{} on {}: case {} {}: {}", r.scenario, r.kernel, c.case_no, c.name, c.detail);
+    } else if (!other_case_failed) {
+      other_case_failed = true;
+      other_check = fmt::format("case {} {} failed", c.case_no, c.name);
+    }
+  }
+  if ((r.verdict == Verdict::Pass || r.verdict == Verdict::XFail || r.verdict == Verdict::XPass) && !case_failed &&
+      !other_case_failed) {
+    j.kind = RunJudgement::Good;
+  } else if (r.verdict == Verdict::Fail && case_failed && !other_case_failed) {
+    j.kind = RunJudgement::Bad;
+  } else {
+    j.why = other_case_failed ? fmt::format("{}: {}", r.scenario, other_check)
+                              : fmt::format("{}: {} ({})", r.scenario, verdict_name(r.verdict), r.reason);
+  }
+  return j;
+}
+
+bool has_signature(const RegisteredFinding& f, const std::string& sig) {
+  return std::find(f.signatures.begin(), f.signatures.end(), sig) != f.signatures.end();
+}
+
+RunJudgement judge_finding(const RegisteredFinding& f, const ScenarioResult& r) {
+  RunJudgement j;
+  for (const auto& x : failures_of(r))
+    if (has_signature(f, x.signature)) {
+      j.kind = RunJudgement::Bad;
+      j.evidence = fmt::format("{} on {}: {}", r.scenario, r.kernel, x.headline);
+      return j;
+    }
+  // Could it have shown in this run?
+  std::vector<std::string> judged, otherwise;
+  for (const auto& sig : f.signatures) {
+    if (sig.rfind("step ", 0) == 0) {
+      // "step ACTION TARGET: OUTCOME (expected E)": that step ran and ended as asked.
+      const std::string head =
+          sig.substr(5, sig.find(':') == std::string::npos ? std::string::npos : sig.find(':') - 5);
+      for (const auto& st : r.steps)
+        if (st.ok && head == st.action + " " + st.target)
+          judged.push_back(fmt::format("step {} {} ended {}", st.action, st.target, st.outcome));
+    } else if (sig.rfind("console ", 0) == 0 || sig.rfind("verdict ", 0) == 0) {
+      if (r.verdict != Verdict::Error) judged.push_back("the run got to its end without that report");
+    } else {
+      const std::string check = sig.substr(0, sig.find(' '));
+      for (const auto& c : r.checks) {
+        if (c.name != check) continue;
+        if (c.status == CheckStatus::Pass || c.status == CheckStatus::XPass)
+          judged.push_back(check + " passed");
+        else if (c.status == CheckStatus::Fail || c.status == CheckStatus::XFail)
+          otherwise.push_back(fmt::format("{} failed otherwise ({})", check, failure_signature(c)));
+      }
+    }
+  }
+  std::sort(judged.begin(), judged.end());
+  judged.erase(std::unique(judged.begin(), judged.end()), judged.end());
+  if (!judged.empty()) {
+    j.kind = RunJudgement::Good;
+    j.why = fmt::format("{}: {}", r.scenario, fmt::join(judged, ", "));
+    return j;
+  }
+  j.why = otherwise.empty() ? fmt::format("{}: none of the finding's checks or steps was judged ({}: {})", r.scenario,
+                                          verdict_name(r.verdict), r.reason.empty() ? "no reason given" : r.reason)
+                            : fmt::format("{}: {}", r.scenario, otherwise.front());
+  return j;
+}
+
+}  // namespace
+
+std::string BisectTarget::name() const { return finding ? "finding " + finding->id : fmt::format("case {}", case_no); }
+
 BisectDecision decide_bisect_step(int case_no, const std::vector<ScenarioResult>& runs) {
+  BisectTarget t;
+  t.case_no = case_no;
+  return decide_bisect_step(t, runs);
+}
+
+BisectDecision decide_bisect_step(const BisectTarget& target, const std::vector<ScenarioResult>& runs) {
   int good = 0, bad = 0, other = 0;
-  std::string evidence, other_why;
+  std::string evidence, other_why, good_why;
   for (const auto& r : runs) {
     if (is_host_failure(r)) {
       BisectDecision d;
@@ -126,34 +221,23 @@ BisectDecision decide_bisect_step(int case_no, const std::vector<ScenarioResult>
       d.why = fmt::format("host failure, not the kernel's: {}: {}", r.scenario, r.reason);
       return d;
     }
-    bool case_failed = false, other_case_failed = false;
-    std::string other_check;
-    for (const auto& c : r.checks) {
-      if (!failed(c)) continue;
-      if (c.case_no == case_no) {
-        case_failed = true;
-        if (evidence.empty())
-          evidence = fmt::format("{} on {}: case {} {}: {}", r.scenario, r.kernel, c.case_no, c.name, c.detail);
-      } else if (!other_case_failed) {
-        other_case_failed = true;
-        other_check = fmt::format("case {} {} failed", c.case_no, c.name);
-      }
-    }
-    if ((r.verdict == Verdict::Pass || r.verdict == Verdict::XFail || r.verdict == Verdict::XPass) && !case_failed &&
-        !other_case_failed) {
+    const RunJudgement j = target.finding ? judge_finding(*target.finding, r) : judge_case(target.case_no, r);
+    if (j.kind == RunJudgement::Good) {
       ++good;
-    } else if (r.verdict == Verdict::Fail && case_failed && !other_case_failed) {
+      if (good_why.empty()) good_why = j.why;
+    } else if (j.kind == RunJudgement::Bad) {
       ++bad;
+      if (evidence.empty()) evidence = j.evidence;
     } else {
       ++other;
-      if (other_why.empty())
-        other_why = other_case_failed ? fmt::format("{}: {}", r.scenario, other_check)
-                                      : fmt::format("{}: {} ({})", r.scenario, verdict_name(r.verdict), r.reason);
+      if (other_why.empty()) other_why = j.why;
     }
   }
   BisectDecision d;
   const std::string counts =
-      fmt::format("{} runs: {} pass, {} fail case {}, {} other", runs.size(), good, bad, case_no, other);
+      target.finding
+          ? fmt::format("{} runs: {} without it, {} show it, {} other", runs.size(), good, bad, other)
+          : fmt::format("{} runs: {} pass, {} fail case {}, {} other", runs.size(), good, bad, target.case_no, other);
   if (runs.empty()) {
     d.why = "no runs";
   } else if (bad > 0 && good > 0) {
@@ -163,13 +247,13 @@ BisectDecision decide_bisect_step(int case_no, const std::vector<ScenarioResult>
     d.why = counts;
     d.evidence = evidence;
   } else if (bad > 0) {
-    d.why = counts + ": case " + std::to_string(case_no) + " failed, but other runs did not get that far (" +
-            other_why + ")";
+    d.why = counts + ": " + (target.finding ? "it showed" : target.name() + " failed") +
+            ", but other runs did not get that far (" + other_why + ")";
   } else if (other > 0) {
     d.why = counts + ": " + other_why;
   } else {
     d.verdict = BisectVerdict::Good;
-    d.why = counts;
+    d.why = counts + (good_why.empty() ? "" : " (" + good_why + ")");
   }
   return d;
 }

@@ -13,9 +13,11 @@
 //   after revision on a broken host; the bisection stops with one line saying why.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "rig/report/findings.h"
 #include "rig/scenario/results.h"
 
 namespace rig {
@@ -32,6 +34,24 @@ struct BisectDecision {
 };
 
 BisectDecision decide_bisect_step(int case_no, const std::vector<ScenarioResult>& runs);
+
+// What a bisection looks for: a spec case failing (--case N), or a finding of the register
+// (--finding ID). With a finding a run is
+// - bad when one of its failures (report/findings.h failures_of: a failed or xfail check, a step
+//   that ended otherwise, a kernel report) has one of the finding's signatures, whatever else
+//   failed (a kernel with two defects has this one);
+// - good when none has, and the run judged what the finding is about: one of the finding's
+//   checks passed, its step ended as the scenario asked, or, for a kernel report, the run got to
+//   its end;
+// - other (skip) when it could not have shown: the guest did not boot, the step never came,
+//   the checks were n/a or failed otherwise.
+// The runs are then combined by the same rules as for a case.
+struct BisectTarget {
+  int case_no = 0;
+  std::optional<RegisteredFinding> finding;
+  std::string name() const;  // "case 3", "finding ID"
+};
+BisectDecision decide_bisect_step(const BisectTarget& target, const std::vector<ScenarioResult>& runs);
 
 // A run that tested nothing because of the host, not the kernel: an error before the guest was
 // started (QEMU missing, artifacts not writable). "guest did not boot" is the kernel's, and so is

@@ -12,12 +12,29 @@ namespace rig {
 
 std::string KernelBisectResult::summary(const std::vector<std::string>& kernels) const {
   if (!stopped.empty()) return "bisection stopped: " + stopped;
+  if (first_bad && last_good && fix)
+    return fmt::format(
+        "fixed in: {} is the first good kernel (last bad: {}{})", kernels[*last_good], kernels[*first_bad],
+        *last_good - *first_bad > 1 ? fmt::format("; {} skipped between them", *last_good - *first_bad - 1) : "");
   if (first_bad && last_good)
     return fmt::format(
         "first bad kernel: {} (last good: {}{})", kernels[*first_bad], kernels[*last_good],
         *first_bad - *last_good > 1 ? fmt::format("; {} skipped between them", *first_bad - *last_good - 1) : "");
-  if (!last_good) return fmt::format("no good kernel: {} is not good", kernels.empty() ? "?" : kernels.front());
-  return fmt::format("no bad kernel: {} is not bad", kernels.empty() ? "?" : kernels.back());
+  if (kernels.empty()) return "no kernels";
+  auto verdict_of = [&](size_t i) -> std::optional<BisectVerdict> {
+    for (const auto& st : steps)
+      if (st.index == i) return st.decision.verdict;
+    return std::nullopt;
+  };
+  const auto first = verdict_of(0), last = verdict_of(kernels.size() - 1);
+  if (first == BisectVerdict::Bad && last == BisectVerdict::Bad)
+    return fmt::format(
+        "every kernel is bad as far as the ends tell: {} and {} are both bad (no good kernel in the list)",
+        kernels.front(), kernels.back());
+  if (first == BisectVerdict::Good && last == BisectVerdict::Good)
+    return fmt::format("no bad kernel: {} and {} are both good", kernels.front(), kernels.back());
+  if (!first || *first == BisectVerdict::Skip) return fmt::format("{} could not be judged", kernels.front());
+  return fmt::format("{} could not be judged", kernels.back());
 }
 
 KernelBisectResult bisect_kernels(const std::vector<std::string>& kernels,
@@ -32,13 +49,13 @@ KernelBisectResult bisect_kernels(const std::vector<std::string>& kernels,
     return d.verdict;
   };
   const BisectVerdict first = run(0);
-  if (!r.stopped.empty()) return r;
-  if (first != BisectVerdict::Good) return r;  // summary: no good kernel
-  r.last_good = 0;
+  if (!r.stopped.empty() || first == BisectVerdict::Skip) return r;
   const BisectVerdict last = run(kernels.size() - 1);
-  if (!r.stopped.empty()) return r;
-  if (last != BisectVerdict::Bad) return r;  // summary: no bad kernel
-  size_t lo = 0, hi = kernels.size() - 1;    // lo good, hi bad
+  if (!r.stopped.empty() || last == BisectVerdict::Skip || last == first) return r;
+  // A regression: lo good, hi bad. A fix: lo bad, hi good. `lo_verdict` is what lo's side is.
+  r.fix = first == BisectVerdict::Bad;
+  const BisectVerdict lo_verdict = first;
+  size_t lo = 0, hi = kernels.size() - 1;
   std::set<size_t> skipped;
   while (hi - lo > 1) {
     // The middle, or the untested kernel nearest to it when it was skipped.
@@ -53,22 +70,27 @@ KernelBisectResult bisect_kernels(const std::vector<std::string>& kernels,
     if (!pick) break;  // every kernel between them was skipped
     const BisectVerdict v = run(*pick);
     if (!r.stopped.empty()) return r;
-    if (v == BisectVerdict::Good)
+    if (v == lo_verdict)
       lo = *pick;
-    else if (v == BisectVerdict::Bad)
+    else if (v == BisectVerdict::Good || v == BisectVerdict::Bad)
       hi = *pick;
     else
       skipped.insert(*pick);
   }
-  r.last_good = lo;
-  r.first_bad = hi;
+  if (r.fix) {
+    r.first_bad = lo;  // the last bad
+    r.last_good = hi;  // the first good
+  } else {
+    r.last_good = lo;
+    r.first_bad = hi;
+  }
   return r;
 }
 
-BisectDecision combine_kernel_runs(int case_no, const std::vector<ScenarioResult>& runs) {
+BisectDecision combine_kernel_runs(const BisectTarget& target, const std::vector<ScenarioResult>& runs) {
   std::optional<BisectDecision> good, skip;
   for (const auto& run : runs) {
-    BisectDecision d = decide_bisect_step(case_no, {run});
+    BisectDecision d = decide_bisect_step(target, {run});
     if (d.verdict == BisectVerdict::Stop || d.verdict == BisectVerdict::Bad) return d;
     if (d.verdict == BisectVerdict::Good && !good) good = d;
     if (d.verdict == BisectVerdict::Skip && !skip) skip = d;
@@ -76,6 +98,12 @@ BisectDecision combine_kernel_runs(int case_no, const std::vector<ScenarioResult
   if (good) return *good;
   if (skip) return *skip;
   return {BisectVerdict::Skip, "no run", ""};
+}
+
+BisectDecision combine_kernel_runs(int case_no, const std::vector<ScenarioResult>& runs) {
+  BisectTarget t;
+  t.case_no = case_no;
+  return combine_kernel_runs(t, runs);
 }
 
 std::vector<std::string> kernel_list_from(const std::string& spec, const std::vector<AvailableKernel>& available) {

@@ -20,22 +20,28 @@ struct KernelBisectStep {
 
 struct KernelBisectResult {
   std::optional<size_t> last_good, first_bad;  // indexes into the list
-  std::vector<KernelBisectStep> steps;         // in the order tested
-  std::vector<size_t> skipped;                 // kernels that could not be judged, and why in steps
-  std::string stopped;                         // a host failure ended the search
+  // The list's first kernel was bad and its last good: the search looked for the fix, and
+  // first_bad / last_good read "last bad" / "first good" (first_bad < last_good).
+  bool fix = false;
+  std::vector<KernelBisectStep> steps;  // in the order tested
+  std::vector<size_t> skipped;          // kernels that could not be judged, and why in steps
+  std::string stopped;                  // a host failure ended the search
   // One line: "first bad kernel: B (last good: A)", or why there is none.
   std::string summary(const std::vector<std::string>& kernels) const;
 };
 
-// Tests the first and the last kernel (they must be good and bad), then halves the range between
-// the last good and first bad; a skipped kernel is replaced by its nearest untested neighbour in
-// the range. Each kernel is tested at most once. `test` returns Good, Bad, Skip or Stop.
+// Tests the first and the last kernel, then halves the range between the last good and first
+// bad; a skipped kernel is replaced by its nearest untested neighbour in the range. Each kernel is
+// tested at most once. `test` returns Good, Bad, Skip or Stop. The ends good then bad: the first
+// bad kernel (a regression); bad then good: the first good one (the fix, `fix` set); both bad:
+// every kernel of the list is bad as far as its ends tell (the summary says so).
 KernelBisectResult bisect_kernels(const std::vector<std::string>& kernels,
                                   const std::function<BisectDecision(const std::string&)>& test);
 
 // One kernel's runs of the scenarios combined: bad when any run fails the case (a kernel that
 // fails once is bad), good when none fails and one judged it, skip when none could (a kernel that
 // does not boot), stop when the host failed.
+BisectDecision combine_kernel_runs(const BisectTarget& target, const std::vector<ScenarioResult>& runs);
 BisectDecision combine_kernel_runs(int case_no, const std::vector<ScenarioResult>& runs);
 
 // "debian:6.18.5..debian:6.18.15" -> the Debian builds between the two (inclusive), oldest first,
