@@ -55,6 +55,11 @@ void add_workflow_commands(CLI::App& top, Commands& out) {
   c->add_option("--kernel,-k", repro->kernel, "bzImage path, kernel build directory, or debian-6.1 / debian-6.12");
   c->add_option("-o,--out", repro->out, "Directory (default repro-SCENARIO-RELEASE)");
   c->add_flag("--interactive", repro->interactive, "Then boot it with the guest console on this terminal");
+  c->add_option("--finding", repro->finding,
+                "Judge a finding of the register: run the scenario once on the kernel and look for that finding's "
+                "signs only (pages, step, kernel report)");
+  c->add_option("--signs-of", repro->signs_of,
+                "Judge by the signs of another reproducer (its folder): the same failure, on this kernel");
   out.push_back({c, [repro] { return app::repro(*repro); }});
 
   auto bisect = std::make_shared<app::BisectCommandOptions>();

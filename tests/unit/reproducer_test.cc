@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 
+#include "rig/report/findings.h"
 #include "rig/spec/case_checks.h"
 #include "rig/spec/case_classifier.h"
 #include "rig/machine/console_parser.h"
@@ -527,4 +528,47 @@ TEST(ReproducerExpect, AFailureWithoutSignsTheScriptCanSeeSaysSo) {
   // The script says "could not tell" when expect names nothing it can look for.
   EXPECT_NE(reproducer_script(s, "6.1").find("could not tell: ./expect names nothing this script can look for"),
             std::string::npos);
+}
+
+// rig repro --finding: the reproducer of one finding looks for its signs only, on a run that
+// showed other failures too (another check, a kernel report, a step). Recorded: the 64 GiB PMD
+// table on Debian 6.1, with the BUG of another scenario's console added.
+TEST(ReproducerExpect, RestrictedToAFindingItLooksForThatFindingsSignsOnly) {
+  auto checks = removal_64g_61();
+  Scenario s = scenario("boot-dimm-64g");
+  ScenarioResult f = failed_run(s, "6.1.0-56-amd64", "case 1 page-tables-freed failed");
+  f.steps.push_back(step(0, "unplug", "dimm64g", "removed", "removed", true, "DEVICE_DELETED"));
+  f.steps.push_back(step(1, "expect-node", "node1", "absent", "present", false));
+  f.checks.push_back(record(0, find(checks, "page-tables-freed")));
+  f.checks.back().status = CheckStatus::XFail;  // known: a finding of the register
+  f.checks.push_back(record(0, find(checks, "memtotal-node-0")));
+  f.console_findings = findings_of(data("writeup/bug-64g5-6.1-console.log"));
+  RegisteredFinding pmd;
+  pmd.id = "pmd-table-at-64-gib";
+  pmd.signatures = {failure_signature(f.checks[0])};
+  EXPECT_EQ(pmd.signatures[0], "page-tables-freed [pmd] leaked") << "as rig/findings/pmd-table-at-64-gib.toml names it";
+
+  ScenarioResult only = f;
+  EXPECT_EQ(restrict_to_finding(only, pmd), 1u);
+  EXPECT_EQ(only.checks[0].status, CheckStatus::Fail) << "its xfail is what the reproducer looks for";
+  EXPECT_EQ(only.checks[1].status, CheckStatus::NotApplicable);
+  EXPECT_EQ(only.checks[1].detail.rfind("not finding pmd-table-at-64-gib, left out: ", 0), 0u) << only.checks[1].detail;
+  EXPECT_TRUE(only.steps[1].ok) << "another step's failure is not this finding's sign";
+  const std::string ex = reproducer_expect(s, &only);
+  EXPECT_TRUE(has_line(ex, "page 0 261065 page-tables-freed priv=1 type=tagged")) << ex;
+  EXPECT_TRUE(lines_starting(ex, "note memtotal-node-0").empty()) << ex;
+  EXPECT_TRUE(lines_starting(ex, "outcome 1").empty()) << ex;
+  EXPECT_TRUE(lines_starting(ex, "console bug").empty()) << "the BUG is only watched: " << ex;
+  EXPECT_TRUE(has_line(ex, "watch bug kernel BUG at")) << ex;
+  // Unrestricted, all of them are signs.
+  const std::string all = reproducer_expect(s, &f);
+  EXPECT_TRUE(has_line(all, "console bug kernel BUG at")) << all;
+  EXPECT_TRUE(has_line(all, "outcome 1 present")) << all;
+
+  // A finding that did not show keeps nothing.
+  RegisteredFinding other;
+  other.id = "other";
+  other.signatures = {"memmap-freed [memmap] lost"};
+  ScenarioResult none = f;
+  EXPECT_EQ(restrict_to_finding(none, other), 0u);
 }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -17,6 +18,11 @@ using rig_test::data;
 
 namespace {
 
+RegisteredFinding registered(const std::string& id) {
+  return parse_finding(data("../../rig/findings/" + id + ".toml"), id + ".toml");
+}
+
+// The recorded 6.18 runs, written up as the register's finding (as `rig writeup` does).
 std::string recorded_writeup() {
   const LoadedReport loaded = load_results_file(std::string(RIG_SOURCE_DIR) + "/tests/data/writeup/hotplug-6.18.json");
   const ScenarioResult* failed = nullptr;
@@ -26,13 +32,23 @@ std::string recorded_writeup() {
   std::string qemu = data("writeup/qemu-command.txt");
   const auto argv = shell_split(qemu.substr(5, qemu.find('\n') - 5));  // without "exec "
   EXPECT_TRUE(argv.has_value());
-  return failed && argv ? writeup_text(*failed, loaded.results, *argv) : "";
+  WriteupSources sources;
+  sources.finding = registered("6.18-hot-added-memmap-leak");
+  return failed && argv ? writeup_text(*failed, loaded.results, *argv, "", sources) : "";
 }
 
 }  // namespace
 
+namespace {
+// RIG_UPDATE_GOLDEN=1 writes the new text over the golden file (then read the diff).
+void update_golden(const std::string& path, const std::string& text) {
+  if (std::getenv("RIG_UPDATE_GOLDEN")) std::ofstream(path, std::ios::binary) << text;
+}
+}  // namespace
+
 TEST(Writeup, TheRecordedFailureReadsAsTheGoldenReport) {
   const std::string text = recorded_writeup();
+  update_golden(std::string(RIG_TEST_DATA) + "/writeup/hotplug-6.18.9.txt", text);
   EXPECT_EQ(text, data("writeup/hotplug-6.18.9.txt")) << "golden file changed; the new text:\n" << text;
 }
 
@@ -43,11 +59,23 @@ TEST(Writeup, SaysWhoIsAffectedWhereToLookAndFitsSeventyTwoColumns) {
   EXPECT_NE(text.find("Not affected: 6.18.5+deb13-amd64\n"), std::string::npos);
   EXPECT_NE(text.find("pfn 0x3601-0x37ff (511 pages), roles memmap:32"), std::string::npos);
   EXPECT_NE(text.find("free_pagetable()"), std::string::npos) << "where the kernel frees that role";
-  EXPECT_NE(text.find("    rig repro rig/scenarios/hotplug-then-unplug.toml --kernel \\\n      debian:6.18.9\n"),
-            std::string::npos);
+  EXPECT_NE(text.find("    rig repro rig/scenarios/hotplug-then-unplug.toml --kernel \\\n      debian:6.18.9 "
+                      "--finding 6.18-hot-added-memmap-leak\n"),
+            std::string::npos)
+      << "the reproducer of the finding, which looks for its pages: " << text;
   EXPECT_NE(text.find("      -kernel bzImage \\\n"), std::string::npos) << "the run's own paths are not in it";
   EXPECT_EQ(text.find("/root/"), std::string::npos);
   EXPECT_EQ(text.find('<'), std::string::npos) << "plain text, no HTML";
+  // A failure the register does not know: the failed run's own reproducer, which rig run writes.
+  const LoadedReport loaded = load_results_file(std::string(RIG_SOURCE_DIR) + "/tests/data/writeup/hotplug-6.18.json");
+  for (const auto& r : loaded.results)
+    if (r.verdict == Verdict::Fail && r.kernel.rfind("6.18.9", 0) == 0) {
+      const std::string unknown = writeup_text(r, loaded.results, {});
+      EXPECT_NE(unknown.find("    rig run rig/scenarios/hotplug-then-unplug.toml --kernel \\\n      debian:6.18.9\n"),
+                std::string::npos)
+          << unknown;
+      EXPECT_NE(unknown.find("(repro/run.sh)"), std::string::npos) << unknown;
+    }
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
     if (line.size() > kWriteupColumns) {
@@ -135,6 +163,7 @@ TEST(Writeup, AKernelBugHeadsItsWriteupWithTheStepItInterrupted) {
   const std::string qemu = data("writeup/bug-64g5-qemu-command.txt");
   const auto argv = shell_split(qemu.substr(5, qemu.find('\n') - 5));
   ASSERT_TRUE(argv.has_value());
+  sources.finding = registered("partial-memory-block-eject-bug");
   const std::string text = writeup_text(*bug, loaded.results, *argv, "", sources);
   EXPECT_EQ(text.rfind("Subject: [BUG] memory hot-remove: boot-end-64g5-small-dimm: kernel BUG\n  at "
                        "mm/memory_hotplug.c:2075! on 6.1.0-57-amd64\n",
@@ -149,6 +178,7 @@ TEST(Writeup, AKernelBugHeadsItsWriteupWithTheStepItInterrupted) {
   EXPECT_EQ(text.find("RAX:"), std::string::npos);
   EXPECT_NE(text.find("BUG_ON(check_hotplug_memory_range(start,"), std::string::npos) << text;
   EXPECT_EQ(text.find('<'), std::string::npos) << "plain text, no HTML";
+  update_golden(std::string(RIG_SOURCE_DIR) + "/docs/findings/partial-memory-block-eject-bug.txt", text);
   std::ifstream shipped(std::string(RIG_SOURCE_DIR) + "/docs/findings/partial-memory-block-eject-bug.txt");
   std::stringstream shipped_text;
   shipped_text << shipped.rdbuf();

@@ -15,6 +15,9 @@
 #include "rig/base/errors.h"
 #include "rig/base/exit_status.h"
 #include "rig/base/paths.h"
+#include "rig/base/safe_read.h"
+#include "rig/report/findings.h"
+#include "rig/workflows/bisect_verdict.h"
 #include "rig/report/results_report.h"
 #include "rig/base/shell.h"
 #include "rig/host/guest_image.h"
@@ -53,12 +56,72 @@ int kernel_build(KernelBuildRequest req) {
   return 0;
 }
 
+namespace {
+
+// The finding's failures on `k`, seen in one run of `s` made for the reproducer: the run's
+// artifacts go into DIR/rig-run. Empty, with `why`, when the finding did not show there.
+std::optional<ScenarioResult> finding_run(Scenario s, const KernelImage& k, const RegisteredFinding& f,
+                                          const std::string& dir, std::string& why) {
+  s.xfails.clear();  // a known finding fails as it did before it was known
+  SuiteOptions so;
+  so.run.artifacts_root = dir + "/rig-run";
+  so.env = environment();
+  so.snapshots = false;
+  make_private_dir(so.run.artifacts_root);
+  std::vector<ScenarioResult> runs = run_suite({s}, {k}, so, progress_to_stderr);
+  if (runs.empty()) throw InfraError("the scenario did not run");
+  ScenarioResult r = runs.front();
+  if (is_host_failure(r)) throw InfraError(fmt::format("{}: {}", r.scenario, r.reason));
+  if (restrict_to_finding(r, f) == 0) {
+    why = fmt::format(
+        "finding {} did not show on {} (the run: {}{}; artifacts {}): nothing to reproduce; a kernel without it is "
+        "judged with --signs-of the reproducer of one with it",
+        f.id, k.release, verdict_name(r.verdict), r.reason.empty() ? "" : ", " + r.reason, r.artifacts);
+    return std::nullopt;
+  }
+  return r;
+}
+
+}  // namespace
+
 int repro(const ReproOptions& o) {
+  if (!o.finding.empty() && !o.signs_of.empty())
+    throw UsageError("--finding and --signs-of: the signs come from one or the other");
   Scenario s = load_scenario_file(o.scenario);
+  const std::string home = o.home.empty() ? rig_home(environment()) : o.home;
+  std::optional<RegisteredFinding> finding;
+  if (!o.finding.empty()) {
+    for (auto& f : findings_register(home))
+      if (f.id == o.finding) finding = f;
+    if (!finding)
+      throw UsageError(
+          fmt::format("--finding {}: no such entry in {}/rig/findings/ (rig findings lists them)", o.finding, home));
+  }
+  std::string expect, expect_from;
+  if (!o.signs_of.empty()) {
+    // Another user's folder may be named: read the file, never a link (safe_read.h).
+    expect_from = (fs::path(o.signs_of) / "expect").string();
+    expect = read_regular_file(expect_from, 1 << 20, "reproducer's expect file");
+    const std::string from = "# From the failed run of " + s.name + " on ";
+    if (expect.find("\nmode failure") == std::string::npos)
+      throw UsageError(fmt::format("--signs-of {}: its expect holds no failed run's signs", o.signs_of));
+    if (expect.find(from) == std::string::npos)
+      throw UsageError(fmt::format("--signs-of {}: its signs are not of a run of scenario {}", o.signs_of, s.name));
+  }
   KernelImage k = locate_kernel(o.kernel, environment());
-  const std::string out = o.out.empty() ? fmt::format("repro-{}-{}", s.name, k.release) : o.out;
+  const std::string out = fs::absolute(o.out.empty() ? fmt::format("repro-{}-{}", s.name, k.release) : o.out).string();
   const GuestImage image = guest_image(k, environment());
-  const std::string dir = write_reproducer(s, k, image.initramfs, fs::absolute(out).string(), nullptr);
+  std::optional<ScenarioResult> failure;
+  if (finding) {
+    std::string why;
+    failure = finding_run(s, k, *finding, out, why);
+    if (!failure) {
+      std::cerr << "rig: " << why << std::endl;
+      return kExitFailed;
+    }
+  }
+  const std::string dir =
+      write_reproducer(s, k, image.initramfs, out, failure ? &*failure : nullptr, expect, expect_from);
   std::cout << dir << "/run.sh\n";
   if (!o.interactive) return 0;
   std::cout.flush();

@@ -22,6 +22,12 @@ struct ReproOptions {
   std::string kernel = kDefaultKernel;
   std::string out;  // empty: repro-SCENARIO-RELEASE
   bool interactive = false;
+  // Judge one finding of the register: run the scenario once on the kernel (expected failures
+  // not applied) and write the signs of that finding's failures only.
+  std::string finding;
+  // Judge by another reproducer's signs (its DIR/expect): the same failure on this kernel.
+  std::string signs_of;
+  std::string home;  // rig_home() when empty
 };
 // Writes a QEMU-only reproducer and prints its run.sh; with `interactive`, runs it in place of
 // the rig.

@@ -254,6 +254,20 @@ int writeup(const WriteupOptions& o) {
   } catch (const std::exception&) {
     // The steps the run finished only.
   }
+  // The register's entry for the failure the write-up is headed by: its check (the one named, or
+  // the first that failed), else its first kernel report.
+  {
+    const std::vector<RegisteredFinding> reg = findings_register(rig_home(environment()));
+    const std::vector<Failure> failures = failures_of(*chosen);
+    const Failure* head = nullptr;
+    for (const auto& f : failures)
+      if (!head && f.kind == Failure::Check && (o.check.empty() || f.check == o.check)) head = &f;
+    for (const auto& f : failures)
+      if (!head && f.kind == Failure::Report) head = &f;
+    if (head)
+      if (const RegisteredFinding* known = registered_finding(reg, chosen->scenario, chosen->kernel, *head))
+        sources.finding = *known;
+  }
   const std::string text = writeup_text(*chosen, loaded.results, qemu, o.check, sources);
   if (o.out.empty()) {
     std::cout << text;

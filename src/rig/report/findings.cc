@@ -292,6 +292,85 @@ std::vector<Failure> failures_of(const ScenarioResult& r) {
   return out;
 }
 
+FindingPresence finding_presence(const RegisteredFinding& f, const ScenarioResult& r) {
+  FindingPresence j;
+  for (const auto& x : failures_of(r))
+    if (has(f.signatures, x.signature)) {
+      j.kind = FindingPresence::Shows;
+      j.why = fmt::format("{} on {}: {}", r.scenario, r.kernel, x.headline);
+      return j;
+    }
+  // Could it have shown in this run?
+  std::vector<std::string> judged, otherwise;
+  for (const auto& sig : f.signatures) {
+    if (sig.rfind("step ", 0) == 0) {
+      // "step ACTION TARGET: OUTCOME (expected E)": that step ran and ended as asked.
+      const std::string head =
+          sig.substr(5, sig.find(':') == std::string::npos ? std::string::npos : sig.find(':') - 5);
+      for (const auto& st : r.steps)
+        if (st.ok && head == st.action + " " + st.target)
+          judged.push_back(fmt::format("step {} {} ended {}", st.action, st.target, st.outcome));
+    } else if (sig.rfind("console ", 0) == 0 || sig.rfind("verdict ", 0) == 0) {
+      if (r.verdict != Verdict::Error) judged.push_back("the run got to its end without that report");
+    } else {
+      const std::string check = sig.substr(0, sig.find(' '));
+      for (const auto& c : r.checks) {
+        if (c.name != check) continue;
+        if (c.status == CheckStatus::Pass || c.status == CheckStatus::XPass)
+          judged.push_back(check + " passed");
+        else if (c.status == CheckStatus::Fail || c.status == CheckStatus::XFail)
+          otherwise.push_back(fmt::format("{} failed otherwise ({})", check, failure_signature(c)));
+      }
+    }
+  }
+  std::sort(judged.begin(), judged.end());
+  judged.erase(std::unique(judged.begin(), judged.end()), judged.end());
+  if (!judged.empty()) {
+    j.kind = FindingPresence::Absent;
+    j.why = fmt::format("{}: {}", r.scenario, fmt::join(judged, ", "));
+    return j;
+  }
+  j.why = otherwise.empty() ? fmt::format("{}: none of the finding's checks or steps was judged ({}: {})", r.scenario,
+                                          verdict_name(r.verdict), r.reason.empty() ? "no reason given" : r.reason)
+                            : fmt::format("{}: {}", r.scenario, otherwise.front());
+  return j;
+}
+
+size_t restrict_to_finding(ScenarioResult& r, const RegisteredFinding& f) {
+  auto mine = [&](const std::string& sig) { return has(f.signatures, sig); };
+  size_t kept = 0;
+  for (auto& c : r.checks) {
+    if (c.status != CheckStatus::Fail && c.status != CheckStatus::XFail) continue;
+    if (mine(failure_signature(c))) {
+      c.status = CheckStatus::Fail;
+      c.xfail = false;
+      ++kept;
+    } else {
+      c.status = CheckStatus::NotApplicable;
+      c.detail = fmt::format("not finding {}, left out: {}", f.id, c.detail);
+      c.pages.clear();
+    }
+  }
+  for (auto& st : r.steps) {
+    if (st.ok || st.outcome.empty() || st.outcome == "timeout") continue;
+    if (mine(step_signature(st)))
+      ++kept;
+    else
+      st.ok = true;
+  }
+  std::vector<ConsoleFinding> reports;
+  for (const auto& cf : r.console_findings) {
+    if (cf.severity == Severity::Notice) {
+      reports.push_back(cf);  // a refused offline's page dump: evidence of its step, not a report
+    } else if (mine(crash_signature(cf))) {
+      reports.push_back(cf);
+      ++kept;
+    }
+  }
+  r.console_findings = reports;
+  return kept;
+}
+
 const RegisteredFinding* registered_finding(const std::vector<RegisteredFinding>& reg, const std::string& scenario,
                                             const std::string& kernel, const Failure& failure) {
   const RegisteredFinding* found = nullptr;

@@ -64,6 +64,25 @@ std::vector<Failure> failures_of(const ScenarioResult& r);
 const RegisteredFinding* registered_finding(const std::vector<RegisteredFinding>& register_,
                                             const std::string& scenario, const std::string& kernel, const Failure& f);
 
+// Whether a run shows a finding: it shows when one of the run's failures has one of its
+// signatures; it is absent when none has and the run judged what the finding is about (one of
+// its checks passed, its step ended as the scenario asked, or, for a kernel report, the run got
+// to its end); unknown otherwise (the guest did not boot, the step never came, the checks were
+// n/a or failed otherwise). `why`: "SCENARIO on KERNEL: HEADLINE" of the failure it showed as,
+// what was judged, or why nothing was.
+struct FindingPresence {
+  enum Kind { Shows, Absent, Unknown } kind = Unknown;
+  std::string why;
+};
+FindingPresence finding_presence(const RegisteredFinding& f, const ScenarioResult& r);
+
+// `r` with only the failures that have one of `f`'s signatures: every other failed or xfail
+// check becomes n/a (its detail says why), every other step that ended otherwise counts as done,
+// every other kernel report goes; the finding's xfail checks become failed. What a reproducer of
+// that one finding looks for (run/reproducer.h), on a kernel that has other defects too. Returns
+// how many failures it kept (0: the finding did not show in `r`).
+size_t restrict_to_finding(ScenarioResult& r, const RegisteredFinding& f);
+
 struct FindingNote {
   enum Kind { New, Known, NotSeen } kind = New;
   std::string scenario, kernel, check, signature;

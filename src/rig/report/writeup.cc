@@ -256,6 +256,16 @@ std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResu
   std::set<std::string> affected, unaffected, other;
   for (const auto& x : all) {
     if (x.scenario != r.scenario) continue;
+    if (sources.finding) {
+      const FindingPresence p = finding_presence(*sources.finding, x);
+      if (p.kind == FindingPresence::Shows)
+        affected.insert(x.kernel);
+      else if (p.kind == FindingPresence::Absent)
+        unaffected.insert(x.kernel);
+      else
+        other.insert(fmt::format("{} ({})", x.kernel, verdict_name(x.verdict)));
+      continue;
+    }
     bool same = x.verdict == Verdict::Fail || x.verdict == Verdict::XFail;
     if (failed && same) {
       same = false;
@@ -355,13 +365,26 @@ std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResu
   out += "\n";
 
   out += "How to reproduce\n";
-  out += command_lines({"rig", "repro", r.scenario_path.empty() ? r.scenario : r.scenario_path, "--kernel",
-                        r.kernel_name.empty() ? r.kernel : r.kernel_name},
-                       "    ");
-  out += wrap_text(
-      "writes a reproducer that needs QEMU and sh only and judges: run.sh exits 1 when the failure "
-      "is reproduced, 0 when not.",
-      W, "  ", "  ");
+  const std::string scenario_arg = r.scenario_path.empty() ? r.scenario : r.scenario_path;
+  const std::string kernel_arg = r.kernel_name.empty() ? r.kernel : r.kernel_name;
+  if (sources.finding) {
+    out +=
+        command_lines({"rig", "repro", scenario_arg, "--kernel", kernel_arg, "--finding", sources.finding->id}, "    ");
+    out += wrap_text(
+        "runs the scenario once and writes a reproducer that needs QEMU and sh only and looks for this "
+        "finding's signs (" +
+            std::string(report ? "the kernel's report" : "what the evidence above names") +
+            "): run.sh exits 1 when it is reproduced, 0 when not. Its signs judge another kernel too: rig repro " +
+            "SCENARIO --kernel OTHER --signs-of DIR (DIR: the first reproducer's folder).",
+        W, "  ", "  ");
+  } else {
+    out += command_lines({"rig", "run", scenario_arg, "--kernel", kernel_arg}, "    ");
+    out += wrap_text(
+        "writes, when the run fails, a reproducer into the run's folder (repro/run.sh) that needs QEMU and sh only "
+        "and looks for that run's signs (the pages, steps and kernel reports that failed): run.sh exits 1 when the "
+        "failure is reproduced, 0 when not.",
+        W, "  ", "  ");
+  }
   if (!qemu_argv.empty()) {
     out += "  The guest's QEMU command line:\n";
     out += qemu_lines(qemu_argv, r.kernel);

@@ -5,9 +5,11 @@
 // reproducer and the QEMU command line), and what the rig could not tell. Pure.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "rig/report/findings.h"
 #include "rig/scenario/results.h"
 #include "rig/scenario/scenario.h"
 
@@ -26,6 +28,11 @@ struct WriteupSources {
   // The run's console.log: the kernel's lines just before each report (what it printed on the
   // way there, such as the warning before a BUG) go with the report.
   std::vector<std::string> console;
+  // The register's entry for the failure the write-up is headed by (report/findings.h), when it
+  // has one: the kernels affected are those whose runs show it, those not affected the ones that
+  // judged it absent (finding_presence), and the reproducer is `rig repro --finding ID`, which
+  // looks for its signs only.
+  std::optional<RegisteredFinding> finding;
 };
 
 // Where to look for a kernel report without a failed check: the function the report names (its

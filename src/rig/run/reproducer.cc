@@ -351,7 +351,8 @@ done
 }
 
 std::string write_reproducer(const Scenario& s, const KernelImage& kernel, const std::string& initramfs,
-                             const std::string& dir, const ScenarioResult* failure) {
+                             const std::string& dir, const ScenarioResult* failure, const std::string& expect,
+                             const std::string& expect_from) {
   // The user's own directory (0700 when made here): never one another user made first in a
   // shared folder, where they could swap run.sh before it is run.
   make_private_dir(dir);
@@ -362,7 +363,7 @@ std::string write_reproducer(const Scenario& s, const KernelImage& kernel, const
     write_file_atomically(dir + "/" + name, text, mode);
   };
   write("run.sh", reproducer_script(s, kernel.release), 0755);
-  write("expect", reproducer_expect(s, failure));
+  write("expect", expect.empty() ? reproducer_expect(s, failure) : expect);
 
   std::string readme = fmt::format("# Reproducer: {} on {}\n\n{}\n\n", s.name, kernel.release, s.description);
   if (failure) {
@@ -378,6 +379,12 @@ std::string write_reproducer(const Scenario& s, const KernelImage& kernel, const
       if (fd.severity != Severity::Notice) readme += fmt::format("- console ({}): `{}`\n", fd.kind, fd.headline);
     readme += fmt::format("\nThe rig's own artifacts of that run: `{}`.\n\n", failure->artifacts);
   }
+  if (!expect.empty())
+    readme += fmt::format(
+        "## Whose signs\n\n`expect` is the failed run's of another reproducer, `{}`: this kernel is judged by "
+        "them (`not reproduced` on a kernel without the defect).\n\n",
+        expect_from);
+  const bool judges_failure = failure || !expect.empty();
   readme += fmt::format(
       "## Run it\n\n"
       "    ./run.sh                 # boot under TCG, run the steps, judge; one verdict line on stdout\n"
@@ -412,9 +419,10 @@ std::string write_reproducer(const Scenario& s, const KernelImage& kernel, const
       "only shown;\n"
       "  `ignore TEXT` lines are not reports (the page dump of a refused offline).\n"
       "- `note TEXT`: evidence the script cannot look for (MemTotal, counts).\n",
-      failure ? "a sign of the failed run showed again (the DIMM still listed after a refused or timed-out unplug, a\n"
-                "  page the failed check named still in the state it was seen in, the same kind of kernel report)."
-              : "a step did not end as the scenario expects, or the console shows a kernel report.",
+      judges_failure
+          ? "a sign of the failed run showed again (the DIMM still listed after a refused or timed-out unplug, a\n"
+            "  page the failed check named still in the state it was seen in, the same kind of kernel report)."
+          : "a step did not end as the scenario expects, or the console shows a kernel report.",
       Timeouts{}.boot, Timeouts{}.step, Timeouts{}.guest_cmd, Timeouts{}.shutdown);
   write("README.md", readme);
   return dir;

@@ -60,7 +60,10 @@ std::string reproducer_expect(const Scenario& s, const ScenarioResult* failure);
 // Writes DIR/{bzImage, initramfs.cpio.gz, run.sh, expect, README.md}, each copied or written
 // whole (base/atomic_file.h: onto any filesystem, no partial file). `failure` (may be null)
 // is the failed run: its signs go into expect and README. Returns the directory.
+// `expect`, when not empty, is written as DIR/expect instead (the signs another kernel's
+// failed run left, `rig repro --signs-of`), and README says where it came from.
 std::string write_reproducer(const Scenario& s, const KernelImage& kernel, const std::string& initramfs,
-                             const std::string& dir, const ScenarioResult* failure);
+                             const std::string& dir, const ScenarioResult* failure, const std::string& expect = "",
+                             const std::string& expect_from = "");
 
 }  // namespace rig

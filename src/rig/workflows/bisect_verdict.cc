@@ -153,51 +153,13 @@ RunJudgement judge_case(int case_no, const ScenarioResult& r) {
   return j;
 }
 
-bool has_signature(const RegisteredFinding& f, const std::string& sig) {
-  return std::find(f.signatures.begin(), f.signatures.end(), sig) != f.signatures.end();
-}
-
 RunJudgement judge_finding(const RegisteredFinding& f, const ScenarioResult& r) {
+  const FindingPresence p = finding_presence(f, r);
   RunJudgement j;
-  for (const auto& x : failures_of(r))
-    if (has_signature(f, x.signature)) {
-      j.kind = RunJudgement::Bad;
-      j.evidence = fmt::format("{} on {}: {}", r.scenario, r.kernel, x.headline);
-      return j;
-    }
-  // Could it have shown in this run?
-  std::vector<std::string> judged, otherwise;
-  for (const auto& sig : f.signatures) {
-    if (sig.rfind("step ", 0) == 0) {
-      // "step ACTION TARGET: OUTCOME (expected E)": that step ran and ended as asked.
-      const std::string head =
-          sig.substr(5, sig.find(':') == std::string::npos ? std::string::npos : sig.find(':') - 5);
-      for (const auto& st : r.steps)
-        if (st.ok && head == st.action + " " + st.target)
-          judged.push_back(fmt::format("step {} {} ended {}", st.action, st.target, st.outcome));
-    } else if (sig.rfind("console ", 0) == 0 || sig.rfind("verdict ", 0) == 0) {
-      if (r.verdict != Verdict::Error) judged.push_back("the run got to its end without that report");
-    } else {
-      const std::string check = sig.substr(0, sig.find(' '));
-      for (const auto& c : r.checks) {
-        if (c.name != check) continue;
-        if (c.status == CheckStatus::Pass || c.status == CheckStatus::XPass)
-          judged.push_back(check + " passed");
-        else if (c.status == CheckStatus::Fail || c.status == CheckStatus::XFail)
-          otherwise.push_back(fmt::format("{} failed otherwise ({})", check, failure_signature(c)));
-      }
-    }
-  }
-  std::sort(judged.begin(), judged.end());
-  judged.erase(std::unique(judged.begin(), judged.end()), judged.end());
-  if (!judged.empty()) {
-    j.kind = RunJudgement::Good;
-    j.why = fmt::format("{}: {}", r.scenario, fmt::join(judged, ", "));
-    return j;
-  }
-  j.why = otherwise.empty() ? fmt::format("{}: none of the finding's checks or steps was judged ({}: {})", r.scenario,
-                                          verdict_name(r.verdict), r.reason.empty() ? "no reason given" : r.reason)
-                            : fmt::format("{}: {}", r.scenario, otherwise.front());
+  j.kind = p.kind == FindingPresence::Shows    ? RunJudgement::Bad
+           : p.kind == FindingPresence::Absent ? RunJudgement::Good
+                                               : RunJudgement::Other;
+  (j.kind == RunJudgement::Bad ? j.evidence : j.why) = p.why;
   return j;
 }
 
