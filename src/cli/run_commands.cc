@@ -64,6 +64,8 @@ void add_run_commands(CLI::App& top, Commands& out) {
   c->add_option("--scenario", wr->scenario, "The failed run of this scenario (default: the first failed run)");
   c->add_option("--kernel", wr->kernel, "... on this kernel (a release or its start)");
   c->add_option("--check", wr->check, "... failing this check (then a known failure, xfail, is written up too)");
+  c->add_option("--finding", wr->finding,
+                "... showing this finding of the register (rig/findings/ID.toml), written up as that finding alone");
   c->add_option("-o,--out", wr->out, "Write the report here (default: standard output)");
   out.push_back({c, [wr] { return app::writeup(*wr); }});
 

@@ -277,6 +277,14 @@ TEST(BisectVerdict, AStepFindingIsGoodWhenThatStepEndedAsAsked) {
   BisectDecision d = decide_bisect_step(t, {r});
   EXPECT_EQ(d.verdict, BisectVerdict::Good) << d.why;
   EXPECT_NE(d.why.find("step unplug hotA ended removed"), std::string::npos) << d.why;
+  StepResult earlier = r.steps[0];  // an earlier unplug of hotA, expected to be refused, and refused
+  earlier.index = 1;
+  earlier.expected = earlier.outcome = "refused";
+  r.steps = {earlier};
+  EXPECT_EQ(decide_bisect_step(t, {r}).verdict, BisectVerdict::Skip) << "says nothing of the one to be removed";
+  r.steps[0] = st;
+  r.steps[0].outcome = "removed";
+  r.steps[0].ok = true;
   r.steps[0].target = "hotB";  // another DIMM's unplug says nothing of hotA's
   EXPECT_EQ(decide_bisect_step(t, {r}).verdict, BisectVerdict::Skip);
 }

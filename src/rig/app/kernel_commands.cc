@@ -270,7 +270,7 @@ int bisect_over_kernels(const BisectCommandOptions& a) {
   std::cout << r.summary(kernels) << "\n";
   if (!r.stopped.empty()) return kExitInfra;
   if (!r.first_bad || !r.last_good) return kExitFailed;
-  std::cout << "runs: " << results_file << " (rig compare, rig writeup, rig repro --from)\n";
+  std::cout << "runs: " << results_file << " (rig compare, rig writeup --finding)\n";
   if (r.fix) {
     // git bisect run looks for the first bad commit; the fix is found with the terms swapped,
     // which rig bisect-step's exit codes do not follow: name the range.

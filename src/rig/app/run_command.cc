@@ -205,25 +205,41 @@ int findings(const FindingsOptions& o) {
 
 int writeup(const WriteupOptions& o) {
   const LoadedReport loaded = load_results_file(o.results);
+  const std::vector<RegisteredFinding> reg = findings_register(o.home.empty() ? rig_home(environment()) : o.home);
+  std::optional<RegisteredFinding> finding;
+  if (!o.finding.empty()) {
+    if (!o.check.empty()) throw UsageError("--finding and --check: the finding names its checks");
+    for (const auto& f : reg)
+      if (f.id == o.finding) finding = f;
+    if (!finding)
+      throw UsageError(
+          fmt::format("--finding {}: no such entry in rig/findings/ (rig findings lists them)", o.finding));
+  }
   const ScenarioResult* chosen = nullptr;
   for (const auto& r : loaded.results) {
-    if (r.verdict != Verdict::Fail && !(r.verdict == Verdict::XFail && !o.check.empty())) continue;
     if (!o.scenario.empty() && r.scenario != o.scenario) continue;
+    if (!o.kernel.empty() && r.kernel.rfind(o.kernel, 0) != 0) continue;
+    if (finding) {
+      if (finding_presence(*finding, r).kind != FindingPresence::Shows) continue;
+      chosen = &r;
+      break;
+    }
+    if (r.verdict != Verdict::Fail && !(r.verdict == Verdict::XFail && !o.check.empty())) continue;
     if (!o.check.empty() && std::none_of(r.checks.begin(), r.checks.end(), [&](const CheckRecord& c) {
           return c.name == o.check && (c.status == CheckStatus::Fail || c.status == CheckStatus::XFail);
         }))
       continue;
-    if (!o.kernel.empty() && r.kernel.rfind(o.kernel, 0) != 0) continue;
     chosen = &r;
     break;
   }
   if (!chosen) {
-    std::cerr << fmt::format("rig: no failed run in {}{}{}", o.results,
-                             o.scenario.empty() ? "" : " of scenario " + o.scenario,
+    std::cerr << fmt::format("rig: no {} in {}{}{}", finding ? "run showing finding " + finding->id : "failed run",
+                             o.results, o.scenario.empty() ? "" : " of scenario " + o.scenario,
                              o.kernel.empty() ? "" : " on kernel " + o.kernel)
               << std::endl;
     return kExitFailed;
   }
+  ScenarioResult run = *chosen;
   // The QEMU command line and the console from the run's artifacts, when they are still beside
   // the results; the scenario's steps from its file, when it is still where the run read it.
   std::vector<std::string> qemu;
@@ -245,30 +261,41 @@ int writeup(const WriteupOptions& o) {
       // No console lines before the kernel's reports.
     }
   }
+  // A shipped scenario is named as in the rig's tree (rig/scenarios/X.toml), so the report reads
+  // the same from any checkout; such a name is looked up there.
+  const std::string home = o.home.empty() ? rig_home(environment()) : o.home;
+  std::string scenario_file = chosen->scenario_path;
+  const std::string home_prefix = fs::path(home).lexically_normal().string() + "/";
+  if (run.scenario_path.rfind(home_prefix, 0) == 0) run.scenario_path = run.scenario_path.substr(home_prefix.size());
+  if (!scenario_file.empty() && fs::path(scenario_file).is_relative() && !fs::exists(scenario_file))
+    scenario_file = (fs::path(home) / scenario_file).string();
   try {
-    if (!chosen->scenario_path.empty()) {
-      const Scenario s = load_scenario_file(chosen->scenario_path);
+    if (!scenario_file.empty()) {
+      const Scenario s = load_scenario_file(scenario_file);
       for (int c = 0; c < s.cycles; ++c)
         sources.planned_steps.insert(sources.planned_steps.end(), s.steps.begin(), s.steps.end());
     }
   } catch (const std::exception&) {
     // The steps the run finished only.
   }
-  // The register's entry for the failure the write-up is headed by: its check (the one named, or
-  // the first that failed), else its first kernel report.
-  {
-    const std::vector<RegisteredFinding> reg = findings_register(rig_home(environment()));
-    const std::vector<Failure> failures = failures_of(*chosen);
+  if (finding) {
+    // That finding alone: the run's other failures are listed, not written up.
+    restrict_to_finding(run, *finding, &sources.other_failures);
+    sources.finding = finding;
+  } else {
+    // The register's entry for the failure the write-up is headed by: its check (the one named,
+    // or the first that failed), else its first kernel report.
+    const std::vector<Failure> failures = failures_of(run);
     const Failure* head = nullptr;
     for (const auto& f : failures)
       if (!head && f.kind == Failure::Check && (o.check.empty() || f.check == o.check)) head = &f;
     for (const auto& f : failures)
       if (!head && f.kind == Failure::Report) head = &f;
     if (head)
-      if (const RegisteredFinding* known = registered_finding(reg, chosen->scenario, chosen->kernel, *head))
+      if (const RegisteredFinding* known = registered_finding(reg, run.scenario, run.kernel, *head))
         sources.finding = *known;
   }
-  const std::string text = writeup_text(*chosen, loaded.results, qemu, o.check, sources);
+  const std::string text = writeup_text(run, loaded.results, qemu, o.check, sources);
   if (o.out.empty()) {
     std::cout << text;
   } else {

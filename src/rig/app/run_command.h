@@ -64,7 +64,11 @@ struct WriteupOptions {
   std::string results;           // a results file
   std::string scenario, kernel;  // which failed run (default: the first failed one)
   std::string check;             // which failed (or xfail) check (default: the first); given: xfail runs too
-  std::string out;               // a file to write; empty: stdout
+  // A finding of the register: the first run (of its scenario, on --kernel) that shows it,
+  // written up as that finding alone (report/findings.h restrict_to_finding); not with --check.
+  std::string finding;
+  std::string out;   // a file to write; empty: stdout
+  std::string home;  // rig_home() when empty
 };
 // The failed run as a plain-text bug report (report/writeup.h); 0, or 1 when no run failed.
 int writeup(const WriteupOptions& o);

@@ -304,11 +304,16 @@ FindingPresence finding_presence(const RegisteredFinding& f, const ScenarioResul
   std::vector<std::string> judged, otherwise;
   for (const auto& sig : f.signatures) {
     if (sig.rfind("step ", 0) == 0) {
-      // "step ACTION TARGET: OUTCOME (expected E)": that step ran and ended as asked.
+      // "step ACTION TARGET: OUTCOME (expected E)": a step of that action and target that was
+      // to end E ran and did (an earlier unplug of the same DIMM expected to be refused says
+      // nothing of this one).
       const std::string head =
           sig.substr(5, sig.find(':') == std::string::npos ? std::string::npos : sig.find(':') - 5);
+      const size_t e = sig.rfind("(expected ");
+      const std::string expected =
+          e == std::string::npos || sig.back() != ')' ? "" : sig.substr(e + 10, sig.size() - e - 11);
       for (const auto& st : r.steps)
-        if (st.ok && head == st.action + " " + st.target)
+        if (st.ok && head == st.action + " " + st.target && (expected.empty() || st.expected == expected))
           judged.push_back(fmt::format("step {} {} ended {}", st.action, st.target, st.outcome));
     } else if (sig.rfind("console ", 0) == 0 || sig.rfind("verdict ", 0) == 0) {
       if (r.verdict != Verdict::Error) judged.push_back("the run got to its end without that report");
@@ -336,16 +341,22 @@ FindingPresence finding_presence(const RegisteredFinding& f, const ScenarioResul
   return j;
 }
 
-size_t restrict_to_finding(ScenarioResult& r, const RegisteredFinding& f) {
+size_t restrict_to_finding(ScenarioResult& r, const RegisteredFinding& f, std::vector<std::string>* left_out) {
   auto mine = [&](const std::string& sig) { return has(f.signatures, sig); };
+  auto leave = [&](const std::string& what, const std::string& sig) {
+    if (left_out) left_out->push_back(fmt::format("{}: {}", what, sig));
+  };
   size_t kept = 0;
+  bool kept_step = false;
   for (auto& c : r.checks) {
     if (c.status != CheckStatus::Fail && c.status != CheckStatus::XFail) continue;
-    if (mine(failure_signature(c))) {
+    const std::string sig = failure_signature(c);
+    if (mine(sig)) {
       c.status = CheckStatus::Fail;
       c.xfail = false;
       ++kept;
     } else {
+      leave(c.name, sig);
       c.status = CheckStatus::NotApplicable;
       c.detail = fmt::format("not finding {}, left out: {}", f.id, c.detail);
       c.pages.clear();
@@ -353,10 +364,17 @@ size_t restrict_to_finding(ScenarioResult& r, const RegisteredFinding& f) {
   }
   for (auto& st : r.steps) {
     if (st.ok || st.outcome.empty() || st.outcome == "timeout") continue;
-    if (mine(step_signature(st)))
+    if (mine(step_signature(st))) {
+      // The run's reason may be another failure's: say this one's.
+      if (!kept_step)
+        r.reason = fmt::format("step {} {} {}: expected {}, got {}: {}", st.index, st.action, st.target, st.expected,
+                               st.outcome, one_line(st.detail, 200));
+      kept_step = true;
       ++kept;
-    else
+    } else {
+      leave(fmt::format("step {}", st.index), step_signature(st));
       st.ok = true;
+    }
   }
   std::vector<ConsoleFinding> reports;
   for (const auto& cf : r.console_findings) {
@@ -365,6 +383,8 @@ size_t restrict_to_finding(ScenarioResult& r, const RegisteredFinding& f) {
     } else if (mine(crash_signature(cf))) {
       reports.push_back(cf);
       ++kept;
+    } else {
+      leave("console", crash_signature(cf));
     }
   }
   r.console_findings = reports;

@@ -80,8 +80,9 @@ FindingPresence finding_presence(const RegisteredFinding& f, const ScenarioResul
 // check becomes n/a (its detail says why), every other step that ended otherwise counts as done,
 // every other kernel report goes; the finding's xfail checks become failed. What a reproducer of
 // that one finding looks for (run/reproducer.h), on a kernel that has other defects too. Returns
-// how many failures it kept (0: the finding did not show in `r`).
-size_t restrict_to_finding(ScenarioResult& r, const RegisteredFinding& f);
+// how many failures it kept (0: the finding did not show in `r`); `left_out` (may be null) gets
+// one line for each failure it left out: "CHECK: SIGNATURE".
+size_t restrict_to_finding(ScenarioResult& r, const RegisteredFinding& f, std::vector<std::string>* left_out = nullptr);
 
 struct FindingNote {
   enum Kind { New, Known, NotSeen } kind = New;

@@ -243,8 +243,15 @@ std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResu
         break;
       }
   std::string out;
-  const std::string what =
-      failed ? fmt::format("{} (spec case {})", failed->name, failed->case_no) : std::string(r.reason.substr(0, 60));
+  // Without a check or a report, the step that ended otherwise than asked, else the reason.
+  const StepResult* bad_step = nullptr;
+  for (const auto& st : r.steps)
+    if (!bad_step && !st.ok && !st.outcome.empty()) bad_step = &st;
+  const std::string what = failed ? fmt::format("{} (spec case {})", failed->name, failed->case_no)
+                           : bad_step
+                               ? fmt::format("step {} {} {}: {} (expected {})", bad_step->index, bad_step->action,
+                                             bad_step->target, bad_step->outcome, bad_step->expected)
+                               : std::string(r.reason.substr(0, 60));
   out += wrap_text(
       report ? fmt::format("Subject: [BUG] memory hot-remove: {}: {} on {}", r.scenario, report->headline, r.kernel)
              : fmt::format("Subject: [BUG] memory hot-remove: {} fails {} on {}", r.scenario, what, r.kernel),
@@ -373,7 +380,9 @@ std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResu
     out += wrap_text(
         "runs the scenario once and writes a reproducer that needs QEMU and sh only and looks for this "
         "finding's signs (" +
-            std::string(report ? "the kernel's report" : "what the evidence above names") +
+            std::string(report   ? "the kernel's report"
+                        : failed ? "the pages of the evidence above"
+                                 : "the step that ended otherwise") +
             "): run.sh exits 1 when it is reproduced, 0 when not. Its signs judge another kernel too: rig repro " +
             "SCENARIO --kernel OTHER --signs-of DIR (DIR: the first reproducer's folder).",
         W, "  ", "  ");
@@ -391,9 +400,15 @@ std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResu
   }
   out += "\n";
 
+  if (!sources.other_failures.empty()) {
+    out += "Other failures of the same run, not this report's\n";
+    for (const auto& o : sources.other_failures) out += wrap_text(o, W, "  ", "    ");
+    out += "\n";
+  }
+
   std::string unknown;
   for (const auto& c : r.checks)
-    if (c.status == CheckStatus::NotApplicable)
+    if (c.status == CheckStatus::NotApplicable && c.detail.rfind("not finding ", 0) != 0)
       unknown += wrap_text(
           fmt::format("{} {}: {}", c.step < 0 ? std::string("boot") : fmt::format("step {}", c.step), c.name, c.detail),
           W, "  ", "    ");

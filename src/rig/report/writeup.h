@@ -33,6 +33,9 @@ struct WriteupSources {
   // judged it absent (finding_presence), and the reproducer is `rig repro --finding ID`, which
   // looks for its signs only.
   std::optional<RegisteredFinding> finding;
+  // The run's failures that are not the finding's (restrict_to_finding's left_out): listed by
+  // their signatures, not written up.
+  std::vector<std::string> other_failures;
 };
 
 // Where to look for a kernel report without a failed check: the function the report names (its
