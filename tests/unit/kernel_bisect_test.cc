@@ -82,6 +82,9 @@ TEST(KernelBisect, ARangeOfDebianKernelsIsTheArchivesBuildsBetweenItsEndsInVersi
   EXPECT_EQ(upstream_tag("debian:7.3"), "v7.3");
   EXPECT_EQ(upstream_tag("debian-6.1"), "") << "an ABI name, not an upstream version";
   EXPECT_EQ(upstream_tag("/boot/vmlinuz-6.1.0-57-amd64"), "");
+  EXPECT_EQ(upstream_tag("debian:6.1.0-50-amd64"), "") << "Debian 6.1's ABI name: 6.1.0 is no upstream version";
+  EXPECT_EQ(upstream_tag("debian:6.1.0-50-amd64", {{"6.1.0-50-amd64", "6.1.176"}}), "v6.1.176")
+      << "the archive says which upstream version it is";
 }
 
 TEST(KernelBisect, AKernelThatFailsOnceIsBad) {

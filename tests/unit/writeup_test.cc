@@ -8,6 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <boost/filesystem.hpp>
+
+#include "rig/app/run_command.h"
 #include "rig/base/shell.h"
 #include "rig/report/results_report.h"
 #include "rig/scenario/scenario_file.h"
@@ -209,4 +212,47 @@ TEST(Writeup, WhereToLookForAReportNamesItsFunctionAndCallers) {
             0u)
       << w;
   EXPECT_NE(w.find("mm/memory_hotplug.c (offline_pages()"), std::string::npos) << "an unknown function: the usual";
+}
+
+// Every write-up of the register whose runs are recorded (tests/data/findings/ID/: the results of
+// `rig bisect --finding ID --kernels ...`, with the QEMU command line of the run written up) is
+// exactly what `rig writeup RESULTS --finding ID --kernel FIRST_BAD` writes from them (the last
+// bad for a fix): docs/findings/ is the tool's output, not hand-edited. RIG_UPDATE_GOLDEN=1
+// rewrites them.
+TEST(Writeup, EachRecordedFindingsWriteupIsWhatTheToolWrites) {
+  namespace fs = boost::filesystem;
+  const std::string home = RIG_SOURCE_DIR;
+  static const rig_test::ScratchDir scratch;
+  std::vector<std::string> written;
+  for (fs::directory_iterator it(home + "/rig/findings"), end; it != end; ++it) {
+    if (it->path().extension() != ".toml") continue;
+    const RegisteredFinding f =
+        parse_finding(data("../../rig/findings/" + it->path().filename().string()), it->path().filename().string());
+    const std::string recorded = std::string(RIG_TEST_DATA) + "/findings/" + f.id;
+    if (f.writeup.rfind("docs/findings/", 0) != 0 || !fs::exists(recorded + "/results.json")) continue;
+    app::WriteupOptions o;
+    o.results = recorded + "/results.json";
+    o.finding = f.id;
+    // The first bad kernel, or for a fix the last bad one: the run written up.
+    const std::string kernel = !f.first_bad.empty() ? f.first_bad : f.last_bad;
+    o.kernel = kernel.rfind("debian:", 0) == 0 ? kernel.substr(7) : "";
+    o.out = scratch.path + "/" + f.id + ".txt";
+    o.home = home;
+    ASSERT_EQ(app::writeup(o), 0) << f.id;
+    std::ifstream got_in(o.out);
+    std::stringstream got;
+    got << got_in.rdbuf();
+    update_golden(home + "/" + f.writeup, got.str());
+    EXPECT_EQ(got.str(), data("../../" + f.writeup))
+        << f.id << ": the shipped write-up is not what the tool writes; the new text:\n"
+        << got.str();
+    const std::string text = got.str();
+    const size_t how = text.find("How to reproduce\n    rig repro ");
+    ASSERT_NE(how, std::string::npos) << text;
+    const std::string repro = text.substr(how, text.find("runs the scenario once", how) - how);
+    EXPECT_NE(repro.find("--finding"), std::string::npos) << "its reproducer: " << repro;
+    EXPECT_NE(repro.find(f.id), std::string::npos) << "its reproducer: " << repro;
+    written.push_back(f.id);
+  }
+  EXPECT_GE(written.size(), 6u) << "the register's defects with recorded runs";
 }

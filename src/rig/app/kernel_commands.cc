@@ -281,7 +281,8 @@ int bisect_over_kernels(const BisectCommandOptions& a) {
     return 0;
   }
   // The upstream tags where Debian's builds name them; else the reader names the two revisions.
-  const std::string good = upstream_tag(kernels[*r.last_good]), bad = upstream_tag(kernels[*r.first_bad]);
+  const std::string good = upstream_tag(kernels[*r.last_good], available),
+                    bad = upstream_tag(kernels[*r.first_bad], available);
   std::vector<std::string> next = {
       "rig", "bisect", "--src", "TREE", "--good", good.empty() ? "GOOD" : good, "--bad", bad.empty() ? "BAD" : bad};
   for (const auto& w : target_args(target)) next.push_back(w);

@@ -143,8 +143,8 @@ RegisteredFinding parse_finding(const std::string& text, const std::string& file
     throw UsageError(fmt::format("{}: {}", file, one_line(std::string(e.description()), 200)));
   }
   static const std::set<std::string> keys = {"title",      "status",    "signatures", "first_seen", "affected",
-                                             "unaffected", "first_bad", "last_good",  "fixed_in",   "scenario",
-                                             "writeup",    "reported",  "note"};
+                                             "unaffected", "first_bad", "last_good",  "last_bad",   "fixed_in",
+                                             "scenario",   "writeup",   "reported",   "note"};
   for (const auto& [k, v] : t)
     if (!keys.count(std::string(k.str())))
       throw UsageError(fmt::format("{}: unknown key '{}'", file, one_line(std::string(k.str()), 60)));
@@ -189,6 +189,7 @@ RegisteredFinding parse_finding(const std::string& text, const std::string& file
   f.first_bad = str("first_bad", false);
   f.last_good = str("last_good", false);
   f.fixed_in = str("fixed_in", false);
+  f.last_bad = str("last_bad", false);
   if (f.status == "fixed" && f.fixed_in.empty())
     throw UsageError(fmt::format("{}: status 'fixed' needs 'fixed_in'", file));
   f.scenario = str("scenario", false);
@@ -347,13 +348,14 @@ size_t restrict_to_finding(ScenarioResult& r, const RegisteredFinding& f, std::v
     if (left_out) left_out->push_back(fmt::format("{}: {}", what, sig));
   };
   size_t kept = 0;
-  bool kept_step = false;
   for (auto& c : r.checks) {
     if (c.status != CheckStatus::Fail && c.status != CheckStatus::XFail) continue;
     const std::string sig = failure_signature(c);
     if (mine(sig)) {
       c.status = CheckStatus::Fail;
       c.xfail = false;
+      // The run's reason may be another failure's: say this one's (as judge.cc words it).
+      if (kept == 0) r.reason = fmt::format("case {} check {} failed: {}", c.case_no, c.name, c.detail);
       ++kept;
     } else {
       leave(c.name, sig);
@@ -366,10 +368,9 @@ size_t restrict_to_finding(ScenarioResult& r, const RegisteredFinding& f, std::v
     if (st.ok || st.outcome.empty() || st.outcome == "timeout") continue;
     if (mine(step_signature(st))) {
       // The run's reason may be another failure's: say this one's.
-      if (!kept_step)
+      if (kept == 0)
         r.reason = fmt::format("step {} {} {}: expected {}, got {}: {}", st.index, st.action, st.target, st.expected,
                                st.outcome, one_line(st.detail, 200));
-      kept_step = true;
       ++kept;
     } else {
       leave(fmt::format("step {}", st.index), step_signature(st));
@@ -381,6 +382,8 @@ size_t restrict_to_finding(ScenarioResult& r, const RegisteredFinding& f, std::v
     if (cf.severity == Severity::Notice) {
       reports.push_back(cf);  // a refused offline's page dump: evidence of its step, not a report
     } else if (mine(crash_signature(cf))) {
+      if (kept == 0)
+        r.reason = fmt::format("kernel reported {} (console line {}): {}", cf.kind, cf.line_no, cf.headline);
       reports.push_back(cf);
       ++kept;
     } else {

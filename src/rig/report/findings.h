@@ -19,10 +19,11 @@ struct RegisteredFinding {
   std::string first_seen;
   std::vector<std::string> affected, unaffected;  // kernel release prefixes
   std::string first_bad, last_good, fixed_in;     // kernel names (debian:6.18.9)
-  std::string scenario;                           // the minimal scenario that shows it
-  std::string writeup;                            // docs/findings/...
-  std::string reported;                           // where it was reported, if it was
-  std::string note;  // one line: what else a reader must know (why a known failure is no kernel defect)
+  std::string last_bad;  // for a fix: the last kernel that still has it (fixed_in is the first without)
+  std::string scenario;  // the minimal scenario that shows it
+  std::string writeup;   // docs/findings/...
+  std::string reported;  // where it was reported, if it was
+  std::string note;      // one line: what else a reader must know (why a known failure is no kernel defect)
 };
 
 // The signature of a failed check: its name, the kinds of the pages it names (memmap, pmd, ...),

@@ -269,8 +269,9 @@ std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResu
         affected.insert(x.kernel);
       else if (p.kind == FindingPresence::Absent)
         unaffected.insert(x.kernel);
-      else
-        other.insert(fmt::format("{} ({})", x.kernel, verdict_name(x.verdict)));
+      else  // why it could not tell, without the scenario's name the report already gave
+        other.insert(fmt::format("{} ({})", x.kernel,
+                                 p.why.rfind(x.scenario + ": ", 0) == 0 ? p.why.substr(x.scenario.size() + 2) : p.why));
       continue;
     }
     bool same = x.verdict == Verdict::Fail || x.verdict == Verdict::XFail;

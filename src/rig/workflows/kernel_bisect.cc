@@ -141,10 +141,15 @@ std::vector<std::string> kernel_list_from(const std::string& spec, const std::ve
   return out;
 }
 
-std::string upstream_tag(const std::string& kernel) {
+std::string upstream_tag(const std::string& kernel, const std::vector<AvailableKernel>& available) {
   if (kernel.rfind("debian:", 0) != 0) return "";  // a path, debian-6.1 (its ABI name): not known here
-  const std::string v = kernel.substr(7, kernel.find_first_of("+-", 7) - 7);
+  for (const auto& k : available)
+    if (kernel == "debian:" + k.release) return k.upstream.empty() ? "" : "v" + k.upstream;
+  const size_t end = kernel.find_first_of("+-", 7);
+  const std::string v = kernel.substr(7, end - 7);
   if (v.empty() || v.find_first_not_of("0123456789.") != std::string::npos) return "";
+  // "6.1.0-50-amd64": Debian's ABI name, whose "6.1.0" is no upstream version.
+  if (end != std::string::npos && kernel[end] == '-') return "";
   return "v" + v;
 }
 

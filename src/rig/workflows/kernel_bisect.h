@@ -55,6 +55,8 @@ std::vector<std::string> kernel_list_from(const std::string& spec, const std::ve
 
 // "v6.18.9" from "debian:6.18.9+deb13-amd64" or "debian:6.18.9": the upstream tag to continue in a
 // git tree; "" for any other name (a path, debian-6.1), whose upstream version is not known here.
-std::string upstream_tag(const std::string& kernel);
+// With `available`, a "debian:RELEASE" the archive lists is its upstream version
+// (debian:6.1.0-50-amd64 -> v6.1.176); an ABI release it does not list ("6.1.0-50") is "".
+std::string upstream_tag(const std::string& kernel, const std::vector<AvailableKernel>& available = {});
 
 }  // namespace rig
