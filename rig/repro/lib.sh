@@ -234,6 +234,7 @@ $(sed -n "s/^outcome $1 //p" "$exp")
 EOF
   look_listed "$1" || return 1
   look_pages "$1" || return 1
+  look_zones "$1" || return 1
   [ -z "$stop" ] || return 1
   last=$(sed -n 's/^last //p' "$exp" | head -n 1)
   [ -z "$last" ] || [ "$1" -lt "$last" ]
@@ -280,6 +281,36 @@ EOF
     esac
   done < page-verdicts.txt
 }
+
+# The zones named after STEP: their present pages in /proc/zoneinfo, against what the failed run
+# saw and what was due.
+look_zones() {
+  grep -q "^zone $1 " "$exp" || return 0
+  guest "grep -E '^Node|^ +present ' /proc/zoneinfo" || return 1
+  if [ "$rc" != 0 ]; then mark_unknown "after step $1 /proc/zoneinfo could not be read (exit $rc)"; return 0; fi
+  awk -v s="$1" "$zone_awk" answer "$exp" > zone-verdicts.txt
+  while read -r z_how z_node z_zone z_now z_seen z_due; do
+    case $z_how in
+      seen) mark_seen "after step $1 node $z_node zone $z_zone has $z_now present pages again, as after the failed run ($z_due were due)" ;;
+      clear) say "after step $1 node $z_node zone $z_zone has $z_now present pages (the failed run: $z_seen; due: $z_due)" ;;
+      *) mark_unknown "after step $1 /proc/zoneinfo shows no zone $z_zone on node $z_node" ;;
+    esac
+  done < zone-verdicts.txt
+}
+
+# Files: /proc/zoneinfo's Node and present lines, ./expect. Prints "seen|clear|unknown NODE ZONE
+# NOW SEEN DUE" for each zone item of step s. An awk program: its $ fields are awk's.
+# shellcheck disable=SC2016
+zone_awk='
+FILENAME == ARGV[1] { sub(/\r$/, "") }
+FILENAME == ARGV[1] && $1 == "Node" { node = $2; sub(/,$/, "", node); zone = $4; next }
+FILENAME == ARGV[1] && $1 == "present" && zone != "" { now[node " " zone] = $2; zone = ""; next }
+FILENAME == ARGV[2] && $1 == "zone" && $2 == s {
+  k = $3 " " $4
+  if (!(k in now)) { print "unknown", $3, $4, "-", $6, $7; next }
+  print (now[k] == $6 ? "seen" : "clear"), $3, $4, now[k], $6, $7
+}
+'
 
 # Files: the boot snapshot (for the bootmem type numbers), the query answers, ./expect. Prints
 # "seen|clear|unknown PFN CHECK TOKENS" for each page item of step s.
@@ -373,11 +404,11 @@ judge() {
       say "the console also shows a kernel report ($r_kind), not one of the failed run: $r_line"
     fi
   done < reports.txt
-  r_step=$(awk -v r="$reached" '$1 ~ /^(expect|listed|outcome|page)$/ && $2 + 0 > r + 0 { print $2; exit }' "$exp")
+  r_step=$(awk -v r="$reached" '$1 ~ /^(expect|listed|outcome|page|zone)$/ && $2 + 0 > r + 0 { print $2; exit }' "$exp")
   [ -z "$r_step" ] || mark_unknown "the run ended before step $r_step, whose evidence it needs"
   [ -z "$seen" ] || finish 1 "reproduced: $seen"
   [ -z "$unknown" ] || finish 2 "could not tell: $unknown"
-  grep -qE '^(expect|listed|outcome|page|console) ' "$exp" || finish 2 "could not tell: ./expect names nothing this script can look for"
+  grep -qE '^(expect|listed|outcome|page|zone|console) ' "$exp" || finish 2 "could not tell: ./expect names nothing this script can look for"
   if grep -q '^mode scenario' "$exp"; then
     finish 0 "not reproduced: every step ended as the scenario expects and the console shows no kernel report"
   fi

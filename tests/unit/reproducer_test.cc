@@ -1,5 +1,6 @@
 #include "rig/run/reproducer.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <sstream>
 
 #include "rig/report/findings.h"
+#include "rig/report/results_report.h"
 #include "rig/spec/case_checks.h"
 #include "rig/spec/case_classifier.h"
 #include "rig/machine/console_parser.h"
@@ -571,4 +573,45 @@ TEST(ReproducerExpect, RestrictedToAFindingItLooksForThatFindingsSignsOnly) {
   other.signatures = {"memmap-freed [memmap] lost"};
   ScenarioResult none = f;
   EXPECT_EQ(restrict_to_finding(none, other), 0u);
+}
+
+// A zone change without pages (the refused eject that onlines movable memory into ZONE_NORMAL,
+// recorded on Debian 6.1): its counters-zones clauses become zone items, and run.sh's zoneinfo
+// matcher says seen when the zone holds what the failed run saw, clear when what was due.
+TEST(ReproducerExpect, AZoneChangeIsLookedForInZoneinfo) {
+  const LoadedReport loaded =
+      load_results_file(RIG_TEST_DATA "/findings/refusal-onlines-movable-memory-into-normal/results.json");
+  const ScenarioResult* run = nullptr;
+  for (const auto& r : loaded.results)
+    if (r.kernel.rfind("6.1.0", 0) == 0) run = &r;
+  ASSERT_NE(run, nullptr);
+  Scenario s = scenario("boot-dimms-movablecore");
+  ScenarioResult f = *run;
+  const std::string ex = reproducer_expect(s, &f);
+  const std::vector<std::string> zones = lines_starting(ex, "zone ");
+  ASSERT_EQ(zones.size(), 2u) << ex;
+  int step = -1;
+  for (const auto& c : f.checks)
+    if (c.name == "counters-zones" && c.status != CheckStatus::Pass) step = c.step;
+  ASSERT_GE(step, 0);
+  EXPECT_TRUE(has_line(ex, fmt::format("zone {} 1 Movable present 32768 65536", step))) << ex;
+  EXPECT_TRUE(has_line(ex, fmt::format("zone {} 1 Normal present 32768 0", step))) << ex;
+  EXPECT_TRUE(lines_starting(ex, "note counters-zones").empty()) << "judged, not only shown: " << ex;
+
+  const std::string awk = awk_program(reproducer_script(s, f.kernel), "zone_awk");
+  const std::string exp = write("zones.expect", ex);
+  auto zoneinfo = [](int movable, int normal) {
+    return fmt::format(
+        "(grep -E '^Node|^ +present ' /proc/zoneinfo); echo \"rig-end-$((7)):$?\"\n"
+        "Node 0, zone      DMA\n        present  3998\nNode 0, zone    DMA32\n        present  258048\n"
+        "Node 1, zone   Normal\n        present  {}\nNode 1, zone  Movable\n        present  {}\n",
+        normal, movable);
+  };
+  const std::string s_arg = " -v s=" + std::to_string(step) + " -f " + awk + " ";
+  EXPECT_EQ(shell("awk" + s_arg + write("z-bad.txt", zoneinfo(32768, 32768)) + " " + exp),
+            "seen 1 Movable 32768 32768 65536\nseen 1 Normal 32768 32768 0\n");
+  EXPECT_EQ(shell("awk" + s_arg + write("z-good.txt", zoneinfo(65536, 0)) + " " + exp),
+            "clear 1 Movable 65536 32768 65536\nclear 1 Normal 0 32768 0\n");
+  EXPECT_EQ(shell("awk" + s_arg + write("z-none.txt", "Node 0, zone   Normal\n        present 1\n") + " " + exp),
+            "unknown 1 Movable - 32768 65536\nunknown 1 Normal - 32768 0\n");
 }

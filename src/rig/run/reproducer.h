@@ -46,6 +46,10 @@ std::string reproducer_script(const Scenario& s, const std::string& kernel_relea
 //   page STEP PFN CHECK TOKEN.. after STEP the probe's query of PFN shows every TOKEN (the
 //                               check's CheckPage::evidence, probe_evidence() in page_accounting.h)
 //   query STEP RANGES           the pfn ranges to ask the probe for after STEP
+//   zone STEP NODE ZONE present SEEN EXPECTED
+//                               after STEP /proc/zoneinfo shows SEEN present pages in that zone
+//                               of that node, as the failed run did where EXPECTED was due (a
+//                               failed counters-zones check: a zone change without pages)
 //   console KIND [^]NEEDLE      a console line containing NEEDLE (^: at its start, after the
 //                               timestamp) is a kernel report of KIND
 //   watch KIND [^]NEEDLE        a kernel report shown but not judged (other kinds than the failure)
