@@ -262,6 +262,18 @@ look_pages() {
   p_file=probe-evidence-step$1.txt
   [ "$1" -ge 0 ] || p_file=probe-evidence-boot.txt
   : > "$p_file"
+  # Pages found again by their roles in this run's snapshot (at items): their pfns here.
+  p_exp=expect-step$1.txt
+  awk -v s="$1" "$reloc_awk" "$exp" > "$p_exp"
+  while read -r p_kind p_pfn p_check p_what; do
+    case $p_kind in
+      absent) say "after step $1 no page has roles $p_what in this run's snapshot, where the failed run's pfn $(printf '%#x' "$p_pfn") ($p_check) had them: that sign is not seen" ;;
+      nosnap) mark_unknown "the snapshot that places pfn $(printf '%#x' "$p_pfn") ($p_check) by its roles is missing" ;;
+      moved) say "pfn $(printf '%#x' "$p_pfn") ($p_check): the page with its roles is at $(printf '%#x' "$p_what") in this run" ;;
+    esac
+  done <<EOF
+$(sed -n "s/^reloc $1 //p" "$p_exp")
+EOF
   while read -r p_ranges; do
     [ -n "$p_ranges" ] || continue
     case $p_ranges in *[!0-9\ -]*) mark_unknown "expectations: query '$p_ranges' is not pfn ranges"; return 0 ;; esac
@@ -269,9 +281,9 @@ look_pages() {
     if [ "$rc" != 0 ]; then mark_unknown "after step $1 the probe did not answer its query (exit $rc)"; return 0; fi
     grep '^Q ' answer >> "$p_file"
   done <<EOF
-$(sed -n "s/^query $1 //p" "$exp")
+$(sed -n "s/^query $1 //p" "$p_exp")
 EOF
-  awk -v s="$1" "$page_awk" probe-boot.txt "$p_file" "$exp" > page-verdicts.txt
+  awk -v s="$1" "$page_awk" probe-boot.txt "$p_file" "$p_exp" > page-verdicts.txt
   while read -r p_how p_pfn p_check p_tokens; do
     p_hex=$(printf '%#x' "$p_pfn")
     case $p_how in
@@ -297,6 +309,57 @@ look_zones() {
     esac
   done < zone-verdicts.txt
 }
+
+# File: ./expect. Prints step s's page items, each pfn that has an at item replaced by the pfn
+# its roles have in this run's snapshot (the at item's file), the query lines for them, and
+# "reloc s KIND PFN CHECK WHAT" lines: moved (WHAT: the new pfn; the first three), absent (no
+# page has the roles: the item is dropped), nosnap (the snapshot is missing or empty: dropped).
+# shellcheck disable=SC2016
+reloc_awk='
+$1 == "at" && $2 == s { f[$3] = $4; off[$3] = $5; ro[$3] = $6; need[$4] = 1; next }
+$1 == "page" && $2 == s { np++; pl[np] = $0; next }
+END {
+  for (file in need) {
+    lines = 0
+    while ((getline l < file) > 0 && lines < 10000000) {
+      lines++
+      if (l !~ /^P /) continue
+      n = split(l, w, " "); r = ""
+      for (i = 4; i <= n; i++) if (substr(w[i], 1, 6) == "roles=") r = substr(w[i], 7)
+      if (r == "") continue
+      k = file SUBSEP r
+      if (!(k in low) || w[2] + 0 < low[k]) low[k] = w[2] + 0
+    }
+    close(file)
+    if (lines > 0) have[file] = 1
+  }
+  moved = 0
+  for (j = 1; j <= np; j++) {
+    split(pl[j], w, " "); pfn = w[3]
+    if (!(pfn in f)) { out[j] = pl[j]; q[j] = pfn + 0; continue }
+    if (!(f[pfn] in have)) { print "reloc", s, "nosnap", pfn, w[4], ro[pfn]; continue }
+    k = f[pfn] SUBSEP ro[pfn]
+    if (!(k in low)) { print "reloc", s, "absent", pfn, w[4], ro[pfn]; continue }
+    now = low[k] + off[pfn]
+    if (now != pfn + 0) { moved++; if (moved <= 3) print "reloc", s, "moved", pfn, w[4], now }
+    sub(/^page [^ ]+ [^ ]+/, "page " s " " now, pl[j]); out[j] = pl[j]; q[j] = now
+  }
+  for (j = 1; j <= np; j++) if (j in out) print out[j]
+  # The queries: runs of consecutive pfns as ranges, at most 64 ranges a line.
+  n = 0; line = ""; first = -1; last = -1
+  for (j = 1; j <= np + 1; j++) {
+    if (j <= np && !(j in q)) continue
+    p = (j <= np) ? q[j] : -2
+    if (first >= 0 && p == last + 1) { last = p; continue }
+    if (first >= 0) {
+      line = line (line == "" ? "" : " ") (first == last ? first : first "-" last); n++
+      if (n == 64) { print "query", s, line; line = ""; n = 0 }
+    }
+    first = p; last = p
+  }
+  if (line != "") print "query", s, line
+}
+'
 
 # Files: /proc/zoneinfo's Node and present lines, ./expect. Prints "seen|clear|unknown NODE ZONE
 # NOW SEEN DUE" for each zone item of step s. An awk program: its $ fields are awk's.
@@ -336,13 +399,14 @@ FILENAME == ARGV[3] && $1 == "page" && $2 == s {
     if (!(k in v)) { bad = 1; continue }
     if (k == "type" && want == "tagged") {
       if (!("section" in ty)) { bad = 1; continue }
-      if (v[k] != ty["section"] && v[k] != ty["mix"] && v[k] != ty["node"]) ok = 0
+      # Type 0 is no tag (a kernel without bootmem info prints types of 0).
+      if (v[k] + 0 == 0 || (v[k] != ty["section"] && v[k] != ty["mix"] && v[k] != ty["node"])) ok = 0
       continue
     }
     if (k == "type" && want == "untagged") want = "0"
     else if (k == "type") {
       name = want == "SECTION_INFO" ? "section" : want == "MIX_SECTION_INFO" ? "mix" : want == "NODE_INFO" ? "node" : ""
-      if (name == "" || !(name in ty)) { bad = 1; continue }
+      if (name == "" || !(name in ty) || ty[name] + 0 == 0) { bad = 1; continue }
       want = ty[name]
     }
     if (v[k] != want) ok = 0

@@ -302,7 +302,7 @@ FindingPresence finding_presence(const RegisteredFinding& f, const ScenarioResul
       return j;
     }
   // Could it have shown in this run?
-  std::vector<std::string> judged, otherwise;
+  std::vector<std::string> judged, otherwise, not_judged;
   for (const auto& sig : f.signatures) {
     if (sig.rfind("step ", 0) == 0) {
       // "step ACTION TARGET: OUTCOME (expected E)": a step of that action and target that was
@@ -325,7 +325,9 @@ FindingPresence finding_presence(const RegisteredFinding& f, const ScenarioResul
         if (c.status == CheckStatus::Pass || c.status == CheckStatus::XPass)
           judged.push_back(check + " passed");
         else if (c.status == CheckStatus::Fail || c.status == CheckStatus::XFail)
-          otherwise.push_back(fmt::format("{} failed otherwise ({})", check, failure_signature(c)));
+          otherwise.push_back(fmt::format("{} failed otherwise: {}", check, failure_signature(c)));
+        else if (c.status == CheckStatus::NotApplicable)
+          not_judged.push_back(fmt::format("{} n/a: {}", check, one_line(c.detail, 300)));
       }
     }
   }
@@ -336,9 +338,10 @@ FindingPresence finding_presence(const RegisteredFinding& f, const ScenarioResul
     j.why = fmt::format("{}: {}", r.scenario, fmt::join(judged, ", "));
     return j;
   }
-  j.why = otherwise.empty() ? fmt::format("{}: none of the finding's checks or steps was judged ({}: {})", r.scenario,
-                                          verdict_name(r.verdict), r.reason.empty() ? "no reason given" : r.reason)
-                            : fmt::format("{}: {}", r.scenario, otherwise.front());
+  j.why = !otherwise.empty()    ? fmt::format("{}: {}", r.scenario, otherwise.front())
+          : !not_judged.empty() ? fmt::format("{}: {}", r.scenario, not_judged.front())
+                                : fmt::format("{}: none of the finding's checks or steps ran ({}{})", r.scenario,
+                                              verdict_name(r.verdict), r.reason.empty() ? "" : ": " + r.reason);
   return j;
 }
 

@@ -10,10 +10,12 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "rig/base/errors.h"
 #include "rig/base/atomic_file.h"
 #include "rig/base/paths.h"
+#include "rig/base/safe_read.h"
 #include "rig/base/shell.h"
 #include "rig/base/text.h"
 #include "rig/machine/console_parser.h"
@@ -115,7 +117,28 @@ judge
 
 }  // namespace
 
-std::string reproducer_expect(const Scenario& s, const ScenarioResult* f) {
+std::map<std::string, uint64_t> snapshot_role_anchors(const std::string& text) {
+  std::map<std::string, uint64_t> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) {
+    if (l.rfind("P ", 0) != 0) continue;
+    const size_t r = l.find(" roles=");
+    if (r == std::string::npos) continue;
+    std::string roles = l.substr(r + 7);
+    roles = roles.substr(0, roles.find(' '));
+    uint64_t pfn = 0;
+    try {
+      pfn = std::stoull(l.substr(2, l.find(' ', 2) - 2));
+    } catch (const std::exception&) {
+      continue;
+    }
+    auto it = out.find(roles);
+    if (it == out.end() || pfn < it->second) out[roles] = pfn;
+  }
+  return out;
+}
+
+std::string reproducer_expect(const Scenario& s, const ScenarioResult* f, const RoleAnchors* anchors) {
   std::string out =
       "# What run.sh looks for, one item a line: KIND STEP ... (STEP -1: at boot). Kinds: expect, path, last,\n"
       "# listed, outcome, page, query, console, watch, ignore, note (see README.md). Lines starting with # are "
@@ -183,6 +206,19 @@ std::string reproducer_expect(const Scenario& s, const ScenarioResult* f) {
       }
       item(fmt::format("page {} {} {} {}", c.step, p.pfn, c.name, tokens));
       pfns[c.step].insert(p.pfn);
+      // Where run.sh finds the page again: by its roles in the snapshot the check judged against
+      // (at boot, or before the unplug it followed), as this run's snapshot placed them.
+      const Step* judged_after = step_of(c.step);
+      const std::string snap = c.step < 0 ? "boot" : fmt::format("before-step{}", c.step);
+      if (anchors && !p.roles.empty() && p.roles.find_first_of(" \t") == std::string::npos &&
+          (c.step < 0 || (judged_after && judged_after->action == StepAction::Unplug))) {
+        auto a = anchors->find(snap);
+        if (a != anchors->end()) {
+          auto r = a->second.find(p.roles);
+          if (r != a->second.end() && r->second <= p.pfn)
+            item(fmt::format("at {} {} probe-{}.txt {} {}", c.step, p.pfn, snap, p.pfn - r->second, p.roles));
+        }
+      }
       ++judged;
     }
     if (not_judged)
@@ -386,7 +422,22 @@ std::string write_reproducer(const Scenario& s, const KernelImage& kernel, const
     write_file_atomically(dir + "/" + name, text, mode);
   };
   write("run.sh", reproducer_script(s, kernel.release), 0755);
-  write("expect", expect.empty() ? reproducer_expect(s, failure) : expect);
+  // The failed run's snapshots, for where its pages' roles lay (a page is found again by them).
+  RoleAnchors anchors;
+  if (failure && !failure->artifacts.empty()) {
+    std::set<std::string> snaps = {"boot"};
+    for (const auto& c : failure->checks)
+      if (c.step >= 0) snaps.insert(fmt::format("before-step{}", c.step));
+    for (const auto& snap : snaps) {
+      try {
+        anchors[snap] = snapshot_role_anchors(
+            read_regular_file(failure->artifacts + "/snapshot-" + snap + ".txt", 256 << 20, "the run's snapshot"));
+      } catch (const std::exception&) {
+        // Not kept, or not readable: its pages are named by pfn.
+      }
+    }
+  }
+  write("expect", expect.empty() ? reproducer_expect(s, failure, &anchors) : expect);
 
   std::string readme = fmt::format("# Reproducer: {} on {}\n\n{}\n\n", s.name, kernel.release, s.description);
   if (failure) {

@@ -15,6 +15,8 @@
 // serves every failure, and the evidence can be read, edited or written by hand.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -59,7 +61,19 @@ std::string reproducer_script(const Scenario& s, const std::string& kernel_relea
 // With `failure` (a failed run), the items are the failure's signs: its failed steps, the pfns its
 // failed checks name, its kernel reports; "reproduced" when any shows again. Without, they are the
 // scenario's own expectations and every kind of kernel report.
-std::string reproducer_expect(const Scenario& s, const ScenarioResult* failure);
+//   at STEP PFN FILE OFFSET ROLES
+//                               the page item (STEP, PFN) is the page OFFSET pfns above the lowest
+//                               pfn whose roles are exactly ROLES in the probe snapshot FILE
+//                               (probe-boot.txt, probe-before-stepN.txt): run.sh finds it there in
+//                               the rerun, where the kernel may have put it elsewhere (another
+//                               boot, another kernel); no page with ROLES there: not seen
+// `anchors` (may be null): for each snapshot of the failed run ("boot", "before-step2"), the
+// lowest pfn of each roles text in it (snapshot_role_anchors); without it pages are named by pfn.
+using RoleAnchors = std::map<std::string, std::map<std::string, uint64_t>>;
+std::string reproducer_expect(const Scenario& s, const ScenarioResult* failure, const RoleAnchors* anchors = nullptr);
+
+// The lowest pfn of each roles text among a probe snapshot's P lines (docs/probe-format.md).
+std::map<std::string, uint64_t> snapshot_role_anchors(const std::string& snapshot_text);
 
 // Writes DIR/{bzImage, initramfs.cpio.gz, run.sh, expect, README.md}, each copied or written
 // whole (base/atomic_file.h: onto any filesystem, no partial file). `failure` (may be null)
