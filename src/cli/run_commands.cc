@@ -44,6 +44,11 @@ void add_run_commands(CLI::App& top, Commands& out) {
                 "Run the I-th of N stable parts of the matrix (I/N), for CI machines splitting one matrix");
   c->add_option("--repeat", run->repeat, "Runs of each scenario on each kernel; runs that disagree make it flaky")
       ->capture_default_str();
+  c->add_option("--fail-on", run->fail_on,
+                "any: a failure fails the run (exit 1); new: only a failure the findings register (rig/findings/) "
+                "does not know, or a known one on a kernel it lists as unaffected")
+      ->check(CLI::IsMember({"any", "new"}))
+      ->capture_default_str();
   c->add_flag("--no-snapshots", run->no_snapshots,
               "Boot every guest (default: restore ready guests from the snapshot cache)");
   c->add_option("--out", run->out,

@@ -8,6 +8,7 @@
 
 #include "rig/app/scenario_selection.h"
 #include "rig/base/errors.h"
+#include "rig/report/results_report.h"
 
 using namespace rig;
 
@@ -358,4 +359,29 @@ TEST(Findings, TheShippedRegisterParses) {
     EXPECT_TRUE(std::ifstream(std::string(RIG_SOURCE_DIR) + "/" + writeup).good()) << f.id << ": " << writeup;
     EXPECT_TRUE(std::ifstream(std::string(RIG_SOURCE_DIR) + "/" + f.scenario).good()) << f.id << ": " << f.scenario;
   }
+}
+
+// rig run --fail-on new: known failures are reported and do not fail the run; a new one, a
+// known one on a kernel the entry lists as unaffected (a regression), or an error does.
+TEST(Findings, FailingOnNewFailsOnlyWhatTheRegisterDoesNotKnow) {
+  const std::vector<RegisteredFinding> reg = {parse_finding(kEntry, "rig/findings/6.18-leak.toml")};
+  std::vector<ScenarioResult> known = {
+      result("hotplug-then-unplug", "6.18.15+deb13-amd64", {failed("memmap-freed", "memmap:32", "lost: refcount 0")})};
+  auto notes = match_findings(known, reg);
+  EXPECT_EQ(exit_status_for(known), 1) << "by default any failure fails";
+  EXPECT_EQ(exit_status_failing_on_new(known, notes), 0);
+  std::vector<ScenarioResult> fresh = known;
+  fresh[0].checks.push_back(failed("memmap-freed-x", "memmap:32", "never freed: no free"));
+  notes = match_findings(fresh, reg);
+  EXPECT_EQ(exit_status_failing_on_new(fresh, notes), 1) << "a new failure beside a known one";
+  std::vector<ScenarioResult> regression = {
+      result("hotplug-then-unplug", "6.18.5+deb13-amd64", {failed("memmap-freed", "memmap:32", "lost: refcount 0")})};
+  notes = match_findings(regression, reg);
+  EXPECT_EQ(exit_status_failing_on_new(regression, notes), 1) << "known, but on a kernel listed unaffected";
+  std::vector<ScenarioResult> error = known;
+  error.push_back(result("hotplug-then-unplug", "7.3.4+deb13-amd64", {}));
+  error.back().verdict = Verdict::Error;
+  error.back().reason = "guest did not boot";
+  notes = match_findings(error, reg);
+  EXPECT_EQ(exit_status_failing_on_new(error, notes), 3);
 }

@@ -148,6 +148,7 @@ int run(const RunOptions& a) {
   for (const auto& n : notes) said << "finding: " << n.text() << "\n";
   write_reports(results, true);
   std::cerr << "[rig] report: " << out.html << std::endl;
+  if (a.fail_on == "new") return exit_status_failing_on_new(results, notes);
   return exit_status_for(results);
 }
 

@@ -30,6 +30,9 @@ struct RunOptions {
   int repeat = 1;
   std::string shard;  // I/N
   bool no_snapshots = false;
+  // "any" (default): a failed check or step fails the run (exit 1); "new": only a failure the
+  // findings register does not know does (known ones are reported, exit 0).
+  std::string fail_on = "any";
   std::string home;  // rig_home() when empty
 };
 

@@ -1,5 +1,7 @@
 #include "rig/report/findings.h"
 
+#include "rig/base/exit_status.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -478,6 +480,14 @@ std::vector<FindingNote> match_findings(std::vector<ScenarioResult>& results,
     }
   }
   return notes;
+}
+
+int exit_status_failing_on_new(const std::vector<ScenarioResult>& results, const std::vector<FindingNote>& notes) {
+  const bool fresh =
+      std::any_of(notes.begin(), notes.end(), [](const FindingNote& n) { return n.kind == FindingNote::New; });
+  const bool error =
+      std::any_of(results.begin(), results.end(), [](const ScenarioResult& r) { return r.verdict == Verdict::Error; });
+  return exit_status(fresh, error);
 }
 
 }  // namespace rig

@@ -101,6 +101,12 @@ struct FindingNote {
 // unaffected, one NotSeen note: a finding is never both seen and not seen on one kernel.
 std::vector<FindingNote> match_findings(std::vector<ScenarioResult>& results,
                                         const std::vector<RegisteredFinding>& register_);
+// The exit status of a run that fails only on what the register does not know (`rig run
+// --fail-on new`): 1 when a note is New (a failure no entry names, or a known one on a kernel the
+// entry lists as unaffected: a regression), 3 when a run ended in an error, else 0; known
+// failures are reported, not failed (base/exit_status.h).
+int exit_status_failing_on_new(const std::vector<ScenarioResult>& results, const std::vector<FindingNote>& notes);
+
 // The notes point into the register: it must outlive them.
 std::vector<FindingNote> match_findings(std::vector<ScenarioResult>&, std::vector<RegisteredFinding>&&) = delete;
 
