@@ -407,6 +407,31 @@ TEST(CliRuns, BisectCountsAKnownFindingWhenAsked) {
   EXPECT_NE(git.err.find("--count-known-failures is for --kernels"), std::string::npos) << git.err;
 }
 
+// rig bisect --finding: a finding of the register bisected over its own scenario, bad where one
+// of its signatures shows whatever else failed (its known xfail included), good where its check
+// was judged and passed; the continuation names the finding.
+TEST(CliRuns, BisectByFindingNamesTheFirstBadKernelAndContinuesWithTheFinding) {
+  const std::string dir = fresh_dir("bisect-finding");
+  CommandResult r = run_command({RIG_BINARY, "bisect", "--finding", "612-pgdat-shares-a-page", "--kernels",
+                                 "debian-6.1,debian-6.12", "--artifacts", dir + "/runs"},
+                                1500);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("debian-6.1: good (1 runs: 1 without it, 0 show it, 0 other (unplug-boot-dimm-movable: "
+                       "boot-tags-pgdat-shared-page passed))"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("first bad kernel: debian-6.12 (last good: debian-6.1)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--finding 612-pgdat-shares-a-page --scenario"), std::string::npos) << r.out;
+  // Its write-up from the bisection's runs: that finding alone, 6.1 not affected.
+  CommandResult wr = run_command({RIG_BINARY, "writeup", dir + "/runs/results.json", "--finding",
+                                  "612-pgdat-shares-a-page", "-o", dir + "/report.txt"},
+                                 60);
+  ASSERT_EQ(wr.exit_code, 0) << wr.out << wr.err;
+  const std::string report = read_file(dir + "/report.txt");
+  EXPECT_NE(report.find("Not affected: 6.1.0-"), std::string::npos) << report;
+  EXPECT_NE(report.find("--finding 612-pgdat-shares-a-page"), std::string::npos) << report;
+}
+
 // rig bisect --kernels over Debian's builds (docs/workflows.md): 6.18.5 frees the memmap of a
 // hot-added DIMM, 6.18.15 loses 511 pages of each section's (docs/kernels.md). The two ends are
 // tested, the first bad named with its page evidence, and the git bisect line to continue printed.

@@ -172,3 +172,37 @@ TEST(Repro, CouldNotTellWithoutQemuOrAGuestThatGetsReady) {
   EXPECT_EQ(bad.exit_code, rig::kReproCouldNotTell);
   EXPECT_NE(bad.err.find("not 'forever'"), std::string::npos) << bad.err;
 }
+
+// rig repro --finding: one run on the bad kernel, its reproducer looks for that finding's signs
+// only (here Debian 6.12's shared pgdat page, 612-pgdat-shares-a-page), and says reproduced
+// there; the same signs judge Debian 6.1, which gives each node's pgdat its own page: not
+// reproduced. The page is found by its roles (pgdat:0,pgdat:1), not its pfn.
+TEST(CliRepro, AFindingsReproducerSaysReproducedOnItsKernelAndNotOnAGoodOne) {
+  const std::string dir = fresh_dir("repro-finding");
+  const std::string scenario = std::string(RIG_SOURCE_DIR) + "/rig/scenarios/unplug-boot-dimm-movable.toml";
+  CommandResult w = run_command({RIG_BINARY, "repro", scenario, "--kernel", "debian-6.12", "--finding",
+                                 "612-pgdat-shares-a-page", "-o", dir + "/bad"},
+                                600);
+  ASSERT_EQ(w.exit_code, 0) << w.out << w.err;
+  const std::string expect = read_file(dir + "/bad/expect");
+  EXPECT_NE(expect.find("\npage -1 "), std::string::npos) << expect;
+  EXPECT_NE(expect.find(" probe-boot.txt 0 pgdat:0,pgdat:1\n"), std::string::npos) << "found by roles: " << expect;
+  CommandResult bad = run_command({"/bin/sh", "-c", "cd / && sh " + dir + "/bad/run.sh < /dev/null"}, 300);
+  EXPECT_EQ(bad.exit_code, rig::kReproReproduced) << bad.out << bad.err;
+  EXPECT_NE(bad.out.find("(boot-tags-pgdat-shared-page) is again"), std::string::npos) << bad.out;
+
+  CommandResult g = run_command(
+      {RIG_BINARY, "repro", scenario, "--kernel", "debian-6.1", "--signs-of", dir + "/bad", "-o", dir + "/good"}, 300);
+  ASSERT_EQ(g.exit_code, 0) << g.out << g.err;
+  EXPECT_EQ(read_file(dir + "/good/expect"), expect) << "the bad kernel's signs";
+  CommandResult good = run_command({"/bin/sh", "-c", "cd / && sh " + dir + "/good/run.sh < /dev/null"}, 300);
+  EXPECT_EQ(good.exit_code, rig::kReproNotReproduced) << good.out << good.err;
+  EXPECT_NE(good.err.find("no page has roles pgdat:0,pgdat:1"), std::string::npos) << good.err;
+
+  // A finding that does not show on the kernel: nothing to write, said so, exit 1.
+  CommandResult none = run_command({RIG_BINARY, "repro", scenario, "--kernel", "debian-6.1", "--finding",
+                                    "612-pgdat-shares-a-page", "-o", dir + "/none"},
+                                   600);
+  EXPECT_EQ(none.exit_code, 1) << none.out << none.err;
+  EXPECT_NE(none.err.find("finding 612-pgdat-shares-a-page did not show on 6.1.0"), std::string::npos) << none.err;
+}
