@@ -296,6 +296,22 @@ std::string writeup_text(const ScenarioResult& r, const std::vector<ScenarioResu
   out += wrap_text("Affected: " + list(affected), W, "", "  ");
   out += wrap_text("Not affected: " + list(unaffected), W, "", "  ");
   if (!other.empty()) out += wrap_text("Otherwise: " + list(other), W, "", "  ");
+  // Where the register's bisections put it (rig bisect --finding over Debian's builds).
+  if (sources.finding) {
+    const RegisteredFinding& f = *sources.finding;
+    std::vector<std::string> said;
+    if (!f.first_bad.empty())
+      said.push_back(fmt::format("first bad {}{}", f.first_bad,
+                                 f.last_good.empty() ? "" : fmt::format(" (last good {})", f.last_good)));
+    if (!f.fixed_in.empty())
+      said.push_back(fmt::format("fixed in {}{}", f.fixed_in,
+                                 f.last_bad.empty() ? "" : fmt::format(" (last bad {})", f.last_bad)));
+    if (!said.empty()) {
+      std::string line = "Bisected over Debian's builds: ";
+      for (size_t i = 0; i < said.size(); ++i) line += (i ? "; " : "") + said[i];
+      out += wrap_text(line, W, "", "  ");
+    }
+  }
   out += "\n";
 
   out += "What happens\n";
