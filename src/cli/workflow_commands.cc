@@ -67,6 +67,9 @@ void add_workflow_commands(CLI::App& top, Commands& out) {
       "bisect-step", "For git bisect run: build this checkout, test a case or a finding; exit 0 good, 1 bad, 125 skip");
   add_bisect_options(c, *bisect);
   c->add_option("--src", bisect->src, "Kernel tree (default: the current directory)");
+  c->add_flag("--fix", bisect->fix,
+              "A step of a bisection looking for the fix (rig bisect --broken/--fixed): exit 0 where it fails, 1 "
+              "where it holds");
   out.push_back({c, [bisect] { return app::bisect_step(*bisect); }});
   c = top.add_subcommand("bisect",
                          "Find what broke a case: the commit (drives git bisect with bisect-step), or the first bad "
@@ -75,6 +78,8 @@ void add_workflow_commands(CLI::App& top, Commands& out) {
   c->add_option("--src", bisect->src, "Kernel git tree");
   c->add_option("--good", bisect->good, "A revision where the case holds");
   c->add_option("--bad", bisect->bad, "A revision where it fails");
+  c->add_option("--broken", bisect->broken, "Looking for the fix: a revision where it still fails");
+  c->add_option("--fixed", bisect->fixed, "Looking for the fix: a later revision where it holds");
   c->add_option("--kernels", bisect->kernels,
                 "Kernels in order instead of a tree: debian:A..debian:B (Debian's builds between them) or K1,K2,...; "
                 "a kernel that fails once is bad, one that cannot be judged is skipped");

@@ -209,6 +209,7 @@ TEST(CliInput, BisectNeedsACaseOrAFindingThatExists) {
       {{"--finding", "no-such-finding"}, "--finding no-such-finding: no such entry in"},
       {{"--finding", "612-pgdat-shares-a-page", "--case", "5"}, "--case and --finding: name one of them"},
       {{"--case", "6"}, "--case 6: the spec has cases 1 to 5"},
+      {{"--case", "1", "--fixed", "v7.1.7"}, "not with --src, --good, --bad, --broken or --fixed"},
   };
   for (const auto& [args, error] : cases) {
     std::vector<std::string> argv = {RIG_BINARY,    "bisect",     "--kernels", "debian-6.1,debian-6.12",
@@ -219,6 +220,18 @@ TEST(CliInput, BisectNeedsACaseOrAFindingThatExists) {
     EXPECT_NE(r.err.find(error), std::string::npos) << r.err;
     EXPECT_FALSE(path_exists(dir + "/runs")) << "nothing may start for bad input";
   }
+  // A git bisection looks for a regression (--good/--bad) or a fix (--broken/--fixed), not both.
+  CommandResult both = run_command({RIG_BINARY, "bisect", "--case", "1", "--src", dir, "--good", "v1", "--bad", "v2",
+                                    "--fixed", "v3", "--artifacts", dir + "/runs"},
+                                   60);
+  EXPECT_EQ(both.exit_code, 2) << both.err;
+  EXPECT_NE(both.err.find("--broken/--fixed look for a fix, --good/--bad for a regression: not both"),
+            std::string::npos)
+      << both.err;
+  CommandResult half = run_command(
+      {RIG_BINARY, "bisect", "--case", "1", "--src", dir, "--fixed", "v3", "--artifacts", dir + "/runs"}, 60);
+  EXPECT_EQ(half.exit_code, 2) << half.err;
+  EXPECT_NE(half.err.find("--src TREE --broken REV --fixed REV (a fix)"), std::string::npos) << half.err;
 }
 
 TEST(CliInput, MissingKernelAndMissingQemu) {

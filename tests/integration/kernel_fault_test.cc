@@ -248,6 +248,38 @@ TEST(KernelFault, BisectFindsTheFaultyCommit) {
   EXPECT_NE(log.find(": good: "), std::string::npos) << log;
 }
 
+// The other way round: a history where the fault is there from the start and a later commit
+// reverts it; rig bisect --broken/--fixed names the revert (git bisect's terms broken and fixed).
+TEST(KernelFault, BisectFindsTheFixingCommit) {
+  const std::string dir = fresh_dir("bisect-fix");
+  const std::string src = dir + "/src";
+  auto sh = [&](const std::string& cmd) {
+    CommandResult r = run_command({"/bin/sh", "-c", cmd}, 1800);
+    ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.out << r.err;
+  };
+  sh("mkdir -p " + src + " && tar -xf /usr/src/linux-source-6.1.tar.xz -C " + src + " --strip-components=1");
+  const std::string git = "git -C " + src + " -c user.name=rig -c user.email=rig@example.invalid ";
+  sh(git + "apply " + kFault + " && " + git + "init -q && " + git + "add -f -A . && " + git +
+     "commit -q -m 'base, with the fault'");
+  sh("echo rig >> " + src + "/Documentation/admin-guide/README.rst && " + git +
+     "commit -q -am 'docs: a harmless change'");
+  sh(git + "apply -R " + kFault + " && " + git + "commit -q -am 'x86/mm: free_pagetable() puts every page again'");
+  sh("echo rig >> " + src + "/Documentation/admin-guide/README.rst && " + git +
+     "commit -q -am 'docs: another harmless change'");
+
+  CommandResult r = run_command(
+      {RIG_BINARY, "bisect", "--src", src, "--broken", "HEAD~3", "--fixed", "HEAD", "--case", "1", "--scenario",
+       kScenario, "--kernel-out", dir + "/build", "--log", dir + "/bisect.log", "--artifacts", dir + "/runs"},
+      3600);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("first fixed commit: "), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("x86/mm: free_pagetable() puts every page again"), std::string::npos) << r.out << r.err;
+  const std::string log = read_file(dir + "/bisect.log");
+  EXPECT_NE(log.find("--broken HEAD~3 --fixed HEAD"), std::string::npos) << log;
+  EXPECT_NE(log.find(": bad: "), std::string::npos) << log;
+  EXPECT_NE(log.find(": good: "), std::string::npos) << log;
+}
+
 // A --fragment wins over base.config: without MEMCG, struct page is 56 bytes, 2 MiB memmap blocks
 // straddle sections, and 6.1 leaks the memmap of removed sections: the spec suite fails case 1.
 TEST(KernelFault, NoMemcgFragmentFailsCaseOne) {

@@ -291,3 +291,14 @@ TEST(BisectVerdict, AStepFindingIsGoodWhenThatStepEndedAsAsked) {
   r.steps[0].target = "hotB";  // another DIMM's unplug says nothing of hotA's
   EXPECT_EQ(decide_bisect_step(t, {r}).verdict, BisectVerdict::Skip);
 }
+
+// Looking for a fix, git bisect's terms are broken (old, 0) and fixed (new, 1): a revision where
+// the case fails is broken, one where it holds fixed; skip and stop keep their codes.
+TEST(BisectVerdict, LookingForAFixBrokenIsOldAndFixedIsNew) {
+  EXPECT_EQ(bisect_exit_code(BisectVerdict::Bad, true), 0);
+  EXPECT_EQ(bisect_exit_code(BisectVerdict::Good, true), 1);
+  EXPECT_EQ(bisect_exit_code(BisectVerdict::Skip, true), 125);
+  EXPECT_EQ(bisect_exit_code(BisectVerdict::Stop, true), kBisectStopExit);
+  EXPECT_EQ(bisect_exit_code(BisectVerdict::Bad, false), 1);
+  EXPECT_EQ(bisect_exit_code(BisectVerdict::Good, false), 0);
+}

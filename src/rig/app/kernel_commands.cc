@@ -183,6 +183,7 @@ BisectOptions bisect_options(const BisectCommandOptions& a) {
   const std::string home = a.home.empty() ? rig_home(environment()) : a.home;
   o.target = bisect_target(a, home);
   o.scenarios = bisect_scenarios(a, o.target, home);
+  o.fix = a.fix || !a.fixed.empty();
   for (const auto& f : a.fragments) o.fragments.push_back(fs::absolute(f).string());
   o.runs = a.runs;
   o.src = fs::absolute(a.src).lexically_normal().string();
@@ -221,8 +222,8 @@ namespace {
 // rig bisect --kernels: the last good and first bad of an ordered list of kernels the rig can name.
 int bisect_over_kernels(const BisectCommandOptions& a) {
   if (a.runs < 1) throw UsageError("--runs must be at least 1");
-  if (!a.good.empty() || !a.bad.empty() || a.src != kDefaultBisectSrc)
-    throw UsageError("--kernels bisects kernels the rig can name: not with --src, --good or --bad");
+  if (!a.good.empty() || !a.bad.empty() || !a.broken.empty() || !a.fixed.empty() || a.src != kDefaultBisectSrc)
+    throw UsageError("--kernels bisects kernels the rig can name: not with --src, --good, --bad, --broken or --fixed");
   const Environment env = environment();
   const std::string home = a.home.empty() ? rig_home(env) : a.home;
   const BisectTarget target = bisect_target(a, home);
@@ -271,23 +272,24 @@ int bisect_over_kernels(const BisectCommandOptions& a) {
   if (!r.stopped.empty()) return kExitInfra;
   if (!r.first_bad || !r.last_good) return kExitFailed;
   std::cout << "runs: " << results_file << " (rig compare, rig writeup --finding)\n";
-  if (r.fix) {
-    // git bisect run looks for the first bad commit; the fix is found with the terms swapped,
-    // which rig bisect-step's exit codes do not follow: name the range.
-    std::cout << fmt::format(
-        "the fix lies between {} and {} (a git bisection with --term-old=broken "
-        "--term-new=fixed finds its commit)\n",
-        kernels[*r.first_bad], kernels[*r.last_good]);
-    return 0;
-  }
   // The upstream tags where Debian's builds name them; else the reader names the two revisions.
   const std::string good = upstream_tag(kernels[*r.last_good], available),
                     bad = upstream_tag(kernels[*r.first_bad], available);
-  std::vector<std::string> next = {
-      "rig", "bisect", "--src", "TREE", "--good", good.empty() ? "GOOD" : good, "--bad", bad.empty() ? "BAD" : bad};
+  // For a fix, the last bad kernel is where it is still broken and the first good where fixed.
+  std::vector<std::string> next = {"rig",
+                                   "bisect",
+                                   "--src",
+                                   "TREE",
+                                   r.fix ? "--broken" : "--good",
+                                   r.fix ? (bad.empty() ? "BROKEN" : bad) : (good.empty() ? "GOOD" : good),
+                                   r.fix ? "--fixed" : "--bad",
+                                   r.fix ? (good.empty() ? "FIXED" : good) : (bad.empty() ? "BAD" : bad)};
   for (const auto& w : target_args(target)) next.push_back(w);
   for (const auto& sc : scenarios) next.insert(next.end(), {"--scenario", fs::absolute(sc.path).string()});
-  std::cout << "continue in your kernel tree" << (good.empty() || bad.empty() ? " (GOOD, BAD: their revisions)" : "")
+  std::cout << "continue in your kernel tree"
+            << (good.empty() || bad.empty()
+                    ? (r.fix ? " (BROKEN, FIXED: their revisions)" : " (GOOD, BAD: their revisions)")
+                    : "")
             << ": " << shell_join(next) << "\n";
   return 0;
 }
@@ -298,28 +300,35 @@ int bisect(const BisectCommandOptions& a) {
   if (!a.kernels.empty()) return bisect_over_kernels(a);
   if (a.count_known_failures)
     throw UsageError("--count-known-failures is for --kernels (a git bisection judges each step on its own)");
-  if (a.good.empty() || a.bad.empty())
-    throw UsageError("rig bisect needs --src TREE --good REV --bad REV, or --kernels debian:A..debian:B");
+  const bool fix = !a.broken.empty() || !a.fixed.empty();
+  if (fix && (!a.good.empty() || !a.bad.empty()))
+    throw UsageError("--broken/--fixed look for a fix, --good/--bad for a regression: not both");
+  if (fix ? (a.broken.empty() || a.fixed.empty()) : (a.good.empty() || a.bad.empty()))
+    throw UsageError(
+        "rig bisect needs --src TREE --good REV --bad REV (a regression), --src TREE --broken REV --fixed REV (a fix), "
+        "or --kernels debian:A..debian:B");
   BisectOptions o = bisect_options(a);
+  const std::string old_rev = fix ? a.broken : a.good, new_rev = fix ? a.fixed : a.bad;
   std::vector<std::string> step = {fs::canonical("/proc/self/exe").string(), "bisect-step"};
   for (const auto& w : target_args(o.target)) step.push_back(w);
+  if (fix) step.push_back("--fix");
   step.insert(step.end(), {"--src", o.src, "--log", o.log, "--artifacts", o.artifacts, "--kernel-out", o.kernel_out,
                            "--runs", std::to_string(o.runs), "--accel", o.accel});
   for (const auto& s : o.scenarios) step.insert(step.end(), {"--scenario", fs::absolute(s.path).string()});
   for (const auto& f : o.fragments) step.insert(step.end(), {"--fragment", f});
   if (!o.log.empty())
-    append_to_file(o.log,
-                   fmt::format("# rig bisect --{} good {} bad {} in {}\n", o.target.name(), a.good, a.bad, o.src));
-  BisectRunResult r = bisect_run(o, a.good, a.bad, step, progress_to_stderr);
+    append_to_file(o.log, fmt::format("# rig bisect --{} --{} {} --{} {} in {}\n", o.target.name(),
+                                      fix ? "broken" : "good", old_rev, fix ? "fixed" : "bad", new_rev, o.src));
+  BisectRunResult r = bisect_run(o, old_rev, new_rev, step, progress_to_stderr);
   if (!r.stopped.empty()) {
     std::cerr << "rig: bisection stopped: " << r.stopped << std::endl;
     return kExitInfra;
   }
   if (r.first_bad.empty()) {
-    std::cerr << "rig: git bisect named no first bad commit; see " << o.log << std::endl;
+    std::cerr << "rig: git bisect named no first " << (fix ? "fixed" : "bad") << " commit; see " << o.log << std::endl;
     return kExitFailed;
   }
-  std::cout << fmt::format("first bad commit: {} {}\n", r.first_bad, r.subject);
+  std::cout << fmt::format("first {} commit: {} {}\n", fix ? "fixed" : "bad", r.first_bad, r.subject);
   if (!r.evidence.empty()) std::cout << "evidence: " << r.evidence << "\n";
   std::cout << "log: " << o.log << "\n";
   return 0;

@@ -45,7 +45,10 @@ struct BisectCommandOptions {
   std::string kernel_out;  // empty: in the cache, by the tree
   std::string accel = kDefaultAccel;
   std::string good, bad;  // rig bisect only
-  std::string kernels;    // rig bisect --kernels: "debian:A..debian:B" or "K1,K2,...", instead of --src/--good/--bad
+  // rig bisect looking for the fix: where it still fails, where it holds (instead of good/bad).
+  std::string broken, fixed;
+  bool fix = false;     // rig bisect-step: a step of such a bisection (exit 0 broken, 1 fixed)
+  std::string kernels;  // rig bisect --kernels: "debian:A..debian:B" or "K1,K2,...", instead of --src/--good/--bad
   // Judge without expected failures (rig/known-failures.toml, a scenario's [[xfail]]): a known
   // finding then fails its case as it did before it was known, so it can be bisected.
   bool count_known_failures = false;

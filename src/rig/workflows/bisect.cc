@@ -110,7 +110,7 @@ int bisect_step(const BisectOptions& opts, const ProgressSink& progress) {
                                    seconds_since(started) - build_s, bisect_verdict_name(d.verdict), d.why,
                                    d.evidence.empty() ? "" : "; evidence: " + d.evidence));
   progress(fmt::format("bisect-step {}: {} ({})", rev, bisect_verdict_name(d.verdict), d.why));
-  return bisect_exit_code(d.verdict);
+  return bisect_exit_code(d.verdict, opts.fix);
 }
 
 BisectRunResult bisect_run(const BisectOptions& opts, const std::string& good, const std::string& bad,
@@ -123,9 +123,12 @@ BisectRunResult bisect_run(const BisectOptions& opts, const std::string& good, c
     throw UsageError(fmt::format("--bad {}: not a commit in {}", bad, opts.src));
 
   bp::system(git, "-C", opts.src, "bisect", "reset", bp::std_out > bp::null, bp::std_err > bp::null);
-  if (bp::system(git, "-C", opts.src, "bisect", "start", bad, good, bp::std_out > bp::null, bp::std_err > bp::null) !=
-      0)
-    throw UsageError("git bisect start failed (is the tree clean?)");
+  const int started = opts.fix
+                          ? bp::system(git, "-C", opts.src, "bisect", "start", "--term-old=broken", "--term-new=fixed",
+                                       bad, good, bp::std_out > bp::null, bp::std_err > bp::null)
+                          : bp::system(git, "-C", opts.src, "bisect", "start", bad, good, bp::std_out > bp::null,
+                                       bp::std_err > bp::null);
+  if (started != 0) throw UsageError("git bisect start failed (is the tree clean?)");
 
   std::vector<std::string> args = {"-C", opts.src, "bisect", "run"};
   args.insert(args.end(), step_args.begin(), step_args.end());
@@ -137,7 +140,7 @@ BisectRunResult bisect_run(const BisectOptions& opts, const std::string& good, c
   while (std::getline(out, line)) {
     progress(line);
     if (line.rfind(stop_prefix, 0) == 0 && res.stopped.empty()) res.stopped = line.substr(stop_prefix.size());
-    auto at = line.find(" is the first bad commit");
+    auto at = line.find(opts.fix ? " is the first fixed commit" : " is the first bad commit");
     if (at != std::string::npos) res.first_bad = line.substr(0, at);
   }
   c.wait();

@@ -13,7 +13,10 @@
 namespace rig {
 
 struct BisectOptions {
-  BisectTarget target;              // the case, or the finding, whose failure makes a revision bad
+  BisectTarget target;  // the case, or the finding, whose failure makes a revision bad
+  // Look for the commit that fixed it: git bisect's terms are broken (old) and fixed (new), and a
+  // step exits 0 where the target fails, 1 where it holds (bisect_exit_code(v, true)).
+  bool fix = false;
   std::vector<Scenario> scenarios;  // already loaded and validated
   std::vector<std::string> fragments;
   int runs = 1;
@@ -41,7 +44,9 @@ struct BisectRunResult {
   std::string stopped;   // why a step stopped the bisection (host failure), empty otherwise
 };
 
-// git bisect start BAD GOOD; git bisect run RIG bisect-step ...; git bisect reset.
+// git bisect start BAD GOOD; git bisect run RIG bisect-step ...; git bisect reset. With opts.fix,
+// `bad` is the fixed revision and `good` the broken one (git bisect start --term-old=broken
+// --term-new=fixed FIXED BROKEN), and first_bad the first fixed commit.
 BisectRunResult bisect_run(const BisectOptions& opts, const std::string& good, const std::string& bad,
                            const std::vector<std::string>& step_args, const ProgressSink& progress);
 

@@ -66,6 +66,12 @@ int bisect_exit_code(BisectVerdict v) {
   return kBisectStopExit;
 }
 
+int bisect_exit_code(BisectVerdict v, bool fix) {
+  if (fix && v == BisectVerdict::Good) return 1;  // fixed: the new term
+  if (fix && v == BisectVerdict::Bad) return 0;   // broken: the old term
+  return bisect_exit_code(v);
+}
+
 const char* bisect_verdict_name(BisectVerdict v) {
   switch (v) {
     case BisectVerdict::Good: return "good";

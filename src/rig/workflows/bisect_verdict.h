@@ -24,6 +24,9 @@ namespace rig {
 
 enum class BisectVerdict { Good, Bad, Skip, Stop };
 int bisect_exit_code(BisectVerdict v);  // 0, 1, 125, 128
+// Looking for a fix (git bisect start --term-old=broken --term-new=fixed): a revision where the
+// target fails is old (0), one where it holds new (1); skip and stop as above.
+int bisect_exit_code(BisectVerdict v, bool fix);
 const char* bisect_verdict_name(BisectVerdict v);
 constexpr int kBisectStopExit = 128;  // git bisect run aborts on 128 and above
 
