@@ -302,3 +302,34 @@ TEST(BisectVerdict, LookingForAFixBrokenIsOldAndFixedIsNew) {
   EXPECT_EQ(bisect_exit_code(BisectVerdict::Bad, false), 1);
   EXPECT_EQ(bisect_exit_code(BisectVerdict::Good, false), 0);
 }
+
+// A kernel report as the finding (the BUG at 64.5 GiB): bad where it shows, good only where the
+// run got to its end without any report, a skip where another report may have ended it first.
+TEST(BisectVerdict, AKernelReportFindingIsJudgedOnlyByARunThatGotToItsEnd) {
+  ConsoleFinding bug;
+  bug.kind = "bug";
+  bug.headline = "kernel BUG at mm/memory_hotplug.c:2075!";
+  RegisteredFinding f;
+  f.id = "partial-memory-block-eject-bug";
+  f.signatures = {crash_signature(bug)};
+  EXPECT_EQ(f.signatures[0], "console bug: kernel BUG at mm/memory_hotplug.c:N!");
+  BisectTarget t;
+  t.finding = f;
+  ScenarioResult r = run(Verdict::Fail);
+  bug.headline = "kernel BUG at mm/memory_hotplug.c:2295!";  // another kernel's line
+  r.console_findings = {bug};
+  EXPECT_EQ(decide_bisect_step(t, {r}).verdict, BisectVerdict::Bad);
+  ConsoleFinding oops;
+  oops.kind = "oops";
+  oops.headline = "Oops: general protection fault";
+  r.console_findings = {oops};
+  BisectDecision d = decide_bisect_step(t, {r});
+  EXPECT_EQ(d.verdict, BisectVerdict::Skip) << d.why;
+  EXPECT_NE(d.why.find("another kernel report first: Oops"), std::string::npos) << d.why;
+  r.console_findings.clear();
+  r.verdict = Verdict::Pass;
+  EXPECT_EQ(decide_bisect_step(t, {r}).verdict, BisectVerdict::Good);
+  r.verdict = Verdict::Error;
+  r.reason = "guest did not boot";
+  EXPECT_EQ(decide_bisect_step(t, {r}).verdict, BisectVerdict::Skip);
+}

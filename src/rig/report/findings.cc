@@ -319,7 +319,14 @@ FindingPresence finding_presence(const RegisteredFinding& f, const ScenarioResul
         if (st.ok && head == st.action + " " + st.target && (expected.empty() || st.expected == expected))
           judged.push_back(fmt::format("step {} {} ended {}", st.action, st.target, st.outcome));
     } else if (sig.rfind("console ", 0) == 0 || sig.rfind("verdict ", 0) == 0) {
-      if (r.verdict != Verdict::Error) judged.push_back("the run got to its end without that report");
+      // Only a run that got to its end could have shown it: no error, no other kernel report
+      // that may have ended it first.
+      const auto other = std::find_if(r.console_findings.begin(), r.console_findings.end(),
+                                      [](const ConsoleFinding& cf) { return cf.severity != Severity::Notice; });
+      if (other != r.console_findings.end())
+        not_judged.push_back(fmt::format("another kernel report first: {}", one_line(other->headline, 120)));
+      else if (r.verdict != Verdict::Error)
+        judged.push_back("the run got to its end without that report");
     } else {
       const std::string check = sig.substr(0, sig.find(' '));
       for (const auto& c : r.checks) {
