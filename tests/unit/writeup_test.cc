@@ -256,3 +256,26 @@ TEST(Writeup, EachRecordedFindingsWriteupIsWhatTheToolWrites) {
   }
   EXPECT_GE(written.size(), 6u) << "the register's defects with recorded runs";
 }
+
+// Results from another checkout or machine name the scenario by that machine's path: a shipped
+// scenario of that name is written as this tree's (rig/scenarios/X.toml), and its steps read.
+TEST(Writeup, AShippedScenarioFromAnotherCheckoutIsNamedAsInTheTree) {
+  static const rig_test::ScratchDir scratch;
+  std::string text = data("findings/refusal-onlines-movable-memory-into-normal/results.json");
+  const std::string rel = "\"scenario_path\":\"rig/scenarios/boot-dimms-movablecore.toml\"";
+  ASSERT_NE(text.find(rel), std::string::npos);
+  for (size_t at; (at = text.find(rel)) != std::string::npos;)
+    text.replace(at, rel.size(), "\"scenario_path\":\"/elsewhere/ci/rig/scenarios/boot-dimms-movablecore.toml\"");
+  std::ofstream(scratch.path + "/results.json") << text;
+  app::WriteupOptions o;
+  o.results = scratch.path + "/results.json";
+  o.finding = "refusal-onlines-movable-memory-into-normal";
+  o.out = scratch.path + "/w.txt";
+  o.home = RIG_SOURCE_DIR;
+  ASSERT_EQ(app::writeup(o), 0);
+  std::ifstream in(o.out);
+  std::stringstream w;
+  w << in.rdbuf();
+  EXPECT_NE(w.str().find("rig repro rig/scenarios/boot-dimms-movablecore.toml"), std::string::npos) << w.str();
+  EXPECT_EQ(w.str().find("/elsewhere/"), std::string::npos) << w.str();
+}

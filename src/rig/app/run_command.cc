@@ -267,7 +267,16 @@ int writeup(const WriteupOptions& o) {
   const std::string home = o.home.empty() ? rig_home(environment()) : o.home;
   std::string scenario_file = chosen->scenario_path;
   const std::string home_prefix = fs::path(home).lexically_normal().string() + "/";
-  if (run.scenario_path.rfind(home_prefix, 0) == 0) run.scenario_path = run.scenario_path.substr(home_prefix.size());
+  if (run.scenario_path.rfind(home_prefix, 0) == 0) {
+    run.scenario_path = run.scenario_path.substr(home_prefix.size());
+  } else if (const size_t at = run.scenario_path.rfind("/rig/scenarios/"); at != std::string::npos) {
+    // Results from another checkout or machine: a shipped scenario of that name is this tree's.
+    const std::string shipped = run.scenario_path.substr(at + 1);
+    if (fs::is_regular_file(fs::path(home) / shipped)) {
+      run.scenario_path = shipped;
+      scenario_file = (fs::path(home) / shipped).string();
+    }
+  }
   if (!scenario_file.empty() && fs::path(scenario_file).is_relative() && !fs::exists(scenario_file))
     scenario_file = (fs::path(home) / scenario_file).string();
   try {
