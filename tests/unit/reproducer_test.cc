@@ -674,4 +674,15 @@ TEST(ReproducerExpect, PagesAreFoundAgainByTheirRoles) {
   ASSERT_EQ(::unlink((dir + "/probe-before-step2.txt").c_str()), 0);
   const std::string none = shell("cd " + dir + " && awk -v s=2 -f " + awk + " expect");
   EXPECT_TRUE(has_line(none, "reloc 2 nosnap 16897 memmap-freed memmap:32")) << none;
+  // A snapshot that left pages out cannot say the roles are absent; a file that is not one of
+  // run.sh's snapshots (an edited or borrowed expect) is never read.
+  write("reloc/probe-before-step2.txt", "rig-probe 2\noverflow entries 3\nP 18944 512 nid=0 ref=1 roles=memmap:32\n");
+  const std::string over = shell("cd " + dir + " && awk -v s=2 -f " + awk + " expect");
+  EXPECT_TRUE(has_line(over, "reloc 2 nosnap 261068 memmap-freed pgdat:0,pgdat:1")) << over;
+  std::string foreign = ex;
+  for (size_t at; (at = foreign.find("probe-before-step2.txt")) != std::string::npos;)
+    foreign.replace(at, 22, "/etc/hostname");
+  write("reloc/expect", foreign);
+  const std::string elsewhere = shell("cd " + dir + " && awk -v s=2 -f " + awk + " expect");
+  EXPECT_TRUE(has_line(elsewhere, "reloc 2 nosnap 16897 memmap-freed memmap:32")) << elsewhere;
 }
