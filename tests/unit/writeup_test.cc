@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <boost/filesystem.hpp>
+#include <nlohmann/json.hpp>
 
 #include "rig/app/run_command.h"
 #include "rig/base/shell.h"
@@ -278,4 +279,30 @@ TEST(Writeup, AShippedScenarioFromAnotherCheckoutIsNamedAsInTheTree) {
   w << in.rdbuf();
   EXPECT_NE(w.str().find("rig repro rig/scenarios/boot-dimms-movablecore.toml"), std::string::npos) << w.str();
   EXPECT_EQ(w.str().find("/elsewhere/"), std::string::npos) << w.str();
+}
+
+// Written up as one finding, a run's other failed step still reads as failed in its steps, and
+// is listed among the other failures: restricting to the finding hides nothing of what happened.
+TEST(Writeup, AnotherFailedStepOfTheRunStillReadsAsFailed) {
+  static const rig_test::ScratchDir scratch;
+  nlohmann::json j = nlohmann::json::parse(data("findings/6.18-hot-added-memmap-leak/results.json"));
+  for (auto& r : j["results"])
+    if (r["kernel"].get<std::string>().rfind("6.18.9", 0) == 0) {
+      r["steps"][3]["outcome"] = "present";
+      r["steps"][3]["ok"] = false;
+    }
+  std::ofstream(scratch.path + "/results.json") << j.dump();
+  app::WriteupOptions o;
+  o.results = scratch.path + "/results.json";
+  o.finding = "6.18-hot-added-memmap-leak";
+  o.kernel = "6.18.9";
+  o.out = scratch.path + "/w.txt";
+  o.home = RIG_SOURCE_DIR;
+  ASSERT_EQ(app::writeup(o), 0);
+  std::ifstream in(o.out);
+  std::stringstream w;
+  w << in.rdbuf();
+  EXPECT_NE(w.str().find("    3 expect-dimm hot1: present (expected absent)\n"), std::string::npos) << w.str();
+  EXPECT_NE(w.str().find("  step 3: step expect-dimm hot1: present (expected absent)\n"), std::string::npos) << w.str();
+  EXPECT_NE(w.str().find("Evidence: memmap-freed"), std::string::npos) << "still the finding's report: " << w.str();
 }

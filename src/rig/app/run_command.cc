@@ -291,6 +291,9 @@ int writeup(const WriteupOptions& o) {
   if (finding) {
     // That finding alone: the run's other failures are listed, not written up.
     restrict_to_finding(run, *finding, &sources.other_failures);
+    // The steps as they went: another failure's step is listed under "Other failures", never
+    // shown as having ended as asked.
+    run.steps = chosen->steps;
     sources.finding = finding;
   } else {
     // The register's entry for the failure the write-up is headed by: its check (the one named,
