@@ -420,6 +420,20 @@ TEST(CliRuns, BisectCountsAKnownFindingWhenAsked) {
   EXPECT_NE(git.err.find("--count-known-failures is for --kernels"), std::string::npos) << git.err;
 }
 
+// rig run --fail-on new on a real guest: Debian 6.1's BUG at 64.5 GiB is a known finding, listed
+// and not failed; by default the same run fails.
+TEST(CliRuns, FailOnNewListsAKnownFindingWithoutFailing) {
+  const std::string dir = fresh_dir("fail-on-new");
+  const std::string scenario = std::string(RIG_SOURCE_DIR) + "/rig/scenarios/boot-end-64g5-small-dimm.toml";
+  CommandResult known = run_command(
+      {RIG_BINARY, "run", scenario, "--kernel", "debian-6.1", "--fail-on", "new", "--out", dir + "/new"}, 600);
+  EXPECT_EQ(known.exit_code, 0) << known.out << known.err;
+  EXPECT_NE(known.out.find("finding: known partial-memory-block-eject-bug"), std::string::npos) << known.out;
+  CommandResult any = run_command({RIG_BINARY, "run", scenario, "--kernel", "debian-6.1", "--out", dir + "/any"}, 600);
+  EXPECT_EQ(any.exit_code, 1) << any.out << any.err;
+  EXPECT_NE(any.out.find("finding: known partial-memory-block-eject-bug"), std::string::npos) << any.out;
+}
+
 // rig bisect --finding: a finding of the register bisected over its own scenario, bad where one
 // of its signatures shows whatever else failed (its known xfail included), good where its check
 // was judged and passed; the continuation names the finding.

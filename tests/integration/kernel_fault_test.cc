@@ -236,30 +236,47 @@ TEST(KernelFault, DmapTableUnaccountedFailsCaseOneMemTotal) {
 }
 // ---- end of the deliberate faults of docs/faults.md -------------------------------------------
 
-TEST(KernelFault, BisectFindsTheFaultyCommit) {
-  const std::string dir = fresh_dir("bisect");
+namespace {
+
+// A kernel history from the Debian tarball, four commits: a base, a harmless commit, `change`
+// (the missing-put fault applied, or with `fault_first` the base has it and this reverts it),
+// another harmless one. Returns the tree.
+std::string kernel_history(const std::string& dir, bool fault_first, const std::string& change) {
   const std::string src = dir + "/src";
   auto sh = [&](const std::string& cmd) {
     CommandResult r = run_command({"/bin/sh", "-c", cmd}, 1800);
-    ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.out << r.err;
+    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.out << r.err;
   };
-  // A kernel history from the Debian tarball: base, a harmless commit, the fault, another one.
   sh("mkdir -p " + src + " && tar -xf /usr/src/linux-source-6.1.tar.xz -C " + src + " --strip-components=1");
   const std::string git = "git -C " + src + " -c user.name=rig -c user.email=rig@example.invalid ";
   // Debian's tarball ignores everything at its top level (.gitignore "/*"): add by force.
-  sh(git + "init -q && " + git + "add -f -A . && " + git + "commit -q -m base");
-  sh("echo rig >> " + src + "/Documentation/admin-guide/README.rst && " + git +
-     "commit -q -am 'docs: a harmless change'");
-  sh(git + "apply " + kFault + " && " + git +
-     "commit -q -am 'x86/mm: free_pagetable() misses the last put_page_bootmem() of a block'");
-  sh("echo rig >> " + src + "/Documentation/admin-guide/README.rst && " + git +
-     "commit -q -am 'docs: another harmless change'");
+  sh((fault_first ? git + "apply " + kFault + " && " : std::string()) + git + "init -q && " + git + "add -f -A . && " +
+     git + "commit -q -m base");
+  const std::string harmless = "echo rig >> " + src + "/Documentation/admin-guide/README.rst && " + git;
+  sh(harmless + "commit -q -am 'docs: a harmless change'");
+  sh(git + "apply " + (fault_first ? "-R " : "") + kFault + " && " + git + "commit -q -am '" + change + "'");
+  sh(harmless + "commit -q -am 'docs: another harmless change'");
+  return src;
+}
 
+// rig bisect over that history, following the planted fault as a finding: OLD_FLAG HEAD~3
+// NEW_FLAG HEAD (--good/--bad, or --broken/--fixed).
+CommandResult bisect_planted(const std::string& dir, const std::string& src, const std::string& old_flag,
+                             const std::string& new_flag) {
   const std::string home = home_with_planted_finding(dir);
-  CommandResult r = run_command({"/usr/bin/env", "RIG_HOME=" + home, RIG_BINARY, "bisect", "--src", src, "--good",
-                                 "HEAD~3", "--bad", "HEAD", "--finding", "planted-missing-put", "--kernel-out",
-                                 dir + "/build", "--log", dir + "/bisect.log", "--artifacts", dir + "/runs"},
-                                3600);
+  return run_command({"/usr/bin/env", "RIG_HOME=" + home, RIG_BINARY, "bisect", "--src", src, old_flag, "HEAD~3",
+                      new_flag, "HEAD", "--finding", "planted-missing-put", "--kernel-out", dir + "/build", "--log",
+                      dir + "/bisect.log", "--artifacts", dir + "/runs"},
+                     3600);
+}
+
+}  // namespace
+
+TEST(KernelFault, BisectFindsTheFaultyCommit) {
+  const std::string dir = fresh_dir("bisect");
+  const std::string src =
+      kernel_history(dir, false, "x86/mm: free_pagetable() misses the last put_page_bootmem() of a block");
+  CommandResult r = bisect_planted(dir, src, "--good", "--bad");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("x86/mm: free_pagetable() misses the last put_page_bootmem() of a block"), std::string::npos)
       << r.out << r.err;
@@ -273,26 +290,8 @@ TEST(KernelFault, BisectFindsTheFaultyCommit) {
 // reverts it; rig bisect --broken/--fixed names the revert (git bisect's terms broken and fixed).
 TEST(KernelFault, BisectFindsTheFixingCommit) {
   const std::string dir = fresh_dir("bisect-fix");
-  const std::string src = dir + "/src";
-  auto sh = [&](const std::string& cmd) {
-    CommandResult r = run_command({"/bin/sh", "-c", cmd}, 1800);
-    ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.out << r.err;
-  };
-  sh("mkdir -p " + src + " && tar -xf /usr/src/linux-source-6.1.tar.xz -C " + src + " --strip-components=1");
-  const std::string git = "git -C " + src + " -c user.name=rig -c user.email=rig@example.invalid ";
-  sh(git + "apply " + kFault + " && " + git + "init -q && " + git + "add -f -A . && " + git +
-     "commit -q -m 'base, with the fault'");
-  sh("echo rig >> " + src + "/Documentation/admin-guide/README.rst && " + git +
-     "commit -q -am 'docs: a harmless change'");
-  sh(git + "apply -R " + kFault + " && " + git + "commit -q -am 'x86/mm: free_pagetable() puts every page again'");
-  sh("echo rig >> " + src + "/Documentation/admin-guide/README.rst && " + git +
-     "commit -q -am 'docs: another harmless change'");
-
-  const std::string home = home_with_planted_finding(dir);
-  CommandResult r = run_command({"/usr/bin/env", "RIG_HOME=" + home, RIG_BINARY, "bisect", "--src", src, "--broken",
-                                 "HEAD~3", "--fixed", "HEAD", "--finding", "planted-missing-put", "--kernel-out",
-                                 dir + "/build", "--log", dir + "/bisect.log", "--artifacts", dir + "/runs"},
-                                3600);
+  const std::string src = kernel_history(dir, true, "x86/mm: free_pagetable() puts every page again");
+  CommandResult r = bisect_planted(dir, src, "--broken", "--fixed");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("first fixed commit: "), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find("x86/mm: free_pagetable() puts every page again"), std::string::npos) << r.out << r.err;
